@@ -1,0 +1,34 @@
+//! The CRM's protobuf contracts: messages, clients and servers generated from `proto/crm`.
+#![allow(missing_docs, unreachable_pub, clippy::all)]
+
+/// Encoded `FileDescriptorSet` of every CRM proto, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("crm_descriptor");
+
+/// `crm.*` packages.
+pub mod crm {
+    /// `crm.common.*`.
+    pub mod common {
+        /// `crm.common.v1`: shared types.
+        pub mod v1 {
+            tonic::include_proto!("crm.common.v1");
+        }
+    }
+    /// `crm.identity.*`.
+    pub mod identity {
+        /// `crm.identity.v1`: tenants, users, teams, roles, API keys and sign-in.
+        pub mod v1 {
+            tonic::include_proto!("crm.identity.v1");
+        }
+    }
+    /// `crm.contacts.*`.
+    pub mod contacts {
+        /// `crm.contacts.v1`: accounts and contacts.
+        pub mod v1 {
+            tonic::include_proto!("crm.contacts.v1");
+        }
+    }
+}
+
+pub use crm::common::v1 as common;
+pub use crm::contacts::v1 as contacts;
+pub use crm::identity::v1 as identity;

@@ -1,0 +1,121 @@
+//! The audit trail: who changed what, when, from which client, with field-level before and
+//! after. Entries are written in the mutation's transaction, so no change goes unrecorded.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::entity::audit_log;
+use crate::error::Error;
+use crate::paging::{Cursor, SortKey};
+use crate::time::{now_micros, to_timestamp};
+use crm_proto::common::{AuditEntry, FieldChange};
+
+/// A field's value before and after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Field path.
+    pub field: String,
+    /// Value before, as text.
+    pub before: String,
+    /// Value after, as text.
+    pub after: String,
+}
+
+/// Returns the fields whose values differ between two snapshots of the same fields.
+pub fn diff(before: &[(&str, String)], after: &[(&str, String)]) -> Vec<Change> {
+    before
+        .iter()
+        .zip(after)
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((field, old), (_, new))| Change {
+            field: (*field).to_owned(),
+            before: old.clone(),
+            after: new.clone(),
+        })
+        .collect()
+}
+
+/// Writes one audit entry inside the caller's transaction.
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    principal: &Principal,
+    resource_type: &str,
+    resource_id: &str,
+    action: &str,
+    changes: &[Change],
+) -> Result<(), Error> {
+    audit_log::Entity::insert(audit_log::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(principal.tenant_id.clone()),
+        resource_type: Set(resource_type.to_owned()),
+        resource_id: Set(resource_id.to_owned()),
+        action: Set(action.to_owned()),
+        actor_id: Set(principal.user_id.clone()),
+        client: Set(principal.client.clone()),
+        changes: Set(serde_json::to_string(changes).map_err(Error::internal)?),
+        create_time: Set(now_micros()),
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Lists one resource's entries, newest first, starting after `cursor`.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    resource_type: &str,
+    resource_id: &str,
+    cursor: Option<Cursor>,
+    limit: u64,
+) -> Result<(Vec<AuditEntry>, Option<Cursor>), Error> {
+    let mut query = audit_log::Entity::find()
+        .filter(audit_log::Column::TenantId.eq(tenant_id))
+        .filter(audit_log::Column::ResourceType.eq(resource_type))
+        .filter(audit_log::Column::ResourceId.eq(resource_id));
+    if let Some(cursor) = cursor {
+        query = query.filter(audit_log::Column::Id.lt(cursor.id));
+    }
+    let mut rows = query
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|row| Cursor {
+            key: SortKey::Int(0),
+            id: row.id.clone(),
+        })
+    } else {
+        None
+    };
+    let entries = rows
+        .into_iter()
+        .map(|row| {
+            let changes: Vec<Change> = serde_json::from_str(&row.changes).unwrap_or_default();
+            AuditEntry {
+                id: row.id,
+                resource_type: row.resource_type,
+                resource_id: row.resource_id,
+                action: row.action,
+                actor_id: row.actor_id,
+                client: row.client,
+                changes: changes
+                    .into_iter()
+                    .map(|c| FieldChange {
+                        field: c.field,
+                        before: c.before,
+                        after: c.after,
+                    })
+                    .collect(),
+                create_time: Some(to_timestamp(row.create_time)),
+            }
+        })
+        .collect();
+    Ok((entries, next))
+}

@@ -1,0 +1,177 @@
+//! Configuration shared by every target: environment variables with the `CRM_` prefix over
+//! compiled defaults, validated at start. A bad value stops the process with one actionable
+//! line (exit code 64), never a panic later.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use rand::RngCore as _;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha2::Sha256;
+
+use crate::cache::Cache;
+use crate::events::Bus;
+
+/// Exit code for bad configuration (sysexits `EX_USAGE`).
+pub const EXIT_CONFIG: i32 = 64;
+/// Shortest accepted `CRM_SECRET`.
+const MIN_SECRET_LEN: usize = 32;
+/// How long cached lookups live.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// A configuration problem, phrased as what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Returns a non-empty environment variable.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Returns a required environment variable.
+pub fn required(name: &str, why: &str) -> Result<String, ConfigError> {
+    env(name).ok_or_else(|| ConfigError(format!("{name} is not set: {why}")))
+}
+
+/// Parses a socket address from `name`, or `default`.
+pub fn socket_addr(name: &str, default: &str) -> Result<SocketAddr, ConfigError> {
+    let raw = env(name).unwrap_or_else(|| default.to_owned());
+    raw.parse().map_err(|_| {
+        ConfigError(format!(
+            "{name}={raw} is not a socket address such as 127.0.0.1:50051"
+        ))
+    })
+}
+
+/// Parses a positive number from `name`, or `default`.
+pub fn number(name: &str, default: u64) -> Result<u64, ConfigError> {
+    match env(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError(format!("{name}={raw} is not a positive whole number"))),
+    }
+}
+
+/// Keys derived from the one suite secret, each for one purpose.
+#[derive(Clone)]
+pub struct Secrets {
+    /// Signs principals forwarded from the gateway to services.
+    pub principal_key: Vec<u8>,
+    /// Signs access tokens (JWT, HS256).
+    pub jwt_key: Vec<u8>,
+    /// MACs page tokens.
+    pub page_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(..)")
+    }
+}
+
+impl Secrets {
+    /// Derives the purpose keys from a master secret.
+    pub fn derive(master: &[u8]) -> Self {
+        let derive = |label: &str| {
+            // HMAC accepts keys of any length, so this cannot fail.
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
+            mac.update(label.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        };
+        Self {
+            principal_key: derive("crm principal v1"),
+            jwt_key: derive("crm jwt v1"),
+            page_key: derive("crm page token v1"),
+        }
+    }
+
+    /// Reads `CRM_SECRET` (production: required, at least 32 characters).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secret = required(
+            "CRM_SECRET",
+            "set it to the same random string (32+ characters) for every target",
+        )?;
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError(format!(
+                "CRM_SECRET is too short: use at least {MIN_SECRET_LEN} random characters"
+            )));
+        }
+        Ok(Self::derive(secret.as_bytes()))
+    }
+
+    /// Embedded mode: `CRM_SECRET` if set, else a secret kept in the data directory (created
+    /// on first start, so tokens survive a restart).
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, ConfigError> {
+        if env("CRM_SECRET").is_some() {
+            return Self::from_env();
+        }
+        let path = data_dir.join("secret.key");
+        let unreadable = |e: std::io::Error| {
+            ConfigError(format!("cannot use secret file {}: {e}", path.display()))
+        };
+        match std::fs::read(&path) {
+            Ok(master) if master.len() >= MIN_SECRET_LEN => Ok(Self::derive(&master)),
+            Ok(_) => Err(ConfigError(format!(
+                "secret file {} is too short: delete it to create a new one",
+                path.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut master = [0u8; 32];
+                rand::rng().fill_bytes(&mut master);
+                let hex: String = master.iter().map(|b| format!("{b:02x}")).collect();
+                std::fs::write(&path, &hex).map_err(unreadable)?;
+                Ok(Self::derive(hex.as_bytes()))
+            }
+            Err(e) => Err(unreadable(e)),
+        }
+    }
+}
+
+/// The infrastructure a target runs on: cache, bus and keys.
+#[derive(Debug, Clone)]
+pub struct Infra {
+    /// Hot-lookup cache.
+    pub cache: Arc<Cache>,
+    /// Event bus.
+    pub bus: Bus,
+    /// Keys.
+    pub secrets: Secrets,
+}
+
+impl Infra {
+    /// In-process cache and bus, for the all-in-one binary.
+    pub fn embedded(secrets: Secrets) -> Self {
+        Self {
+            cache: Arc::new(Cache::memory(CACHE_TTL)),
+            bus: Bus::memory(),
+            secrets,
+        }
+    }
+
+    /// Redis cache and Redis Streams bus.
+    pub async fn redis(url: &str, secrets: Secrets) -> Result<Self, ConfigError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| ConfigError(format!("CRM_REDIS_URL={url} is not a redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| ConfigError(format!("cannot connect to redis at {url}: {e}")))?;
+        Ok(Self {
+            cache: Arc::new(Cache::redis(conn.clone(), CACHE_TTL)),
+            bus: Bus::Redis(conn),
+            secrets,
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! Database connections: SQLite files for the embedded mode, PostgreSQL in production.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::ConfigError;
+use crate::error::Error;
+
+/// Opens a pool on `url` (`sqlite://...` or `postgres://...`) and checks it answers.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, ConfigError> {
+    let sqlite = url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        // SQLite has one writer; a small pool avoids lock contention. PostgreSQL gets a few
+        // connections per core.
+        .max_connections(if sqlite { 4 } else { 16 })
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await.map_err(|e| {
+        ConfigError(format!(
+            "cannot connect to database {}: {e}",
+            redact_password(url)
+        ))
+    })?;
+    if sqlite {
+        // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes.
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"] {
+            db.execute_unprepared(pragma)
+                .await
+                .map_err(|e| ConfigError(format!("cannot configure sqlite: {e}")))?;
+        }
+    }
+    Ok(db)
+}
+
+/// Applies a service's pending migrations.
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Error> {
+    M::up(db, None).await?;
+    Ok(())
+}
+
+/// Hides the password of a database URL for messages.
+pub fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Tells whether a database error is a unique-key violation (a lost insert race).
+pub fn is_unique_violation(err: &Error) -> bool {
+    match err {
+        Error::Internal(message) => {
+            let message = message.to_ascii_lowercase();
+            message.contains("unique") || message.contains("duplicate key")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_messages() {
+        assert_eq!(
+            redact_password("postgres://crm:secret@db:5432/crm"),
+            "postgres://crm:***@db:5432/crm"
+        );
+        assert_eq!(redact_password("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,254 @@
+//! Domain events with a transactional outbox: a mutation appends its event in the same
+//! transaction as its rows; a relay publishes committed events to the bus in commit order and
+//! marks them sent. The outbox is the durable log and the bus is transport only, so a crash of
+//! any process, or of Redis, loses nothing: unsent rows are sent again (at least once), and
+//! consumers deduplicate on the event id with [`Inbox`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use tokio::sync::{Notify, broadcast};
+
+use crate::entity::{inbox, outbox};
+use crate::error::Error;
+use crate::time::now_micros;
+
+/// How many events the relay publishes per round.
+const RELAY_BATCH: u64 = 256;
+/// Longest a committed event waits for the relay when nobody wakes it.
+const RELAY_IDLE_POLL: Duration = Duration::from_millis(500);
+/// Streams are trimmed to roughly this many entries; the outbox keeps the full history.
+const STREAM_MAX_LEN: usize = 1_000_000;
+
+/// An event as it travels on the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Event id.
+    pub id: String,
+    /// Stream name, for example `crm.contacts.v1`.
+    pub stream: String,
+    /// Tenant of the subject.
+    pub tenant_id: String,
+    /// Event type name.
+    pub event_type: String,
+    /// Id of the changed resource.
+    pub aggregate_id: String,
+    /// Protobuf-encoded event.
+    pub payload: Vec<u8>,
+}
+
+/// Appends an event to the outbox inside the caller's transaction.
+pub async fn append<C: ConnectionTrait>(db: &C, event: Envelope) -> Result<(), Error> {
+    outbox::Entity::insert(outbox::ActiveModel {
+        id: Set(event.id),
+        tenant_id: Set(event.tenant_id),
+        stream: Set(event.stream),
+        aggregate_id: Set(event.aggregate_id),
+        event_type: Set(event.event_type),
+        payload: Set(event.payload),
+        create_time: Set(now_micros()),
+        publish_time: Set(None),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Where published events go: Redis Streams in production, an in-process channel embedded.
+#[derive(Clone)]
+pub enum Bus {
+    /// In-process broadcast, for the all-in-one binary.
+    Memory(broadcast::Sender<Envelope>),
+    /// Redis Streams, one stream per producing service.
+    Redis(ConnectionManager),
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bus::Memory(_) => "Bus::Memory",
+            Bus::Redis(_) => "Bus::Redis",
+        })
+    }
+}
+
+impl Bus {
+    /// Creates an in-process bus.
+    pub fn memory() -> Self {
+        Bus::Memory(broadcast::channel(4096).0)
+    }
+
+    /// Publishes one event.
+    pub async fn publish(&self, event: &Envelope) -> Result<(), Error> {
+        match self {
+            Bus::Memory(sender) => {
+                // No subscriber is not an error: the outbox keeps the event.
+                let _ = sender.send(event.clone());
+                Ok(())
+            }
+            Bus::Redis(conn) => {
+                let mut conn = conn.clone();
+                let mut xadd = redis::cmd("XADD");
+                xadd.arg(&event.stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(STREAM_MAX_LEN)
+                    .arg("*")
+                    .arg("id")
+                    .arg(&event.id)
+                    .arg("tenant")
+                    .arg(&event.tenant_id)
+                    .arg("type")
+                    .arg(&event.event_type)
+                    .arg("aggregate")
+                    .arg(&event.aggregate_id)
+                    .arg("payload")
+                    .arg(event.payload.as_slice());
+                let publish = xadd.query_async::<String>(&mut conn);
+                match tokio::time::timeout(Duration::from_secs(2), publish).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(Error::Unavailable(format!("redis xadd: {e}"))),
+                    Err(_) => Err(Error::Unavailable("redis xadd timed out".to_owned())),
+                }
+            }
+        }
+    }
+
+    /// Subscribes to the in-process bus; `None` for Redis, whose consumers use groups.
+    pub fn subscribe(&self) -> Option<broadcast::Receiver<Envelope>> {
+        match self {
+            Bus::Memory(sender) => Some(sender.subscribe()),
+            Bus::Redis(_) => None,
+        }
+    }
+}
+
+/// Publishes committed outbox rows to the bus.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    db: DatabaseConnection,
+    bus: Bus,
+    wake: Arc<Notify>,
+}
+
+impl Relay {
+    /// Creates a relay over a service's database.
+    pub fn new(db: DatabaseConnection, bus: Bus) -> Self {
+        Self {
+            db,
+            bus,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Wakes the relay after a commit so events leave without waiting for the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Publishes everything pending once; returns how many events left.
+    pub async fn publish_pending(&self) -> Result<usize, Error> {
+        let mut sent = 0;
+        loop {
+            let batch = outbox::Entity::find()
+                .filter(outbox::Column::PublishTime.is_null())
+                .order_by_asc(outbox::Column::Seq)
+                .limit(RELAY_BATCH)
+                .all(&self.db)
+                .await?;
+            if batch.is_empty() {
+                return Ok(sent);
+            }
+            let mut published = Vec::with_capacity(batch.len());
+            let mut failure = None;
+            for row in &batch {
+                let event = Envelope {
+                    id: row.id.clone(),
+                    stream: row.stream.clone(),
+                    tenant_id: row.tenant_id.clone(),
+                    event_type: row.event_type.clone(),
+                    aggregate_id: row.aggregate_id.clone(),
+                    payload: row.payload.clone(),
+                };
+                // Stop at the first failure so later events never overtake earlier ones.
+                if let Err(e) = self.bus.publish(&event).await {
+                    failure = Some(e);
+                    break;
+                }
+                published.push(row.seq);
+            }
+            if !published.is_empty() {
+                sent += published.len();
+                outbox::Entity::update_many()
+                    .col_expr(outbox::Column::PublishTime, Expr::value(now_micros()))
+                    .filter(outbox::Column::Seq.is_in(published))
+                    .exec(&self.db)
+                    .await?;
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Runs until `shutdown` resolves, publishing on every wake-up and poll.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.publish_pending().await {
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::warn!(error = %e, cause = ?e, "outbox relay could not publish; will retry");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = &mut shutdown => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(RELAY_IDLE_POLL) => {}
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+}
+
+/// Records which events a consumer has applied, in the consumer's own transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbox;
+
+impl Inbox {
+    /// Records `event_id` for `consumer`; returns `false` if it was already applied, in which
+    /// case the caller skips the effect.
+    pub async fn first_delivery<C: ConnectionTrait>(
+        db: &C,
+        consumer: &str,
+        event_id: &str,
+    ) -> Result<bool, Error> {
+        let seen = inbox::Entity::find_by_id((consumer.to_owned(), event_id.to_owned()))
+            .one(db)
+            .await?;
+        if seen.is_some() {
+            return Ok(false);
+        }
+        inbox::Entity::insert(inbox::ActiveModel {
+            consumer: Set(consumer.to_owned()),
+            event_id: Set(event_id.to_owned()),
+            process_time: Set(now_micros()),
+        })
+        .exec(db)
+        .await?;
+        Ok(true)
+    }
+}

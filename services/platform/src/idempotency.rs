@@ -1,0 +1,101 @@
+//! Idempotent mutations after AIP-155: a retry with the same `request_id` returns the first
+//! response and changes nothing. Keys are scoped to (tenant, principal, method), so another
+//! caller's key never replays their response; the key row is written in the same transaction
+//! as the mutation, so a crash between commit and reply still replays correctly.
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::entity::idempotency_key;
+use crate::error::Error;
+use crate::time::now_micros;
+
+/// Longest request id accepted.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Identifies one idempotent request.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    tenant_id: String,
+    principal_id: String,
+    method: &'static str,
+    request_id: String,
+    request_hash: String,
+}
+
+impl RequestKey {
+    /// Builds the key for a request, or `None` when the client sent no request id.
+    pub fn new<M: prost::Message>(
+        principal: &Principal,
+        method: &'static str,
+        request_id: &str,
+        request: &M,
+    ) -> Result<Option<Self>, Error> {
+        if request_id.is_empty() {
+            return Ok(None);
+        }
+        if request_id.len() > MAX_REQUEST_ID_LEN || !request_id.is_ascii() {
+            return Err(Error::invalid(
+                "request_id",
+                format!("must be at most {MAX_REQUEST_ID_LEN} ASCII characters"),
+            ));
+        }
+        let hash = Sha256::digest(request.encode_to_vec());
+        Ok(Some(Self {
+            tenant_id: principal.tenant_id.clone(),
+            principal_id: format!("{}/{}", principal.user_id, principal.client),
+            method,
+            request_id: request_id.to_owned(),
+            request_hash: format!("{hash:x}"),
+        }))
+    }
+
+    /// Returns the stored response of an earlier identical request, refusing a reused id
+    /// with a different payload.
+    pub async fn replay<C: ConnectionTrait, R: prost::Message + Default>(
+        &self,
+        db: &C,
+    ) -> Result<Option<R>, Error> {
+        let stored = idempotency_key::Entity::find_by_id((
+            self.tenant_id.clone(),
+            self.principal_id.clone(),
+            self.method.to_owned(),
+            self.request_id.clone(),
+        ))
+        .one(db)
+        .await?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        if stored.request_hash != self.request_hash {
+            return Err(Error::invalid(
+                "request_id",
+                "already used for a different request",
+            ));
+        }
+        R::decode(stored.response.as_slice())
+            .map(Some)
+            .map_err(Error::internal)
+    }
+
+    /// Stores the response inside the mutation's transaction.
+    pub async fn remember<C: ConnectionTrait, R: prost::Message>(
+        &self,
+        db: &C,
+        response: &R,
+    ) -> Result<(), Error> {
+        idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+            tenant_id: Set(self.tenant_id.clone()),
+            principal_id: Set(self.principal_id.clone()),
+            method: Set(self.method.to_owned()),
+            request_id: Set(self.request_id.clone()),
+            request_hash: Set(self.request_hash.clone()),
+            response: Set(response.encode_to_vec()),
+            create_time: Set(now_micros()),
+        })
+        .exec(db)
+        .await?;
+        Ok(())
+    }
+}

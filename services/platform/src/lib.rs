@@ -1,0 +1,23 @@
+//! The CRM's shared runtime. Every cross-cutting concern lives here once: configuration,
+//! database connections and platform tables, cache-aside, the transactional outbox and event
+//! bus, idempotency, audit trail, the principal and its data scope, pagination and filters,
+//! error mapping to gRPC statuses, telemetry and server bootstrap. Service crates hold only
+//! their domain.
+
+pub mod audit;
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod events;
+pub mod filter;
+pub mod idempotency;
+pub mod migration;
+pub mod paging;
+pub mod server;
+pub mod telemetry;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,109 @@
+//! Server bootstrap shared by every target: explicit HTTP/2 and concurrency limits, load
+//! shedding, deadlines, per-RPC spans, gRPC health checking, server reflection and graceful
+//! shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::service::RoutesBuilder;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::ConfigError;
+
+/// Longest any RPC may run on the server side.
+pub const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2 streams one connection may have open (tonic's default is unbounded).
+pub const MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Requests one connection may have in service; beyond it, load shedding answers at once.
+pub const CONCURRENCY_PER_CONNECTION: usize = 512;
+
+/// Returns a server builder with the suite's limits.
+pub fn builder() -> Server {
+    Server::builder()
+        .tcp_nodelay(true)
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+        .load_shed(true)
+        .timeout(SERVER_TIMEOUT)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .trace_fn(|request| {
+            tracing::info_span!("rpc", rpc.system = "grpc", rpc.method = %request.uri().path())
+        })
+}
+
+/// Binds a listener, turning "address in use" into an actionable message.
+pub async fn bind(addr: SocketAddr, setting: &str) -> Result<TcpListener, ConfigError> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        ConfigError(format!(
+            "cannot listen on {addr} ({setting}): {e}; choose another address or stop the process using it"
+        ))
+    })
+}
+
+/// Adds gRPC health checking (reporting `services` as serving) and reflection (v1 and
+/// v1alpha) to `routes`.
+pub async fn add_health_and_reflection(
+    routes: &mut RoutesBuilder,
+    services: &[&str],
+) -> Result<HealthReporter, ConfigError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for service in services {
+        reporter
+            .set_service_status(*service, ServingStatus::Serving)
+            .await;
+    }
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ConfigError(format!("reflection descriptors are invalid: {e}")))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ConfigError(format!("reflection descriptors are invalid: {e}")))?;
+    routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok(reporter)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested; draining");
+}
+
+/// Marks every service not serving so load balancers stop sending before the drain.
+pub async fn mark_not_serving(reporter: &HealthReporter, services: &[&str]) {
+    for service in services.iter().copied().chain([""]) {
+        reporter
+            .set_service_status(service, ServingStatus::NotServing)
+            .await;
+    }
+}
