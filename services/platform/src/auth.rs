@@ -159,7 +159,9 @@ impl PrincipalCodec {
 
     /// Returns a tonic interceptor that verifies the forwarded principal and stores it in the
     /// request's extensions, refusing calls without one.
-    pub fn interceptor(&self) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+    pub fn interceptor(
+        &self,
+    ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + use<> {
         let codec = self.clone();
         move |mut request: Request<()>| {
             let token = request

@@ -3,10 +3,16 @@
 //! caller's key never replays their response; the key row is written in the same transaction
 //! as the mutation, so a crash between commit and reply still replays correctly.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use std::future::Future;
+
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    TransactionTrait,
+};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
+use crate::db::is_unique_violation;
 use crate::entity::idempotency_key;
 use crate::error::Error;
 use crate::time::now_micros;
@@ -98,4 +104,39 @@ impl RequestKey {
         .await?;
         Ok(())
     }
+}
+
+/// Runs a mutation in one transaction with its idempotency key: a known key replays the
+/// stored response without running `work`; a new key stores the response in the same
+/// transaction; a concurrent duplicate that loses the insert race replays the winner's.
+pub async fn mutate<R, F, Fut>(
+    db: &DatabaseConnection,
+    key: Option<&RequestKey>,
+    work: F,
+) -> Result<R, Error>
+where
+    R: prost::Message + Default,
+    F: FnOnce(DatabaseTransaction) -> Fut,
+    Fut: Future<Output = Result<(DatabaseTransaction, R), Error>>,
+{
+    if let Some(key) = key
+        && let Some(response) = key.replay(db).await?
+    {
+        return Ok(response);
+    }
+    let txn = db.begin().await?;
+    let (txn, response) = work(txn).await?;
+    if let Some(key) = key
+        && let Err(err) = key.remember(&txn, &response).await
+    {
+        drop(txn);
+        if is_unique_violation(&err)
+            && let Some(response) = key.replay(db).await?
+        {
+            return Ok(response);
+        }
+        return Err(err);
+    }
+    txn.commit().await?;
+    Ok(response)
 }

@@ -11,7 +11,9 @@ pub mod config;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod etag;
 pub mod events;
+pub mod field_mask;
 pub mod filter;
 pub mod idempotency;
 pub mod migration;
@@ -19,5 +21,6 @@ pub mod paging;
 pub mod server;
 pub mod telemetry;
 pub mod time;
+pub mod validate;
 
 pub use error::{Error, Result};

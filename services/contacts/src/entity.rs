@@ -1,0 +1,4 @@
+//! sea-orm entities of the contacts database.
+
+pub mod account;
+pub mod contact;

@@ -1,0 +1,41 @@
+//! The contacts service: accounts (companies) and contacts (people), owner-scoped,
+//! soft-deletable, versioned, audited and announced as events.
+
+pub mod account;
+pub mod contact;
+pub mod entity;
+pub mod grpc;
+pub mod handlers;
+pub mod migration;
+pub mod resource;
+pub mod store;
+
+use sea_orm::DatabaseConnection;
+use tonic::service::RoutesBuilder;
+
+use crm_platform::auth::PrincipalCodec;
+use crm_platform::config::Infra;
+use crm_platform::events::Relay;
+use crm_platform::paging::PageTokens;
+use crm_proto::contacts::contacts_service_server::ContactsServiceServer;
+
+/// The gRPC service name, for health checks.
+pub const SERVICE_NAME: &str = "crm.contacts.v1.ContactsService";
+
+/// Adds the contacts service to `routes`, behind principal verification, and returns the
+/// outbox relay the caller runs.
+pub fn add_to(routes: &mut RoutesBuilder, db: DatabaseConnection, infra: &Infra) -> Relay {
+    let relay = Relay::new(db.clone(), infra.bus.clone());
+    let handlers = handlers::Handlers {
+        db,
+        cache: infra.cache.clone(),
+        relay: relay.clone(),
+        pages: PageTokens::new(&infra.secrets.page_key),
+    };
+    let codec = PrincipalCodec::new(&infra.secrets.principal_key);
+    routes.add_service(ContactsServiceServer::with_interceptor(
+        grpc::ContactsGrpc::new(handlers),
+        codec.interceptor(),
+    ));
+    relay
+}

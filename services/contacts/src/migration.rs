@@ -1,0 +1,150 @@
+//! The contacts database schema, applied in order by [`Migrator`].
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// Applies the platform tables, then the contacts tables.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(crm_platform::migration::PlatformTables),
+            Box::new(CreateAccountsAndContacts),
+        ]
+    }
+}
+
+struct CreateAccountsAndContacts;
+
+impl MigrationName for CreateAccountsAndContacts {
+    fn name(&self) -> &str {
+        "m20261123_000002_create_accounts_and_contacts"
+    }
+}
+
+/// Indexes serve the hot paths: scoped keyset pages (tenant, owner, sort key, id) and
+/// lookups by email.
+const INDEXES: &[(&str, &str, &[&str])] = &[
+    (
+        "accounts_by_tenant_created",
+        "accounts",
+        &["tenant_id", "create_time", "id"],
+    ),
+    (
+        "accounts_by_owner_created",
+        "accounts",
+        &["tenant_id", "owner_id", "create_time", "id"],
+    ),
+    (
+        "accounts_by_tenant_name",
+        "accounts",
+        &["tenant_id", "display_name", "id"],
+    ),
+    (
+        "contacts_by_tenant_created",
+        "contacts",
+        &["tenant_id", "create_time", "id"],
+    ),
+    (
+        "contacts_by_owner_created",
+        "contacts",
+        &["tenant_id", "owner_id", "create_time", "id"],
+    ),
+    (
+        "contacts_by_tenant_name",
+        "contacts",
+        &["tenant_id", "display_name", "id"],
+    ),
+    (
+        "contacts_by_tenant_email",
+        "contacts",
+        &["tenant_id", "email"],
+    ),
+    (
+        "contacts_by_account",
+        "contacts",
+        &["tenant_id", "account_id"],
+    ),
+];
+
+// The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateAccountsAndContacts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut accounts = Table::create();
+        accounts
+            .table("accounts")
+            .if_not_exists()
+            .col(string("id").primary_key());
+        for column in [
+            "tenant_id",
+            "owner_id",
+            "display_name",
+            "industry",
+            "website",
+            "phone",
+            "email",
+            "region_code",
+            "administrative_area",
+            "locality",
+            "sublocality",
+            "postal_code",
+        ] {
+            accounts.col(string(column));
+        }
+        accounts
+            .col(text("address_lines"))
+            .col(big_integer("version"))
+            .col(big_integer("create_time"))
+            .col(big_integer("update_time"))
+            .col(big_integer_null("delete_time"));
+        manager.create_table(accounts).await?;
+
+        let mut contacts = Table::create();
+        contacts
+            .table("contacts")
+            .if_not_exists()
+            .col(string("id").primary_key());
+        for column in [
+            "tenant_id",
+            "owner_id",
+            "given_name",
+            "family_name",
+            "display_name",
+            "email",
+            "phone",
+            "title",
+            "account_id",
+        ] {
+            contacts.col(string(column));
+        }
+        contacts
+            .col(big_integer("version"))
+            .col(big_integer("create_time"))
+            .col(big_integer("update_time"))
+            .col(big_integer_null("delete_time"));
+        manager.create_table(contacts).await?;
+
+        for (name, table, columns) in INDEXES {
+            let mut index = Index::create();
+            index.name(*name).table(*table).if_not_exists();
+            for column in *columns {
+                index.col(*column);
+            }
+            manager.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("contacts").to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table("accounts").to_owned())
+            .await
+    }
+}

@@ -1,0 +1,153 @@
+//! What accounts and contacts have in common, so the store and the RPC handlers are written
+//! once: tenant, owner, version, timestamps, soft delete, events and audit.
+
+use std::future::Future;
+
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
+    IntoActiveModel, ModelTrait,
+};
+
+use crm_platform::auth::Principal;
+use crm_platform::error::Error;
+use crm_proto::contacts::ContactsEvent;
+
+/// A kind of field a filter may compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Text: `=`, `!=`, `:` (contains, case-insensitive).
+    Text,
+    /// Text compared after lowercasing: `=`, `!=`, `:`.
+    LowercaseText,
+    /// An id: `=`, `!=`.
+    Id,
+    /// A time (RFC 3339 on the wire): every comparison.
+    Time,
+}
+
+/// A lifecycle step, for events and audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Created.
+    Create,
+    /// Changed.
+    Update,
+    /// Soft-deleted.
+    Delete,
+    /// Restored.
+    Undelete,
+}
+
+impl Action {
+    /// The audit action name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Undelete => "undelete",
+        }
+    }
+}
+
+/// The columns every resource has, for generic queries.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<C> {
+    /// Primary key.
+    pub id: C,
+    /// Tenant.
+    pub tenant_id: C,
+    /// Owner.
+    pub owner_id: C,
+    /// Version.
+    pub version: C,
+    /// Name, the text sort key.
+    pub display_name: C,
+    /// Creation time.
+    pub create_time: C,
+    /// Last change time.
+    pub update_time: C,
+    /// Soft-delete time.
+    pub delete_time: C,
+}
+
+/// The stamps every row carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamps {
+    /// Id.
+    pub id: String,
+    /// Owner.
+    pub owner_id: String,
+    /// Version.
+    pub version: i64,
+    /// Name.
+    pub display_name: String,
+    /// Creation time.
+    pub create_time: i64,
+    /// Last change time.
+    pub update_time: i64,
+    /// Soft-delete time.
+    pub delete_time: Option<i64>,
+}
+
+/// An owner-scoped, soft-deletable, versioned resource of the contacts service.
+pub trait Resource: Send + Sync + 'static {
+    /// The sea-orm entity.
+    type Entity: EntityTrait<Model = Self::Model, ActiveModel = Self::Active>;
+    /// Its row.
+    type Model: ModelTrait<Entity = Self::Entity>
+        + FromQueryResult
+        + IntoActiveModel<Self::Active>
+        + Clone
+        + Send
+        + Sync;
+    /// Its active model.
+    type Active: ActiveModelTrait<Entity = Self::Entity> + ActiveModelBehavior + Send;
+    /// Its wire form.
+    type Proto: prost::Message + Default + Clone + 'static;
+
+    /// Resource type name, as in errors, audit and cache keys.
+    const KIND: &'static str;
+    /// Permission to read.
+    const READ: &'static str;
+    /// Permission to create, change and delete.
+    const WRITE: &'static str;
+
+    /// The shared columns.
+    fn columns() -> Columns<<Self::Entity as EntityTrait>::Column>;
+    /// The shared stamps of a row.
+    fn stamps(model: &Self::Model) -> Stamps;
+    /// Replaces the shared stamps of a row.
+    fn set_stamps(model: &mut Self::Model, stamps: Stamps);
+    /// A filterable field.
+    fn filter_field(name: &str) -> Option<(<Self::Entity as EntityTrait>::Column, FieldKind)>;
+    /// The wire form of a row.
+    fn to_proto(model: &Self::Model) -> Self::Proto;
+    /// The field values an audit entry compares.
+    fn audit_fields(model: &Self::Model) -> Vec<(&'static str, String)>;
+    /// The event announcing `action` on `proto`.
+    fn event(action: Action, proto: Self::Proto) -> ContactsEvent;
+
+    /// Builds a new row from a create request, validating every field.
+    fn create(
+        tenant_id: &str,
+        owner_id: String,
+        id: String,
+        now: i64,
+        input: Self::Proto,
+    ) -> Result<Self::Model, Error>;
+    /// Applies the masked fields of an update request to a copy of `current`.
+    fn update(
+        current: &Self::Model,
+        input: Self::Proto,
+        mask: &[String],
+    ) -> Result<Self::Model, Error>;
+    /// The id, owner and etag of a wire form (what a client sent, or a cached copy).
+    fn keys(proto: &Self::Proto) -> (&str, &str, &str);
+    /// Checks references to other records (inside the write's transaction).
+    fn check_references<'a>(
+        txn: &'a DatabaseTransaction,
+        principal: &'a Principal,
+        model: &'a Self::Model,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}

@@ -1,0 +1,129 @@
+//! Field checks shared by every service; each failure names the field and says why.
+
+use crate::error::FieldViolation;
+
+/// Collects violations so a request reports every bad field at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Starts an empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a violation.
+    pub fn add(&mut self, field: &str, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.to_owned(),
+            description: description.into(),
+        });
+    }
+
+    /// Requires a non-blank value.
+    pub fn required(&mut self, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.add(field, "is required");
+        }
+    }
+
+    /// Limits a value's length in characters.
+    pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+    }
+
+    /// Checks an optional email address; returns it trimmed and lowercased.
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let email = value.trim().to_lowercase();
+        if !email.is_empty() && !is_email(&email) {
+            self.add(field, "is not a valid email address");
+        }
+        email
+    }
+
+    /// Checks an optional phone number: digits with an optional leading `+`, and spaces,
+    /// dashes, dots or parentheses between them.
+    pub fn phone(&mut self, field: &str, value: &str) -> String {
+        let phone = value.trim().to_owned();
+        if phone.is_empty() {
+            return phone;
+        }
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        let allowed = phone
+            .char_indices()
+            .all(|(i, c)| c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0));
+        if !allowed || !(5..=20).contains(&digits) {
+            self.add(
+                field,
+                "is not a phone number (5 to 20 digits, optional leading +)",
+            );
+        }
+        phone
+    }
+
+    /// Checks an optional http(s) URL.
+    pub fn url(&mut self, field: &str, value: &str) -> String {
+        let url = value.trim().to_owned();
+        if url.is_empty() {
+            return url;
+        }
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {}
+            _ => self.add(field, "must be an http:// or https:// URL"),
+        }
+        url
+    }
+
+    /// Returns `Ok` when nothing was recorded.
+    pub fn finish(self) -> Result<(), crate::Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::Error::InvalidArgument(self.0))
+        }
+    }
+}
+
+fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && domain.len() <= 253
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
+        && !local.contains('@')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_bad_field() {
+        let mut v = Violations::new();
+        assert_eq!(
+            v.email("email", " Li.Lei@Example.COM "),
+            "li.lei@example.com"
+        );
+        v.email("email2", "not-an-email");
+        v.phone("phone", "+86 138-0013-8000");
+        v.phone("phone2", "call me");
+        v.url("website", "ftp://x");
+        v.required("name", "  ");
+        let Err(crate::Error::InvalidArgument(violations)) = v.finish() else {
+            panic!("expected violations");
+        };
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["email2", "phone2", "website", "name"]);
+    }
+}
