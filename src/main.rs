@@ -1,1 +1,92 @@
-fn main() {}
+//! `crm`: one binary, many targets.
+//!
+//! - `crm` or `crm up`: the gateway and every service in one process on embedded defaults
+//!   (SQLite under `./data`, in-process cache and bus).
+//! - `crm serve --target <gateway|contacts>`: one role, on PostgreSQL and Redis, as each
+//!   Kubernetes Deployment runs it.
+//! - `crm migrate [--target <gateway|contacts|all>]`: apply database migrations.
+
+mod settings;
+mod targets;
+
+use crm_platform::config::{ConfigError, EXIT_CONFIG};
+
+const USAGE: &str = "usage: crm [up | serve --target <gateway|contacts> | migrate [--target <gateway|contacts|all>]]";
+
+/// A parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Up,
+    Serve(targets::Target),
+    Migrate(Option<targets::Target>),
+}
+
+fn parse(args: &[String]) -> Result<Command, ConfigError> {
+    let target = |rest: &[String]| -> Result<Option<targets::Target>, ConfigError> {
+        match rest {
+            [] => Ok(None),
+            [flag, name] if flag == "--target" => targets::Target::parse(name).map(Some),
+            _ => Err(ConfigError(USAGE.to_owned())),
+        }
+    };
+    match args {
+        [] => Ok(Command::Up),
+        [cmd] if cmd == "up" => Ok(Command::Up),
+        [cmd, rest @ ..] if cmd == "serve" => target(rest)?
+            .map(Command::Serve)
+            .ok_or_else(|| ConfigError(format!("serve needs --target; {USAGE}"))),
+        [cmd, rest @ ..] if cmd == "migrate" => Ok(Command::Migrate(target(rest)?)),
+        _ => Err(ConfigError(USAGE.to_owned())),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(
+        args.first().map(String::as_str),
+        Some("-h" | "--help" | "help")
+    ) {
+        println!("{USAGE}");
+        return;
+    }
+    crm_platform::telemetry::init();
+    let result = parse(&args).and_then(|command| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ConfigError(format!("cannot start the async runtime: {e}")))?;
+        runtime.block_on(async move {
+            match command {
+                Command::Up => targets::up().await,
+                Command::Serve(target) => targets::serve(target).await,
+                Command::Migrate(target) => targets::migrate(target).await,
+            }
+        })
+    });
+    if let Err(error) = result {
+        eprintln!("crm: {error}");
+        std::process::exit(EXIT_CONFIG);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_the_command_line() {
+        assert_eq!(parse(&args("")).unwrap(), Command::Up);
+        assert_eq!(
+            parse(&args("serve --target contacts")).unwrap(),
+            Command::Serve(targets::Target::Contacts)
+        );
+        assert_eq!(parse(&args("migrate")).unwrap(), Command::Migrate(None));
+        assert!(parse(&args("serve")).is_err());
+        assert!(parse(&args("serve --target nope")).is_err());
+        assert!(parse(&args("dance")).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! The gateway's front door, as one tower layer: authenticate (bearer JWT or API key),
+//! authorise the RPC by permission, rate-limit per principal and per tenant, then forward
+//! with a signed principal. A principal header sent by a client is always discarded.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::HeaderMap;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use tonic::Status;
+use tower::{Layer, Service};
+
+use crate::credentials::{AccessTokens, same_hash, secret_hash, split_api_key};
+use crate::directory::{self, PrincipalCache};
+use crate::entity::{api_key, split};
+use crate::permissions::{self, Requirement};
+use crate::rate_limit::RateLimiter;
+use crm_platform::auth::{PRINCIPAL_HEADER, Principal, PrincipalCodec};
+use crm_platform::error::Error;
+
+/// Everything the front door needs.
+#[derive(Debug)]
+pub struct Gatekeeper {
+    /// Identity store.
+    pub db: DatabaseConnection,
+    /// Access-token codec.
+    pub tokens: AccessTokens,
+    /// Signs forwarded principals.
+    pub codec: PrincipalCodec,
+    /// Recently resolved principals.
+    pub principals: PrincipalCache,
+    /// Per-principal limiter.
+    pub per_principal: RateLimiter,
+    /// Per-tenant limiter.
+    pub per_tenant: RateLimiter,
+}
+
+impl Gatekeeper {
+    /// Authenticates the caller and checks the RPC's requirement.
+    pub async fn admit(&self, path: &str, headers: &HeaderMap) -> Result<Principal, Error> {
+        let principal = self.authenticate(headers).await?;
+        match permissions::required(path) {
+            None => {
+                return Err(Error::PermissionDenied {
+                    permission: format!("unknown rpc {path}"),
+                });
+            }
+            Some(Requirement::Authenticated) => {}
+            Some(Requirement::Permission(permission)) => principal.require(permission)?,
+        }
+        if let Err(retry_after) = self
+            .per_principal
+            .check(&format!("{}/{}", principal.user_id, principal.client))
+            .and_then(|()| self.per_tenant.check(&principal.tenant_id))
+        {
+            return Err(Error::RateLimited { retry_after });
+        }
+        Ok(principal)
+    }
+
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Error> {
+        if let Some(key) = single(headers, "x-api-key")? {
+            return self.authenticate_api_key(key).await;
+        }
+        let Some(authorization) = single(headers, "authorization")? else {
+            return Err(Error::Unauthenticated(
+                "missing credentials: send authorization: Bearer <token> or x-api-key",
+            ));
+        };
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .ok_or(Error::Unauthenticated(
+                "authorization must be Bearer <token>",
+            ))?;
+        let claims = self.tokens.verify(token.trim())?;
+        if let Some(principal) = self.principals.get(&claims.sub, "user") {
+            return Ok(principal);
+        }
+        let user = directory::user_in_tenant(&self.db, &claims.tid, &claims.sub)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::Unauthenticated("unknown user"),
+                other => other,
+            })?;
+        if user.disabled {
+            return Err(Error::Unauthenticated("user is disabled"));
+        }
+        let principal = directory::resolve(&self.db, &user, "user", None).await?;
+        self.principals.put(&principal);
+        Ok(principal)
+    }
+
+    async fn authenticate_api_key(&self, full: &str) -> Result<Principal, Error> {
+        const BAD: Error = Error::Unauthenticated("invalid or revoked api key");
+        let (id, _) = split_api_key(full).ok_or(BAD)?;
+        let client = format!("api_key:{id}");
+        let key = api_key::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or(BAD)?;
+        if key.revoked || !same_hash(&key.secret_hash, &secret_hash(full)) {
+            return Err(BAD);
+        }
+        if let Some(principal) = self.principals.get(&key.user_id, &client) {
+            return Ok(principal);
+        }
+        let user = directory::user_in_tenant(&self.db, &key.tenant_id, &key.user_id)
+            .await
+            .map_err(|_| BAD)?;
+        if user.disabled {
+            return Err(BAD);
+        }
+        let principal =
+            directory::resolve(&self.db, &user, &client, Some(split(&key.permissions))).await?;
+        self.principals.put(&principal);
+        Ok(principal)
+    }
+}
+
+/// Reads a header that must appear at most once (a duplicated credential is refused).
+fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Error> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Error::Unauthenticated(
+            "credential header sent more than once",
+        ));
+    }
+    first
+        .to_str()
+        .map(Some)
+        .map_err(|_| Error::Unauthenticated("credential header is not text"))
+}
+
+/// The tower layer that puts a [`Gatekeeper`] in front of every route.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    gatekeeper: Arc<Gatekeeper>,
+}
+
+impl AuthLayer {
+    /// Creates the layer.
+    pub fn new(gatekeeper: Arc<Gatekeeper>) -> Self {
+        Self { gatekeeper }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth {
+            inner,
+            gatekeeper: Arc::clone(&self.gatekeeper),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] produces.
+#[derive(Debug, Clone)]
+pub struct Auth<S> {
+    inner: S,
+    gatekeeper: Arc<Gatekeeper>,
+}
+
+// === impl Auth ===
+
+impl<S, B, RB> Service<http::Request<B>> for Auth<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    RB: Default + Send + 'static,
+{
+    type Response = http::Response<RB>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // See: https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gatekeeper = Arc::clone(&self.gatekeeper);
+        Box::pin(async move {
+            request.headers_mut().remove(PRINCIPAL_HEADER);
+            let path = request.uri().path().to_owned();
+            if permissions::is_public(&path) {
+                return inner.call(request).await;
+            }
+            match gatekeeper.admit(&path, request.headers()).await {
+                Ok(principal) => {
+                    let signed = gatekeeper.codec.sign(&principal);
+                    match http::HeaderValue::from_str(&signed) {
+                        Ok(value) => {
+                            request.headers_mut().insert(PRINCIPAL_HEADER, value);
+                        }
+                        Err(e) => return Ok(Status::from(Error::internal(e)).into_http()),
+                    }
+                    request.extensions_mut().insert(principal);
+                    inner.call(request).await
+                }
+                Err(error) => {
+                    if matches!(error, Error::Unauthenticated(_)) {
+                        tracing::info!(rpc = %path, reason = %error, "request refused: unauthenticated");
+                    }
+                    Ok(Status::from(error).into_http())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,660 @@
+//! `crm.identity.v1.IdentityService`: tenants, users, teams, roles and API keys. Every call
+//! is scoped to the caller's tenant and re-checks its permission here as well.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionTrait,
+};
+use tonic::{Request, Response, Status};
+
+use crate::authn::Gatekeeper;
+use crate::credentials::{check_password, hash_password, random_secret, secret_hash};
+use crate::directory::{self, check_ids_exist, page, parse_scope, scope_name, user_in_tenant};
+use crate::entity::{api_key, join, role, split, team, user};
+use crate::permissions;
+use crate::tenants::{self, NewTenant};
+use crm_platform::audit;
+use crm_platform::auth::{DataScope, Principal};
+use crm_platform::error::Error;
+use crm_platform::idempotency::{RequestKey, mutate};
+use crm_platform::paging::{self, PageTokens};
+use crm_platform::time::{now_micros, to_timestamp};
+use crm_platform::validate::Violations;
+use crm_platform::{etag, field_mask};
+use crm_proto::identity::identity_service_server::IdentityService;
+use crm_proto::identity::*;
+
+/// Largest page of an identity list.
+const MAX_PAGE: u64 = 500;
+
+/// Implements `crm.identity.v1.IdentityService`.
+#[derive(Debug, Clone)]
+pub struct IdentityGrpc {
+    gatekeeper: Arc<Gatekeeper>,
+    pages: PageTokens,
+}
+
+impl IdentityGrpc {
+    /// Creates the service.
+    pub fn new(gatekeeper: Arc<Gatekeeper>, pages: PageTokens) -> Self {
+        Self { gatekeeper, pages }
+    }
+
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.gatekeeper.db
+    }
+
+    /// Reads a page token bound to the caller and the list.
+    fn cursor(
+        &self,
+        p: &Principal,
+        list: &str,
+        token: &str,
+    ) -> Result<(Option<paging::Cursor>, String), Error> {
+        let binding = paging::binding(&[list, &p.tenant_id, &p.user_id]);
+        Ok((self.pages.read(token, &binding)?, binding))
+    }
+
+    fn next_token(&self, next: Option<paging::Cursor>, binding: &str) -> String {
+        next.map(|c| self.pages.issue(c, binding))
+            .unwrap_or_default()
+    }
+}
+
+/// The principal the auth layer attached, with the permission re-checked.
+fn caller<'r, T>(
+    request: &'r Request<T>,
+    permission: Option<&str>,
+) -> Result<&'r Principal, Error> {
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .ok_or(Error::Unauthenticated("missing principal"))?;
+    if let Some(permission) = permission {
+        principal.require(permission)?;
+    }
+    Ok(principal)
+}
+
+fn user_proto(u: &user::Model) -> User {
+    User {
+        id: u.id.clone(),
+        tenant_id: u.tenant_id.clone(),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        role_ids: split(&u.role_ids),
+        team_ids: split(&u.team_ids),
+        state: if u.disabled {
+            UserState::Disabled
+        } else {
+            UserState::Active
+        } as i32,
+        etag: etag::format(u.version),
+        create_time: Some(to_timestamp(u.create_time)),
+    }
+}
+
+fn role_proto(r: &role::Model) -> Role {
+    let scope = match parse_scope(&r.data_scope) {
+        DataScope::Own => crm_proto::identity::DataScope::Own,
+        DataScope::Team => crm_proto::identity::DataScope::Team,
+        DataScope::All => crm_proto::identity::DataScope::All,
+    };
+    Role {
+        id: r.id.clone(),
+        display_name: r.display_name.clone(),
+        permissions: split(&r.permissions),
+        data_scope: scope as i32,
+    }
+}
+
+fn team_proto(t: &team::Model) -> Team {
+    Team {
+        id: t.id.clone(),
+        display_name: t.display_name.clone(),
+        parent_team_id: t.parent_team_id.clone(),
+        manager_user_id: t.manager_user_id.clone(),
+    }
+}
+
+fn key_proto(k: &api_key::Model) -> ApiKey {
+    ApiKey {
+        id: k.id.clone(),
+        display_name: k.display_name.clone(),
+        user_id: k.user_id.clone(),
+        permissions: split(&k.permissions),
+        revoked: k.revoked,
+        create_time: Some(to_timestamp(k.create_time)),
+    }
+}
+
+/// Permissions may only be granted by someone who holds them, and must exist.
+fn check_grantable(p: &Principal, field: &str, granted: &[String]) -> Result<(), Error> {
+    for permission in granted {
+        if !permissions::is_known(permission) {
+            return Err(Error::invalid(
+                field,
+                format!("unknown permission `{permission}`"),
+            ));
+        }
+        if !p.has(permission) {
+            return Err(Error::PermissionDenied {
+                permission: permission.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn email_taken() -> Error {
+    Error::AlreadyExists {
+        reason: "EMAIL_TAKEN",
+        message: "a user with this email already exists".to_owned(),
+        metadata: [("field".to_owned(), "user.email".to_owned())].into(),
+    }
+}
+
+#[tonic::async_trait]
+impl IdentityService for IdentityGrpc {
+    async fn create_tenant(
+        &self,
+        request: Request<CreateTenantRequest>,
+    ) -> Result<Response<CreateTenantResponse>, Status> {
+        caller(&request, Some("identity.tenants.create"))?;
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        v.required("display_name", &r.display_name);
+        v.max_chars("display_name", &r.display_name, 200);
+        v.required("admin_email", &r.admin_email);
+        let email = v.email("admin_email", &r.admin_email);
+        v.required("admin_display_name", &r.admin_display_name);
+        v.finish()?;
+        check_password("admin_password", &r.admin_password)?;
+        let txn = self.db().begin().await.map_err(Error::from)?;
+        let (tenant, admin) = tenants::create(
+            &txn,
+            NewTenant {
+                display_name: &r.display_name,
+                admin_email: &email,
+                admin_password: &r.admin_password,
+                admin_display_name: &r.admin_display_name,
+                platform_admin: false,
+            },
+        )
+        .await?;
+        txn.commit().await.map_err(Error::from)?;
+        Ok(Response::new(CreateTenantResponse {
+            tenant: Some(Tenant {
+                id: tenant.id,
+                display_name: tenant.display_name,
+                create_time: Some(to_timestamp(tenant.create_time)),
+            }),
+            admin: Some(user_proto(&admin)),
+        }))
+    }
+
+    async fn get_current_user(
+        &self,
+        request: Request<GetCurrentUserRequest>,
+    ) -> Result<Response<GetCurrentUserResponse>, Status> {
+        let p = caller(&request, None)?;
+        let user = user_in_tenant(self.db(), &p.tenant_id, &p.user_id).await?;
+        let scope = match p.scope {
+            DataScope::Own => crm_proto::identity::DataScope::Own,
+            DataScope::Team => crm_proto::identity::DataScope::Team,
+            DataScope::All => crm_proto::identity::DataScope::All,
+        };
+        Ok(Response::new(GetCurrentUserResponse {
+            user: Some(user_proto(&user)),
+            permissions: p.permissions.clone(),
+            data_scope: scope as i32,
+        }))
+    }
+
+    async fn create_user(
+        &self,
+        request: Request<CreateUserRequest>,
+    ) -> Result<Response<CreateUserResponse>, Status> {
+        let p = caller(&request, Some("identity.users.write"))?;
+        let r = request.get_ref();
+        let input = r
+            .user
+            .clone()
+            .ok_or_else(|| Error::invalid("user", "is required"))?;
+        let mut v = Violations::new();
+        v.required("user.email", &input.email);
+        let email = v.email("user.email", &input.email);
+        v.required("user.display_name", &input.display_name);
+        v.max_chars("user.display_name", &input.display_name, 200);
+        v.finish()?;
+        check_password("password", &r.password)?;
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/CreateUser",
+            &r.request_id,
+            r,
+        )?;
+        let password_hash = hash_password(&r.password)?;
+        let response = mutate(self.db(), key.as_ref(), |txn| async move {
+            check_ids_exist::<role::Entity, _>(
+                &txn,
+                &input.role_ids,
+                role::Column::TenantId,
+                &p.tenant_id,
+                role::Column::Id,
+                "user.role_ids",
+            )
+            .await?;
+            check_ids_exist::<team::Entity, _>(
+                &txn,
+                &input.team_ids,
+                team::Column::TenantId,
+                &p.tenant_id,
+                team::Column::Id,
+                "user.team_ids",
+            )
+            .await?;
+            if directory::user_by_email(&txn, &email).await?.is_some() {
+                return Err(email_taken());
+            }
+            let now = now_micros();
+            let model = user::Model {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant_id: p.tenant_id.clone(),
+                email,
+                display_name: input.display_name.trim().to_owned(),
+                password_hash,
+                role_ids: join(&input.role_ids),
+                team_ids: join(&input.team_ids),
+                disabled: false,
+                version: 1,
+                create_time: now,
+                update_time: now,
+            };
+            user::Entity::insert(user::ActiveModel::from(model.clone()))
+                .exec(&txn)
+                .await?;
+            let changes = [audit::Change {
+                field: "email".into(),
+                before: String::new(),
+                after: model.email.clone(),
+            }];
+            audit::record(&txn, p, "user", &model.id, "create", &changes).await?;
+            Ok((
+                txn,
+                CreateUserResponse {
+                    user: Some(user_proto(&model)),
+                },
+            ))
+        })
+        .await?;
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(response))
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<GetUserRequest>,
+    ) -> Result<Response<GetUserResponse>, Status> {
+        let p = caller(&request, Some("identity.users.read"))?;
+        let user = user_in_tenant(self.db(), &p.tenant_id, &request.get_ref().id).await?;
+        Ok(Response::new(GetUserResponse {
+            user: Some(user_proto(&user)),
+        }))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<ListUsersRequest>,
+    ) -> Result<Response<ListUsersResponse>, Status> {
+        let p = caller(&request, Some("identity.users.read"))?;
+        let r = request.get_ref();
+        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
+        let (cursor, binding) = self.cursor(p, "users", &r.page_token)?;
+        let query = user::Entity::find().filter(user::Column::TenantId.eq(p.tenant_id.as_str()));
+        let (rows, next) = page(self.db(), query, user::Column::Id, cursor, limit, |u| {
+            u.id.clone()
+        })
+        .await?;
+        Ok(Response::new(ListUsersResponse {
+            users: rows.iter().map(user_proto).collect(),
+            next_page_token: self.next_token(next, &binding),
+        }))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<UpdateUserRequest>,
+    ) -> Result<Response<UpdateUserResponse>, Status> {
+        let p = caller(&request, Some("identity.users.write"))?;
+        let r = request.get_ref();
+        let input = r
+            .user
+            .clone()
+            .ok_or_else(|| Error::invalid("user", "is required"))?;
+        let paths = r.update_mask.clone().map(|m| m.paths).unwrap_or_default();
+        let fields = field_mask::resolve(
+            &paths,
+            &["display_name", "role_ids", "team_ids", "state"],
+            &["id", "tenant_id", "email", "etag", "create_time"],
+            |f| match f {
+                "display_name" => !input.display_name.is_empty(),
+                "role_ids" => !input.role_ids.is_empty(),
+                "team_ids" => !input.team_ids.is_empty(),
+                "state" => input.state != UserState::Unspecified as i32,
+                _ => false,
+            },
+        )?;
+        let expected = etag::parse("user.etag", &input.etag)?;
+        let txn = self.db().begin().await.map_err(Error::from)?;
+        let current = user_in_tenant(&txn, &p.tenant_id, &input.id).await?;
+        if expected.is_some_and(|v| v != current.version) {
+            return Err(Error::StaleEtag { resource: "user" }.into());
+        }
+        let mut next = current.clone();
+        for field in fields {
+            match field {
+                "display_name" => {
+                    let mut v = Violations::new();
+                    v.required("user.display_name", &input.display_name);
+                    v.finish()?;
+                    next.display_name = input.display_name.trim().to_owned();
+                }
+                "role_ids" => {
+                    check_ids_exist::<role::Entity, _>(
+                        &txn,
+                        &input.role_ids,
+                        role::Column::TenantId,
+                        &p.tenant_id,
+                        role::Column::Id,
+                        "user.role_ids",
+                    )
+                    .await?;
+                    next.role_ids = join(&input.role_ids);
+                }
+                "team_ids" => {
+                    check_ids_exist::<team::Entity, _>(
+                        &txn,
+                        &input.team_ids,
+                        team::Column::TenantId,
+                        &p.tenant_id,
+                        team::Column::Id,
+                        "user.team_ids",
+                    )
+                    .await?;
+                    next.team_ids = join(&input.team_ids);
+                }
+                "state" => {
+                    next.disabled = match UserState::try_from(input.state) {
+                        Ok(UserState::Active) => false,
+                        Ok(UserState::Disabled) => true,
+                        _ => {
+                            return Err(
+                                Error::invalid("user.state", "must be ACTIVE or DISABLED").into()
+                            );
+                        }
+                    };
+                }
+                _ => {}
+            }
+        }
+        next.version = current.version + 1;
+        next.update_time = now_micros();
+        let updated = user::Entity::update_many()
+            .set(next.clone().into_active_model().reset_all())
+            .filter(user::Column::Id.eq(current.id.as_str()))
+            .filter(user::Column::Version.eq(current.version))
+            .exec(&txn)
+            .await
+            .map_err(Error::from)?;
+        if updated.rows_affected != 1 {
+            return Err(Error::StaleEtag { resource: "user" }.into());
+        }
+        let snapshot = |u: &user::Model| {
+            vec![
+                ("display_name", u.display_name.clone()),
+                ("role_ids", u.role_ids.clone()),
+                ("team_ids", u.team_ids.clone()),
+                ("disabled", u.disabled.to_string()),
+            ]
+        };
+        let changes = audit::diff(&snapshot(&current), &snapshot(&next));
+        audit::record(&txn, p, "user", &next.id, "update", &changes).await?;
+        txn.commit().await.map_err(Error::from)?;
+        // Role, team and state changes apply to this user's next call.
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(UpdateUserResponse {
+            user: Some(user_proto(&next)),
+        }))
+    }
+
+    async fn create_team(
+        &self,
+        request: Request<CreateTeamRequest>,
+    ) -> Result<Response<CreateTeamResponse>, Status> {
+        let p = caller(&request, Some("identity.teams.write"))?;
+        let input = request
+            .get_ref()
+            .team
+            .clone()
+            .ok_or_else(|| Error::invalid("team", "is required"))?;
+        let mut v = Violations::new();
+        v.required("team.display_name", &input.display_name);
+        v.max_chars("team.display_name", &input.display_name, 200);
+        v.finish()?;
+        let db = self.db();
+        if !input.parent_team_id.is_empty() {
+            check_ids_exist::<team::Entity, _>(
+                db,
+                std::slice::from_ref(&input.parent_team_id),
+                team::Column::TenantId,
+                &p.tenant_id,
+                team::Column::Id,
+                "team.parent_team_id",
+            )
+            .await?;
+        }
+        if !input.manager_user_id.is_empty() {
+            check_ids_exist::<user::Entity, _>(
+                db,
+                std::slice::from_ref(&input.manager_user_id),
+                user::Column::TenantId,
+                &p.tenant_id,
+                user::Column::Id,
+                "team.manager_user_id",
+            )
+            .await?;
+        }
+        let model = team::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: p.tenant_id.clone(),
+            display_name: input.display_name.trim().to_owned(),
+            parent_team_id: input.parent_team_id,
+            manager_user_id: input.manager_user_id,
+            create_time: now_micros(),
+        };
+        team::Entity::insert(team::ActiveModel::from(model.clone()))
+            .exec(db)
+            .await
+            .map_err(Error::from)?;
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(CreateTeamResponse {
+            team: Some(team_proto(&model)),
+        }))
+    }
+
+    async fn list_teams(
+        &self,
+        request: Request<ListTeamsRequest>,
+    ) -> Result<Response<ListTeamsResponse>, Status> {
+        let p = caller(&request, Some("identity.teams.read"))?;
+        let r = request.get_ref();
+        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
+        let (cursor, binding) = self.cursor(p, "teams", &r.page_token)?;
+        let query = team::Entity::find().filter(team::Column::TenantId.eq(p.tenant_id.as_str()));
+        let (rows, next) = page(self.db(), query, team::Column::Id, cursor, limit, |t| {
+            t.id.clone()
+        })
+        .await?;
+        Ok(Response::new(ListTeamsResponse {
+            teams: rows.iter().map(team_proto).collect(),
+            next_page_token: self.next_token(next, &binding),
+        }))
+    }
+
+    async fn create_role(
+        &self,
+        request: Request<CreateRoleRequest>,
+    ) -> Result<Response<CreateRoleResponse>, Status> {
+        let p = caller(&request, Some("identity.roles.write"))?;
+        let input = request
+            .get_ref()
+            .role
+            .clone()
+            .ok_or_else(|| Error::invalid("role", "is required"))?;
+        let mut v = Violations::new();
+        v.required("role.display_name", &input.display_name);
+        v.max_chars("role.display_name", &input.display_name, 100);
+        v.finish()?;
+        check_grantable(p, "role.permissions", &input.permissions)?;
+        let scope = match crm_proto::identity::DataScope::try_from(input.data_scope) {
+            Ok(crm_proto::identity::DataScope::All) => DataScope::All,
+            Ok(crm_proto::identity::DataScope::Team) => DataScope::Team,
+            Ok(_) => DataScope::Own,
+            Err(_) => return Err(Error::invalid("role.data_scope", "unknown data scope").into()),
+        };
+        let model = role::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: p.tenant_id.clone(),
+            display_name: input.display_name.trim().to_owned(),
+            permissions: join(&input.permissions),
+            data_scope: scope_name(scope).to_owned(),
+            create_time: now_micros(),
+        };
+        let exists = role::Entity::find()
+            .filter(role::Column::TenantId.eq(p.tenant_id.as_str()))
+            .filter(role::Column::DisplayName.eq(model.display_name.as_str()))
+            .one(self.db())
+            .await
+            .map_err(Error::from)?;
+        if exists.is_some() {
+            return Err(Error::AlreadyExists {
+                reason: "ROLE_NAME_TAKEN",
+                message: "a role with this name already exists".to_owned(),
+                metadata: [("field".to_owned(), "role.display_name".to_owned())].into(),
+            }
+            .into());
+        }
+        role::Entity::insert(role::ActiveModel::from(model.clone()))
+            .exec(self.db())
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(CreateRoleResponse {
+            role: Some(role_proto(&model)),
+        }))
+    }
+
+    async fn list_roles(
+        &self,
+        request: Request<ListRolesRequest>,
+    ) -> Result<Response<ListRolesResponse>, Status> {
+        let p = caller(&request, Some("identity.roles.read"))?;
+        let r = request.get_ref();
+        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
+        let (cursor, binding) = self.cursor(p, "roles", &r.page_token)?;
+        let query = role::Entity::find().filter(role::Column::TenantId.eq(p.tenant_id.as_str()));
+        let (rows, next) = page(self.db(), query, role::Column::Id, cursor, limit, |r| {
+            r.id.clone()
+        })
+        .await?;
+        Ok(Response::new(ListRolesResponse {
+            roles: rows.iter().map(role_proto).collect(),
+            next_page_token: self.next_token(next, &binding),
+        }))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<CreateApiKeyRequest>,
+    ) -> Result<Response<CreateApiKeyResponse>, Status> {
+        let p = caller(&request, Some("identity.api_keys.write"))?;
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        v.required("display_name", &r.display_name);
+        v.max_chars("display_name", &r.display_name, 200);
+        if r.permissions.is_empty() {
+            v.add("permissions", "name at least one permission");
+        }
+        v.finish()?;
+        check_grantable(p, "permissions", &r.permissions)?;
+        let user_id = if r.user_id.is_empty() {
+            p.user_id.clone()
+        } else {
+            r.user_id.clone()
+        };
+        user_in_tenant(self.db(), &p.tenant_id, &user_id).await?;
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let secret = format!("crm_{id}_{}", random_secret());
+        let model = api_key::Model {
+            id,
+            tenant_id: p.tenant_id.clone(),
+            user_id,
+            display_name: r.display_name.trim().to_owned(),
+            secret_hash: secret_hash(&secret),
+            permissions: join(&r.permissions),
+            revoked: false,
+            create_time: now_micros(),
+        };
+        api_key::Entity::insert(api_key::ActiveModel::from(model.clone()))
+            .exec(self.db())
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(CreateApiKeyResponse {
+            api_key: Some(key_proto(&model)),
+            secret,
+        }))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<ListApiKeysRequest>,
+    ) -> Result<Response<ListApiKeysResponse>, Status> {
+        let p = caller(&request, Some("identity.api_keys.read"))?;
+        let r = request.get_ref();
+        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
+        let (cursor, binding) = self.cursor(p, "api_keys", &r.page_token)?;
+        let query =
+            api_key::Entity::find().filter(api_key::Column::TenantId.eq(p.tenant_id.as_str()));
+        let (rows, next) = page(self.db(), query, api_key::Column::Id, cursor, limit, |k| {
+            k.id.clone()
+        })
+        .await?;
+        Ok(Response::new(ListApiKeysResponse {
+            api_keys: rows.iter().map(key_proto).collect(),
+            next_page_token: self.next_token(next, &binding),
+        }))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        request: Request<RevokeApiKeyRequest>,
+    ) -> Result<Response<RevokeApiKeyResponse>, Status> {
+        let p = caller(&request, Some("identity.api_keys.write"))?;
+        let id = &request.get_ref().id;
+        let key = api_key::Entity::find_by_id(id.as_str())
+            .filter(api_key::Column::TenantId.eq(p.tenant_id.as_str()))
+            .one(self.db())
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::not_found("api_key", id))?;
+        let mut revoked = key.into_active_model();
+        revoked.revoked = Set(true);
+        let key = revoked.update(self.db()).await.map_err(Error::from)?;
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(RevokeApiKeyResponse {
+            api_key: Some(key_proto(&key)),
+        }))
+    }
+}

@@ -1,0 +1,152 @@
+//! The gateway: the one entry for people, ERP/OA systems and mobile backends. It owns the
+//! identity store (tenants, users, teams, roles, API keys), signs people in, authenticates
+//! and authorises every RPC, rate-limits, and routes to services in this process or in
+//! others, forwarding a signed principal that services verify.
+
+pub mod auth_service;
+pub mod authn;
+pub mod credentials;
+pub mod directory;
+pub mod entity;
+pub mod identity_service;
+pub mod migration;
+pub mod permissions;
+pub mod rate_limit;
+pub mod tenants;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use tokio::net::TcpListener;
+use tonic::service::{Routes, RoutesBuilder};
+use tonic::transport::server::TcpIncoming;
+
+use crate::authn::{AuthLayer, Gatekeeper};
+use crate::directory::PrincipalCache;
+use crate::rate_limit::RateLimiter;
+use crm_platform::auth::PrincipalCodec;
+use crm_platform::config::Infra;
+use crm_platform::error::Error;
+use crm_platform::paging::PageTokens;
+use crm_proto::identity::auth_service_server::AuthServiceServer;
+use crm_proto::identity::identity_service_server::IdentityServiceServer;
+
+/// gRPC service names the gateway itself serves, for health checks.
+pub const SERVICE_NAMES: &[&str] = &[
+    "crm.identity.v1.AuthService",
+    "crm.identity.v1.IdentityService",
+];
+
+/// Gateway settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Sustained calls per second per principal.
+    pub rate_per_principal: u64,
+    /// Burst per principal.
+    pub burst_per_principal: u64,
+    /// Sustained calls per second per tenant.
+    pub rate_per_tenant: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 900,
+            rate_per_principal: 200,
+            burst_per_principal: 400,
+            rate_per_tenant: 2000,
+        }
+    }
+}
+
+/// Builds the front door over the identity store.
+pub fn gatekeeper(db: DatabaseConnection, infra: &Infra, options: &Options) -> Arc<Gatekeeper> {
+    Arc::new(Gatekeeper {
+        db,
+        tokens: credentials::AccessTokens::new(
+            &infra.secrets.jwt_key,
+            options.access_token_ttl_secs,
+        ),
+        codec: PrincipalCodec::new(&infra.secrets.principal_key),
+        principals: PrincipalCache::default(),
+        per_principal: RateLimiter::new(options.rate_per_principal, options.burst_per_principal),
+        per_tenant: RateLimiter::new(options.rate_per_tenant, options.rate_per_tenant * 2),
+    })
+}
+
+/// Adds the identity services to `routes`.
+pub fn add_identity(routes: &mut RoutesBuilder, gatekeeper: &Arc<Gatekeeper>, infra: &Infra) {
+    routes
+        .add_service(AuthServiceServer::new(auth_service::AuthGrpc::new(
+            Arc::clone(gatekeeper),
+        )))
+        .add_service(IdentityServiceServer::new(
+            identity_service::IdentityGrpc::new(
+                Arc::clone(gatekeeper),
+                PageTokens::new(&infra.secrets.page_key),
+            ),
+        ));
+}
+
+/// Serves `routes` behind the front door (gRPC and gRPC-Web on one listener) until
+/// `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    gatekeeper: Arc<Gatekeeper>,
+    routes: Routes,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    crm_platform::server::builder()
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(AuthLayer::new(gatekeeper))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await
+}
+
+/// The first admin, when the store was empty.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    /// Sign-in email.
+    pub email: String,
+    /// The generated password, when none was configured; shown once.
+    pub generated_password: Option<String>,
+}
+
+/// Creates the first tenant and its admin on an empty store; does nothing otherwise.
+pub async fn bootstrap(
+    db: &DatabaseConnection,
+    email: &str,
+    password: Option<String>,
+) -> Result<Option<Bootstrapped>, Error> {
+    if !directory::is_empty(db).await? {
+        return Ok(None);
+    }
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| credentials::random_secret()[..24].to_owned());
+    credentials::check_password("CRM_BOOTSTRAP_ADMIN_PASSWORD", &password)?;
+    let txn = db.begin().await?;
+    tenants::create(
+        &txn,
+        tenants::NewTenant {
+            display_name: "Default",
+            admin_email: email,
+            admin_password: &password,
+            admin_display_name: "Administrator",
+            platform_admin: true,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(Bootstrapped {
+        email: email.to_owned(),
+        generated_password: generated.then_some(password),
+    }))
+}

@@ -1,0 +1,97 @@
+//! Creating a tenant with its built-in roles and first admin, shared by the `CreateTenant`
+//! RPC and the first start's bootstrap.
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+
+use crate::credentials::hash_password;
+use crate::directory::{scope_name, user_by_email};
+use crate::entity::{role, tenant, user};
+use crate::permissions::built_in_roles;
+use crm_platform::auth::DataScope;
+use crm_platform::error::Error;
+use crm_platform::time::now_micros;
+
+/// What a new tenant starts with.
+#[derive(Debug)]
+pub struct NewTenant<'a> {
+    /// Tenant name.
+    pub display_name: &'a str,
+    /// First admin's email (already validated).
+    pub admin_email: &'a str,
+    /// First admin's password (already validated).
+    pub admin_password: &'a str,
+    /// First admin's name.
+    pub admin_display_name: &'a str,
+    /// Whether the admin also administers the platform (may create tenants).
+    pub platform_admin: bool,
+}
+
+/// Creates the tenant, its roles and its admin inside the caller's transaction.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    new: NewTenant<'_>,
+) -> Result<(tenant::Model, user::Model), Error> {
+    if user_by_email(db, new.admin_email).await?.is_some() {
+        return Err(Error::AlreadyExists {
+            reason: "EMAIL_TAKEN",
+            message: "a user with this email already exists".to_owned(),
+            metadata: [("field".to_owned(), "admin_email".to_owned())].into(),
+        });
+    }
+    let now = now_micros();
+    let tenant = tenant::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        display_name: new.display_name.trim().to_owned(),
+        create_time: now,
+    };
+    tenant::Entity::insert(tenant::ActiveModel {
+        id: Set(tenant.id.clone()),
+        display_name: Set(tenant.display_name.clone()),
+        create_time: Set(now),
+    })
+    .exec(db)
+    .await?;
+
+    let mut roles: Vec<(String, Vec<&str>, DataScope)> = built_in_roles()
+        .into_iter()
+        .map(|r| (r.name.to_owned(), r.permissions, r.scope))
+        .collect();
+    if new.platform_admin {
+        roles.push(("platform_admin".to_owned(), vec!["*"], DataScope::All));
+    }
+    let mut admin_roles = Vec::new();
+    for (name, permissions, scope) in roles {
+        let id = uuid::Uuid::now_v7().to_string();
+        if name == "admin" || name == "platform_admin" {
+            admin_roles.push(id.clone());
+        }
+        role::Entity::insert(role::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(tenant.id.clone()),
+            display_name: Set(name),
+            permissions: Set(permissions.join(",")),
+            data_scope: Set(scope_name(scope).to_owned()),
+            create_time: Set(now),
+        })
+        .exec(db)
+        .await?;
+    }
+
+    let admin = user::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant.id.clone(),
+        email: new.admin_email.trim().to_lowercase(),
+        display_name: new.admin_display_name.trim().to_owned(),
+        password_hash: hash_password(new.admin_password)?,
+        role_ids: admin_roles.join(","),
+        team_ids: String::new(),
+        disabled: false,
+        version: 1,
+        create_time: now,
+        update_time: now,
+    };
+    user::Entity::insert(user::ActiveModel::from(admin.clone()))
+        .exec(db)
+        .await?;
+    Ok((tenant, admin))
+}
