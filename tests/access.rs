@@ -1,0 +1,539 @@
+//! Who may call what, and see which records: sign-in, tokens, API keys, permissions, data
+//! scope (own, team and sub-teams, tenant) and tenant isolation, through the gateway.
+
+mod support;
+
+use tonic::Code;
+use tonic::metadata::MetadataValue;
+
+use crm_proto::contacts::*;
+use crm_proto::identity::auth_service_client::AuthServiceClient;
+use crm_proto::identity::*;
+use support::clients::{Session, expect_code, expect_invalid};
+use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Mode, Suite, org};
+
+async fn new_contact(session: &Session, name: &str) -> Contact {
+    session
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: name.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap()
+}
+
+async fn visible_names(session: &Session, filter: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = session
+            .contacts()
+            .list_contacts(ListContactsRequest {
+                page_size: 100,
+                page_token: token,
+                filter: filter.into(),
+                order_by: "display_name".into(),
+                show_deleted: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        names.extend(page.contacts.into_iter().map(|c| c.display_name));
+        if page.next_page_token.is_empty() {
+            return names;
+        }
+        token = page.next_page_token;
+    }
+}
+
+async fn sign_in_and_bad_credentials(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let mut auth = AuthServiceClient::new(suite.channel().await);
+    let ok = auth
+        .login(LoginRequest {
+            email: ADMIN_EMAIL.into(),
+            password: ADMIN_PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!ok.access_token.is_empty() && !ok.refresh_token.is_empty());
+    assert!(ok.expires_in_seconds > 0);
+
+    for (email, password) in [
+        (ADMIN_EMAIL, "wrong password!!"),
+        ("nobody@example.com", ADMIN_PASSWORD),
+        ("", ""),
+    ] {
+        let status = expect_code(
+            auth.login(LoginRequest {
+                email: email.into(),
+                password: password.into(),
+            })
+            .await,
+            Code::Unauthenticated,
+        );
+        assert_eq!(
+            status.message(),
+            "wrong email or password",
+            "no hint which part was wrong"
+        );
+    }
+
+    // No token, a garbage token, and a forged principal header are all refused.
+    let channel = suite.channel().await;
+    let mut anonymous =
+        crm_proto::contacts::contacts_service_client::ContactsServiceClient::new(channel.clone());
+    expect_code(
+        anonymous
+            .list_contacts(ListContactsRequest::default())
+            .await,
+        Code::Unauthenticated,
+    );
+    let mut forged = tonic::Request::new(ListContactsRequest::default());
+    forged.metadata_mut().insert(
+        "x-crm-principal",
+        MetadataValue::from_static("eyJ0ZW5hbnRfaWQiOiJ4In0.AAAA"),
+    );
+    expect_code(anonymous.list_contacts(forged).await, Code::Unauthenticated);
+    let mut garbage = tonic::Request::new(ListContactsRequest::default());
+    garbage.metadata_mut().insert(
+        "authorization",
+        MetadataValue::from_static("Bearer not-a-token"),
+    );
+    expect_code(
+        anonymous.list_contacts(garbage).await,
+        Code::Unauthenticated,
+    );
+
+    // Refresh rotates: the new pair works, the old refresh token does not.
+    let refreshed = auth
+        .refresh_token(RefreshTokenRequest {
+            refresh_token: ok.refresh_token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!refreshed.access_token.is_empty());
+    expect_code(
+        auth.refresh_token(RefreshTokenRequest {
+            refresh_token: ok.refresh_token,
+        })
+        .await,
+        Code::Unauthenticated,
+    );
+    auth.logout(LogoutRequest {
+        refresh_token: refreshed.refresh_token.clone(),
+    })
+    .await
+    .unwrap();
+    expect_code(
+        auth.refresh_token(RefreshTokenRequest {
+            refresh_token: refreshed.refresh_token,
+        })
+        .await,
+        Code::Unauthenticated,
+    );
+
+    // Health checking answers without credentials.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "crm.identity.v1.AuthService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serving.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+async fn data_scope_and_tenant_isolation(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "scope").await;
+    let by_rep1 = new_contact(&o.rep1, "Rep1 customer").await;
+    new_contact(&o.rep2, "Rep2 customer").await;
+    let by_outsider = new_contact(&o.outsider, "Outsider customer").await;
+    new_contact(&o.manager, "Manager customer").await;
+
+    // Own scope: a rep sees only their own records.
+    assert_eq!(visible_names(&o.rep1, "").await, ["Rep1 customer"]);
+    // Team scope: the manager sees their team and its sub-team, not the outsider.
+    assert_eq!(
+        visible_names(&o.manager, "").await,
+        ["Manager customer", "Rep1 customer", "Rep2 customer"]
+    );
+    // Tenant scope: the admin sees everything.
+    assert_eq!(visible_names(&o.admin, "").await.len(), 4);
+    // A hostile filter cannot widen the scope.
+    let outsider_filter = format!("owner_id = \"{}\"", o.outsider.user_id);
+    assert!(visible_names(&o.rep1, &outsider_filter).await.is_empty());
+    assert!(visible_names(&o.manager, &outsider_filter).await.is_empty());
+
+    // Outside the scope, a record answers exactly like one that does not exist.
+    let mut rep1 = o.rep1.contacts();
+    let foreign = expect_code(
+        rep1.get_contact(GetContactRequest {
+            id: by_outsider.id.clone(),
+        })
+        .await,
+        Code::NotFound,
+    );
+    let missing = expect_code(
+        rep1.get_contact(GetContactRequest {
+            id: "0190a0a0-0000-7000-8000-000000000000".into(),
+        })
+        .await,
+        Code::NotFound,
+    );
+    assert_eq!(foreign.message(), missing.message());
+    let update = UpdateContactRequest {
+        contact: Some(Contact {
+            id: by_outsider.id.clone(),
+            title: "Hijacked".into(),
+            ..Default::default()
+        }),
+        update_mask: None,
+        request_id: String::new(),
+    };
+    expect_code(rep1.update_contact(update).await, Code::NotFound);
+    expect_code(
+        rep1.delete_contact(DeleteContactRequest {
+            id: by_outsider.id.clone(),
+            ..Default::default()
+        })
+        .await,
+        Code::NotFound,
+    );
+    expect_code(
+        rep1.list_audit_entries(ListAuditEntriesRequest {
+            resource_type: "contact".into(),
+            resource_id: by_outsider.id.clone(),
+            ..Default::default()
+        })
+        .await,
+        Code::NotFound,
+    );
+    // A rep cannot hand a record to someone outside their scope.
+    expect_invalid(
+        rep1.update_contact(UpdateContactRequest {
+            contact: Some(Contact {
+                id: by_rep1.id.clone(),
+                owner_id: o.outsider.user_id.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["owner_id".into()],
+            }),
+            request_id: String::new(),
+        })
+        .await,
+        "contact.owner_id",
+    );
+    // The manager may reassign within the team; the record then leaves rep1's view.
+    o.manager
+        .contacts()
+        .update_contact(UpdateContactRequest {
+            contact: Some(Contact {
+                id: by_rep1.id.clone(),
+                owner_id: o.rep2.user_id.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["owner_id".into()],
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    expect_code(
+        rep1.get_contact(GetContactRequest {
+            id: by_rep1.id.clone(),
+        })
+        .await,
+        Code::NotFound,
+    );
+    assert!(visible_names(&o.rep1, "").await.is_empty());
+
+    // Another tenant sees nothing: not by id, not in lists, not through filters.
+    let other = org::other_tenant(&suite, &admin, "tenant-b").await;
+    let mut other_contacts = other.contacts();
+    expect_code(
+        other_contacts
+            .get_contact(GetContactRequest {
+                id: by_rep1.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    expect_code(
+        other_contacts
+            .undelete_contact(UndeleteContactRequest {
+                id: by_rep1.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert!(visible_names(&other, "").await.is_empty());
+    assert!(
+        visible_names(&other, &format!("owner_id = \"{}\"", o.rep2.user_id))
+            .await
+            .is_empty()
+    );
+    // And another tenant's admin cannot read this tenant's users.
+    expect_code(
+        other
+            .identity()
+            .get_user(GetUserRequest {
+                id: o.rep1.user_id.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+}
+
+async fn permissions_api_keys_and_disabled_users(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "perm").await;
+
+    // A rep holds no identity permissions.
+    expect_code(
+        o.rep1
+            .identity()
+            .list_users(ListUsersRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
+    expect_code(
+        o.rep1
+            .identity()
+            .create_tenant(CreateTenantRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
+    // A tenant admin cannot create tenants either (that is the platform admin's).
+    let other = org::other_tenant(&suite, &admin, "perm-b").await;
+    expect_code(
+        other
+            .identity()
+            .create_tenant(CreateTenantRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
+    // Nobody grants what they do not hold.
+    expect_code(
+        o.rep1
+            .identity()
+            .create_api_key(CreateApiKeyRequest {
+                display_name: "sneaky".into(),
+                user_id: String::new(),
+                permissions: vec!["identity.users.write".into()],
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+
+    // A read-only API key for rep1: reads work, writes are refused, revocation ends it.
+    new_contact(&o.rep1, "Keyed customer").await;
+    let key = o
+        .rep1
+        .identity()
+        .create_api_key(CreateApiKeyRequest {
+            display_name: "ERP sync".into(),
+            user_id: String::new(),
+            permissions: vec!["contacts.contacts.read".into()],
+        })
+        .await;
+    // Reps lack identity.api_keys.write, so the admin issues the key for rep1.
+    expect_code(key, Code::PermissionDenied);
+    let key = admin
+        .identity()
+        .create_api_key(CreateApiKeyRequest {
+            display_name: "ERP sync".into(),
+            user_id: o.rep1.user_id.clone(),
+            permissions: vec!["contacts.contacts.read".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(key.secret.starts_with("crm_"));
+    let machine = Session::api_key(&suite, &key.secret).await;
+    assert_eq!(
+        visible_names(&machine, "").await,
+        ["Keyed customer"],
+        "the key acts as rep1"
+    );
+    expect_code(
+        machine
+            .contacts()
+            .create_contact(CreateContactRequest {
+                contact: Some(Contact {
+                    display_name: "x".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    let listed = admin
+        .identity()
+        .list_api_keys(ListApiKeysRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed
+            .api_keys
+            .iter()
+            .any(|k| k.id == key.api_key.as_ref().unwrap().id)
+    );
+    admin
+        .identity()
+        .revoke_api_key(RevokeApiKeyRequest {
+            id: key.api_key.unwrap().id,
+        })
+        .await
+        .unwrap();
+    expect_code(
+        machine
+            .contacts()
+            .list_contacts(ListContactsRequest::default())
+            .await,
+        Code::Unauthenticated,
+    );
+    let wrong = Session::api_key(&suite, &format!("crm_x_{}", "0".repeat(64))).await;
+    expect_code(
+        wrong
+            .contacts()
+            .list_contacts(ListContactsRequest::default())
+            .await,
+        Code::Unauthenticated,
+    );
+
+    // Disabling a user stops their existing token at once.
+    o.rep2
+        .contacts()
+        .list_contacts(ListContactsRequest::default())
+        .await
+        .unwrap();
+    let user = admin
+        .identity()
+        .get_user(GetUserRequest {
+            id: o.rep2.user_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    admin
+        .identity()
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: user.id.clone(),
+                state: UserState::Disabled as i32,
+                etag: user.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["state".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    expect_code(
+        o.rep2
+            .contacts()
+            .list_contacts(ListContactsRequest::default())
+            .await,
+        Code::Unauthenticated,
+    );
+    expect_code(
+        Session::login(&suite, "rep2@perm.example", ADMIN_PASSWORD).await,
+        Code::Unauthenticated,
+    );
+    // A stale etag on a user update is refused.
+    expect_code(
+        admin
+            .identity()
+            .update_user(UpdateUserRequest {
+                user: Some(User {
+                    id: user.id,
+                    display_name: "x".into(),
+                    etag: user.etag,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+            })
+            .await,
+        Code::Aborted,
+    );
+    // Identity input is validated with field details.
+    expect_invalid(
+        admin
+            .identity()
+            .create_user(CreateUserRequest {
+                user: Some(User {
+                    email: "not-an-email".into(),
+                    display_name: "X".into(),
+                    ..Default::default()
+                }),
+                password: ADMIN_PASSWORD.into(),
+                request_id: String::new(),
+            })
+            .await,
+        "user.email",
+    );
+    expect_invalid(
+        admin
+            .identity()
+            .create_user(CreateUserRequest {
+                user: Some(User {
+                    email: "short@perm.example".into(),
+                    display_name: "X".into(),
+                    ..Default::default()
+                }),
+                password: "short".into(),
+                request_id: String::new(),
+            })
+            .await,
+        "password",
+    );
+    let taken = expect_code(
+        admin
+            .identity()
+            .create_user(CreateUserRequest {
+                user: Some(User {
+                    email: "REP1@perm.example".into(),
+                    display_name: "Dup".into(),
+                    ..Default::default()
+                }),
+                password: ADMIN_PASSWORD.into(),
+                request_id: String::new(),
+            })
+            .await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(support::clients::reason(&taken), "EMAIL_TAKEN");
+}
+
+both_modes!(
+    sign_in_and_bad_credentials,
+    data_scope_and_tenant_isolation,
+    permissions_api_keys_and_disabled_users,
+);

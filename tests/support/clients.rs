@@ -1,0 +1,124 @@
+//! Signed-in sessions and the assertions tests use on statuses.
+
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt as _;
+
+use crm_proto::contacts::contacts_service_client::ContactsServiceClient;
+use crm_proto::identity::LoginRequest;
+use crm_proto::identity::auth_service_client::AuthServiceClient;
+use crm_proto::identity::identity_service_client::IdentityServiceClient;
+
+use super::Suite;
+
+/// Adds one credential header to every call.
+#[derive(Clone, Debug)]
+pub struct Credential {
+    header: &'static str,
+    value: MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl Interceptor for Credential {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert(self.header, self.value.clone());
+        Ok(request)
+    }
+}
+
+/// A caller: a channel to the gateway and a credential.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub channel: Channel,
+    pub credential: Credential,
+    pub user_id: String,
+    pub tenant_id: String,
+}
+
+impl Session {
+    /// Signs in with email and password.
+    pub async fn login(suite: &Suite, email: &str, password: &str) -> Result<Session, Status> {
+        let channel = suite.channel().await;
+        let response = AuthServiceClient::new(channel.clone())
+            .login(LoginRequest {
+                email: email.into(),
+                password: password.into(),
+            })
+            .await?
+            .into_inner();
+        Ok(Session {
+            channel,
+            credential: Credential {
+                header: "authorization",
+                value: format!("Bearer {}", response.access_token).parse().unwrap(),
+            },
+            user_id: response.user_id,
+            tenant_id: response.tenant_id,
+        })
+    }
+
+    /// A session that authenticates with an API key.
+    pub async fn api_key(suite: &Suite, secret: &str) -> Session {
+        Session {
+            channel: suite.channel().await,
+            credential: Credential {
+                header: "x-api-key",
+                value: secret.parse().unwrap(),
+            },
+            user_id: String::new(),
+            tenant_id: String::new(),
+        }
+    }
+
+    pub fn contacts(&self) -> ContactsServiceClient<InterceptedService<Channel, Credential>> {
+        ContactsServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
+    }
+
+    pub fn identity(&self) -> IdentityServiceClient<InterceptedService<Channel, Credential>> {
+        IdentityServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
+    }
+}
+
+/// Asserts a call failed with `code`, returning the status for more checks.
+#[track_caller]
+pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
+    match result {
+        Ok(value) => panic!("expected {code:?}, got OK: {value:?}"),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+    }
+}
+
+/// Asserts an `INVALID_ARGUMENT` naming `field` among its violations.
+#[track_caller]
+pub fn expect_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) {
+    let status = expect_code(result, Code::InvalidArgument);
+    let details = status.get_error_details();
+    let fields: Vec<String> = details
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert!(
+        fields.iter().any(|f| f == field),
+        "expected a violation on {field}, got {fields:?}"
+    );
+    assert_eq!(
+        details.error_info().map(|i| i.reason.as_str()),
+        Some("INVALID_ARGUMENT")
+    );
+}
+
+/// The `ErrorInfo.reason` of a status.
+pub fn reason(status: &Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}

@@ -1,0 +1,341 @@
+//! The end-to-end harness: real PostgreSQL and Redis on loopback ports of their own, real
+//! `crm` processes, and gRPC clients over real sockets through the gateway.
+//!
+//! Every child process runs under a small shell watchdog that stops it when this test
+//! process goes away (its stdin closes), so nothing outlives the test run.
+
+#![allow(dead_code, unreachable_pub)]
+
+pub mod clients;
+pub mod org;
+pub mod process;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use process::{Watched, free_port, scratch_dir};
+
+/// How the suite runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `crm up`: one process, SQLite, in-process cache and bus.
+    Embedded,
+    /// `crm serve` targets as separate processes on PostgreSQL and Redis.
+    Distributed,
+}
+
+/// The password every suite's first admin gets.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+const SECRET: &str = "test-secret-that-is-at-least-32-characters-long";
+
+/// One PostgreSQL server shared by the test binary; each suite gets its own databases.
+pub struct Postgres {
+    pub port: u16,
+    _server: Watched,
+}
+
+fn find_pg_bin(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("CRM_TEST_PG_BIN") {
+        return PathBuf::from(dir).join(name);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .pop()
+        .map(|v| v.join("bin").join(name))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Starts (once) and returns the shared PostgreSQL server.
+pub fn postgres() -> &'static Postgres {
+    static PG: OnceLock<Postgres> = OnceLock::new();
+    PG.get_or_init(|| {
+        let dir = scratch_dir("pg");
+        let as_postgres = process::running_as_root().then(process::postgres_user);
+        if let Some((uid, gid)) = as_postgres {
+            process::chown(&dir, uid, gid);
+        }
+        let data = dir.join("data");
+        let status = process::command(&find_pg_bin("initdb"), as_postgres)
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("initdb runs (install postgresql)");
+        assert!(status.success(), "initdb failed");
+        let port = free_port();
+        let mut cmd = process::command(&find_pg_bin("postgres"), as_postgres);
+        cmd.args([
+            "-D",
+            data.to_str().unwrap(),
+            "-p",
+            &port.to_string(),
+            "-k",
+            dir.to_str().unwrap(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            // Durability is not under test here; speed is welcome.
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=400",
+        ]);
+        let server = Watched::spawn(cmd, "postgres");
+        process::wait_for_port(port);
+        // The port opens a moment before the server accepts sessions.
+        for _ in 0..100 {
+            if psql(port, "select 1").is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Postgres {
+            port,
+            _server: server,
+        }
+    })
+}
+
+/// Runs one SQL statement with psql.
+pub fn psql(port: u16, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new(find_pg_bin("psql"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-tAc",
+            sql,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A Redis server owned by one suite, so a test may stop and restart it.
+pub struct Redis {
+    pub port: u16,
+    dir: PathBuf,
+    server: Option<Watched>,
+}
+
+impl Redis {
+    pub fn start() -> Self {
+        let mut redis = Redis {
+            port: free_port(),
+            dir: scratch_dir("redis"),
+            server: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    /// Stops the server (a clean shutdown; its data is not saved).
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut cmd = std::process::Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self.dir.to_str().unwrap(),
+        ]);
+        self.server = Some(Watched::spawn(cmd, "redis"));
+        process::wait_for_port(self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A running suite: its processes, its gateway address, and the first admin.
+pub struct Suite {
+    pub mode: Mode,
+    pub gateway: String,
+    pub redis: Option<Redis>,
+    pub data_dir: PathBuf,
+    processes: Vec<Watched>,
+}
+
+static SUITE_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Suite {
+    pub async fn start(mode: Mode) -> Suite {
+        Self::start_with(mode, &[]).await
+    }
+
+    /// Starts a suite with extra environment for every process.
+    pub async fn start_with(mode: Mode, env: &[(&str, &str)]) -> Suite {
+        let data_dir = scratch_dir("suite");
+        match mode {
+            Mode::Embedded => Self::start_embedded(data_dir, env),
+            Mode::Distributed => Self::start_distributed(data_dir, env),
+        }
+    }
+
+    /// Starts `crm up` on an existing data directory.
+    pub fn start_embedded(data_dir: PathBuf, env: &[(&str, &str)]) -> Suite {
+        let mut cmd = crm(&data_dir, env);
+        cmd.arg("up").env("CRM_LISTEN_ADDR", "127.0.0.1:0");
+        let (process, gateway) = Watched::spawn_crm(cmd, "gateway");
+        Suite {
+            mode: Mode::Embedded,
+            gateway,
+            redis: None,
+            data_dir,
+            processes: vec![process],
+        }
+    }
+
+    fn start_distributed(data_dir: PathBuf, env: &[(&str, &str)]) -> Suite {
+        let pg = postgres();
+        let redis = Redis::start();
+        let n = SUITE_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}_{n}", std::process::id());
+        let mut urls = Vec::new();
+        for (target, name) in [
+            ("contacts", format!("contacts_{tag}")),
+            ("gateway", format!("gateway_{tag}")),
+        ] {
+            psql(pg.port, &format!("create database {name}")).expect("create database");
+            let url = format!("postgres://postgres@127.0.0.1:{}/{name}", pg.port);
+            let status = crm(&data_dir, env)
+                .args(["migrate", "--target", target])
+                .env("CRM_DATABASE_URL", &url)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("crm migrate runs");
+            assert!(status.success(), "crm migrate --target {target} failed");
+            urls.push(url);
+        }
+        let mut contacts = crm(&data_dir, env);
+        contacts
+            .args(["serve", "--target", "contacts"])
+            .env("CRM_DATABASE_URL", &urls[0])
+            .env("CRM_REDIS_URL", redis.url())
+            .env("CRM_LISTEN_ADDR", "127.0.0.1:0");
+        let (contacts, contacts_addr) = Watched::spawn_crm(contacts, "contacts");
+        let mut gateway = crm(&data_dir, env);
+        gateway
+            .args(["serve", "--target", "gateway"])
+            .env("CRM_DATABASE_URL", &urls[1])
+            .env("CRM_REDIS_URL", redis.url())
+            .env("CRM_CONTACTS_URL", format!("http://{contacts_addr}"))
+            .env("CRM_LISTEN_ADDR", "127.0.0.1:0");
+        let (gateway_process, gateway) = Watched::spawn_crm(gateway, "gateway");
+        Suite {
+            mode: Mode::Distributed,
+            gateway,
+            redis: Some(redis),
+            data_dir,
+            processes: vec![gateway_process, contacts],
+        }
+    }
+
+    /// Stops every process of the suite, keeping its data directory.
+    pub fn stop(mut self) -> PathBuf {
+        for process in self.processes.drain(..) {
+            process.stop();
+        }
+        self.data_dir.clone()
+    }
+
+    pub fn redis(&mut self) -> &mut Redis {
+        self.redis.as_mut().expect("distributed suites have redis")
+    }
+
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.gateway))
+            .unwrap()
+            .connect()
+            .await
+            .expect("gateway accepts connections")
+    }
+
+    /// Signs in as the first admin.
+    pub async fn admin(&self) -> clients::Session {
+        clients::Session::login(self, ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .expect("admin signs in")
+    }
+}
+
+/// A `crm` command with the suite's common environment.
+pub fn crm(data_dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crm"));
+    // Settings from the developer's shell must not leak into the suite.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CRM_")) {
+        cmd.env_remove(key);
+    }
+    cmd.env("CRM_DATA_DIR", data_dir)
+        .env("CRM_SECRET", SECRET)
+        .env("CRM_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CRM_LOG", "warn");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd
+}
+
+/// Declares one async test per mode for a scenario `async fn(Mode)`.
+#[macro_export]
+macro_rules! both_modes {
+    ($($scenario:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Mode::Embedded).await;
+                }
+            )*
+        }
+        mod distributed {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::support::Mode::Distributed).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,147 @@
+//! A sales organisation to test record-level access against:
+//!
+//! ```text
+//! team "North" (manager: manager) ── rep1
+//!   └─ team "North-East"           ── rep2
+//! no team                          ── outsider
+//! ```
+
+use crm_proto::identity::{
+    CreateTeamRequest, CreateTenantRequest, CreateUserRequest, ListRolesRequest, Team, User,
+};
+
+use super::clients::Session;
+use super::{ADMIN_PASSWORD, Suite};
+
+pub struct Org {
+    pub admin: Session,
+    pub manager: Session,
+    pub rep1: Session,
+    pub rep2: Session,
+    pub outsider: Session,
+}
+
+async fn role_id(admin: &Session, name: &str) -> String {
+    let roles = admin
+        .identity()
+        .list_roles(ListRolesRequest {
+            page_size: 100,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .roles;
+    roles
+        .into_iter()
+        .find(|r| r.display_name == name)
+        .expect("built-in role")
+        .id
+}
+
+/// Creates a user and signs them in.
+pub async fn user(
+    suite: &Suite,
+    admin: &Session,
+    email: &str,
+    role: &str,
+    teams: &[&str],
+) -> Session {
+    let role_ids = vec![role_id(admin, role).await];
+    admin
+        .identity()
+        .create_user(CreateUserRequest {
+            user: Some(User {
+                email: email.into(),
+                display_name: email.into(),
+                role_ids,
+                team_ids: teams.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            }),
+            password: ADMIN_PASSWORD.into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    Session::login(suite, email, ADMIN_PASSWORD).await.unwrap()
+}
+
+async fn team(admin: &Session, name: &str, parent: &str, manager: &str) -> String {
+    admin
+        .identity()
+        .create_team(CreateTeamRequest {
+            team: Some(Team {
+                display_name: name.into(),
+                parent_team_id: parent.into(),
+                manager_user_id: manager.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap()
+        .id
+}
+
+/// Builds the organisation in `admin`'s tenant; `tag` keeps emails unique.
+pub async fn build(suite: &Suite, admin: Session, tag: &str) -> Org {
+    let manager = user(
+        suite,
+        &admin,
+        &format!("manager@{tag}.example"),
+        "sales_manager",
+        &[],
+    )
+    .await;
+    let north = team(&admin, "North", "", &manager.user_id).await;
+    let north_east = team(&admin, "North-East", &north, "").await;
+    let rep1 = user(
+        suite,
+        &admin,
+        &format!("rep1@{tag}.example"),
+        "sales_rep",
+        &[&north],
+    )
+    .await;
+    let rep2 = user(
+        suite,
+        &admin,
+        &format!("rep2@{tag}.example"),
+        "sales_rep",
+        &[&north_east],
+    )
+    .await;
+    let outsider = user(
+        suite,
+        &admin,
+        &format!("outsider@{tag}.example"),
+        "sales_rep",
+        &[],
+    )
+    .await;
+    Org {
+        admin,
+        manager,
+        rep1,
+        rep2,
+        outsider,
+    }
+}
+
+/// Creates a second tenant and signs its admin in.
+pub async fn other_tenant(suite: &Suite, platform_admin: &Session, tag: &str) -> Session {
+    let email = format!("admin@{tag}.example");
+    platform_admin
+        .identity()
+        .create_tenant(CreateTenantRequest {
+            display_name: format!("Tenant {tag}"),
+            admin_email: email.clone(),
+            admin_password: ADMIN_PASSWORD.into(),
+            admin_display_name: "Other admin".into(),
+        })
+        .await
+        .unwrap();
+    Session::login(suite, &email, ADMIN_PASSWORD).await.unwrap()
+}
