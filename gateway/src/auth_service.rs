@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use tonic::{Request, Response, Status};
 
 use crate::authn::Gatekeeper;
@@ -87,7 +87,7 @@ impl AuthService for AuthGrpc {
     ) -> Result<Response<RefreshTokenResponse>, Status> {
         const BAD: Error = Error::Unauthenticated("invalid or expired refresh token");
         let r = request.into_inner();
-        let txn = self.gatekeeper.db.begin().await.map_err(Error::from)?;
+        let txn = crm_platform::db::begin_write(&self.gatekeeper.db).await?;
         let hash = secret_hash(&r.refresh_token);
         // Marking it used in the same statement that checks it makes each token single-use,
         // even under concurrent refreshes.

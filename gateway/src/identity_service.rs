@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
 };
 use tonic::{Request, Response, Status};
 
@@ -172,7 +171,7 @@ impl IdentityService for IdentityGrpc {
         v.required("admin_display_name", &r.admin_display_name);
         v.finish()?;
         check_password("admin_password", &r.admin_password)?;
-        let txn = self.db().begin().await.map_err(Error::from)?;
+        let txn = crm_platform::db::begin_write(self.db()).await?;
         let (tenant, admin) = tenants::create(
             &txn,
             NewTenant {
@@ -348,7 +347,7 @@ impl IdentityService for IdentityGrpc {
             },
         )?;
         let expected = etag::parse("user.etag", &input.etag)?;
-        let txn = self.db().begin().await.map_err(Error::from)?;
+        let txn = crm_platform::db::begin_write(self.db()).await?;
         let current = user_in_tenant(&txn, &p.tenant_id, &input.id).await?;
         if expected.is_some_and(|v| v != current.version) {
             return Err(Error::StaleEtag { resource: "user" }.into());

@@ -17,7 +17,7 @@ pub mod upstream;
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tonic::service::{Routes, RoutesBuilder};
 use tonic::transport::server::TcpIncoming;
@@ -132,7 +132,7 @@ pub async fn bootstrap(
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| credentials::random_secret()[..24].to_owned());
     credentials::check_password("CRM_BOOTSTRAP_ADMIN_PASSWORD", &password)?;
-    let txn = db.begin().await?;
+    let txn = crm_platform::db::begin_write(db).await?;
     tenants::create(
         &txn,
         tenants::NewTenant {

@@ -98,7 +98,7 @@ pub fn postgres() -> &'static Postgres {
             "-c",
             "max_connections=400",
         ]);
-        let server = Watched::spawn(cmd, "postgres");
+        let server = Watched::spawn_cleaning(cmd, "postgres", &dir);
         process::wait_for_port(port);
         // The port opens a moment before the server accepts sessions.
         for _ in 0..100 {
@@ -195,6 +195,7 @@ pub struct Suite {
     pub redis: Option<Redis>,
     pub data_dir: PathBuf,
     processes: Vec<Watched>,
+    keep_data: bool,
 }
 
 static SUITE_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -224,6 +225,7 @@ impl Suite {
             redis: None,
             data_dir,
             processes: vec![process],
+            keep_data: false,
         }
     }
 
@@ -269,14 +271,13 @@ impl Suite {
             redis: Some(redis),
             data_dir,
             processes: vec![gateway_process, contacts],
+            keep_data: false,
         }
     }
 
-    /// Stops every process of the suite, keeping its data directory.
+    /// Stops every process of the suite, keeping its data directory for a restart.
     pub fn stop(mut self) -> PathBuf {
-        for process in self.processes.drain(..) {
-            process.stop();
-        }
+        self.keep_data = true;
         self.data_dir.clone()
     }
 
@@ -315,6 +316,24 @@ pub fn crm(data_dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Co
         cmd.env(key, value);
     }
     cmd
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        for process in self.processes.drain(..) {
+            process.stop();
+        }
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
+    }
 }
 
 /// Declares one async test per mode for a scenario `async fn(Mode)`.

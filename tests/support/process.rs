@@ -18,16 +18,21 @@ impl Watched {
     /// Spawns `cmd` under a watchdog shell: when our end of its stdin closes, the shell
     /// terminates the program and waits for it.
     pub fn spawn(cmd: Command, name: &str) -> Watched {
-        Self::spawn_inner(cmd, name, Stdio::null())
+        Self::spawn_inner(cmd, name, Stdio::null(), None)
     }
 
-    fn spawn_inner(cmd: Command, name: &str, stdout: Stdio) -> Watched {
+    /// Like [`Watched::spawn`], and removes `dir` once the program has stopped.
+    pub fn spawn_cleaning(cmd: Command, name: &str, dir: &Path) -> Watched {
+        Self::spawn_inner(cmd, name, Stdio::null(), Some(dir))
+    }
+
+    fn spawn_inner(cmd: Command, name: &str, stdout: Stdio, cleanup: Option<&Path>) -> Watched {
         let program = cmd.get_program().to_owned();
         let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
         let mut shell = Command::new("sh");
         shell
             .arg("-c")
-            .arg(r#""$@" <&- & pid=$!; read _ignored; kill -TERM $pid 2>/dev/null; wait $pid"#)
+            .arg(r#""$@" <&- & pid=$!; read _ignored; kill -TERM $pid 2>/dev/null; wait $pid; [ -n "$WATCHDOG_CLEANUP" ] && rm -rf "$WATCHDOG_CLEANUP"; true"#)
             .arg("watchdog")
             .arg(program)
             .args(args)
@@ -42,6 +47,9 @@ impl Watched {
                 Some(value) => shell.env(key, value),
                 None => shell.env_remove(key),
             };
+        }
+        if let Some(dir) = cleanup {
+            shell.env("WATCHDOG_CLEANUP", dir);
         }
         if let Some(uid) = owner_of(&cmd) {
             shell.uid(uid.0).gid(uid.1);
@@ -59,7 +67,7 @@ impl Watched {
 
     /// Spawns a `crm` process and waits for its "listening on" line; returns the address.
     pub fn spawn_crm(cmd: Command, role: &str) -> (Watched, String) {
-        let mut watched = Self::spawn_inner(cmd, role, Stdio::piped());
+        let mut watched = Self::spawn_inner(cmd, role, Stdio::piped(), None);
         let stdout = watched.child.stdout.take().expect("stdout is piped");
         let (tx, rx) = std::sync::mpsc::channel();
         let marker = format!("crm: {role} listening on ");

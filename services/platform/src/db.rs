@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::ConfigError;
@@ -41,6 +44,19 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, ConfigError> {
 pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Error> {
     M::up(db, None).await?;
     Ok(())
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot upgrade to a writer
+/// once another writer has committed, and would fail instead of waiting. PostgreSQL ignores
+/// the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, Error> {
+    Ok(db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?)
 }
 
 /// Hides the password of a database URL for messages.

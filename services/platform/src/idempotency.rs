@@ -7,12 +7,11 @@ use std::future::Future;
 
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use crate::db::is_unique_violation;
+use crate::db::{begin_write, is_unique_violation};
 use crate::entity::idempotency_key;
 use crate::error::Error;
 use crate::time::now_micros;
@@ -124,7 +123,7 @@ where
     {
         return Ok(response);
     }
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let (txn, response) = work(txn).await?;
     if let Some(key) = key
         && let Err(err) = key.remember(&txn, &response).await
