@@ -1,6 +1,9 @@
 //! Who may call what, and see which records: sign-in, tokens, API keys, permissions, data
 //! scope (own, team and sub-teams, tenant) and tenant isolation, through the gateway.
 
+// Helpers panic on purpose: a failed step is a failed test with a clear message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use tonic::Code;

@@ -2,6 +2,9 @@
 //! idempotent retries, pagination under concurrent writes, soft delete, cache invalidation
 //! and the audit trail, through the gateway.
 
+// Helpers panic on purpose: a failed step is a failed test with a clear message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashSet;

@@ -4,7 +4,8 @@
 //! Every child process runs under a small shell watchdog that stops it when this test
 //! process goes away (its stdin closes), so nothing outlives the test run.
 
-#![allow(dead_code, unreachable_pub)]
+// Test support panics on purpose: a failed setup is a failed test with a clear message.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod clients;
 pub mod org;

@@ -21,9 +21,12 @@ impl Watched {
         Self::spawn_inner(cmd, name, Stdio::null(), None)
     }
 
-    /// Like [`Watched::spawn`], and removes `dir` once the program has stopped.
+    /// Like [`Watched::spawn`], logging to `dir/<name>.log` and removing `dir` once the
+    /// program has stopped.
     pub fn spawn_cleaning(cmd: Command, name: &str, dir: &Path) -> Watched {
-        Self::spawn_inner(cmd, name, Stdio::null(), Some(dir))
+        let mut watched = Self::spawn_inner(cmd, name, Stdio::null(), Some(dir));
+        watched.name = format!("{name} (log in {})", dir.display());
+        watched
     }
 
     fn spawn_inner(cmd: Command, name: &str, stdout: Stdio, cleanup: Option<&Path>) -> Watched {
@@ -50,6 +53,13 @@ impl Watched {
         }
         if let Some(dir) = cleanup {
             shell.env("WATCHDOG_CLEANUP", dir);
+            // A server's own log goes to a file beside its data, not into the test output.
+            let log =
+                std::fs::File::create(dir.join(format!("{name}.log"))).expect("create log file");
+            if let Some((uid, gid)) = owner_of(&cmd) {
+                chown(&dir.join(format!("{name}.log")), uid, gid);
+            }
+            shell.stderr(log);
         }
         if let Some(uid) = owner_of(&cmd) {
             shell.uid(uid.0).gid(uid.1);

@@ -1,0 +1,108 @@
+"""Renders helm/crm with Helm's own engine (helm-python-sdk, no helm binary), lints it, and
+validates every rendered manifest against the Kubernetes JSON schemas (kubernetes-validate).
+
+Exits non-zero on any finding. Prints one line per check and a closing count.
+"""
+
+import pathlib
+import sys
+
+import helm_python as helm
+import kubernetes_validate
+import kubernetes_validate.utils as kv
+import yaml
+
+CHART = pathlib.Path(__file__).resolve().parent.parent / "helm" / "crm"
+KUBE_VERSIONS = ["1.30.0", "1.33.0"]
+
+PRODUCTION = {
+    "secret": {"crmSecret": "x" * 40, "bootstrapAdminPassword": "change-me-please"},
+    "redis": {"url": "redis://redis:6379"},
+    "postgresql": {
+        "gatewayUrl": "postgres://crm:pw@db:5432/crm_gateway",
+        "contactsUrl": "postgres://crm:pw@db:5432/crm_contacts",
+    },
+}
+EXISTING_SECRET = {
+    "secret": {"create": False, "existingSecret": "crm-credentials"},
+    "migrations": {"enabled": False},
+    "networkPolicy": {"enabled": False},
+    "targets": {"contacts": {"autoscaling": {"enabled": False}, "replicas": 3}},
+}
+
+passed = 0
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok    {name}")
+    else:
+        failed += 1
+        print(f"FAIL  {name}: {detail}")
+
+
+def documents(rendered):
+    for path, text in sorted(rendered.items()):
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                yield path, doc
+
+
+def validate(label, values):
+    chart = helm.Chart.load(str(CHART))
+    rendered = chart.render(values, name="crm", namespace="crm", is_install=True)
+    docs = list(documents(rendered))
+    kinds = {}
+    for path, doc in docs:
+        kinds.setdefault(doc["kind"], []).append(doc)
+        for version in KUBE_VERSIONS:
+            try:
+                kv.validate(doc, version, strict=True)
+                ok, detail = True, ""
+            except kubernetes_validate.ValidationError as error:
+                ok, detail = False, error.message
+            except Exception as error:  # an unknown kind or version is a finding too
+                ok, detail = False, repr(error)
+            check(f"{label}: {doc['kind']}/{doc['metadata']['name']} valid for {version}", ok, detail)
+    return kinds
+
+
+kinds = validate("production values", PRODUCTION)
+for kind in ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job", "ConfigMap", "Secret", "NetworkPolicy"]:
+    check(f"renders a {kind}", kind in kinds)
+deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
+check("one Deployment per target", sorted(deployments) == ["crm-contacts", "crm-gateway"], sorted(deployments))
+for name, deployment in deployments.items():
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    port = container["ports"][0]["containerPort"]
+    check(f"{name} probes are native gRPC on its port", all(
+        container[p].get("grpc", {}).get("port") == port for p in ["readinessProbe", "livenessProbe", "startupProbe"]
+    ))
+    check(f"{name} runs non-root with a read-only root filesystem",
+          spec["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"])
+    check(f"{name} runs `crm serve --target`", container["args"][:2] == ["serve", "--target"])
+configmap = kinds["ConfigMap"][0]["data"]
+check("the gateway finds contacts through the ConfigMap", configmap.get("CRM_CONTACTS_URL") == "http://crm-contacts:50052", configmap)
+
+kinds = validate("existing secret", EXISTING_SECRET)
+check("no Secret when an existing one is named", "Secret" not in kinds)
+check("no migration Job when disabled", "Job" not in kinds)
+contacts = [d for d in kinds["Deployment"] if d["metadata"]["name"] == "crm-contacts"][0]
+check("fixed replicas without autoscaling", contacts["spec"].get("replicas") == 3)
+
+try:
+    helm.Chart.load(str(CHART)).render({}, name="crm", namespace="crm")
+    check("missing secrets are refused", False, "rendered without secret.crmSecret")
+except helm.HelmError as error:
+    check("missing secrets are refused", "secret.crmSecret is required" in str(error), str(error))
+
+report = helm.lint(str(CHART), PRODUCTION, strict=True)
+problems = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2] + report.get("errors", [])
+check("helm lint --strict is clean", not problems, problems)
+
+print(f"chart: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

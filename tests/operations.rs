@@ -1,0 +1,436 @@
+//! Running the suite: restarts keep data, events survive a Redis outage through the outbox,
+//! reads fall back to the database while Redis is down, bad configuration stops the process
+//! with one actionable line, rate limits answer RESOURCE_EXHAUSTED, and standard tools find
+//! the services through reflection.
+
+// Helpers panic on purpose: a failed step is a failed test with a clear message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use prost::Message as _;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+use crm_proto::contacts::*;
+use support::clients::{Session, expect_code};
+use support::{ADMIN_PASSWORD, Mode, Suite};
+
+async fn create(session: &Session, name: &str) -> Contact {
+    session
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: name.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_restart_keeps_data_and_admin() {
+    let suite = Suite::start(Mode::Embedded).await;
+    let admin = suite.admin().await;
+    let kept = create(&admin, "Survives restarts").await;
+    let data_dir = suite.stop();
+
+    let suite = Suite::start_embedded(data_dir, &[]);
+    let admin = suite.admin().await;
+    let read = admin
+        .contacts()
+        .get_contact(GetContactRequest {
+            id: kept.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    assert_eq!(read.display_name, "Survives restarts");
+    let users = admin
+        .identity()
+        .list_users(crm_proto::identity::ListUsersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        users.users.len(),
+        1,
+        "a second start does not bootstrap again"
+    );
+}
+
+/// Reads every event on the contacts stream through a consumer group, acknowledging them.
+async fn drain_group(
+    conn: &mut redis::aio::MultiplexedConnection,
+    group: &str,
+) -> Vec<ContactsEvent> {
+    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(group)
+        .arg("reporting-1")
+        .arg("COUNT")
+        .arg(1000)
+        .arg("STREAMS")
+        .arg("crm.contacts.v1")
+        .arg(">")
+        .query_async(conn)
+        .await
+        .unwrap_or_default();
+    let mut events = Vec::new();
+    for key in reply.keys {
+        for entry in key.ids {
+            let payload: Vec<u8> = entry.get("payload").expect("payload field");
+            events.push(ContactsEvent::decode(payload.as_slice()).expect("a ContactsEvent"));
+            let _: i64 = redis::cmd("XACK")
+                .arg("crm.contacts.v1")
+                .arg(group)
+                .arg(&entry.id)
+                .query_async(conn)
+                .await
+                .unwrap();
+        }
+    }
+    events
+}
+
+fn subject_id(event: &ContactsEvent) -> &str {
+    match &event.subject {
+        Some(contacts_event::Subject::Contact(c)) => &c.id,
+        Some(contacts_event::Subject::Account(a)) => &a.id,
+        None => "",
+    }
+}
+
+/// Waits until the group has delivered events for every id in `want` (with the given
+/// counts), and returns everything delivered.
+async fn await_events(
+    conn: &mut redis::aio::MultiplexedConnection,
+    group: &str,
+    want: &HashMap<String, usize>,
+) -> Vec<ContactsEvent> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(drain_group(conn, group).await);
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for event in &seen {
+            *counts.entry(subject_id(event)).or_default() += 1;
+        }
+        if want
+            .iter()
+            .all(|(id, n)| counts.get(id.as_str()) >= Some(n))
+        {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "events did not arrive: want {want:?}, got {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_reads_survive_a_redis_outage() {
+    let mut suite = Suite::start(Mode::Distributed).await;
+    let admin = suite.admin().await;
+    let redis_url = suite.redis().url();
+    let connect = || async {
+        redis::Client::open(redis_url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    };
+    let mut conn = connect().await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("crm.contacts.v1")
+        .arg("reporting")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    // The consumer is down while changes happen; when it comes back, it gets each event once.
+    let early = create(&admin, "Before the outage").await;
+    let want = HashMap::from([(early.id.clone(), 1)]);
+    let events = await_events(&mut conn, "reporting", &want).await;
+    let event = events.iter().find(|e| subject_id(e) == early.id).unwrap();
+    assert_eq!(event.r#type(), ContactsEventType::ContactCreated);
+    assert_eq!(event.tenant_id, admin.tenant_id);
+    assert_eq!(event.actor_id, admin.user_id);
+    assert!(
+        drain_group(&mut conn, "reporting").await.is_empty(),
+        "acknowledged events are not redelivered"
+    );
+
+    // Redis goes away: writes and reads still succeed, from the database.
+    drop(conn);
+    suite.redis().stop();
+    let mut during = Vec::new();
+    for i in 0..5 {
+        during.push(create(&admin, &format!("During the outage {i}")).await);
+    }
+    let mut api = admin.contacts();
+    for c in &during {
+        let read = api
+            .get_contact(GetContactRequest { id: c.id.clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .contact
+            .unwrap();
+        assert_eq!(read.display_name, c.display_name);
+    }
+    api.update_contact(UpdateContactRequest {
+        contact: Some(Contact {
+            id: during[0].id.clone(),
+            title: "Updated while Redis was down".into(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["title".into()],
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+
+    // Redis comes back empty: the relay re-sends from the outbox; nothing is lost, nothing doubled.
+    suite.redis().restart();
+    let mut conn = connect().await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("crm.contacts.v1")
+        .arg("reporting")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut want: HashMap<String, usize> = during.iter().map(|c| (c.id.clone(), 1)).collect();
+    want.insert(during[0].id.clone(), 2);
+    let events = await_events(&mut conn, "reporting", &want).await;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let unique: HashSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "no event is delivered twice");
+    let updated = events
+        .iter()
+        .find(|e| e.r#type() == ContactsEventType::ContactUpdated)
+        .expect("the update's event arrives");
+    assert_eq!(subject_id(updated), during[0].id);
+    // The cache is consistent after the outage: the update made while Redis was down shows.
+    let read = api
+        .get_contact(GetContactRequest {
+            id: during[0].id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    assert_eq!(read.title, "Updated while Redis was down");
+}
+
+fn crm_output(args: &[&str], env: &[(&str, &str)], keep: &[&str]) -> (i32, String) {
+    let dir = support::process::scratch_dir("config");
+    let mut cmd = support::crm(&dir, env);
+    for name in ["CRM_SECRET", "CRM_BOOTSTRAP_ADMIN_PASSWORD"] {
+        if !keep.contains(&name) {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd.args(args).output().expect("crm runs");
+    let _ = std::fs::remove_dir_all(dir);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    )
+}
+
+#[test]
+fn bad_configuration_fails_fast_with_one_actionable_line() {
+    let secret = [(
+        "CRM_SECRET",
+        "test-secret-that-is-at-least-32-characters-long",
+    )];
+    // (arguments, environment, test defaults kept, what the message must name)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec!["serve", "--target", "contacts"],
+            vec![],
+            vec![],
+            "CRM_REDIS_URL",
+        ),
+        (
+            vec!["serve", "--target", "contacts"],
+            vec![("CRM_REDIS_URL", "redis://127.0.0.1:1")],
+            vec![],
+            "CRM_SECRET",
+        ),
+        (
+            vec!["serve", "--target", "contacts"],
+            vec![
+                ("CRM_REDIS_URL", "redis://127.0.0.1:1"),
+                ("CRM_SECRET", "short"),
+            ],
+            vec!["CRM_SECRET"],
+            "too short",
+        ),
+        (
+            vec!["serve", "--target", "contacts"],
+            vec![("CRM_REDIS_URL", "not a url"), secret[0]],
+            vec!["CRM_SECRET"],
+            "CRM_REDIS_URL",
+        ),
+        (
+            vec!["serve", "--target", "contacts"],
+            vec![("CRM_REDIS_URL", "redis://127.0.0.1:1"), secret[0]],
+            vec!["CRM_SECRET"],
+            "cannot connect to redis",
+        ),
+        (
+            vec!["serve", "--target", "billing"],
+            vec![],
+            vec![],
+            "unknown target",
+        ),
+        (vec!["serve"], vec![], vec![], "--target"),
+        (
+            vec!["migrate", "--target", "contacts"],
+            vec![],
+            vec![],
+            "CRM_DATABASE_URL",
+        ),
+        (
+            vec!["migrate", "--target", "contacts"],
+            vec![("CRM_DATABASE_URL", "postgres://nobody@127.0.0.1:1/x")],
+            vec![],
+            "cannot connect to database",
+        ),
+        (
+            vec!["up"],
+            vec![("CRM_LISTEN_ADDR", "localhost")],
+            vec![],
+            "CRM_LISTEN_ADDR",
+        ),
+        (
+            vec!["up"],
+            vec![("CRM_RATE_LIMIT_RPS", "fast")],
+            vec![],
+            "CRM_RATE_LIMIT_RPS",
+        ),
+    ];
+    for (args, env, keep, expected) in cases {
+        let (code, stderr) = crm_output(&args, &env, &keep);
+        assert_eq!(code, 64, "{args:?} {env:?}: {stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("crm: ") && last.contains(expected),
+            "{args:?}: {stderr}"
+        );
+    }
+
+    // A port already in use is named.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let (code, stderr) = crm_output(
+        &["up"],
+        &[("CRM_LISTEN_ADDR", &addr)],
+        &["CRM_BOOTSTRAP_ADMIN_PASSWORD"],
+    );
+    assert_eq!(code, 64, "{stderr}");
+    assert!(
+        stderr.contains(&addr) && stderr.contains("CRM_LISTEN_ADDR"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_resource_exhausted_per_principal() {
+    let suite = Suite::start_with(
+        Mode::Embedded,
+        &[("CRM_RATE_LIMIT_RPS", "2"), ("CRM_RATE_LIMIT_BURST", "5")],
+    )
+    .await;
+    let admin = suite.admin().await;
+    let rep = support::org::user(&suite, &admin, "rep@limits.example", "sales_rep", &[]).await;
+    // The admin's bucket may be partly used by the setup calls above; drain it.
+    let mut api = admin.contacts();
+    let (mut ok, mut limited) = (0, 0);
+    for _ in 0..20 {
+        match api.list_contacts(ListContactsRequest::default()).await {
+            Ok(_) => ok += 1,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                let retry = status
+                    .get_error_details()
+                    .retry_info()
+                    .cloned()
+                    .expect("RetryInfo says when to retry");
+                assert!(retry.retry_delay.is_some());
+                limited += 1;
+            }
+        }
+    }
+    assert!(ok <= 6 && limited >= 14, "ok {ok}, limited {limited}");
+    // Another principal has its own budget.
+    rep.contacts()
+        .list_contacts(ListContactsRequest::default())
+        .await
+        .unwrap();
+    expect_code(
+        api.list_contacts(ListContactsRequest::default()).await,
+        Code::ResourceExhausted,
+    );
+    let _ = ADMIN_PASSWORD;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_the_services_without_credentials() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let suite = Suite::start(Mode::Embedded).await;
+    let mut client = ServerReflectionClient::new(suite.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("expected a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "crm.contacts.v1.ContactsService",
+        "crm.identity.v1.AuthService",
+        "crm.identity.v1.IdentityService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
