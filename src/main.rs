@@ -21,6 +21,16 @@ enum Command {
     Migrate(Option<targets::Target>),
 }
 
+impl Command {
+    /// The service name spans are exported under.
+    fn service_name(&self) -> String {
+        match self {
+            Command::Serve(target) => format!("crm-{}", target.name()),
+            Command::Up | Command::Migrate(_) => "crm".to_owned(),
+        }
+    }
+}
+
 fn parse(args: &[String]) -> Result<Command, ConfigError> {
     let target = |rest: &[String]| -> Result<Option<targets::Target>, ConfigError> {
         match rest {
@@ -49,19 +59,25 @@ fn main() {
         println!("{USAGE}");
         return;
     }
-    crm_platform::telemetry::init();
     let result = parse(&args).and_then(|command| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| ConfigError(format!("cannot start the async runtime: {e}")))?;
-        runtime.block_on(async move {
+        // The OTLP exporter's gRPC channel needs the runtime to exist.
+        let telemetry = {
+            let _runtime = runtime.enter();
+            crm_platform::telemetry::init(&command.service_name())
+        };
+        let result = runtime.block_on(async move {
             match command {
                 Command::Up => targets::up().await,
                 Command::Serve(target) => targets::serve(target).await,
                 Command::Migrate(target) => targets::migrate(target).await,
             }
-        })
+        });
+        telemetry.shutdown();
+        result
     });
     if let Err(error) = result {
         eprintln!("crm: {error}");

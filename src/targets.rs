@@ -24,6 +24,15 @@ pub(crate) enum Target {
 }
 
 impl Target {
+    /// The target's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Target::Gateway => "gateway",
+            Target::Contacts => "contacts",
+            Target::All => "all",
+        }
+    }
+
     /// Parses a `--target` value.
     pub(crate) fn parse(name: &str) -> Result<Self, ConfigError> {
         match name {

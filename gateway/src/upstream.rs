@@ -35,7 +35,8 @@ pub fn forward(routes: Routes, service: &str, channel: Channel) -> Routes {
     let proxy = tower::service_fn(move |request: http::Request<axum::body::Body>| {
         let channel = channel.clone();
         async move {
-            let request = request.map(tonic::body::Body::new);
+            let mut request = request.map(tonic::body::Body::new);
+            crm_platform::telemetry::inject_current(request.headers_mut());
             let response = match channel.oneshot(request).await {
                 Ok(response) => response.map(axum::body::Body::new),
                 Err(error) => {

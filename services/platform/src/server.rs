@@ -30,9 +30,7 @@ pub fn builder() -> Server {
         .timeout(SERVER_TIMEOUT)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .trace_fn(|request| {
-            tracing::info_span!("rpc", rpc.system = "grpc", rpc.method = %request.uri().path())
-        })
+        .trace_fn(crate::telemetry::rpc_span)
 }
 
 /// Binds a listener, turning "address in use" into an actionable message.
