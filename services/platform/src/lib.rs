@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod consumer;
 pub mod db;
 pub mod entity;
 pub mod error;
