@@ -91,7 +91,7 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
             dir.display()
         ))
     })?;
-    let infra = Infra::embedded(Secrets::load_or_create(&dir)?);
+    let infra = Infra::embedded(Secrets::load_or_create(&dir)?)?;
     let gateway_db = db::connect(&sqlite_url(&dir, "gateway")).await?;
     migrate_db(Target::Gateway, &gateway_db).await?;
     let contacts_db = db::connect(&sqlite_url(&dir, "contacts")).await?;

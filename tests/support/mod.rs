@@ -37,7 +37,7 @@ pub struct Postgres {
     _server: Watched,
 }
 
-fn find_pg_bin(name: &str) -> PathBuf {
+pub fn find_pg_bin(name: &str) -> PathBuf {
     if let Ok(dir) = std::env::var("CRM_TEST_PG_BIN") {
         return PathBuf::from(dir).join(name);
     }
@@ -197,6 +197,10 @@ pub struct Suite {
     pub data_dir: PathBuf,
     processes: Vec<Watched>,
     keep_data: bool,
+    /// Distributed suites: the contacts service's database name.
+    pub contacts_database: Option<String>,
+    /// Distributed suites: the contacts service's own address.
+    pub contacts_addr: Option<String>,
 }
 
 static SUITE_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -227,6 +231,8 @@ impl Suite {
             data_dir,
             processes: vec![process],
             keep_data: false,
+            contacts_database: None,
+            contacts_addr: None,
         }
     }
 
@@ -236,6 +242,7 @@ impl Suite {
         let n = SUITE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}_{n}", std::process::id());
         let mut urls = Vec::new();
+        let contacts_database = format!("contacts_{tag}");
         for (target, name) in [
             ("contacts", format!("contacts_{tag}")),
             ("gateway", format!("gateway_{tag}")),
@@ -273,6 +280,8 @@ impl Suite {
             data_dir,
             processes: vec![gateway_process, contacts],
             keep_data: false,
+            contacts_database: Some(contacts_database),
+            contacts_addr: Some(contacts_addr),
         }
     }
 
@@ -280,6 +289,14 @@ impl Suite {
     pub fn stop(mut self) -> PathBuf {
         self.keep_data = true;
         self.data_dir.clone()
+    }
+
+    /// The pids of the suite's server programs (for CPU accounting).
+    pub fn server_pids(&self) -> Vec<u32> {
+        self.processes
+            .iter()
+            .flat_map(Watched::program_pids)
+            .collect()
     }
 
     pub fn redis(&mut self) -> &mut Redis {

@@ -94,6 +94,16 @@ impl Watched {
         (watched, addr)
     }
 
+    /// The pids of the program (the watchdog shell's children).
+    pub fn program_pids(&self) -> Vec<u32> {
+        let shell = self.child.id();
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
+    }
+
     /// Stops the process and waits for it.
     pub fn stop(mut self) {
         self.stdin.take();

@@ -81,6 +81,9 @@ impl Cache {
 
     /// Looks a key up; `None` on a miss or any cache trouble.
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
         let found = if self.retry_failed_invalidations(key).await {
             None
         } else {
@@ -118,6 +121,9 @@ impl Cache {
     /// Stores a value with the cache's TTL plus up to 10% jitter, so keys filled together do
     /// not expire together.
     pub async fn set(&self, key: &str, value: Vec<u8>) {
+        if self.ttl.is_zero() {
+            return;
+        }
         let jitter = self.ttl.as_millis() as u64 / 10;
         let ttl = self.ttl + Duration::from_millis(rand::rng().random_range(0..=jitter.max(1)));
         match &self.backend {

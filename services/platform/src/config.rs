@@ -19,8 +19,20 @@ use crate::events::Bus;
 pub const EXIT_CONFIG: i32 = 64;
 /// Shortest accepted `CRM_SECRET`.
 const MIN_SECRET_LEN: usize = 32;
-/// How long cached lookups live.
-const CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long cached lookups live unless `CRM_CACHE_TTL_SECS` says otherwise (0 turns the
+/// cache off, for measuring database reads).
+const CACHE_TTL_SECS: u64 = 60;
+
+fn cache_ttl() -> Result<Duration, ConfigError> {
+    match env("CRM_CACHE_TTL_SECS") {
+        None => Ok(Duration::from_secs(CACHE_TTL_SECS)),
+        Some(raw) => raw.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+            ConfigError(format!(
+                "CRM_CACHE_TTL_SECS={raw} is not a whole number of seconds"
+            ))
+        }),
+    }
+}
 
 /// A configuration problem, phrased as what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,12 +160,12 @@ pub struct Infra {
 
 impl Infra {
     /// In-process cache and bus, for the all-in-one binary.
-    pub fn embedded(secrets: Secrets) -> Self {
-        Self {
-            cache: Arc::new(Cache::memory(CACHE_TTL)),
+    pub fn embedded(secrets: Secrets) -> Result<Self, ConfigError> {
+        Ok(Self {
+            cache: Arc::new(Cache::memory(cache_ttl()?)),
             bus: Bus::memory(),
             secrets,
-        }
+        })
     }
 
     /// Redis cache and Redis Streams bus.
@@ -169,7 +181,7 @@ impl Infra {
             .await
             .map_err(|e| ConfigError(format!("cannot connect to redis at {url}: {e}")))?;
         Ok(Self {
-            cache: Arc::new(Cache::redis(conn.clone(), CACHE_TTL)),
+            cache: Arc::new(Cache::redis(conn.clone(), cache_ttl()?)),
             bus: Bus::Redis(conn),
             secrets,
         })
