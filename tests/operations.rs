@@ -434,3 +434,109 @@ async fn reflection_lists_the_services_without_credentials() {
         );
     }
 }
+
+/// Sends one gRPC-Web call over plain HTTP/1.1 and returns (HTTP header block, body).
+fn grpc_web_call(addr: &str, path: &str, message: &[u8]) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        frame.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&frame).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let headers = String::from_utf8_lossy(&response[..split]).to_string();
+    let mut body = response[split + 4..].to_vec();
+    if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (headers, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
+}
+
+/// Splits a gRPC-Web body into (data messages, trailer text).
+fn grpc_web_frames(mut body: &[u8]) -> (Vec<Vec<u8>>, String) {
+    let (mut messages, mut trailers) = (Vec::new(), String::new());
+    while body.len() >= 5 {
+        let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        let payload = &body[5..5 + len];
+        if body[0] & 0x80 != 0 {
+            trailers.push_str(&String::from_utf8_lossy(payload));
+        } else {
+            messages.push(payload.to_vec());
+        }
+        body = &body[5 + len..];
+    }
+    (messages, trailers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_reach_the_gateway_with_grpc_web_over_http1() {
+    use crm_proto::identity::{LoginRequest, LoginResponse};
+
+    let suite = Suite::start(Mode::Embedded).await;
+    let addr = suite.gateway.clone();
+    let login = LoginRequest {
+        email: support::ADMIN_EMAIL.into(),
+        password: ADMIN_PASSWORD.into(),
+    }
+    .encode_to_vec();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        grpc_web_call(&addr, "/crm.identity.v1.AuthService/Login", &login)
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.lines().next().unwrap_or_default().contains("200"),
+        "{status}"
+    );
+    let (messages, trailers) = grpc_web_frames(&body);
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    let response = LoginResponse::decode(messages[0].as_slice()).unwrap();
+    assert!(!response.access_token.is_empty());
+
+    // Without credentials a protected call is refused the same way as over HTTP/2.
+    let addr = suite.gateway.clone();
+    let (headers, body) = tokio::task::spawn_blocking(move || {
+        grpc_web_call(
+            &addr,
+            "/crm.contacts.v1.ContactsService/ListContacts",
+            &ListContactsRequest::default().encode_to_vec(),
+        )
+    })
+    .await
+    .unwrap();
+    // A refusal is "trailers-only": the status travels in the HTTP headers.
+    let (_, trailers) = grpc_web_frames(&body);
+    let all = format!("{}\n{trailers}", headers.to_ascii_lowercase()).replace(": ", ":");
+    assert!(
+        all.contains(&format!("grpc-status:{}", Code::Unauthenticated as i32)),
+        "{all}"
+    );
+}

@@ -29,6 +29,7 @@ use crm_platform::auth::PrincipalCodec;
 use crm_platform::config::Infra;
 use crm_platform::error::Error;
 use crm_platform::paging::PageTokens;
+use crm_platform::server::MAX_MESSAGE_BYTES;
 use crm_proto::identity::auth_service_server::AuthServiceServer;
 use crm_proto::identity::identity_service_server::IdentityServiceServer;
 
@@ -79,16 +80,14 @@ pub fn gatekeeper(db: DatabaseConnection, infra: &Infra, options: &Options) -> A
 
 /// Adds the identity services to `routes`.
 pub fn add_identity(routes: &mut RoutesBuilder, gatekeeper: &Arc<Gatekeeper>, infra: &Infra) {
-    routes
-        .add_service(AuthServiceServer::new(auth_service::AuthGrpc::new(
-            Arc::clone(gatekeeper),
-        )))
-        .add_service(IdentityServiceServer::new(
-            identity_service::IdentityGrpc::new(
-                Arc::clone(gatekeeper),
-                PageTokens::new(&infra.secrets.page_key),
-            ),
-        ));
+    let auth = AuthServiceServer::new(auth_service::AuthGrpc::new(Arc::clone(gatekeeper)))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let identity = IdentityServiceServer::new(identity_service::IdentityGrpc::new(
+        Arc::clone(gatekeeper),
+        PageTokens::new(&infra.secrets.page_key),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    routes.add_service(auth).add_service(identity);
 }
 
 /// Serves `routes` behind the front door (gRPC and gRPC-Web on one listener) until

@@ -12,11 +12,13 @@ pub mod store;
 
 use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
+use tonic::service::interceptor::InterceptedService;
 
 use crm_platform::auth::PrincipalCodec;
 use crm_platform::config::Infra;
 use crm_platform::events::Relay;
 use crm_platform::paging::PageTokens;
+use crm_platform::server::MAX_MESSAGE_BYTES;
 use crm_proto::contacts::contacts_service_server::ContactsServiceServer;
 
 /// The gRPC service name, for health checks.
@@ -33,9 +35,9 @@ pub fn add_to(routes: &mut RoutesBuilder, db: DatabaseConnection, infra: &Infra)
         pages: PageTokens::new(&infra.secrets.page_key),
     };
     let codec = PrincipalCodec::new(&infra.secrets.principal_key);
-    routes.add_service(ContactsServiceServer::with_interceptor(
-        grpc::ContactsGrpc::new(handlers),
-        codec.interceptor(),
-    ));
+    let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    routes.add_service(InterceptedService::new(server, codec.interceptor()));
     relay
 }

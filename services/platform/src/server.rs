@@ -17,6 +17,9 @@ use crate::config::ConfigError;
 pub const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
 /// HTTP/2 streams one connection may have open (tonic's default is unbounded).
 pub const MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Largest request or response message a service accepts (tonic answers `OUT_OF_RANGE` above
+/// it). Bulk transfers use streaming RPCs of many smaller messages.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Requests one connection may have in service; beyond it, load shedding answers at once.
 pub const CONCURRENCY_PER_CONNECTION: usize = 512;
 
