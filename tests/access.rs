@@ -15,23 +15,6 @@ use crm_proto::identity::*;
 use support::clients::{Session, expect_code, expect_invalid};
 use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Mode, Suite, org};
 
-async fn new_contact(session: &Session, name: &str) -> Contact {
-    session
-        .contacts()
-        .create_contact(CreateContactRequest {
-            contact: Some(Contact {
-                display_name: name.into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap()
-}
-
 async fn visible_names(session: &Session, filter: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut token = String::new();
@@ -164,10 +147,10 @@ async fn data_scope_and_tenant_isolation(mode: Mode) {
     let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
     let o = org::build(&suite, admin.clone(), "scope").await;
-    let by_rep1 = new_contact(&o.rep1, "Rep1 customer").await;
-    new_contact(&o.rep2, "Rep2 customer").await;
-    let by_outsider = new_contact(&o.outsider, "Outsider customer").await;
-    new_contact(&o.manager, "Manager customer").await;
+    let by_rep1 = o.rep1.create_contact("Rep1 customer").await;
+    o.rep2.create_contact("Rep2 customer").await;
+    let by_outsider = o.outsider.create_contact("Outsider customer").await;
+    o.manager.create_contact("Manager customer").await;
 
     // Own scope: a rep sees only their own records.
     assert_eq!(visible_names(&o.rep1, "").await, ["Rep1 customer"]);
@@ -349,7 +332,7 @@ async fn permissions_api_keys_and_disabled_users(mode: Mode) {
     );
 
     // A read-only API key for rep1: reads work, writes are refused, revocation ends it.
-    new_contact(&o.rep1, "Keyed customer").await;
+    o.rep1.create_contact("Keyed customer").await;
     let key = o
         .rep1
         .identity()

@@ -16,31 +16,14 @@ use tonic::Code;
 use tonic_types::StatusExt as _;
 
 use crm_proto::contacts::*;
-use support::clients::{Session, expect_code};
+use support::clients::expect_code;
 use support::{ADMIN_PASSWORD, Mode, Suite};
-
-async fn create(session: &Session, name: &str) -> Contact {
-    session
-        .contacts()
-        .create_contact(CreateContactRequest {
-            contact: Some(Contact {
-                display_name: name.into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_restart_keeps_data_and_admin() {
     let suite = Suite::start(Mode::Embedded).await;
     let admin = suite.admin().await;
-    let kept = create(&admin, "Survives restarts").await;
+    let kept = admin.create_contact("Survives restarts").await;
     let data_dir = suite.stop();
 
     let suite = Suite::start_embedded(data_dir, &[]);
@@ -164,7 +147,7 @@ async fn events_and_reads_survive_a_redis_outage() {
         .unwrap();
 
     // The consumer is down while changes happen; when it comes back, it gets each event once.
-    let early = create(&admin, "Before the outage").await;
+    let early = admin.create_contact("Before the outage").await;
     let want = HashMap::from([(early.id.clone(), 1)]);
     let events = await_events(&mut conn, "reporting", &want).await;
     let event = events.iter().find(|e| subject_id(e) == early.id).unwrap();
@@ -181,7 +164,11 @@ async fn events_and_reads_survive_a_redis_outage() {
     suite.redis().stop();
     let mut during = Vec::new();
     for i in 0..5 {
-        during.push(create(&admin, &format!("During the outage {i}")).await);
+        during.push(
+            admin
+                .create_contact(&format!("During the outage {i}"))
+                .await,
+        );
     }
     let mut api = admin.contacts();
     for c in &during {

@@ -326,7 +326,7 @@ async fn etags_and_idempotent_retries(mode: Mode) {
     let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
     let mut api = admin.contacts();
-    let original = create(&admin, contact("Ada Lovelace")).await;
+    let original = admin.create_contact("Ada Lovelace").await;
 
     // The first writer with the current etag wins; the second, holding the same etag, is refused.
     let first = api
@@ -490,13 +490,13 @@ async fn pagination_under_concurrent_inserts(mode: Mode) {
     let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
     for i in 0..60 {
-        create(&admin, contact(&format!("Seed {i:03}"))).await;
+        admin.create_contact(&format!("Seed {i:03}")).await;
     }
     let writer = {
         let admin = admin.clone();
         tokio::spawn(async move {
             for i in 0..30 {
-                create(&admin, contact(&format!("Late {i:03}"))).await;
+                admin.create_contact(&format!("Late {i:03}")).await;
             }
         })
     };
@@ -581,7 +581,7 @@ async fn soft_delete_cache_and_audit(mode: Mode) {
     let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
     let mut api = admin.contacts();
-    let c = create(&admin, contact("Grace Hopper")).await;
+    let c = admin.create_contact("Grace Hopper").await;
 
     // Reads after writes never see the old value, however warm the cache is.
     for i in 0..20 {

@@ -29,12 +29,19 @@ use support::clients::Session;
 use support::process::Watched;
 use support::{Mode, Suite};
 
+/// `cargo test` runs this target too, unoptimised and without `--bench`: then it only checks
+/// that every workload still runs, briefly, and its figures mean nothing.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 fn seconds() -> Duration {
+    let default = if smoke() { 1 } else { 5 };
     Duration::from_secs(
         std::env::var("CRM_BENCH_SECONDS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(5),
+            .unwrap_or(default),
     )
 }
 
@@ -178,7 +185,12 @@ impl Bench {
         E: std::fmt::Debug,
     {
         // Warm up connections, caches and thread pools before measuring.
-        closed_loop(concurrency(), Duration::from_secs(1), call.clone()).await;
+        let warm_up = if smoke() {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(1)
+        };
+        closed_loop(concurrency(), warm_up, call.clone()).await;
         let before = cpu_ticks(pids);
         let report = closed_loop(concurrency(), seconds(), call).await;
         let used = cpu_ticks(pids) - before;

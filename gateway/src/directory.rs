@@ -13,7 +13,7 @@ use sea_orm::{
 use crate::entity::{role, split, team, user};
 use crm_platform::auth::{DataScope, Principal};
 use crm_platform::error::Error;
-use crm_platform::paging::{Cursor, SortKey};
+use crm_platform::paging::{Cursor, id_cursor, split_page};
 
 /// How long a resolved principal is reused. Changes made through this gateway apply at
 /// once (the cache is invalidated); other replicas pick them up within this bound.
@@ -63,21 +63,12 @@ where
     if let Some(cursor) = cursor {
         query = query.filter(id_column.gt(cursor.id));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(id_column)
         .limit(limit + 1)
         .all(db)
         .await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|row| Cursor {
-            key: SortKey::Int(0),
-            id: id_of(row),
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+    Ok(split_page(rows, limit, |row| id_cursor(&id_of(row))))
 }
 
 /// Tells whether the store has no tenant yet.

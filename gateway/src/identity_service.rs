@@ -45,20 +45,28 @@ impl IdentityGrpc {
         &self.gatekeeper.db
     }
 
-    /// Reads a page token bound to the caller and the list.
-    fn cursor(
+    /// Returns one page of the caller's tenant's rows of `E` in id order, and the next
+    /// page's token (bound to the caller and the list).
+    async fn list_page<E>(
         &self,
         p: &Principal,
-        list: &str,
-        token: &str,
-    ) -> Result<(Option<paging::Cursor>, String), Error> {
-        let binding = paging::binding(&[list, &p.tenant_id, &p.user_id]);
-        Ok((self.pages.read(token, &binding)?, binding))
-    }
-
-    fn next_token(&self, next: Option<paging::Cursor>, binding: &str) -> String {
-        next.map(|c| self.pages.issue(c, binding))
-            .unwrap_or_default()
+        (page_size, page_token): (i32, &str),
+        tenant_column: E::Column,
+        id_column: E::Column,
+        id_of: fn(&E::Model) -> String,
+    ) -> Result<(Vec<E::Model>, String), Error>
+    where
+        E: sea_orm::EntityTrait,
+    {
+        let limit = paging::page_size(page_size, MAX_PAGE)?;
+        let binding = paging::binding(&[E::default().table_name(), &p.tenant_id, &p.user_id]);
+        let cursor = self.pages.read(page_token, &binding)?;
+        let query = E::find().filter(tenant_column.eq(p.tenant_id.as_str()));
+        let (rows, next) = page(self.db(), query, id_column, cursor, limit, id_of).await?;
+        let token = next
+            .map(|c| self.pages.issue(c, &binding))
+            .unwrap_or_default();
+        Ok((rows, token))
     }
 }
 
@@ -310,16 +318,18 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<ListUsersResponse>, Status> {
         let p = caller(&request, Some("identity.users.read"))?;
         let r = request.get_ref();
-        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
-        let (cursor, binding) = self.cursor(p, "users", &r.page_token)?;
-        let query = user::Entity::find().filter(user::Column::TenantId.eq(p.tenant_id.as_str()));
-        let (rows, next) = page(self.db(), query, user::Column::Id, cursor, limit, |u| {
-            u.id.clone()
-        })
-        .await?;
+        let (rows, next_page_token) = self
+            .list_page::<user::Entity>(
+                p,
+                (r.page_size, &r.page_token),
+                user::Column::TenantId,
+                user::Column::Id,
+                |row| row.id.clone(),
+            )
+            .await?;
         Ok(Response::new(ListUsersResponse {
             users: rows.iter().map(user_proto).collect(),
-            next_page_token: self.next_token(next, &binding),
+            next_page_token,
         }))
     }
 
@@ -490,16 +500,18 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<ListTeamsResponse>, Status> {
         let p = caller(&request, Some("identity.teams.read"))?;
         let r = request.get_ref();
-        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
-        let (cursor, binding) = self.cursor(p, "teams", &r.page_token)?;
-        let query = team::Entity::find().filter(team::Column::TenantId.eq(p.tenant_id.as_str()));
-        let (rows, next) = page(self.db(), query, team::Column::Id, cursor, limit, |t| {
-            t.id.clone()
-        })
-        .await?;
+        let (rows, next_page_token) = self
+            .list_page::<team::Entity>(
+                p,
+                (r.page_size, &r.page_token),
+                team::Column::TenantId,
+                team::Column::Id,
+                |row| row.id.clone(),
+            )
+            .await?;
         Ok(Response::new(ListTeamsResponse {
             teams: rows.iter().map(team_proto).collect(),
-            next_page_token: self.next_token(next, &binding),
+            next_page_token,
         }))
     }
 
@@ -561,16 +573,18 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<ListRolesResponse>, Status> {
         let p = caller(&request, Some("identity.roles.read"))?;
         let r = request.get_ref();
-        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
-        let (cursor, binding) = self.cursor(p, "roles", &r.page_token)?;
-        let query = role::Entity::find().filter(role::Column::TenantId.eq(p.tenant_id.as_str()));
-        let (rows, next) = page(self.db(), query, role::Column::Id, cursor, limit, |r| {
-            r.id.clone()
-        })
-        .await?;
+        let (rows, next_page_token) = self
+            .list_page::<role::Entity>(
+                p,
+                (r.page_size, &r.page_token),
+                role::Column::TenantId,
+                role::Column::Id,
+                |row| row.id.clone(),
+            )
+            .await?;
         Ok(Response::new(ListRolesResponse {
             roles: rows.iter().map(role_proto).collect(),
-            next_page_token: self.next_token(next, &binding),
+            next_page_token,
         }))
     }
 
@@ -622,17 +636,18 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<ListApiKeysResponse>, Status> {
         let p = caller(&request, Some("identity.api_keys.read"))?;
         let r = request.get_ref();
-        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
-        let (cursor, binding) = self.cursor(p, "api_keys", &r.page_token)?;
-        let query =
-            api_key::Entity::find().filter(api_key::Column::TenantId.eq(p.tenant_id.as_str()));
-        let (rows, next) = page(self.db(), query, api_key::Column::Id, cursor, limit, |k| {
-            k.id.clone()
-        })
-        .await?;
+        let (rows, next_page_token) = self
+            .list_page::<api_key::Entity>(
+                p,
+                (r.page_size, &r.page_token),
+                api_key::Column::TenantId,
+                api_key::Column::Id,
+                |row| row.id.clone(),
+            )
+            .await?;
         Ok(Response::new(ListApiKeysResponse {
             api_keys: rows.iter().map(key_proto).collect(),
-            next_page_token: self.next_token(next, &binding),
+            next_page_token,
         }))
     }
 

@@ -74,6 +74,24 @@ impl Session {
         }
     }
 
+    /// Creates a contact with just a display name.
+    pub async fn create_contact(&self, name: &str) -> crm_proto::contacts::Contact {
+        use crm_proto::contacts::{Contact, CreateContactRequest};
+        self.contacts()
+            .create_contact(CreateContactRequest {
+                contact: Some(Contact {
+                    display_name: name.into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .contact
+            .unwrap()
+    }
+
     pub fn contacts(&self) -> ContactsServiceClient<InterceptedService<Channel, Credential>> {
         ContactsServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
     }

@@ -3,7 +3,7 @@
 use sea_orm::DatabaseTransaction;
 
 use crate::entity::account::{Column, Entity, Model};
-use crate::resource::{Action, Columns, FieldKind, Resource, Stamps};
+use crate::resource::{Action, FieldKind, Resource};
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask;
@@ -96,39 +96,7 @@ impl Resource for Accounts {
     const READ: &'static str = "contacts.accounts.read";
     const WRITE: &'static str = "contacts.accounts.write";
 
-    fn columns() -> Columns<Column> {
-        Columns {
-            id: Column::Id,
-            tenant_id: Column::TenantId,
-            owner_id: Column::OwnerId,
-            version: Column::Version,
-            display_name: Column::DisplayName,
-            create_time: Column::CreateTime,
-            update_time: Column::UpdateTime,
-            delete_time: Column::DeleteTime,
-        }
-    }
-
-    fn stamps(m: &Model) -> Stamps {
-        Stamps {
-            id: m.id.clone(),
-            owner_id: m.owner_id.clone(),
-            version: m.version,
-            display_name: m.display_name.clone(),
-            create_time: m.create_time,
-            update_time: m.update_time,
-            delete_time: m.delete_time,
-        }
-    }
-
-    fn set_stamps(m: &mut Model, s: Stamps) {
-        m.id = s.id;
-        m.owner_id = s.owner_id;
-        m.version = s.version;
-        m.create_time = s.create_time;
-        m.update_time = s.update_time;
-        m.delete_time = s.delete_time;
-    }
+    crate::resource::shared_columns!();
 
     fn filter_field(name: &str) -> Option<(Column, FieldKind)> {
         Some(match name {

@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use crate::account::Accounts;
 use crate::contact::Contacts;
 use crate::handlers::{Handlers, Idempotency};
+use crate::resource::Resource;
 use crm_platform::audit;
 use crm_platform::auth::principal;
 use crm_platform::error::Error;
@@ -29,6 +30,75 @@ fn mask(mask: Option<prost_types::FieldMask>) -> Vec<String> {
     mask.map(|m| m.paths).unwrap_or_default()
 }
 
+/// The mutation helpers every resource's RPCs share: principal, required body, idempotency.
+impl ContactsGrpc {
+    async fn create<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        request: &Request<M>,
+        method: &'static str,
+        request_id: &str,
+        input: Option<R::Proto>,
+        wrap: fn(R::Proto) -> Resp,
+    ) -> Result<Response<Resp>, Status> {
+        let p = principal(request)?;
+        let input = input.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
+        let idem = Idempotency {
+            method,
+            request_id,
+            request: request.get_ref(),
+        };
+        Ok(Response::new(
+            self.handlers
+                .create::<R, _, _>(p, idem, input, wrap)
+                .await?,
+        ))
+    }
+
+    async fn update<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        request: &Request<M>,
+        method: &'static str,
+        request_id: &str,
+        input: (Option<R::Proto>, Option<prost_types::FieldMask>),
+        wrap: fn(R::Proto) -> Resp,
+    ) -> Result<Response<Resp>, Status> {
+        let p = principal(request)?;
+        let (input, update_mask) = input;
+        let input = input.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
+        let idem = Idempotency {
+            method,
+            request_id,
+            request: request.get_ref(),
+        };
+        let response = self
+            .handlers
+            .update::<R, _, _>(p, idem, input, mask(update_mask), wrap)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn set_deleted<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        request: &Request<M>,
+        method: &'static str,
+        (id, etag, request_id): (&str, &str, &str),
+        deleted: bool,
+        wrap: fn(R::Proto) -> Resp,
+    ) -> Result<Response<Resp>, Status> {
+        let p = principal(request)?;
+        let idem = Idempotency {
+            method,
+            request_id,
+            request: request.get_ref(),
+        };
+        let response = self
+            .handlers
+            .set_deleted::<R, _, _>(p, idem, id, etag, deleted, wrap)
+            .await?;
+        Ok(Response::new(response))
+    }
+}
+
 /// The full gRPC method name, which scopes idempotency keys.
 macro_rules! method {
     ($name:literal) => {
@@ -42,34 +112,26 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<CreateAccountRequest>,
     ) -> Result<Response<CreateAccountResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("CreateAccount"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let input = msg
-            .account
-            .clone()
-            .ok_or_else(|| Error::invalid("account", "is required"))?;
-        let response = self
-            .handlers
-            .create::<Accounts, _, _>(p, idem, input, |account| CreateAccountResponse {
+        let r = request.get_ref();
+        self.create::<Accounts, _, _>(
+            &request,
+            method!("CreateAccount"),
+            &r.request_id,
+            r.account.clone(),
+            |account| CreateAccountResponse {
                 account: Some(account),
-            })
-            .await?;
-        Ok(Response::new(response))
+            },
+        )
+        .await
     }
 
     async fn get_account(
         &self,
         request: Request<GetAccountRequest>,
     ) -> Result<Response<GetAccountResponse>, Status> {
-        let p = principal(&request)?;
         let account = self
             .handlers
-            .get::<Accounts>(p, &request.get_ref().id)
+            .get::<Accounts>(principal(&request)?, &request.get_ref().id)
             .await?;
         Ok(Response::new(GetAccountResponse {
             account: Some(account),
@@ -80,12 +142,11 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<ListAccountsRequest>,
     ) -> Result<Response<ListAccountsResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
         let (accounts, next_page_token) = self
             .handlers
             .list::<Accounts>(
-                p,
+                principal(&request)?,
                 r.page_size,
                 &r.page_token,
                 &r.filter,
@@ -103,104 +164,80 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<UpdateAccountRequest>,
     ) -> Result<Response<UpdateAccountResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("UpdateAccount"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let input = msg
-            .account
-            .clone()
-            .ok_or_else(|| Error::invalid("account", "is required"))?;
-        let response = self
-            .handlers
-            .update::<Accounts, _, _>(p, idem, input, mask(msg.update_mask.clone()), |account| {
-                UpdateAccountResponse {
-                    account: Some(account),
-                }
-            })
-            .await?;
-        Ok(Response::new(response))
+        let r = request.get_ref();
+        let input = (r.account.clone(), r.update_mask.clone());
+        self.update::<Accounts, _, _>(
+            &request,
+            method!("UpdateAccount"),
+            &r.request_id,
+            input,
+            |account| UpdateAccountResponse {
+                account: Some(account),
+            },
+        )
+        .await
     }
 
     async fn delete_account(
         &self,
         request: Request<DeleteAccountRequest>,
     ) -> Result<Response<DeleteAccountResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("DeleteAccount"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let response = self
-            .handlers
-            .set_deleted::<Accounts, _, _>(p, idem, &msg.id, &msg.etag, true, |account| {
-                DeleteAccountResponse {
-                    account: Some(account),
-                }
-            })
-            .await?;
-        Ok(Response::new(response))
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.set_deleted::<Accounts, _, _>(
+            &request,
+            method!("DeleteAccount"),
+            keys,
+            true,
+            |account| DeleteAccountResponse {
+                account: Some(account),
+            },
+        )
+        .await
     }
 
     async fn undelete_account(
         &self,
         request: Request<UndeleteAccountRequest>,
     ) -> Result<Response<UndeleteAccountResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("UndeleteAccount"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let response = self
-            .handlers
-            .set_deleted::<Accounts, _, _>(p, idem, &msg.id, &msg.etag, false, |account| {
-                UndeleteAccountResponse {
-                    account: Some(account),
-                }
-            })
-            .await?;
-        Ok(Response::new(response))
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.set_deleted::<Accounts, _, _>(
+            &request,
+            method!("UndeleteAccount"),
+            keys,
+            false,
+            |account| UndeleteAccountResponse {
+                account: Some(account),
+            },
+        )
+        .await
     }
 
     async fn create_contact(
         &self,
         request: Request<CreateContactRequest>,
     ) -> Result<Response<CreateContactResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("CreateContact"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let input = msg
-            .contact
-            .clone()
-            .ok_or_else(|| Error::invalid("contact", "is required"))?;
-        let response = self
-            .handlers
-            .create::<Contacts, _, _>(p, idem, input, |contact| CreateContactResponse {
+        let r = request.get_ref();
+        self.create::<Contacts, _, _>(
+            &request,
+            method!("CreateContact"),
+            &r.request_id,
+            r.contact.clone(),
+            |contact| CreateContactResponse {
                 contact: Some(contact),
-            })
-            .await?;
-        Ok(Response::new(response))
+            },
+        )
+        .await
     }
 
     async fn get_contact(
         &self,
         request: Request<GetContactRequest>,
     ) -> Result<Response<GetContactResponse>, Status> {
-        let p = principal(&request)?;
         let contact = self
             .handlers
-            .get::<Contacts>(p, &request.get_ref().id)
+            .get::<Contacts>(principal(&request)?, &request.get_ref().id)
             .await?;
         Ok(Response::new(GetContactResponse {
             contact: Some(contact),
@@ -211,12 +248,11 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<ListContactsRequest>,
     ) -> Result<Response<ListContactsResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
         let (contacts, next_page_token) = self
             .handlers
             .list::<Contacts>(
-                p,
+                principal(&request)?,
                 r.page_size,
                 &r.page_token,
                 &r.filter,
@@ -234,70 +270,54 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<UpdateContactRequest>,
     ) -> Result<Response<UpdateContactResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("UpdateContact"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let input = msg
-            .contact
-            .clone()
-            .ok_or_else(|| Error::invalid("contact", "is required"))?;
-        let response = self
-            .handlers
-            .update::<Contacts, _, _>(p, idem, input, mask(msg.update_mask.clone()), |contact| {
-                UpdateContactResponse {
-                    contact: Some(contact),
-                }
-            })
-            .await?;
-        Ok(Response::new(response))
+        let r = request.get_ref();
+        let input = (r.contact.clone(), r.update_mask.clone());
+        self.update::<Contacts, _, _>(
+            &request,
+            method!("UpdateContact"),
+            &r.request_id,
+            input,
+            |contact| UpdateContactResponse {
+                contact: Some(contact),
+            },
+        )
+        .await
     }
 
     async fn delete_contact(
         &self,
         request: Request<DeleteContactRequest>,
     ) -> Result<Response<DeleteContactResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("DeleteContact"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let response = self
-            .handlers
-            .set_deleted::<Contacts, _, _>(p, idem, &msg.id, &msg.etag, true, |contact| {
-                DeleteContactResponse {
-                    contact: Some(contact),
-                }
-            })
-            .await?;
-        Ok(Response::new(response))
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.set_deleted::<Contacts, _, _>(
+            &request,
+            method!("DeleteContact"),
+            keys,
+            true,
+            |contact| DeleteContactResponse {
+                contact: Some(contact),
+            },
+        )
+        .await
     }
 
     async fn undelete_contact(
         &self,
         request: Request<UndeleteContactRequest>,
     ) -> Result<Response<UndeleteContactResponse>, Status> {
-        let p = principal(&request)?;
-        let msg = request.get_ref();
-        let idem = Idempotency {
-            method: method!("UndeleteContact"),
-            request_id: &msg.request_id,
-            request: msg,
-        };
-        let response = self
-            .handlers
-            .set_deleted::<Contacts, _, _>(p, idem, &msg.id, &msg.etag, false, |contact| {
-                UndeleteContactResponse {
-                    contact: Some(contact),
-                }
-            })
-            .await?;
-        Ok(Response::new(response))
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.set_deleted::<Contacts, _, _>(
+            &request,
+            method!("UndeleteContact"),
+            keys,
+            false,
+            |contact| UndeleteContactResponse {
+                contact: Some(contact),
+            },
+        )
+        .await
     }
 
     async fn list_audit_entries(
@@ -305,6 +325,7 @@ impl ContactsService for ContactsGrpc {
         request: Request<ListAuditEntriesRequest>,
     ) -> Result<Response<ListAuditEntriesResponse>, Status> {
         let p = principal(&request)?;
+        p.require("contacts.audit.read")?;
         let r = request.get_ref();
         // The history is visible exactly to those who can see the record.
         match r.resource_type.as_str() {

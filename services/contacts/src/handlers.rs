@@ -175,16 +175,12 @@ impl Handlers {
         }
         let expected = etag::parse(&format!("{}.etag", R::KIND), sent_etag)?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
-            let current = store::find::<R, _>(&txn, principal, &id).await?;
-            let stamps = R::stamps(&current);
+            let (current, stamps) = current::<R>(&txn, principal, &id, expected).await?;
             if stamps.delete_time.is_some() {
                 return Err(Error::precondition(
                     "RESOURCE_DELETED",
                     format!("{} is deleted; undelete it first", R::KIND),
                 ));
-            }
-            if expected.is_some_and(|v| v != stamps.version) {
-                return Err(Error::StaleEtag { resource: R::KIND });
             }
             let mut next = R::update(&current, input, &mask)?;
             let owner = R::stamps(&next).owner_id;
@@ -236,11 +232,7 @@ impl Handlers {
         }
         let expected = etag::parse("etag", sent_etag)?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
-            let current = store::find::<R, _>(&txn, principal, id).await?;
-            let stamps = R::stamps(&current);
-            if expected.is_some_and(|v| v != stamps.version) {
-                return Err(Error::StaleEtag { resource: R::KIND });
-            }
+            let (current, stamps) = current::<R>(&txn, principal, id, expected).await?;
             match (deleted, stamps.delete_time.is_some()) {
                 (true, true) => {
                     return Err(Error::precondition(
@@ -334,6 +326,21 @@ impl Handlers {
             cache.invalidate(&key).await;
         });
     }
+}
+
+/// Loads the record a mutation applies to and checks the etag the client sent.
+async fn current<R: Resource>(
+    txn: &sea_orm::DatabaseTransaction,
+    principal: &Principal,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(R::Model, crate::resource::Stamps), Error> {
+    let current = store::find::<R, _>(txn, principal, id).await?;
+    let stamps = R::stamps(&current);
+    if expected_version.is_some_and(|v| v != stamps.version) {
+        return Err(Error::StaleEtag { resource: R::KIND });
+    }
+    Ok((current, stamps))
 }
 
 /// A new owner must be within the caller's data scope: a rep cannot hand records to, or take

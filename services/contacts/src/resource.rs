@@ -151,3 +151,45 @@ pub trait Resource: Send + Sync + 'static {
         model: &'a Self::Model,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 }
+
+/// Implements [`Resource::columns`], [`Resource::stamps`] and [`Resource::set_stamps`] for an
+/// entity whose shared columns carry the shared names (`id`, `owner_id`, `version`, ...).
+/// Expand inside the `impl Resource` block, with the entity's `Column` and `Model` in scope.
+macro_rules! shared_columns {
+    () => {
+        fn columns() -> $crate::resource::Columns<Column> {
+            $crate::resource::Columns {
+                id: Column::Id,
+                tenant_id: Column::TenantId,
+                owner_id: Column::OwnerId,
+                version: Column::Version,
+                display_name: Column::DisplayName,
+                create_time: Column::CreateTime,
+                update_time: Column::UpdateTime,
+                delete_time: Column::DeleteTime,
+            }
+        }
+
+        fn stamps(m: &Model) -> $crate::resource::Stamps {
+            $crate::resource::Stamps {
+                id: m.id.clone(),
+                owner_id: m.owner_id.clone(),
+                version: m.version,
+                display_name: m.display_name.clone(),
+                create_time: m.create_time,
+                update_time: m.update_time,
+                delete_time: m.delete_time,
+            }
+        }
+
+        fn set_stamps(m: &mut Model, s: $crate::resource::Stamps) {
+            m.id = s.id;
+            m.owner_id = s.owner_id;
+            m.version = s.version;
+            m.create_time = s.create_time;
+            m.update_time = s.update_time;
+            m.delete_time = s.delete_time;
+        }
+    };
+}
+pub(crate) use shared_columns;

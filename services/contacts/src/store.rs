@@ -12,7 +12,7 @@ use crate::resource::{FieldKind, Resource};
 use crm_platform::auth::{OwnerFilter, Principal};
 use crm_platform::error::Error;
 use crm_platform::filter::{Comparison, Op};
-use crm_platform::paging::{Cursor, SortKey};
+use crm_platform::paging::{Cursor, SortKey, split_page};
 use crm_platform::time::parse_rfc3339_micros;
 
 /// A sortable column.
@@ -152,22 +152,16 @@ pub async fn list<R: Resource, C: ConnectionTrait>(
     } else {
         select.order_by_asc(sort_column).order_by_asc(columns.id)
     };
-    let mut rows = select.limit(query.limit + 1).all(db).await?;
-    let next = if rows.len() as u64 > query.limit {
-        rows.truncate(query.limit as usize);
-        rows.last().map(|row| {
-            let stamps = R::stamps(row);
-            let key = match query.order.field {
-                SortField::CreateTime => SortKey::Int(stamps.create_time),
-                SortField::UpdateTime => SortKey::Int(stamps.update_time),
-                SortField::DisplayName => SortKey::Text(stamps.display_name),
-            };
-            Cursor { key, id: stamps.id }
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+    let rows = select.limit(query.limit + 1).all(db).await?;
+    Ok(split_page(rows, query.limit, |row| {
+        let stamps = R::stamps(row);
+        let key = match query.order.field {
+            SortField::CreateTime => SortKey::Int(stamps.create_time),
+            SortField::UpdateTime => SortKey::Int(stamps.update_time),
+            SortField::DisplayName => SortKey::Text(stamps.display_name),
+        };
+        Cursor { key, id: stamps.id }
+    }))
 }
 
 /// Keyset condition: rows strictly after (key, id) in the query's order, so concurrent inserts

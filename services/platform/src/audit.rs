@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::entity::audit_log;
 use crate::error::Error;
-use crate::paging::{Cursor, SortKey};
+use crate::paging::{Cursor, id_cursor, split_page};
 use crate::time::{now_micros, to_timestamp};
 use crm_proto::common::{AuditEntry, FieldChange};
 
@@ -80,20 +80,12 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(cursor) = cursor {
         query = query.filter(audit_log::Column::Id.lt(cursor.id));
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(audit_log::Column::Id)
         .limit(limit + 1)
         .all(db)
         .await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|row| Cursor {
-            key: SortKey::Int(0),
-            id: row.id.clone(),
-        })
-    } else {
-        None
-    };
+    let (rows, next) = split_page(rows, limit, |row| id_cursor(&row.id));
     let entries = rows
         .into_iter()
         .map(|row| {

@@ -44,6 +44,29 @@ pub struct Cursor {
     pub id: String,
 }
 
+/// Cuts a page fetched with `limit + 1` rows down to `limit`, returning the cursor of the
+/// next page when there was an extra row (so no count query is needed).
+pub fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u64,
+    cursor_of: impl FnOnce(&T) -> Cursor,
+) -> (Vec<T>, Option<Cursor>) {
+    if rows.len() as u64 <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(cursor_of);
+    (rows, next)
+}
+
+/// A cursor that orders by id alone (ids are time-ordered UUIDv7).
+pub fn id_cursor(id: &str) -> Cursor {
+    Cursor {
+        key: SortKey::Int(0),
+        id: id.to_owned(),
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct TokenBody {
     cursor: Cursor,
