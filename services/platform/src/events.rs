@@ -23,7 +23,11 @@ use crate::time::now_micros;
 const RELAY_BATCH: u64 = 256;
 /// Longest a committed event waits for the relay when nobody wakes it.
 const RELAY_IDLE_POLL: Duration = Duration::from_millis(500);
-/// Streams are trimmed to roughly this many entries; the outbox keeps the full history.
+/// How long published events stay in the outbox (for audits of delivery and manual replay).
+pub const OUTBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often the relay purges published events.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+/// Streams are trimmed to roughly this many entries; the outbox keeps recent history.
 const STREAM_MAX_LEN: usize = 1_000_000;
 
 /// An event as it travels on the bus.
@@ -87,32 +91,27 @@ impl Bus {
 
     /// Publishes one event.
     pub async fn publish(&self, event: &Envelope) -> Result<(), Error> {
+        self.publish_all(std::slice::from_ref(event)).await
+    }
+
+    /// Publishes events in order, in one round trip on Redis.
+    pub async fn publish_all(&self, events: &[Envelope]) -> Result<(), Error> {
         match self {
             Bus::Memory(sender) => {
-                // No subscriber is not an error: the outbox keeps the event.
-                let _ = sender.send(event.clone());
+                for event in events {
+                    // No subscriber is not an error: the outbox keeps the event.
+                    let _ = sender.send(event.clone());
+                }
                 Ok(())
             }
             Bus::Redis(conn) => {
                 let mut conn = conn.clone();
-                let mut xadd = redis::cmd("XADD");
-                xadd.arg(&event.stream)
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(STREAM_MAX_LEN)
-                    .arg("*")
-                    .arg("id")
-                    .arg(&event.id)
-                    .arg("tenant")
-                    .arg(&event.tenant_id)
-                    .arg("type")
-                    .arg(&event.event_type)
-                    .arg("aggregate")
-                    .arg(&event.aggregate_id)
-                    .arg("payload")
-                    .arg(event.payload.as_slice());
-                let publish = xadd.query_async::<String>(&mut conn);
-                match tokio::time::timeout(Duration::from_secs(2), publish).await {
+                let mut pipe = redis::pipe();
+                for event in events {
+                    pipe.add_command(xadd(event));
+                }
+                let publish = pipe.query_async::<Vec<String>>(&mut conn);
+                match tokio::time::timeout(Duration::from_secs(5), publish).await {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err(e)) => Err(Error::Unavailable(format!("redis xadd: {e}"))),
                     Err(_) => Err(Error::Unavailable("redis xadd timed out".to_owned())),
@@ -128,6 +127,27 @@ impl Bus {
             Bus::Redis(_) => None,
         }
     }
+}
+
+/// The `XADD` that puts one event on its stream (fields: id, tenant, type, aggregate, payload).
+fn xadd(event: &Envelope) -> redis::Cmd {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(&event.stream)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(STREAM_MAX_LEN)
+        .arg("*")
+        .arg("id")
+        .arg(&event.id)
+        .arg("tenant")
+        .arg(&event.tenant_id)
+        .arg("type")
+        .arg(&event.event_type)
+        .arg("aggregate")
+        .arg(&event.aggregate_id)
+        .arg("payload")
+        .arg(event.payload.as_slice());
+    cmd
 }
 
 /// Publishes committed outbox rows to the bus.
@@ -166,43 +186,55 @@ impl Relay {
             if batch.is_empty() {
                 return Ok(sent);
             }
-            let mut published = Vec::with_capacity(batch.len());
-            let mut failure = None;
-            for row in &batch {
-                let event = Envelope {
+            let events: Vec<Envelope> = batch
+                .iter()
+                .map(|row| Envelope {
                     id: row.id.clone(),
                     stream: row.stream.clone(),
                     tenant_id: row.tenant_id.clone(),
                     event_type: row.event_type.clone(),
                     aggregate_id: row.aggregate_id.clone(),
                     payload: row.payload.clone(),
-                };
-                // Stop at the first failure so later events never overtake earlier ones.
-                if let Err(e) = self.bus.publish(&event).await {
-                    failure = Some(e);
-                    break;
-                }
-                published.push(row.seq);
-            }
-            if !published.is_empty() {
-                sent += published.len();
-                outbox::Entity::update_many()
-                    .col_expr(outbox::Column::PublishTime, Expr::value(now_micros()))
-                    .filter(outbox::Column::Seq.is_in(published))
-                    .exec(&self.db)
-                    .await?;
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
+                })
+                .collect();
+            // The whole batch goes in one round trip, in commit order. If it fails part-way,
+            // nothing is marked and the batch is sent again: at least once, never reordered.
+            self.bus.publish_all(&events).await?;
+            sent += batch.len();
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::PublishTime, Expr::value(now_micros()))
+                .filter(outbox::Column::Seq.is_in(batch.iter().map(|row| row.seq)))
+                .exec(&self.db)
+                .await?;
         }
     }
 
-    /// Runs until `shutdown` resolves, publishing on every wake-up and poll.
+    /// Deletes events published more than `retention` ago; the outbox is a log for
+    /// re-delivery, not an archive.
+    pub async fn purge_published(&self, retention: Duration) -> Result<u64, Error> {
+        let cutoff = now_micros() - retention.as_micros() as i64;
+        let deleted = outbox::Entity::delete_many()
+            .filter(outbox::Column::PublishTime.lt(cutoff))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+
+    /// Runs until `shutdown` resolves, publishing on every wake-up and poll, and purging
+    /// old published events now and then.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(100);
+        let mut last_purge = std::time::Instant::now();
         loop {
+            if last_purge.elapsed() > PURGE_INTERVAL {
+                last_purge = std::time::Instant::now();
+                match self.purge_published(OUTBOX_RETENTION).await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "purged published outbox events"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = ?e, "outbox purge failed; will retry"),
+                }
+            }
             match self.publish_pending().await {
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(e) => {
@@ -250,5 +282,64 @@ impl Inbox {
         .exec(db)
         .await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{Database, EntityTrait, PaginatorTrait};
+
+    use super::*;
+
+    struct Tables;
+
+    impl sea_orm_migration::MigratorTrait for Tables {
+        fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+            vec![Box::new(crate::migration::PlatformTables)]
+        }
+    }
+
+    fn event(id: &str) -> Envelope {
+        Envelope {
+            id: id.into(),
+            stream: "s".into(),
+            tenant_id: "t".into(),
+            event_type: "x".into(),
+            aggregate_id: "a".into(),
+            payload: vec![1],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_relay_publishes_in_commit_order_and_purges_what_was_sent() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        crate::db::migrate::<Tables>(&db).await.unwrap();
+        for id in ["e1", "e2", "e3"] {
+            append(&db, event(id)).await.unwrap();
+        }
+        let bus = Bus::memory();
+        let mut received = bus.subscribe().unwrap();
+        let relay = Relay::new(db.clone(), bus);
+        assert_eq!(relay.publish_pending().await.unwrap(), 3);
+        for id in ["e1", "e2", "e3"] {
+            assert_eq!(received.recv().await.unwrap().id, id);
+        }
+        assert_eq!(
+            relay.publish_pending().await.unwrap(),
+            0,
+            "nothing is sent twice"
+        );
+        assert_eq!(
+            relay.purge_published(OUTBOX_RETENTION).await.unwrap(),
+            0,
+            "recent events stay"
+        );
+        append(&db, event("e4")).await.unwrap();
+        assert_eq!(
+            relay.purge_published(Duration::ZERO).await.unwrap(),
+            3,
+            "unsent events stay"
+        );
+        assert_eq!(outbox::Entity::find().count(&db).await.unwrap(), 1);
     }
 }
