@@ -10,7 +10,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::settings;
 use crm_platform::config::{ConfigError, Infra, Secrets};
-use crm_platform::{db, server};
+use crm_platform::{db, housekeeping, server};
 
 /// A role the binary can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +111,13 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
         crm_gateway::SERVICE_NAMES[1],
     ];
     let health = server::add_health_and_reflection(&mut routes, &services).await?;
-    let relay = crm_contacts::add_to(&mut routes, contacts_db, &infra);
+    let relay = crm_contacts::add_to(&mut routes, contacts_db.clone(), &infra);
     tokio::spawn(relay.run(shutdown.clone().wait()));
+    tokio::spawn(housekeeping::run(contacts_db, shutdown.clone().wait()));
+    tokio::spawn(housekeeping::run(
+        gateway_db.clone(),
+        shutdown.clone().wait(),
+    ));
     let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &settings::gateway_options()?);
     crm_gateway::add_identity(&mut routes, &gatekeeper, &infra);
 
@@ -138,6 +143,7 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
         migrate_db(target, &db).await?;
     }
     let shutdown = Shutdown::on_signal();
+    tokio::spawn(housekeeping::run(db.clone(), shutdown.clone().wait()));
     let mut routes = RoutesBuilder::default();
     match target {
         Target::Contacts => {

@@ -23,10 +23,6 @@ use crate::time::now_micros;
 const RELAY_BATCH: u64 = 256;
 /// Longest a committed event waits for the relay when nobody wakes it.
 const RELAY_IDLE_POLL: Duration = Duration::from_millis(500);
-/// How long published events stay in the outbox (for audits of delivery and manual replay).
-pub const OUTBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How often the relay purges published events.
-const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 /// Streams are trimmed to roughly this many entries; the outbox keeps recent history.
 const STREAM_MAX_LEN: usize = 1_000_000;
 
@@ -209,32 +205,11 @@ impl Relay {
         }
     }
 
-    /// Deletes events published more than `retention` ago; the outbox is a log for
-    /// re-delivery, not an archive.
-    pub async fn purge_published(&self, retention: Duration) -> Result<u64, Error> {
-        let cutoff = now_micros() - retention.as_micros() as i64;
-        let deleted = outbox::Entity::delete_many()
-            .filter(outbox::Column::PublishTime.lt(cutoff))
-            .exec(&self.db)
-            .await?;
-        Ok(deleted.rows_affected)
-    }
-
-    /// Runs until `shutdown` resolves, publishing on every wake-up and poll, and purging
-    /// old published events now and then.
+    /// Runs until `shutdown` resolves, publishing on every wake-up and poll.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(100);
-        let mut last_purge = std::time::Instant::now();
         loop {
-            if last_purge.elapsed() > PURGE_INTERVAL {
-                last_purge = std::time::Instant::now();
-                match self.purge_published(OUTBOX_RETENTION).await {
-                    Ok(n) if n > 0 => tracing::info!(deleted = n, "purged published outbox events"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = ?e, "outbox purge failed; will retry"),
-                }
-            }
             match self.publish_pending().await {
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(e) => {
@@ -254,6 +229,20 @@ impl Relay {
             }
         }
     }
+}
+
+/// Deletes events published more than `retention` ago; the outbox is a log for re-delivery,
+/// not an archive.
+pub async fn purge_published<C: ConnectionTrait>(
+    db: &C,
+    retention: Duration,
+) -> Result<u64, Error> {
+    let cutoff = now_micros() - retention.as_micros() as i64;
+    let deleted = outbox::Entity::delete_many()
+        .filter(outbox::Column::PublishTime.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }
 
 /// Records which events a consumer has applied, in the consumer's own transaction.
@@ -329,14 +318,15 @@ mod tests {
             0,
             "nothing is sent twice"
         );
+        let week = Duration::from_secs(7 * 24 * 3600);
         assert_eq!(
-            relay.purge_published(OUTBOX_RETENTION).await.unwrap(),
+            purge_published(&db, week).await.unwrap(),
             0,
             "recent events stay"
         );
         append(&db, event("e4")).await.unwrap();
         assert_eq!(
-            relay.purge_published(Duration::ZERO).await.unwrap(),
+            purge_published(&db, Duration::ZERO).await.unwrap(),
             3,
             "unsent events stay"
         );

@@ -105,6 +105,21 @@ impl RequestKey {
     }
 }
 
+/// Forgets request ids answered more than `retention` ago: a retry after that is a new
+/// request.
+pub async fn purge<C: ConnectionTrait>(
+    db: &C,
+    retention: std::time::Duration,
+) -> Result<u64, Error> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let cutoff = now_micros() - retention.as_micros() as i64;
+    let deleted = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::CreateTime.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
 /// Runs a mutation in one transaction with its idempotency key: a known key replays the
 /// stored response without running `work`; a new key stores the response in the same
 /// transaction; a concurrent duplicate that loses the insert race replays the winner's.

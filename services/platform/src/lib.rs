@@ -16,6 +16,7 @@ pub mod etag;
 pub mod events;
 pub mod field_mask;
 pub mod filter;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod migration;
 pub mod paging;
