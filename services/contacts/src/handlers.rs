@@ -64,19 +64,33 @@ impl Handlers {
             return Err(Error::invalid("id", "is required"));
         }
         let key = cache_key::<R>(&principal.tenant_id, id);
-        if let Some(bytes) = self.cache.get(&key).await
-            && let Ok(proto) = R::Proto::decode(bytes.as_slice())
-        {
-            // The cached copy passes the same scope check as a database read.
-            if principal.reaches(R::keys(&proto).1) {
-                return Ok(proto);
-            }
-            return Err(Error::not_found(R::KIND, id));
+        if let Some(found) = self.cached::<R>(principal, &key, id).await {
+            return found;
+        }
+        let _flight = self.cache.single_flight(&key).await;
+        if let Some(found) = self.cached::<R>(principal, &key, id).await {
+            return found;
         }
         let model = store::find::<R, _>(&self.db, principal, id).await?;
         let proto = R::to_proto(&model);
         self.cache.set(&key, proto.encode_to_vec()).await;
         Ok(proto)
+    }
+
+    /// A cached copy, checked against the caller's scope exactly like a database read.
+    async fn cached<R: Resource>(
+        &self,
+        principal: &Principal,
+        key: &str,
+        id: &str,
+    ) -> Option<Result<R::Proto, Error>> {
+        let bytes = self.cache.get(key).await?;
+        let proto = R::Proto::decode(bytes.as_slice()).ok()?;
+        Some(if principal.reaches(R::keys(&proto).1) {
+            Ok(proto)
+        } else {
+            Err(Error::not_found(R::KIND, id))
+        })
     }
 
     /// Returns one page of records the caller may see, and the next page's token.

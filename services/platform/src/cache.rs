@@ -6,8 +6,8 @@
 //! followed by a stale read from this process.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use rand::Rng as _;
@@ -29,6 +29,7 @@ pub struct Cache {
     backend: Backend,
     ttl: Duration,
     failed_invalidations: Mutex<HashSet<String>>,
+    flights: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -66,6 +67,7 @@ impl Cache {
             backend,
             ttl,
             failed_invalidations: Mutex::new(HashSet::new()),
+            flights: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -142,6 +144,31 @@ impl Cache {
         }
     }
 
+    /// Serialises the loads of one key in this process: the first caller after a miss loads
+    /// and fills the cache; callers arriving meanwhile wait, then look again and find it, so a
+    /// hot key that expires costs one database read, not one per waiting caller. Each caller
+    /// still loads under its own permissions when it does load. `None` when caching is off.
+    pub async fn single_flight(&self, key: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let flight = {
+            let mut flights = lock(&self.flights);
+            match flights.get(key).and_then(Weak::upgrade) {
+                Some(flight) => flight,
+                None => {
+                    if flights.len() >= MEMORY_CAPACITY {
+                        flights.retain(|_, f| f.strong_count() > 0);
+                    }
+                    let flight = Arc::new(tokio::sync::Mutex::new(()));
+                    flights.insert(key.to_owned(), Arc::downgrade(&flight));
+                    flight
+                }
+            }
+        };
+        Some(flight.lock_owned().await)
+    }
+
     /// Removes a key after a write. If Redis cannot be reached the key bypasses the cache
     /// until a later delete succeeds.
     pub async fn invalidate(&self, key: &str) {
@@ -189,6 +216,33 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cold_key_is_loaded_once_however_many_callers_wait() {
+        let cache = Arc::new(Cache::memory(Duration::from_secs(60)));
+        let loads = Arc::new(AtomicU64::new(0));
+        let mut callers = Vec::new();
+        for _ in 0..50 {
+            let (cache, loads) = (Arc::clone(&cache), Arc::clone(&loads));
+            callers.push(tokio::spawn(async move {
+                if let Some(value) = cache.get("hot").await {
+                    return value;
+                }
+                let _flight = cache.single_flight("hot").await;
+                if let Some(value) = cache.get("hot").await {
+                    return value;
+                }
+                loads.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                cache.set("hot", b"v".to_vec()).await;
+                b"v".to_vec()
+            }));
+        }
+        for caller in callers {
+            assert_eq!(caller.await.unwrap(), b"v");
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
 
     #[tokio::test]
     async fn memory_cache_serves_until_invalidated() {
