@@ -115,6 +115,32 @@ pub fn postgres() -> &'static Postgres {
     })
 }
 
+impl Postgres {
+    /// Kills the server outright (as a crash would); the suite's databases stay unreachable.
+    pub fn kill(&self) {
+        // The postmaster and every backend: backends outlive a killed postmaster and would go
+        // on serving pooled connections.
+        let mut pids = self._server.program_pids();
+        let mut i = 0;
+        while i < pids.len() {
+            let pid = pids[i];
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
+            pids.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+            i += 1;
+        }
+        for pid in pids {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
 /// Runs one SQL statement with psql.
 pub fn psql(port: u16, sql: &str) -> Result<String, String> {
     let out = std::process::Command::new(find_pg_bin("psql"))

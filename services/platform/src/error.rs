@@ -117,11 +117,26 @@ impl Error {
 
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
-        match &err {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                Error::Unavailable(err.to_string())
+        use sea_orm::{DbErr, RuntimeErr};
+        // A database that cannot be reached is a fault the caller may retry (UNAVAILABLE);
+        // anything else is a bug (INTERNAL).
+        let unreachable = match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                matches!(
+                    e.as_ref(),
+                    sea_orm::sqlx::Error::Io(_)
+                        | sea_orm::sqlx::Error::PoolTimedOut
+                        | sea_orm::sqlx::Error::PoolClosed
+                        | sea_orm::sqlx::Error::WorkerCrashed
+                )
             }
-            _ => Error::Internal(err.to_string()),
+            _ => false,
+        };
+        if unreachable {
+            Error::Unavailable(err.to_string())
+        } else {
+            Error::Internal(err.to_string())
         }
     }
 }
