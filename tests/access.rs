@@ -11,7 +11,11 @@ use tonic::metadata::MetadataValue;
 
 use crm_proto::contacts::*;
 use crm_proto::identity::auth_service_client::AuthServiceClient;
-use crm_proto::identity::*;
+use crm_proto::identity::{
+    CreateApiKeyRequest, CreateTenantRequest, CreateUserRequest, GetUserRequest,
+    ListApiKeysRequest, ListUsersRequest, LoginRequest, LogoutRequest, RefreshTokenRequest,
+    RevokeApiKeyRequest, UpdateUserRequest, User, UserState,
+};
 use support::clients::{Session, expect_code, expect_invalid};
 use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Mode, Suite, org};
 

@@ -137,6 +137,27 @@ fn key_proto(k: &api_key::Model) -> ApiKey {
     }
 }
 
+/// Inserts a new row and its audit entry in one transaction.
+async fn insert_audited<A>(
+    db: &sea_orm::DatabaseConnection,
+    p: &Principal,
+    row: A,
+    (kind, id): (&str, &str),
+    fields: &[(&str, String)],
+) -> Result<(), Error>
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    let txn = crm_platform::db::begin_write(db).await?;
+    <A::Entity as sea_orm::EntityTrait>::insert(row)
+        .exec(&txn)
+        .await?;
+    audit::record(&txn, p, kind, id, "create", &audit::created(fields)).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Permissions may only be granted by someone who holds them, and must exist.
 fn check_grantable(p: &Principal, field: &str, granted: &[String]) -> Result<(), Error> {
     for permission in granted {
@@ -169,7 +190,7 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<CreateTenantRequest>,
     ) -> Result<Response<CreateTenantResponse>, Status> {
-        caller(&request, Some("identity.tenants.create"))?;
+        let p = caller(&request, Some("identity.tenants.create"))?;
         let r = request.get_ref();
         let mut v = Violations::new();
         v.required("display_name", &r.display_name);
@@ -189,6 +210,20 @@ impl IdentityService for IdentityGrpc {
                 admin_display_name: &r.admin_display_name,
                 platform_admin: false,
             },
+        )
+        .await?;
+        // Recorded in the creating platform admin's tenant: that is who acted.
+        let fields = [
+            ("display_name", tenant.display_name.clone()),
+            ("admin_email", admin.email.clone()),
+        ];
+        audit::record(
+            &txn,
+            p,
+            "tenant",
+            &tenant.id,
+            "create",
+            &audit::created(&fields),
         )
         .await?;
         txn.commit().await.map_err(Error::from)?;
@@ -484,10 +519,13 @@ impl IdentityService for IdentityGrpc {
             manager_user_id: input.manager_user_id,
             create_time: now_micros(),
         };
-        team::Entity::insert(team::ActiveModel::from(model.clone()))
-            .exec(db)
-            .await
-            .map_err(Error::from)?;
+        let fields = [
+            ("display_name", model.display_name.clone()),
+            ("parent_team_id", model.parent_team_id.clone()),
+            ("manager_user_id", model.manager_user_id.clone()),
+        ];
+        let row = team::ActiveModel::from(model.clone());
+        insert_audited(db, p, row, ("team", &model.id), &fields).await?;
         self.gatekeeper.principals.clear();
         Ok(Response::new(CreateTeamResponse {
             team: Some(team_proto(&model)),
@@ -558,10 +596,13 @@ impl IdentityService for IdentityGrpc {
             }
             .into());
         }
-        role::Entity::insert(role::ActiveModel::from(model.clone()))
-            .exec(self.db())
-            .await
-            .map_err(Error::from)?;
+        let fields = [
+            ("display_name", model.display_name.clone()),
+            ("permissions", model.permissions.clone()),
+            ("data_scope", model.data_scope.clone()),
+        ];
+        let row = role::ActiveModel::from(model.clone());
+        insert_audited(self.db(), p, row, ("role", &model.id), &fields).await?;
         Ok(Response::new(CreateRoleResponse {
             role: Some(role_proto(&model)),
         }))
@@ -620,10 +661,13 @@ impl IdentityService for IdentityGrpc {
             revoked: false,
             create_time: now_micros(),
         };
-        api_key::Entity::insert(api_key::ActiveModel::from(model.clone()))
-            .exec(self.db())
-            .await
-            .map_err(Error::from)?;
+        let fields = [
+            ("display_name", model.display_name.clone()),
+            ("user_id", model.user_id.clone()),
+            ("permissions", model.permissions.clone()),
+        ];
+        let row = api_key::ActiveModel::from(model.clone());
+        insert_audited(self.db(), p, row, ("api_key", &model.id), &fields).await?;
         Ok(Response::new(CreateApiKeyResponse {
             api_key: Some(key_proto(&model)),
             secret,
@@ -663,12 +707,61 @@ impl IdentityService for IdentityGrpc {
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("api_key", id))?;
+        let txn = crm_platform::db::begin_write(self.db()).await?;
         let mut revoked = key.into_active_model();
         revoked.revoked = Set(true);
-        let key = revoked.update(self.db()).await.map_err(Error::from)?;
+        let key = revoked.update(&txn).await.map_err(Error::from)?;
+        let changes = [audit::Change {
+            field: "revoked".into(),
+            before: "false".into(),
+            after: "true".into(),
+        }];
+        audit::record(&txn, p, "api_key", &key.id, "revoke", &changes).await?;
+        txn.commit().await.map_err(Error::from)?;
         self.gatekeeper.principals.clear();
         Ok(Response::new(RevokeApiKeyResponse {
             api_key: Some(key_proto(&key)),
+        }))
+    }
+
+    async fn list_audit_entries(
+        &self,
+        request: Request<ListAuditEntriesRequest>,
+    ) -> Result<Response<ListAuditEntriesResponse>, Status> {
+        let p = caller(&request, Some("identity.audit.read"))?;
+        let r = request.get_ref();
+        if !["user", "team", "role", "api_key", "tenant"].contains(&r.resource_type.as_str()) {
+            return Err(Error::invalid(
+                "resource_type",
+                "must be user, team, role, api_key or tenant",
+            )
+            .into());
+        }
+        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
+        let binding = paging::binding(&[
+            "identity audit",
+            &p.tenant_id,
+            &p.user_id,
+            &r.resource_type,
+            &r.resource_id,
+        ]);
+        let cursor = self.pages.read(&r.page_token, &binding)?;
+        // Entries are stored in the acting tenant, so another tenant's history is unreachable.
+        let (entries, next) = audit::list(
+            self.db(),
+            &p.tenant_id,
+            &r.resource_type,
+            &r.resource_id,
+            cursor,
+            limit,
+        )
+        .await?;
+        let next_page_token = next
+            .map(|c| self.pages.issue(c, &binding))
+            .unwrap_or_default();
+        Ok(Response::new(ListAuditEntriesResponse {
+            entries,
+            next_page_token,
         }))
     }
 }

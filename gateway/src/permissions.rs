@@ -40,6 +40,7 @@ pub fn required(path: &str) -> Option<Requirement> {
             "CreateRole" => "identity.roles.write",
             "ListApiKeys" => "identity.api_keys.read",
             "CreateApiKey" | "RevokeApiKey" => "identity.api_keys.write",
+            "ListAuditEntries" => "identity.audit.read",
             _ => return None,
         },
         "crm.contacts.v1.ContactsService" => match method {
@@ -69,6 +70,7 @@ pub const TENANT_ADMIN: &[&str] = &[
     "identity.roles.write",
     "identity.api_keys.read",
     "identity.api_keys.write",
+    "identity.audit.read",
     "contacts.accounts.read",
     "contacts.accounts.write",
     "contacts.contacts.read",

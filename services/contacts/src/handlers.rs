@@ -152,17 +152,10 @@ impl Handlers {
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             R::check_references(&txn, principal, &model).await?;
             store::insert::<R, _>(&txn, model.clone()).await?;
-            let after = R::audit_fields(&model);
-            let before: Vec<_> = after.iter().map(|(f, _)| (*f, String::new())).collect();
             let proto = R::to_proto(&model);
-            self.record::<R>(
-                &txn,
-                principal,
-                Action::Create,
-                &proto,
-                &audit::diff(&before, &after),
-            )
-            .await?;
+            let changes = audit::created(&R::audit_fields(&model));
+            self.record::<R>(&txn, principal, Action::Create, &proto, &changes)
+                .await?;
             Ok((txn, wrap(proto)))
         })
         .await?;

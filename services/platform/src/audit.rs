@@ -39,6 +39,12 @@ pub fn diff(before: &[(&str, String)], after: &[(&str, String)]) -> Vec<Change> 
         .collect()
 }
 
+/// The changes of a creation: every non-empty field, from nothing.
+pub fn created(after: &[(&str, String)]) -> Vec<Change> {
+    let before: Vec<(&str, String)> = after.iter().map(|(f, _)| (*f, String::new())).collect();
+    diff(&before, after)
+}
+
 /// Writes one audit entry inside the caller's transaction.
 pub async fn record<C: ConnectionTrait>(
     db: &C,
