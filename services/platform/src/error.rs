@@ -123,13 +123,18 @@ impl From<sea_orm::DbErr> for Error {
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-                matches!(
-                    e.as_ref(),
+                match e.as_ref() {
                     sea_orm::sqlx::Error::Io(_)
-                        | sea_orm::sqlx::Error::PoolTimedOut
-                        | sea_orm::sqlx::Error::PoolClosed
-                        | sea_orm::sqlx::Error::WorkerCrashed
-                )
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed => true,
+                    // SQLSTATE classes 08 (connection), 53 (insufficient resources) and 57
+                    // (operator intervention: shutdown, crash, not yet accepting connections).
+                    sea_orm::sqlx::Error::Database(db) => db
+                        .code()
+                        .is_some_and(|code| ["08", "53", "57"].iter().any(|c| code.starts_with(c))),
+                    _ => false,
+                }
             }
             _ => false,
         };
