@@ -51,6 +51,11 @@ pub(crate) fn gateway_options() -> Result<crm_gateway::Options, ConfigError> {
         rate_per_principal: rate,
         burst_per_principal: number("CRM_RATE_LIMIT_BURST", rate * 2)?,
         rate_per_tenant: number("CRM_TENANT_RATE_LIMIT_RPS", defaults.rate_per_tenant)?,
+        sign_in_per_minute: number("CRM_SIGN_IN_LIMIT_PER_MIN", defaults.sign_in_per_minute)?,
+        public_rate_per_address: number(
+            "CRM_PUBLIC_RATE_LIMIT_RPS",
+            defaults.public_rate_per_address,
+        )?,
     })
 }
 

@@ -59,6 +59,12 @@ impl AuthService for AuthGrpc {
         request: Request<LoginRequest>,
     ) -> Result<Response<LoginResponse>, Status> {
         let r = request.into_inner();
+        // Checked before the password, so a locked-out guesser learns nothing either way.
+        let account = r.email.trim().to_lowercase();
+        if let Err(retry_after) = self.gatekeeper.sign_in_per_account.check(&account) {
+            tracing::info!("sign-in attempts for one account over the limit");
+            return Err(Error::RateLimited { retry_after }.into());
+        }
         let db = &self.gatekeeper.db;
         let user = user_by_email(db, &r.email).await?;
         // Verify against a decoy for unknown emails so both failures take the same time.

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use http::HeaderMap;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use tonic::Status;
+use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 
 use crate::credentials::{AccessTokens, same_hash, secret_hash, split_api_key};
@@ -34,6 +35,10 @@ pub struct Gatekeeper {
     pub per_principal: RateLimiter,
     /// Per-tenant limiter.
     pub per_tenant: RateLimiter,
+    /// Sign-in attempts per account, checked before the password.
+    pub sign_in_per_account: RateLimiter,
+    /// Calls to the public auth RPCs per client address.
+    pub public_per_address: RateLimiter,
 }
 
 impl Gatekeeper {
@@ -192,6 +197,18 @@ where
             request.headers_mut().remove(PRINCIPAL_HEADER);
             let path = request.uri().path().to_owned();
             if permissions::is_public(&path) {
+                if permissions::is_sign_in(&path) {
+                    let address = request
+                        .extensions()
+                        .get::<TcpConnectInfo>()
+                        .and_then(TcpConnectInfo::remote_addr)
+                        .map(|a| a.ip().to_string())
+                        .unwrap_or_default();
+                    if let Err(retry_after) = gatekeeper.public_per_address.check(&address) {
+                        tracing::info!(rpc = %path, %address, "sign-in rate limit reached");
+                        return Ok(Status::from(Error::RateLimited { retry_after }).into_http());
+                    }
+                }
                 return inner.call(request).await;
             }
             match gatekeeper.admit(&path, request.headers()).await {

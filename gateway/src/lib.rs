@@ -50,6 +50,10 @@ pub struct Options {
     pub burst_per_principal: u64,
     /// Sustained calls per second per tenant.
     pub rate_per_tenant: u64,
+    /// Sign-in attempts per account per minute.
+    pub sign_in_per_minute: u64,
+    /// Calls to the public auth RPCs per client address per second.
+    pub public_rate_per_address: u64,
 }
 
 impl Default for Options {
@@ -59,6 +63,8 @@ impl Default for Options {
             rate_per_principal: 200,
             burst_per_principal: 400,
             rate_per_tenant: 2000,
+            sign_in_per_minute: 10,
+            public_rate_per_address: 20,
         }
     }
 }
@@ -75,6 +81,11 @@ pub fn gatekeeper(db: DatabaseConnection, infra: &Infra, options: &Options) -> A
         principals: PrincipalCache::default(),
         per_principal: RateLimiter::new(options.rate_per_principal, options.burst_per_principal),
         per_tenant: RateLimiter::new(options.rate_per_tenant, options.rate_per_tenant * 2),
+        sign_in_per_account: RateLimiter::per_minute(options.sign_in_per_minute),
+        public_per_address: RateLimiter::new(
+            options.public_rate_per_address,
+            options.public_rate_per_address * 5,
+        ),
     })
 }
 

@@ -16,6 +16,13 @@ pub fn is_public(path: &str) -> bool {
         || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
 }
 
+/// The public RPCs that take credentials, which are rate-limited per client address so
+/// nobody can guess passwords or tokens at speed. (Health and reflection are not: probes
+/// must always get through.)
+pub fn is_sign_in(path: &str) -> bool {
+    path.starts_with("/crm.identity.v1.AuthService/")
+}
+
 /// What an authenticated RPC requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requirement {

@@ -25,8 +25,17 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Allows `rate_per_sec` calls per second per key, with bursts of `burst`.
     pub fn new(rate_per_sec: u64, burst: u64) -> Self {
+        Self::with_rate(rate_per_sec as f64, burst)
+    }
+
+    /// Allows `per_minute` calls per minute per key, all of them at once if need be.
+    pub fn per_minute(per_minute: u64) -> Self {
+        Self::with_rate(per_minute as f64 / 60.0, per_minute)
+    }
+
+    fn with_rate(rate_per_sec: f64, burst: u64) -> Self {
         Self {
-            rate_per_sec: rate_per_sec as f64,
+            rate_per_sec,
             burst: burst.max(1) as f64,
             buckets: Mutex::new(HashMap::new()),
         }
