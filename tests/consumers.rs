@@ -49,6 +49,7 @@ fn event(id: &str, kind: &str) -> Envelope {
         event_type: kind.into(),
         aggregate_id: "a1".into(),
         payload: id.as_bytes().to_vec(),
+        trace_context: None,
     }
 }
 

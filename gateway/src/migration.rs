@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(crm_platform::migration::PlatformTables),
+            Box::new(crm_platform::migration::OutboxTraceContext),
             Box::new(CreateIdentityTables),
         ]
     }

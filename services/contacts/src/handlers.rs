@@ -315,6 +315,7 @@ impl Handlers {
                 event_type,
                 aggregate_id: id,
                 payload: event.encode_to_vec(),
+                trace_context: crm_platform::telemetry::current_traceparent(),
             },
         )
         .await

@@ -14,6 +14,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio::sync::broadcast;
+use tracing::Instrument as _;
 
 use crate::db::begin_write;
 use crate::error::Error;
@@ -62,6 +63,15 @@ pub enum Outcome {
 impl Subscriber {
     /// Applies one delivery at most once.
     pub async fn apply<H: Handler>(&self, handler: &H, event: &Envelope) -> Result<Outcome, Error> {
+        let span = crate::telemetry::event_span(&self.name, event);
+        self.apply_once(handler, event).instrument(span).await
+    }
+
+    async fn apply_once<H: Handler>(
+        &self,
+        handler: &H,
+        event: &Envelope,
+    ) -> Result<Outcome, Error> {
         let txn = begin_write(&self.db).await?;
         if !Inbox::first_delivery(&txn, &self.name, &event.id).await? {
             return Ok(Outcome::Duplicate);
@@ -204,6 +214,7 @@ fn envelope(stream: &str, entry: &StreamId) -> Option<Envelope> {
         event_type: entry.get("type")?,
         aggregate_id: entry.get("aggregate")?,
         payload: entry.get("payload")?,
+        trace_context: entry.get("traceparent"),
     })
 }
 
@@ -357,6 +368,7 @@ mod tests {
             event_type: kind.into(),
             aggregate_id: "a".into(),
             payload: vec![],
+            trace_context: None,
         }
     }
 

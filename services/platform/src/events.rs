@@ -41,6 +41,8 @@ pub struct Envelope {
     pub aggregate_id: String,
     /// Protobuf-encoded event.
     pub payload: Vec<u8>,
+    /// The writer's W3C `traceparent`, so the consumer's work joins the writer's trace.
+    pub trace_context: Option<String>,
 }
 
 /// Appends an event to the outbox inside the caller's transaction.
@@ -54,6 +56,7 @@ pub async fn append<C: ConnectionTrait>(db: &C, event: Envelope) -> Result<(), E
         payload: Set(event.payload),
         create_time: Set(now_micros()),
         publish_time: Set(None),
+        trace_context: Set(event.trace_context),
         ..Default::default()
     })
     .exec(db)
@@ -125,7 +128,8 @@ impl Bus {
     }
 }
 
-/// The `XADD` that puts one event on its stream (fields: id, tenant, type, aggregate, payload).
+/// The `XADD` that puts one event on its stream (fields: id, tenant, type, aggregate,
+/// payload, and traceparent when traced).
 fn xadd(event: &Envelope) -> redis::Cmd {
     let mut cmd = redis::cmd("XADD");
     cmd.arg(&event.stream)
@@ -143,6 +147,9 @@ fn xadd(event: &Envelope) -> redis::Cmd {
         .arg(&event.aggregate_id)
         .arg("payload")
         .arg(event.payload.as_slice());
+    if let Some(trace) = &event.trace_context {
+        cmd.arg("traceparent").arg(trace);
+    }
     cmd
 }
 
@@ -191,6 +198,7 @@ impl Relay {
                     event_type: row.event_type.clone(),
                     aggregate_id: row.aggregate_id.clone(),
                     payload: row.payload.clone(),
+                    trace_context: row.trace_context.clone(),
                 })
                 .collect();
             // The whole batch goes in one round trip, in commit order. If it fails part-way,
@@ -296,6 +304,7 @@ mod tests {
             event_type: "x".into(),
             aggregate_id: "a".into(),
             payload: vec![1],
+            trace_context: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Tables every service database carries: outbox, inbox, idempotency keys and audit log.
-//! Each service lists [`PlatformTables`] first in its own migrator.
+//! Each service lists [`PlatformTables`] and then [`OutboxTraceContext`] first in its own
+//! migrator.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -118,5 +119,42 @@ impl MigrationTrait for PlatformTables {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Adds the writer's W3C trace context to outbox rows, so consumers join the trace.
+#[derive(Debug)]
+pub struct OutboxTraceContext;
+
+impl MigrationName for OutboxTraceContext {
+    fn name(&self) -> &str {
+        "m20261123_000003_outbox_trace_context"
+    }
+}
+
+// The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for OutboxTraceContext {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("outbox")
+                    .add_column(string_null("trace_context"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("outbox")
+                    .drop_column("trace_context")
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -143,3 +143,36 @@ pub fn inject_current(headers: &mut HeaderMap) {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
     });
 }
+
+/// The current span's W3C `traceparent`, to store with an event; `None` when untraced.
+pub fn current_traceparent() -> Option<String> {
+    let mut headers = HeaderMap::new();
+    inject_current(&mut headers);
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The span a consumer applies an event in, joined to the writer's trace when it has one.
+pub fn event_span(subscriber: &str, event: &crate::events::Envelope) -> tracing::Span {
+    let span = tracing::info_span!(
+        "event",
+        otel.kind = "consumer",
+        messaging.system = "redis",
+        messaging.destination.name = %event.stream,
+        messaging.message.id = %event.id,
+        subscriber,
+    );
+    if let Some(traceparent) = &event.trace_context {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = http::HeaderValue::from_str(traceparent) {
+            headers.insert("traceparent", value);
+        }
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(&headers))
+        });
+        let _ = span.set_parent(parent);
+    }
+    span
+}

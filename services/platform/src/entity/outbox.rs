@@ -26,6 +26,8 @@ pub struct Model {
     pub create_time: i64,
     /// When the relay handed the event to the bus; `None` while pending.
     pub publish_time: Option<i64>,
+    /// The writer's W3C `traceparent`, when the write was traced.
+    pub trace_context: Option<String>,
 }
 
 /// No relations.
