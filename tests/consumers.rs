@@ -24,7 +24,7 @@ struct TestMigrator;
 
 impl sea_orm_migration::MigratorTrait for TestMigrator {
     fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![Box::new(crm_platform::migration::PlatformTables)]
+        crm_platform::migration::migrations()
     }
 }
 

@@ -9,11 +9,9 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(crm_platform::migration::PlatformTables),
-            Box::new(crm_platform::migration::OutboxTraceContext),
-            Box::new(CreateAccountsAndContacts),
-        ]
+        let mut migrations = crm_platform::migration::migrations();
+        migrations.push(Box::new(CreateAccountsAndContacts));
+        migrations
     }
 }
 

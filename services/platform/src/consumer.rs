@@ -411,7 +411,7 @@ mod tests {
 
     impl sea_orm_migration::MigratorTrait for TestMigrator {
         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-            vec![Box::new(crate::migration::PlatformTables)]
+            crate::migration::migrations()
         }
     }
 }

@@ -50,7 +50,7 @@ mod tests {
 
     impl sea_orm_migration::MigratorTrait for Tables {
         fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-            vec![Box::new(crate::migration::PlatformTables)]
+            crate::migration::migrations()
         }
     }
 

@@ -1,9 +1,13 @@
 //! Tables every service database carries: outbox, inbox, idempotency keys and audit log.
-//! Each service lists [`PlatformTables`] and then [`OutboxTraceContext`] first in its own
-//! migrator.
+//! Each service's migrator starts with [`migrations`].
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+
+/// The platform's migrations, in order; every service database applies them first.
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(PlatformTables), Box::new(OutboxTraceContext)]
+}
 
 /// Creates the platform's tables.
 #[derive(Debug)]
