@@ -281,6 +281,30 @@ fn pgbench(database: &str, script: &str, clients: usize) -> (f64, f64) {
     (find("tps = "), find("latency average = "))
 }
 
+/// A call that asks a server's health service: the cheapest RPC there is.
+async fn health_check(
+    addr: &str,
+) -> impl Fn(
+    u64,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), tonic::Status>> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    let client = health(addr).await;
+    move |_| {
+        let mut client = client.clone();
+        Box::pin(async move {
+            client
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|_| ())
+        })
+    }
+}
+
 async fn health(addr: &str) -> HealthClient<Channel> {
     HealthClient::new(
         Channel::from_shared(format!("http://{addr}"))
@@ -374,18 +398,7 @@ async fn run() {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.env("CRM_BENCH_ROLE", "echo");
     let (echo, echo_addr) = Watched::spawn_crm(cmd, "echo");
-    let client = health(&echo_addr).await;
-    let echo_check = move |_| {
-        let mut client = client.clone();
-        async move {
-            client
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|_| ())
-        }
-    };
+    let echo_check = health_check(&echo_addr).await;
     let echo_rps = bench
         .closed(
             "echo: bare tonic server",
@@ -399,18 +412,7 @@ async fn run() {
     let suite = Suite::start_with(Mode::Distributed, &env_fast()).await;
     let admin = suite.admin().await;
     let pids = suite.server_pids();
-    let client = health(suite.contacts_addr.as_ref().unwrap()).await;
-    let check = move |_| {
-        let mut client = client.clone();
-        async move {
-            client
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|_| ())
-        }
-    };
+    let check = health_check(suite.contacts_addr.as_ref().unwrap()).await;
     bench
         .closed(
             "service: contacts, full middleware",
@@ -419,18 +421,7 @@ async fn run() {
             check,
         )
         .await;
-    let client = health(&suite.gateway).await;
-    let check = move |_| {
-        let mut client = client.clone();
-        async move {
-            client
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|_| ())
-        }
-    };
+    let check = health_check(&suite.gateway).await;
     bench
         .closed(
             "gateway health (gateway stack, no hop)",

@@ -737,28 +737,15 @@ impl IdentityService for IdentityGrpc {
             )
             .into());
         }
-        let limit = paging::page_size(r.page_size, MAX_PAGE)?;
-        let binding = paging::binding(&[
-            "identity audit",
-            &p.tenant_id,
-            &p.user_id,
-            &r.resource_type,
-            &r.resource_id,
-        ]);
-        let cursor = self.pages.read(&r.page_token, &binding)?;
         // Entries are stored in the acting tenant, so another tenant's history is unreachable.
-        let (entries, next) = audit::list(
-            self.db(),
-            &p.tenant_id,
-            &r.resource_type,
-            &r.resource_id,
-            cursor,
-            limit,
-        )
-        .await?;
-        let next_page_token = next
-            .map(|c| self.pages.issue(c, &binding))
-            .unwrap_or_default();
+        let page = audit::HistoryPage {
+            resource_type: &r.resource_type,
+            resource_id: &r.resource_id,
+            page_size: r.page_size,
+            page_token: &r.page_token,
+        };
+        let (entries, next_page_token) =
+            audit::history(self.db(), &self.pages, p, page, MAX_PAGE).await?;
         Ok(Response::new(ListAuditEntriesResponse {
             entries,
             next_page_token,

@@ -9,7 +9,6 @@ use crate::resource::Resource;
 use crm_platform::audit;
 use crm_platform::auth::principal;
 use crm_platform::error::Error;
-use crm_platform::paging;
 use crm_proto::contacts::contacts_service_server::ContactsService;
 use crm_proto::contacts::*;
 
@@ -337,27 +336,14 @@ impl ContactsService for ContactsGrpc {
             }
             _ => return Err(Error::invalid("resource_type", "must be account or contact").into()),
         }
-        let limit = paging::page_size(r.page_size, 1000)?;
-        let binding = paging::binding(&[
-            "audit",
-            &p.tenant_id,
-            &p.user_id,
-            &r.resource_type,
-            &r.resource_id,
-        ]);
-        let cursor = self.handlers.pages.read(&r.page_token, &binding)?;
-        let (entries, next) = audit::list(
-            &self.handlers.db,
-            &p.tenant_id,
-            &r.resource_type,
-            &r.resource_id,
-            cursor,
-            limit,
-        )
-        .await?;
-        let next_page_token = next
-            .map(|c| self.handlers.pages.issue(c, &binding))
-            .unwrap_or_default();
+        let page = audit::HistoryPage {
+            resource_type: &r.resource_type,
+            resource_id: &r.resource_id,
+            page_size: r.page_size,
+            page_token: &r.page_token,
+        };
+        let (entries, next_page_token) =
+            audit::history(&self.handlers.db, &self.handlers.pages, p, page, 1000).await?;
         Ok(Response::new(ListAuditEntriesResponse {
             entries,
             next_page_token,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::entity::audit_log;
 use crate::error::Error;
-use crate::paging::{Cursor, id_cursor, split_page};
+use crate::paging::{self, Cursor, PageTokens, id_cursor, split_page};
 use crate::time::{now_micros, to_timestamp};
 use crm_proto::common::{AuditEntry, FieldChange};
 
@@ -116,4 +116,49 @@ pub async fn list<C: ConnectionTrait>(
         })
         .collect();
     Ok((entries, next))
+}
+
+/// A page request for one record's history.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryPage<'a> {
+    /// Resource type.
+    pub resource_type: &'a str,
+    /// Resource id.
+    pub resource_id: &'a str,
+    /// Requested page size.
+    pub page_size: i32,
+    /// Token from the previous page.
+    pub page_token: &'a str,
+}
+
+/// Lists one record's history for the caller (page tokens bound to the caller and record);
+/// returns the entries and the next page's token. The caller has already checked that the
+/// principal may see the record.
+pub async fn history<C: ConnectionTrait>(
+    db: &C,
+    pages: &PageTokens,
+    principal: &Principal,
+    request: HistoryPage<'_>,
+    max_page_size: u64,
+) -> Result<(Vec<AuditEntry>, String), Error> {
+    let limit = paging::page_size(request.page_size, max_page_size)?;
+    let binding = paging::binding(&[
+        "audit",
+        &principal.tenant_id,
+        &principal.user_id,
+        request.resource_type,
+        request.resource_id,
+    ]);
+    let cursor = pages.read(request.page_token, &binding)?;
+    let (entries, next) = list(
+        db,
+        &principal.tenant_id,
+        request.resource_type,
+        request.resource_id,
+        cursor,
+        limit,
+    )
+    .await?;
+    let token = next.map(|c| pages.issue(c, &binding)).unwrap_or_default();
+    Ok((entries, token))
 }
