@@ -60,6 +60,7 @@ fn main() {
         return;
     }
     let result = parse(&args).and_then(|command| {
+        crm_platform::config::load_file()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -330,6 +330,26 @@ fn bad_configuration_fails_fast_with_one_actionable_line() {
         );
     }
 
+    // A config file is read (the environment still wins), and its mistakes are named too.
+    let dir = support::process::scratch_dir("config-file");
+    let file = dir.join("crm.env");
+    std::fs::write(&file, "# settings\nCRM_RATE_LIMIT_RPS=fast\n").unwrap();
+    let path = file.to_str().unwrap();
+    let (code, stderr) = crm_output(&["up"], &[("CRM_CONFIG_FILE", path)], &[]);
+    assert!(
+        code == 64 && stderr.contains("CRM_RATE_LIMIT_RPS=fast"),
+        "{stderr}"
+    );
+    std::fs::write(&file, "CRM_LISTEN_ADDR 127.0.0.1:1\n").unwrap();
+    let (code, stderr) = crm_output(&["up"], &[("CRM_CONFIG_FILE", path)], &[]);
+    assert!(
+        code == 64 && stderr.contains("line 1 is not KEY=VALUE"),
+        "{stderr}"
+    );
+    let (code, stderr) = crm_output(&["up"], &[("CRM_CONFIG_FILE", "/nonexistent/crm.env")], &[]);
+    assert!(code == 64 && stderr.contains("cannot be read"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+
     // A port already in use is named.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();

@@ -1,6 +1,7 @@
-//! Configuration shared by every target: environment variables with the `CRM_` prefix over
-//! compiled defaults, validated at start. A bad value stops the process with one actionable
-//! line (exit code 64), never a panic later.
+//! Configuration shared by every target, in three layers: compiled defaults, then an
+//! optional file named by `CRM_CONFIG_FILE` (`KEY=VALUE` lines, `#` comments), then the
+//! environment (`CRM_` prefix), which wins. Values are validated at start: a bad one stops the
+//! process with one actionable line (exit code 64), never a panic later.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -39,9 +40,59 @@ fn cache_ttl() -> Result<Duration, ConfigError> {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// Returns a non-empty environment variable.
+/// Settings read from `CRM_CONFIG_FILE`, loaded once at start by [`load_file`].
+static FILE: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+    std::sync::OnceLock::new();
+
+/// Loads `CRM_CONFIG_FILE` if it is set; call once at start, before reading settings.
+pub fn load_file() -> Result<(), ConfigError> {
+    let Some(path) = std::env::var("CRM_CONFIG_FILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ConfigError(format!("CRM_CONFIG_FILE={path} cannot be read: {e}")))?;
+    let settings = parse_file(&text).map_err(|line| {
+        ConfigError(format!(
+            "CRM_CONFIG_FILE={path}: line {line} is not KEY=VALUE"
+        ))
+    })?;
+    let _ = FILE.set(settings);
+    Ok(())
+}
+
+/// Parses `KEY=VALUE` lines; blank lines and `#` comments are skipped, values may be quoted.
+/// Returns the number of the first bad line.
+fn parse_file(text: &str) -> Result<std::collections::HashMap<String, String>, usize> {
+    let mut settings = std::collections::HashMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').ok_or(number + 1)?;
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(number + 1);
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        settings.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(settings)
+}
+
+/// Returns a non-empty setting: from the environment, else from the config file.
 pub fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .or_else(|| FILE.get().and_then(|file| file.get(name).cloned()))
+        .filter(|v| !v.trim().is_empty())
 }
 
 /// Returns a required environment variable.
@@ -185,5 +236,19 @@ impl Infra {
             bus: Bus::Redis(conn),
             secrets,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_are_key_value_lines() {
+        let parsed = parse_file("# comment\n\nCRM_LOG = debug\nCRM_SECRET=\"a=b\"\n").unwrap();
+        assert_eq!(parsed["CRM_LOG"], "debug");
+        assert_eq!(parsed["CRM_SECRET"], "a=b");
+        assert_eq!(parse_file("CRM_LOG=x\njust words\n"), Err(2));
+        assert_eq!(parse_file("bad key=1"), Err(1));
     }
 }
