@@ -522,7 +522,149 @@ async fn permissions_api_keys_and_disabled_users(mode: Mode) {
     assert_eq!(support::clients::reason(&taken), "EMAIL_TAKEN");
 }
 
+async fn accounts_are_scoped_like_contacts(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "accounts").await;
+    let create = |session: &Session, name: &str| {
+        let mut api = session.contacts();
+        let name = name.to_owned();
+        async move {
+            api.create_account(CreateAccountRequest {
+                account: Some(Account {
+                    display_name: name,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .account
+            .unwrap()
+        }
+    };
+    let mine = create(&o.rep1, "Rep1 Ltd").await;
+    let theirs = create(&o.outsider, "Outsider Ltd").await;
+    let mut rep1 = o.rep1.contacts();
+
+    let listed = rep1
+        .list_accounts(ListAccountsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    assert_eq!(
+        listed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        [mine.id.as_str()]
+    );
+    expect_code(
+        rep1.get_account(GetAccountRequest {
+            id: theirs.id.clone(),
+        })
+        .await,
+        Code::NotFound,
+    );
+    expect_code(
+        rep1.update_account(UpdateAccountRequest {
+            account: Some(Account {
+                id: theirs.id.clone(),
+                industry: "hijacked".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+            request_id: String::new(),
+        })
+        .await,
+        Code::NotFound,
+    );
+    expect_code(
+        rep1.delete_account(DeleteAccountRequest {
+            id: theirs.id.clone(),
+            ..Default::default()
+        })
+        .await,
+        Code::NotFound,
+    );
+    expect_code(
+        rep1.undelete_account(UndeleteAccountRequest {
+            id: theirs.id.clone(),
+            ..Default::default()
+        })
+        .await,
+        Code::NotFound,
+    );
+    // A contact cannot be linked to an account its owner may not see.
+    expect_invalid(
+        rep1.create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: "Linked".into(),
+                account_id: theirs.id.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await,
+        "contact.account_id",
+    );
+    // The manager sees the team's account, not the outsider's; the admin sees both.
+    let manager = o
+        .manager
+        .contacts()
+        .list_accounts(ListAccountsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    assert_eq!(
+        manager.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        [mine.id.as_str()]
+    );
+    assert_eq!(
+        o.admin
+            .contacts()
+            .list_accounts(ListAccountsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .accounts
+            .len(),
+        2
+    );
+
+    // Another tenant sees nothing.
+    let other = org::other_tenant(&suite, &admin, "accounts-b").await;
+    let mut other = other.contacts();
+    expect_code(
+        other
+            .get_account(GetAccountRequest {
+                id: mine.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    expect_code(
+        other
+            .delete_account(DeleteAccountRequest {
+                id: mine.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert!(
+        other
+            .list_accounts(ListAccountsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .accounts
+            .is_empty()
+    );
+}
+
 both_modes!(
+    accounts_are_scoped_like_contacts,
     sign_in_and_bad_credentials,
     data_scope_and_tenant_isolation,
     permissions_api_keys_and_disabled_users,
