@@ -663,6 +663,60 @@ async fn accounts_are_scoped_like_contacts(mode: Mode) {
     );
 }
 
+/// A manager's principal names every member they reach; a large team must still get through
+/// the hop from the gateway to the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_of_a_large_team_reaches_all_of_it() {
+    let suite = Suite::start(Mode::Distributed).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "large").await;
+    let team_of_rep1 = admin
+        .identity()
+        .get_user(GetUserRequest {
+            id: o.rep1.user_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+        .team_ids[0]
+        .clone();
+    // 400 more reps in the manager's team, inserted directly: hashing 400 passwords is not
+    // what is under test.
+    let sql = format!(
+        "insert into users (id, tenant_id, email, display_name, password_hash, role_ids, team_ids, disabled, version, create_time, update_time) \
+         select 'member-' || n || '-' || md5(n::text), '{tenant}', 'member' || n || '@large.example', 'Member ' || n, 'x', '', '{team}', false, 1, 0, 0 \
+         from generate_series(1, 400) as n",
+        tenant = admin.tenant_id,
+        team = team_of_rep1,
+    );
+    let database = suite.gateway_database.clone().unwrap();
+    let status = std::process::Command::new(support::find_pg_bin("psql"))
+        .args([
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &support::postgres().port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            &database,
+            "-c",
+            &sql,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    o.rep1.create_contact("Rep1 customer").await;
+    // The manager signs in afresh so the gateway resolves the grown team.
+    let manager = Session::login(&suite, "manager@large.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(visible_names(&manager, "").await, ["Rep1 customer"]);
+}
+
 both_modes!(
     accounts_are_scoped_like_contacts,
     sign_in_and_bad_credentials,

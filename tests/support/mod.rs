@@ -227,6 +227,8 @@ pub struct Suite {
     pub contacts_database: Option<String>,
     /// Distributed suites: the contacts service's own address.
     pub contacts_addr: Option<String>,
+    /// Distributed suites: the gateway's database name.
+    pub gateway_database: Option<String>,
 }
 
 static SUITE_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -259,6 +261,7 @@ impl Suite {
             keep_data: false,
             contacts_database: None,
             contacts_addr: None,
+            gateway_database: None,
         }
     }
 
@@ -308,6 +311,7 @@ impl Suite {
             keep_data: false,
             contacts_database: Some(contacts_database),
             contacts_addr: Some(contacts_addr),
+            gateway_database: Some(format!("gateway_{tag}")),
         }
     }
 

@@ -20,6 +20,10 @@ pub const MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// Largest request or response message a service accepts (tonic answers `OUT_OF_RANGE` above
 /// it). Bulk transfers use streaming RPCs of many smaller messages.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest header block a server accepts. The forwarded principal lists every member a team
+/// manager reaches (about 55 bytes each), so hyper's 16 KiB default would refuse managers of
+/// more than about 300 people; 1 MiB allows some 19,000.
+pub const MAX_HEADER_LIST_BYTES: u32 = 1 << 20;
 /// Requests one connection may have in service; beyond it, load shedding answers at once.
 pub const CONCURRENCY_PER_CONNECTION: usize = 512;
 
@@ -31,6 +35,7 @@ pub fn builder() -> Server {
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .load_shed(true)
         .timeout(SERVER_TIMEOUT)
+        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .trace_fn(crate::telemetry::rpc_span)
