@@ -373,6 +373,76 @@ fn get_contact(
     }
 }
 
+/// The same primary-key read in this process, through the service's sea-orm store and through
+/// a bare sqlx prepared query on the same pool: what the ORM costs per read (CPU here is this
+/// process's, i.e. the client side of the query).
+async fn store_level(bench: &mut Bench, database: &str, owner: &Session) {
+    use crm_contacts::contact::Contacts;
+    use crm_platform::auth::{DataScope, Principal};
+
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{}/{database}",
+        support::postgres().port
+    );
+    let db = crm_platform::db::connect(&url).await.unwrap();
+    let principal = std::sync::Arc::new(Principal {
+        tenant_id: owner.tenant_id.clone(),
+        user_id: owner.user_id.clone(),
+        client: "user".into(),
+        permissions: vec!["*".into()],
+        scope: DataScope::All,
+        team_member_ids: vec![],
+        expires_at: 0,
+    });
+    let me = [std::process::id()];
+    let pool = db.get_postgres_connection_pool().clone();
+    let tenant = owner.tenant_id.clone();
+    let raw = move |i: u64| {
+        let (pool, tenant) = (pool.clone(), tenant.clone());
+        async move {
+            let id = contact_id((i.wrapping_mul(2_654_435_761) % SEEDED) + 1);
+            sea_orm::sqlx::query(
+                "select id, tenant_id, owner_id, given_name, family_name, display_name, email, phone, title, account_id, version, create_time, update_time, delete_time from contacts where tenant_id = $1 and id = $2 limit 1",
+            )
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&pool)
+            .await
+            .map(|_| ())
+        }
+    };
+    let sqlx_rps = bench
+        .closed(
+            "store: bare sqlx prepared select (in process)",
+            &me,
+            None,
+            raw,
+        )
+        .await;
+
+    let orm = {
+        let (db, principal) = (db.clone(), principal.clone());
+        move |i: u64| {
+            let (db, principal) = (db.clone(), principal.clone());
+            async move {
+                let id = contact_id((i.wrapping_mul(2_654_435_761) % SEEDED) + 1);
+                crm_contacts::store::find::<Contacts, _>(&db, &principal, &id)
+                    .await
+                    .map(|_| ())
+            }
+        }
+    };
+    // Goal from the performance notes: the ORM within 1.15x of sqlx, i.e. >= 87% of its rate.
+    bench
+        .closed(
+            "store: sea-orm find by id (in process)",
+            &me,
+            Some(("sqlx select", sqlx_rps, 0.87)),
+            orm,
+        )
+        .await;
+}
+
 fn env_fast() -> Vec<(&'static str, &'static str)> {
     vec![
         ("CRM_RATE_LIMIT_RPS", "10000000"),
@@ -498,6 +568,7 @@ async fn run() {
             get_contact(&admin, SEEDED),
         )
         .await;
+    store_level(&mut bench, &database, &admin).await;
     let insert_sql = format!(
         "insert into contacts (id, tenant_id, owner_id, given_name, family_name, display_name, email, phone, title, account_id, version, create_time, update_time, delete_time) values (gen_random_uuid()::text, '{}', '{}', 'Ada', 'Lovelace', 'Ada Lovelace', 'ada@example.com', '', '', '', 1, 0, 0, null);\n",
         admin.tenant_id, admin.user_id
