@@ -717,7 +717,111 @@ async fn a_manager_of_a_large_team_reaches_all_of_it() {
     assert_eq!(visible_names(&manager, "").await, ["Rep1 customer"]);
 }
 
+async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
+    use crm_proto::identity::{
+        CreateRoleRequest, CreateTeamRequest, DataScope, ListRolesRequest, ListTeamsRequest, Role,
+        Team,
+    };
+
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let mut identity = admin.identity();
+    let role = |name: &str, permissions: &[&str]| CreateRoleRequest {
+        role: Some(Role {
+            display_name: name.into(),
+            permissions: permissions.iter().map(|p| p.to_string()).collect(),
+            data_scope: DataScope::Team as i32,
+            ..Default::default()
+        }),
+    };
+    let created = identity
+        .create_role(role("key_account_manager", &["contacts.accounts.read"]))
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    assert_eq!(created.data_scope, DataScope::Team as i32);
+    let taken = expect_code(
+        identity.create_role(role("key_account_manager", &[])).await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(support::clients::reason(&taken), "ROLE_NAME_TAKEN");
+    expect_invalid(
+        identity
+            .create_role(role("x", &["contacts.everything"]))
+            .await,
+        "role.permissions",
+    );
+    expect_invalid(
+        identity.create_role(role(" ", &[])).await,
+        "role.display_name",
+    );
+    expect_invalid(
+        identity.create_role(CreateRoleRequest::default()).await,
+        "role",
+    );
+
+    let team = |name: &str, parent: &str| CreateTeamRequest {
+        team: Some(Team {
+            display_name: name.into(),
+            parent_team_id: parent.into(),
+            ..Default::default()
+        }),
+    };
+    let north = identity
+        .create_team(team("North", ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    expect_invalid(
+        identity.create_team(team("", "")).await,
+        "team.display_name",
+    );
+    expect_invalid(
+        identity.create_team(team("Orphan", "no-such-team")).await,
+        "team.parent_team_id",
+    );
+
+    // A tenant admin grants only what they hold: not the platform's tenant creation.
+    let other = org::other_tenant(&suite, &admin, "teams-b").await;
+    expect_code(
+        other
+            .identity()
+            .create_role(role("tenant_maker", &["identity.tenants.create"]))
+            .await,
+        Code::PermissionDenied,
+    );
+    // Another tenant sees none of this tenant's teams and roles, and cannot build on them.
+    let theirs = other
+        .identity()
+        .list_teams(ListTeamsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .teams;
+    assert!(theirs.iter().all(|t| t.id != north.id));
+    let roles = other
+        .identity()
+        .list_roles(ListRolesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .roles;
+    assert!(roles.iter().all(|r| r.id != created.id));
+    expect_invalid(
+        other
+            .identity()
+            .create_team(team("Hijack", &north.id))
+            .await,
+        "team.parent_team_id",
+    );
+}
+
 both_modes!(
+    teams_and_roles_validate_and_stay_in_their_tenant,
     accounts_are_scoped_like_contacts,
     sign_in_and_bad_credentials,
     data_scope_and_tenant_isolation,
