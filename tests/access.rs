@@ -820,7 +820,146 @@ async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
     );
 }
 
+async fn identity_calls_know_their_caller_and_their_tenant(mode: Mode) {
+    use crm_proto::identity::{DataScope, GetCurrentUserRequest};
+
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "whoami").await;
+
+    // Who am I: the caller, their effective permissions and widest scope.
+    let me = o
+        .manager
+        .identity()
+        .get_current_user(GetCurrentUserRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(me.user.unwrap().id, o.manager.user_id);
+    assert_eq!(me.data_scope, DataScope::Team as i32);
+    assert!(
+        me.permissions
+            .iter()
+            .any(|p| p == "contacts.contacts.write")
+    );
+    assert!(!me.permissions.iter().any(|p| p == "identity.users.write"));
+    let rep = o
+        .rep1
+        .identity()
+        .get_current_user(GetCurrentUserRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rep.data_scope, DataScope::Own as i32);
+
+    // Tenant creation names every bad field.
+    let bad = CreateTenantRequest {
+        display_name: " ".into(),
+        admin_email: "not-an-email".into(),
+        admin_password: ADMIN_PASSWORD.into(),
+        admin_display_name: String::new(),
+    };
+    for field in ["display_name", "admin_email", "admin_display_name"] {
+        expect_invalid(admin.identity().create_tenant(bad.clone()).await, field);
+    }
+    expect_invalid(
+        admin
+            .identity()
+            .create_tenant(CreateTenantRequest {
+                display_name: "Short".into(),
+                admin_email: "short@whoami.example".into(),
+                admin_password: "short".into(),
+                admin_display_name: "Short".into(),
+            })
+            .await,
+        "admin_password",
+    );
+
+    // A retried CreateUser with the same request id creates one user.
+    let request = CreateUserRequest {
+        user: Some(User {
+            email: "retried@whoami.example".into(),
+            display_name: "Retried".into(),
+            ..Default::default()
+        }),
+        password: ADMIN_PASSWORD.into(),
+        request_id: "create-user-1".into(),
+    };
+    let first = admin
+        .identity()
+        .create_user(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let again = admin
+        .identity()
+        .create_user(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(first.id, again.id);
+
+    // Another tenant's admin can neither change this tenant's users nor revoke its keys.
+    let key = admin
+        .identity()
+        .create_api_key(CreateApiKeyRequest {
+            display_name: "Mobile backend".into(),
+            user_id: String::new(),
+            permissions: vec!["contacts.contacts.read".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .api_key
+        .unwrap();
+    let other = org::other_tenant(&suite, &admin, "whoami-b").await;
+    expect_code(
+        other
+            .identity()
+            .update_user(UpdateUserRequest {
+                user: Some(User {
+                    id: first.id.clone(),
+                    state: UserState::Disabled as i32,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["state".into()],
+                }),
+            })
+            .await,
+        Code::NotFound,
+    );
+    expect_code(
+        other
+            .identity()
+            .revoke_api_key(RevokeApiKeyRequest { id: key.id.clone() })
+            .await,
+        Code::NotFound,
+    );
+    let theirs = other
+        .identity()
+        .list_users(ListUsersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .users;
+    assert!(theirs.iter().all(|u| u.tenant_id == other.tenant_id));
+    let listed = admin
+        .identity()
+        .list_api_keys(ListApiKeysRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys;
+    assert!(!listed.iter().find(|k| k.id == key.id).unwrap().revoked);
+}
+
 both_modes!(
+    identity_calls_know_their_caller_and_their_tenant,
     teams_and_roles_validate_and_stay_in_their_tenant,
     accounts_are_scoped_like_contacts,
     sign_in_and_bad_credentials,
