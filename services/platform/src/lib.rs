@@ -19,6 +19,7 @@ pub mod filter;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod migration;
+pub mod normalize;
 pub mod paging;
 pub mod server;
 pub mod telemetry;

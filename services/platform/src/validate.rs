@@ -1,6 +1,7 @@
 //! Field checks shared by every service; each failure names the field and says why.
 
 use crate::error::FieldViolation;
+use crate::normalize;
 
 /// Collects violations so a request reports every bad field at once.
 #[derive(Debug, Default)]
@@ -34,33 +35,32 @@ impl Violations {
         }
     }
 
-    /// Checks an optional email address; returns it trimmed and lowercased.
+    /// Checks an optional email address; returns its normal form (see [`normalize::email`]).
     pub fn email(&mut self, field: &str, value: &str) -> String {
-        let email = value.trim().to_lowercase();
-        if !email.is_empty() && !is_email(&email) {
-            self.add(field, "is not a valid email address");
+        if value.trim().is_empty() {
+            return String::new();
         }
-        email
+        match normalize::email(value) {
+            Ok(email) => email,
+            Err(why) => {
+                self.add(field, why);
+                value.trim().to_owned()
+            }
+        }
     }
 
-    /// Checks an optional phone number: digits with an optional leading `+`, and spaces,
-    /// dashes, dots or parentheses between them.
+    /// Checks an optional phone number; returns its E.164 form (see [`normalize::phone`]).
     pub fn phone(&mut self, field: &str, value: &str) -> String {
-        let phone = value.trim().to_owned();
-        if phone.is_empty() {
-            return phone;
+        if value.trim().is_empty() {
+            return String::new();
         }
-        let digits = phone.chars().filter(char::is_ascii_digit).count();
-        let allowed = phone
-            .char_indices()
-            .all(|(i, c)| c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0));
-        if !allowed || !(5..=20).contains(&digits) {
-            self.add(
-                field,
-                "is not a phone number (5 to 20 digits, optional leading +)",
-            );
+        match normalize::phone(value) {
+            Ok(phone) => phone,
+            Err(why) => {
+                self.add(field, why);
+                value.trim().to_owned()
+            }
         }
-        phone
     }
 
     /// Checks an optional http(s) URL.
@@ -87,21 +87,6 @@ impl Violations {
             Err(crate::Error::InvalidArgument(self.0))
         }
     }
-}
-
-fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && local.len() <= 64
-        && domain.len() <= 253
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-        && email.chars().all(|c| !c.is_whitespace() && !c.is_control())
-        && !local.contains('@')
 }
 
 #[cfg(test)]
