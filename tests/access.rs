@@ -188,6 +188,7 @@ async fn data_scope_and_tenant_isolation(mode: Mode) {
     );
     assert_eq!(foreign.message(), missing.message());
     let update = UpdateContactRequest {
+        allow_duplicates: false,
         contact: Some(Contact {
             id: by_outsider.id.clone(),
             title: "Hijacked".into(),
@@ -217,6 +218,7 @@ async fn data_scope_and_tenant_isolation(mode: Mode) {
     // A rep cannot hand a record to someone outside their scope.
     expect_invalid(
         rep1.update_contact(UpdateContactRequest {
+            allow_duplicates: false,
             contact: Some(Contact {
                 id: by_rep1.id.clone(),
                 owner_id: o.outsider.user_id.clone(),
@@ -234,6 +236,7 @@ async fn data_scope_and_tenant_isolation(mode: Mode) {
     o.manager
         .contacts()
         .update_contact(UpdateContactRequest {
+            allow_duplicates: false,
             contact: Some(Contact {
                 id: by_rep1.id.clone(),
                 owner_id: o.rep2.user_id.clone(),
@@ -369,6 +372,7 @@ async fn permissions_api_keys_and_disabled_users(mode: Mode) {
         machine
             .contacts()
             .create_contact(CreateContactRequest {
+                allow_duplicates: false,
                 contact: Some(Contact {
                     display_name: "x".into(),
                     ..Default::default()
@@ -531,6 +535,7 @@ async fn accounts_are_scoped_like_contacts(mode: Mode) {
         let name = name.to_owned();
         async move {
             api.create_account(CreateAccountRequest {
+                allow_duplicates: false,
                 account: Some(Account {
                     display_name: name,
                     ..Default::default()
@@ -567,6 +572,7 @@ async fn accounts_are_scoped_like_contacts(mode: Mode) {
     );
     expect_code(
         rep1.update_account(UpdateAccountRequest {
+            allow_duplicates: false,
             account: Some(Account {
                 id: theirs.id.clone(),
                 industry: "hijacked".into(),
@@ -597,6 +603,7 @@ async fn accounts_are_scoped_like_contacts(mode: Mode) {
     // A contact cannot be linked to an account its owner may not see.
     expect_invalid(
         rep1.create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(Contact {
                 display_name: "Linked".into(),
                 account_id: theirs.id.clone(),

@@ -181,6 +181,7 @@ async fn events_and_reads_survive_a_redis_outage() {
         assert_eq!(read.display_name, c.display_name);
     }
     api.update_contact(UpdateContactRequest {
+        allow_duplicates: false,
         contact: Some(Contact {
             id: during[0].id.clone(),
             title: "Updated while Redis was down".into(),

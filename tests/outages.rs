@@ -44,6 +44,7 @@ async fn a_database_outage_is_unavailable_not_internal() {
             .await
             .map(|_| ()),
         api.create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(Contact {
                 display_name: "During".into(),
                 ..Default::default()

@@ -28,6 +28,7 @@ async fn create(session: &Session, c: Contact) -> Contact {
     session
         .contacts()
         .create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(c),
             request_id: String::new(),
         })
@@ -40,6 +41,7 @@ async fn create(session: &Session, c: Contact) -> Contact {
 
 fn update(c: Contact, paths: &[&str]) -> UpdateContactRequest {
     UpdateContactRequest {
+        allow_duplicates: false,
         contact: Some(c),
         update_mask: Some(FieldMask {
             paths: paths.iter().map(|p| p.to_string()).collect(),
@@ -55,6 +57,7 @@ async fn accounts_and_validation(mode: Mode) {
 
     let account = api
         .create_account(CreateAccountRequest {
+            allow_duplicates: false,
             account: Some(Account {
                 display_name: "深圳华强电子有限公司".into(),
                 industry: "electronics".into(),
@@ -89,6 +92,7 @@ async fn accounts_and_validation(mode: Mode) {
 
     // Every bad field is named.
     let bad = CreateAccountRequest {
+        allow_duplicates: false,
         account: Some(Account {
             display_name: " ".into(),
             website: "ftp://nope".into(),
@@ -112,6 +116,7 @@ async fn accounts_and_validation(mode: Mode) {
     );
     expect_invalid(
         api.create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(Contact::default()),
             request_id: String::new(),
         })
@@ -120,6 +125,7 @@ async fn accounts_and_validation(mode: Mode) {
     );
     expect_invalid(
         api.create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(Contact {
                 display_name: "x".into(),
                 account_id: "no-such-account".into(),
@@ -132,6 +138,7 @@ async fn accounts_and_validation(mode: Mode) {
     );
     expect_invalid(
         api.create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(contact("x")),
             request_id: "x".repeat(65),
         })
@@ -289,6 +296,7 @@ async fn accounts_and_validation(mode: Mode) {
     assert_eq!(retitled.email, person.email);
     expect_invalid(
         api.update_account(UpdateAccountRequest {
+            allow_duplicates: false,
             account: Some(Account {
                 id: account.id.clone(),
                 ..Default::default()
@@ -310,6 +318,7 @@ async fn accounts_and_validation(mode: Mode) {
     .unwrap();
     expect_invalid(
         api.create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(Contact {
                 display_name: "late".into(),
                 account_id: account.id.clone(),
@@ -416,6 +425,7 @@ async fn etags_and_idempotent_retries(mode: Mode) {
 
     // The same request id returns the first result, even when sent concurrently.
     let request = CreateContactRequest {
+        allow_duplicates: false,
         contact: Some(contact("Retried")),
         request_id: "4f7c2a4e-retry".into(),
     };
@@ -446,6 +456,7 @@ async fn etags_and_idempotent_retries(mode: Mode) {
     // Reusing the id with another payload is refused; another caller's id is independent.
     expect_invalid(
         api.create_contact(CreateContactRequest {
+            allow_duplicates: false,
             contact: Some(contact("Different")),
             request_id: "4f7c2a4e-retry".into(),
         })

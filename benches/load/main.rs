@@ -590,6 +590,7 @@ async fn run() {
             };
             client
                 .create_contact(CreateContactRequest {
+                    allow_duplicates: false,
                     contact: Some(contact),
                     request_id: String::new(),
                 })
@@ -615,6 +616,7 @@ async fn run() {
         let created = admin
             .contacts()
             .create_contact(CreateContactRequest {
+                allow_duplicates: false,
                 contact: Some(Contact {
                     display_name: format!("Hot {i}"),
                     ..Default::default()

@@ -53,6 +53,11 @@ impl Gatekeeper {
             }
             Some(Requirement::Authenticated) => {}
             Some(Requirement::Permission(permission)) => principal.require(permission)?,
+            Some(Requirement::AnyOf(permissions)) => {
+                if !permissions.iter().any(|p| principal.require(p).is_ok()) {
+                    principal.require(permissions[0])?;
+                }
+            }
         }
         if let Err(retry_after) = self
             .per_principal

@@ -30,7 +30,12 @@ pub enum Requirement {
     Authenticated,
     /// One permission.
     Permission(&'static str),
+    /// At least one of these; the service checks the one the request's resource type needs.
+    AnyOf(&'static [&'static str]),
 }
+
+const ANY_CONTACTS_READ: &[&str] = &["contacts.accounts.read", "contacts.contacts.read"];
+const ANY_CONTACTS_WRITE: &[&str] = &["contacts.accounts.write", "contacts.contacts.write"];
 
 /// The requirement of an RPC path, or `None` for an unknown RPC.
 pub fn required(path: &str) -> Option<Requirement> {
@@ -60,6 +65,15 @@ pub fn required(path: &str) -> Option<Requirement> {
                 "contacts.contacts.write"
             }
             "ListAuditEntries" => "contacts.audit.read",
+            "GetAccountHierarchy" => "contacts.accounts.read",
+            "MergeAccounts" => "contacts.accounts.write",
+            "MergeContacts" => "contacts.contacts.write",
+            "ListGroups" => "contacts.groups.read",
+            "CreateGroup" | "DeleteGroup" => "contacts.groups.write",
+            "FindDuplicates" => return Some(Requirement::AnyOf(ANY_CONTACTS_READ)),
+            "BatchModifyLabels" | "TransferOwnership" => {
+                return Some(Requirement::AnyOf(ANY_CONTACTS_WRITE));
+            }
             _ => return None,
         },
         _ => return None,
@@ -83,6 +97,8 @@ pub const TENANT_ADMIN: &[&str] = &[
     "contacts.contacts.read",
     "contacts.contacts.write",
     "contacts.audit.read",
+    "contacts.groups.read",
+    "contacts.groups.write",
 ];
 
 const SALES: &[&str] = &[
@@ -91,9 +107,14 @@ const SALES: &[&str] = &[
     "contacts.contacts.read",
     "contacts.contacts.write",
     "contacts.audit.read",
+    "contacts.groups.read",
 ];
 
-const MANAGER_EXTRA: &[&str] = &["identity.users.read", "identity.teams.read"];
+const MANAGER_EXTRA: &[&str] = &[
+    "identity.users.read",
+    "identity.teams.read",
+    "contacts.groups.write",
+];
 
 /// A role every tenant is created with.
 #[derive(Debug, Clone)]

@@ -79,6 +79,7 @@ impl Session {
         use crm_proto::contacts::{Contact, CreateContactRequest};
         self.contacts()
             .create_contact(CreateContactRequest {
+                allow_duplicates: false,
                 contact: Some(Contact {
                     display_name: name.into(),
                     ..Default::default()

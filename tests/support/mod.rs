@@ -342,6 +342,34 @@ impl Suite {
     }
 
     /// Signs in as the first admin.
+    /// Every event the contacts service wrote to its outbox, oldest first. The outbox is the
+    /// record of what was announced, in both modes.
+    pub async fn contacts_events(&self) -> Vec<crm_proto::contacts::ContactsEvent> {
+        use prost::Message as _;
+        use sea_orm::{EntityTrait as _, QueryOrder as _};
+        let url = match &self.contacts_database {
+            Some(name) => format!("postgres://postgres@127.0.0.1:{}/{name}", postgres().port),
+            None => format!(
+                "sqlite://{}?mode=ro",
+                self.data_dir.join("contacts.db").display()
+            ),
+        };
+        let db = sea_orm::Database::connect(url)
+            .await
+            .expect("contacts database");
+        let rows = crm_platform::entity::outbox::Entity::find()
+            .order_by_asc(crm_platform::entity::outbox::Column::Seq)
+            .all(&db)
+            .await
+            .expect("outbox rows");
+        rows.iter()
+            .map(|row| {
+                crm_proto::contacts::ContactsEvent::decode(row.payload.as_slice())
+                    .expect("a ContactsEvent")
+            })
+            .collect()
+    }
+
     pub async fn admin(&self) -> clients::Session {
         clients::Session::login(self, ADMIN_EMAIL, ADMIN_PASSWORD)
             .await

@@ -1,20 +1,27 @@
-//! Accounts: companies and organisations.
+//! Accounts: companies and organisations, optionally in a group's parent/subsidiary tree.
 
 use sea_orm::DatabaseTransaction;
 
 use crate::entity::account::{Column, Entity, Model};
-use crate::resource::{Action, FieldKind, Resource};
+use crate::fields::{self, AddressColumns};
+use crate::hierarchy;
+use crate::resource::{Action, FieldKind, IndexKey, Resource};
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask;
+use crm_platform::normalize;
 use crm_platform::time::{to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
-use crm_proto::common::PostalAddress;
-use crm_proto::contacts::{Account, ContactsEvent, ContactsEventType, contacts_event::Subject};
+use crm_proto::contacts::{
+    Account, AccountSize, AccountTier, AccountType, ContactsEvent, ContactsEventType,
+    contacts_event::Subject,
+};
 
 /// The account resource.
 #[derive(Debug, Clone, Copy)]
 pub struct Accounts;
+
+crate::fields::address_columns!(Model);
 
 const UPDATABLE: &[&str] = &[
     "display_name",
@@ -24,8 +31,23 @@ const UPDATABLE: &[&str] = &[
     "email",
     "address",
     "owner_id",
+    "account_type",
+    "size",
+    "tier",
+    "source",
+    "parent_id",
+    "tags",
+    "group_ids",
+    "notes",
 ];
-const OUTPUT_ONLY: &[&str] = &["id", "etag", "create_time", "update_time", "delete_time"];
+const OUTPUT_ONLY: &[&str] = &[
+    "id",
+    "etag",
+    "create_time",
+    "update_time",
+    "delete_time",
+    "merged_into_id",
+];
 
 /// Checks every field and writes the normalised values into `model`.
 fn apply(model: &mut Model, input: &Account, fields: &[&str]) -> Result<(), Error> {
@@ -50,36 +72,43 @@ fn apply(model: &mut Model, input: &Account, fields: &[&str]) -> Result<(), Erro
                 v.max_chars("account.email", &input.email, 320);
                 model.email = v.email("account.email", &input.email);
             }
-            "address" => {
-                let address = input.address.clone().unwrap_or_default();
-                if !address.region_code.is_empty()
-                    && (address.region_code.len() != 2
-                        || !address.region_code.chars().all(|c| c.is_ascii_alphabetic()))
-                {
-                    v.add(
-                        "account.address.region_code",
-                        "must be an ISO 3166-1 alpha-2 code such as CN",
-                    );
-                }
-                for (name, value) in [
-                    ("administrative_area", &address.administrative_area),
-                    ("locality", &address.locality),
-                    ("sublocality", &address.sublocality),
-                    ("postal_code", &address.postal_code),
-                ] {
-                    v.max_chars(&format!("account.address.{name}"), value, 200);
-                }
-                let lines = address.address_lines.join("\n");
-                v.max_chars("account.address.address_lines", &lines, 1000);
-                model.region_code = address.region_code.to_ascii_uppercase();
-                model.administrative_area = address.administrative_area;
-                model.locality = address.locality;
-                model.sublocality = address.sublocality;
-                model.postal_code = address.postal_code;
-                model.address_lines = lines;
-            }
+            "address" => model.set_address(AddressColumns::check(
+                &mut v,
+                "account.address",
+                input.address.as_ref(),
+            )),
             // The owner is checked against the caller's scope by the generic handler.
             "owner_id" => model.owner_id = input.owner_id.clone(),
+            "account_type" => {
+                model.account_type = fields::enumeration::<AccountType>(
+                    &mut v,
+                    "account.account_type",
+                    input.account_type,
+                );
+            }
+            "size" => {
+                model.size = fields::enumeration::<AccountSize>(&mut v, "account.size", input.size);
+            }
+            "tier" => {
+                model.tier = fields::enumeration::<AccountTier>(&mut v, "account.tier", input.tier);
+            }
+            "source" => {
+                v.max_chars("account.source", &input.source, 100);
+                model.source = input.source.trim().to_owned();
+            }
+            // Existence and cycles are checked against the database by `check_references`.
+            "parent_id" => model.parent_id = input.parent_id.trim().to_owned(),
+            "tags" => {
+                model.tags = fields::to_json(&fields::tags(&mut v, "account.tags", &input.tags));
+            }
+            "group_ids" => {
+                model.group_ids =
+                    fields::to_json(&fields::ids(&mut v, "account.group_ids", &input.group_ids));
+            }
+            "notes" => {
+                v.max_chars("account.notes", &input.notes, 10_000);
+                model.notes = input.notes.clone();
+            }
             _ => {}
         }
     }
@@ -101,11 +130,29 @@ impl Resource for Accounts {
     fn filter_field(name: &str) -> Option<(Column, FieldKind)> {
         Some(match name {
             "owner_id" => (Column::OwnerId, FieldKind::Id),
+            "parent_id" => (Column::ParentId, FieldKind::Id),
             "display_name" => (Column::DisplayName, FieldKind::Text),
             "industry" => (Column::Industry, FieldKind::Text),
+            "source" => (Column::Source, FieldKind::Text),
             "email" => (Column::Email, FieldKind::LowercaseText),
             "phone" => (Column::Phone, FieldKind::Text),
             "region_code" => (Column::RegionCode, FieldKind::Text),
+            "administrative_area" => (Column::AdministrativeArea, FieldKind::Text),
+            "locality" => (Column::Locality, FieldKind::Text),
+            "account_type" => (
+                Column::AccountType,
+                FieldKind::Enum(|s| AccountType::from_str_name(s).map(|e| e as i32)),
+            ),
+            "size" => (
+                Column::Size,
+                FieldKind::Enum(|s| AccountSize::from_str_name(s).map(|e| e as i32)),
+            ),
+            "tier" => (
+                Column::Tier,
+                FieldKind::Enum(|s| AccountTier::from_str_name(s).map(|e| e as i32)),
+            ),
+            "tags" => (Column::Id, FieldKind::Label("tag")),
+            "group_ids" => (Column::Id, FieldKind::Label("group")),
             "create_time" => (Column::CreateTime, FieldKind::Time),
             "update_time" => (Column::UpdateTime, FieldKind::Time),
             _ => return None,
@@ -120,24 +167,21 @@ impl Resource for Accounts {
             website: m.website.clone(),
             phone: m.phone.clone(),
             email: m.email.clone(),
-            address: Some(PostalAddress {
-                region_code: m.region_code.clone(),
-                administrative_area: m.administrative_area.clone(),
-                locality: m.locality.clone(),
-                sublocality: m.sublocality.clone(),
-                postal_code: m.postal_code.clone(),
-                address_lines: m
-                    .address_lines
-                    .split('\n')
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            }),
+            address: Some(m.address().to_proto()),
             owner_id: m.owner_id.clone(),
             etag: crm_platform::etag::format(m.version),
             create_time: Some(to_timestamp(m.create_time)),
             update_time: Some(to_timestamp(m.update_time)),
             delete_time: to_timestamp_opt(m.delete_time),
+            account_type: m.account_type,
+            size: m.size,
+            tier: m.tier,
+            source: m.source.clone(),
+            parent_id: m.parent_id.clone(),
+            tags: fields::from_json(&m.tags),
+            group_ids: fields::from_json(&m.group_ids),
+            notes: m.notes.clone(),
+            merged_into_id: m.merged_into_id.clone(),
         }
     }
 
@@ -148,24 +192,33 @@ impl Resource for Accounts {
             ("website", m.website.clone()),
             ("phone", m.phone.clone()),
             ("email", m.email.clone()),
-            (
-                "address",
-                [
-                    m.region_code.as_str(),
-                    &m.administrative_area,
-                    &m.locality,
-                    &m.sublocality,
-                    &m.postal_code,
-                    &m.address_lines,
-                ]
-                .iter()
-                .filter(|p| !p.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", "),
-            ),
+            ("address", m.address().summary()),
             ("owner_id", m.owner_id.clone()),
+            ("account_type", enum_name::<AccountType>(m.account_type)),
+            ("size", enum_name::<AccountSize>(m.size)),
+            ("tier", enum_name::<AccountTier>(m.tier)),
+            ("source", m.source.clone()),
+            ("parent_id", m.parent_id.clone()),
+            ("tags", m.tags.clone()),
+            ("group_ids", m.group_ids.clone()),
+            ("notes", m.notes.clone()),
+            ("merged_into_id", m.merged_into_id.clone()),
         ]
+    }
+
+    fn index_keys(m: &Model) -> Vec<IndexKey> {
+        let mut keys = Vec::with_capacity(3);
+        let name = normalize::company_key(&m.display_name);
+        if !name.is_empty() {
+            keys.push(IndexKey::new("name", name));
+        }
+        if !m.phone.is_empty() {
+            keys.push(IndexKey::new("phone", m.phone.clone()));
+        }
+        if !m.email.is_empty() {
+            keys.push(IndexKey::new("email", m.email.clone()));
+        }
+        keys
     }
 
     fn event(action: Action, proto: Account) -> ContactsEvent {
@@ -174,6 +227,7 @@ impl Resource for Accounts {
             Action::Update => ContactsEventType::AccountUpdated,
             Action::Delete => ContactsEventType::AccountDeleted,
             Action::Undelete => ContactsEventType::AccountUndeleted,
+            Action::Merge => ContactsEventType::AccountMerged,
         };
         ContactsEvent {
             r#type: kind as i32,
@@ -204,6 +258,15 @@ impl Resource for Accounts {
             sublocality: String::new(),
             postal_code: String::new(),
             address_lines: String::new(),
+            account_type: 0,
+            size: 0,
+            tier: 0,
+            source: String::new(),
+            parent_id: String::new(),
+            tags: "[]".to_owned(),
+            group_ids: "[]".to_owned(),
+            notes: String::new(),
+            merged_into_id: String::new(),
             version: 1,
             create_time: now,
             update_time: now,
@@ -223,6 +286,14 @@ impl Resource for Accounts {
             "email" => !input.email.is_empty(),
             "address" => input.address.is_some(),
             "owner_id" => !input.owner_id.is_empty(),
+            "account_type" => input.account_type != 0,
+            "size" => input.size != 0,
+            "tier" => input.tier != 0,
+            "source" => !input.source.is_empty(),
+            "parent_id" => !input.parent_id.is_empty(),
+            "tags" => !input.tags.is_empty(),
+            "group_ids" => !input.group_ids.is_empty(),
+            "notes" => !input.notes.is_empty(),
             _ => false,
         })?;
         let mut next = current.clone();
@@ -234,11 +305,68 @@ impl Resource for Accounts {
         (&input.id, &input.owner_id, &input.etag)
     }
 
+    /// A parent must be a live account the caller can see, and never the account itself or
+    /// one of its subsidiaries.
     async fn check_references(
-        _txn: &DatabaseTransaction,
-        _principal: &Principal,
-        _model: &Model,
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        model: &Model,
     ) -> Result<(), Error> {
-        Ok(())
+        hierarchy::check_parent(txn, principal, model).await
+    }
+
+    fn absorb(survivor: &mut Model, merged: &Model) {
+        for (into, from) in [
+            (&mut survivor.industry, &merged.industry),
+            (&mut survivor.website, &merged.website),
+            (&mut survivor.phone, &merged.phone),
+            (&mut survivor.email, &merged.email),
+            (&mut survivor.source, &merged.source),
+        ] {
+            fill(into, from);
+        }
+        if survivor.region_code.is_empty() && survivor.address_lines.is_empty() {
+            survivor.set_address(merged.address());
+        }
+        for (into, from) in [
+            (&mut survivor.account_type, merged.account_type),
+            (&mut survivor.size, merged.size),
+            (&mut survivor.tier, merged.tier),
+        ] {
+            if *into == 0 {
+                *into = from;
+            }
+        }
+        // The survivor keeps its own place in a group's tree (taking the merged account's
+        // parent could close a cycle), unless its parent was the merged account itself.
+        if survivor.parent_id == merged.id {
+            survivor.parent_id = merged.parent_id.clone();
+        }
+        survivor.notes = fields::join_notes(&survivor.notes, &merged.notes);
+    }
+
+    async fn repoint(
+        txn: &DatabaseTransaction,
+        tenant_id: &str,
+        from_id: &str,
+        to_id: &str,
+    ) -> Result<Vec<crate::resource::Repointed>, Error> {
+        crate::merge::repoint_account(txn, tenant_id, from_id, to_id).await
+    }
+}
+
+/// Fills an empty text field from another record.
+pub(crate) fn fill(into: &mut String, from: &str) {
+    if into.is_empty() {
+        from.clone_into(into);
+    }
+}
+
+/// An enum number's name for audit entries, or the number when it is not defined.
+pub(crate) fn enum_name<E: TryFrom<i32> + std::fmt::Debug>(value: i32) -> String {
+    match E::try_from(value) {
+        Ok(e) if value != 0 => format!("{e:?}"),
+        Ok(_) => String::new(),
+        Err(_) => value.to_string(),
     }
 }

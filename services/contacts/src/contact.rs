@@ -2,31 +2,56 @@
 
 use sea_orm::DatabaseTransaction;
 
-use crate::account::Accounts;
+use crate::account::{Accounts, enum_name, fill};
 use crate::entity::contact::{Column, Entity, Model};
-use crate::resource::{Action, FieldKind, Resource};
+use crate::fields::{self, AddressColumns, PointKind, StoredPoint};
+use crate::resource::{Action, FieldKind, IndexKey, Resource};
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask;
-use crm_platform::time::{to_timestamp, to_timestamp_opt};
+use crm_platform::time::{now_micros, to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
-use crm_proto::contacts::{Contact, ContactsEvent, ContactsEventType, contacts_event::Subject};
+use crm_proto::common::Date;
+use crm_proto::contacts::{
+    Contact, ContactsEvent, ContactsEventType, Gender, contacts_event::Subject,
+};
 
 /// The contact resource.
 #[derive(Debug, Clone, Copy)]
 pub struct Contacts;
 
+crate::fields::address_columns!(Model);
+
 const UPDATABLE: &[&str] = &[
     "given_name",
     "family_name",
     "display_name",
+    "phones",
+    "emails",
     "email",
     "phone",
     "title",
     "account_id",
     "owner_id",
+    "department",
+    "gender",
+    "birthday",
+    "address",
+    "related_account_ids",
+    "occupation",
+    "notes",
+    "tags",
+    "group_ids",
 ];
-const OUTPUT_ONLY: &[&str] = &["id", "etag", "create_time", "update_time", "delete_time"];
+const OUTPUT_ONLY: &[&str] = &[
+    "id",
+    "etag",
+    "create_time",
+    "update_time",
+    "delete_time",
+    "age",
+    "merged_into_id",
+];
 
 /// Derives a display name: "Given Family" for Latin names, family name first without a
 /// space for CJK names (王小明), as people write them.
@@ -40,36 +65,89 @@ pub fn derive_display_name(given: &str, family: &str) -> String {
     }
 }
 
+fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
+    v.max_chars(field, value, max);
+    value.trim().to_owned()
+}
+
+/// Checks every field and writes the normalised values into `model`. `phones` and `emails`
+/// replace the lists; `phone` and `email` then set the primary entry.
 fn apply(model: &mut Model, input: &Contact, fields: &[&str]) -> Result<(), Error> {
     let mut v = Violations::new();
+    let mut phones: Vec<StoredPoint> = fields::from_json(&model.phones);
+    let mut emails: Vec<StoredPoint> = fields::from_json(&model.emails);
+    // Lists first, so a primary value given alongside them wins.
+    if fields.contains(&"phones") {
+        phones = fields::points(&mut v, "contact.phones", PointKind::Phone, &input.phones);
+    }
+    if fields.contains(&"emails") {
+        emails = fields::points(&mut v, "contact.emails", PointKind::Email, &input.emails);
+    }
     for field in fields {
         match *field {
             "given_name" => {
-                v.max_chars("contact.given_name", &input.given_name, 100);
-                model.given_name = input.given_name.trim().to_owned();
+                model.given_name = text(&mut v, "contact.given_name", &input.given_name, 100)
             }
             "family_name" => {
-                v.max_chars("contact.family_name", &input.family_name, 100);
-                model.family_name = input.family_name.trim().to_owned();
+                model.family_name = text(&mut v, "contact.family_name", &input.family_name, 100)
             }
             "display_name" => {
-                v.max_chars("contact.display_name", &input.display_name, 200);
-                model.display_name = input.display_name.trim().to_owned();
+                model.display_name = text(&mut v, "contact.display_name", &input.display_name, 200)
             }
             "email" => {
                 v.max_chars("contact.email", &input.email, 320);
-                model.email = v.email("contact.email", &input.email);
+                fields::set_primary(&mut emails, v.email("contact.email", &input.email));
             }
-            "phone" => model.phone = v.phone("contact.phone", &input.phone),
-            "title" => {
-                v.max_chars("contact.title", &input.title, 100);
-                model.title = input.title.trim().to_owned();
-            }
+            "phone" => fields::set_primary(&mut phones, v.phone("contact.phone", &input.phone)),
+            "title" => model.title = text(&mut v, "contact.title", &input.title, 100),
             "account_id" => model.account_id = input.account_id.trim().to_owned(),
             "owner_id" => model.owner_id = input.owner_id.clone(),
+            "department" => {
+                model.department = text(&mut v, "contact.department", &input.department, 100)
+            }
+            "gender" => {
+                model.gender =
+                    fields::enumeration::<Gender>(&mut v, "contact.gender", input.gender);
+            }
+            "birthday" => {
+                let (y, m, d) = fields::birthday(
+                    &mut v,
+                    "contact.birthday",
+                    input.birthday.as_ref(),
+                    now_micros(),
+                );
+                (model.birth_year, model.birth_month, model.birth_day) = (y, m, d);
+            }
+            "address" => model.set_address(AddressColumns::check(
+                &mut v,
+                "contact.address",
+                input.address.as_ref(),
+            )),
+            "related_account_ids" => {
+                model.related_account_ids = fields::to_json(&fields::ids(
+                    &mut v,
+                    "contact.related_account_ids",
+                    &input.related_account_ids,
+                ));
+            }
+            "occupation" => {
+                model.occupation = text(&mut v, "contact.occupation", &input.occupation, 100)
+            }
+            "notes" => {
+                v.max_chars("contact.notes", &input.notes, 10_000);
+                model.notes = input.notes.clone();
+            }
+            "tags" => {
+                model.tags = fields::to_json(&fields::tags(&mut v, "contact.tags", &input.tags));
+            }
+            "group_ids" => {
+                model.group_ids =
+                    fields::to_json(&fields::ids(&mut v, "contact.group_ids", &input.group_ids));
+            }
             _ => {}
         }
     }
+    set_points(model, &phones, &emails);
     if model.display_name.is_empty() {
         model.display_name = derive_display_name(&model.given_name, &model.family_name);
     }
@@ -80,6 +158,23 @@ fn apply(model: &mut Model, input: &Contact, fields: &[&str]) -> Result<(), Erro
         );
     }
     v.finish()
+}
+
+/// Stores the point lists and mirrors their primary entries into `phone` and `email`, which
+/// the indexed lookups and simple clients read.
+fn set_points(model: &mut Model, phones: &[StoredPoint], emails: &[StoredPoint]) {
+    model.phone = fields::primary(phones);
+    model.email = fields::primary(emails);
+    model.phones = fields::to_json(phones);
+    model.emails = fields::to_json(emails);
+}
+
+fn birthday(m: &Model) -> Option<Date> {
+    (m.birth_month != 0).then_some(Date {
+        year: m.birth_year,
+        month: m.birth_month,
+        day: m.birth_day,
+    })
 }
 
 impl Resource for Contacts {
@@ -104,6 +199,16 @@ impl Resource for Contacts {
             "email" => (Column::Email, FieldKind::LowercaseText),
             "phone" => (Column::Phone, FieldKind::Text),
             "title" => (Column::Title, FieldKind::Text),
+            "department" => (Column::Department, FieldKind::Text),
+            "occupation" => (Column::Occupation, FieldKind::Text),
+            "region_code" => (Column::RegionCode, FieldKind::Text),
+            "locality" => (Column::Locality, FieldKind::Text),
+            "gender" => (
+                Column::Gender,
+                FieldKind::Enum(|s| Gender::from_str_name(s).map(|e| e as i32)),
+            ),
+            "tags" => (Column::Id, FieldKind::Label("tag")),
+            "group_ids" => (Column::Id, FieldKind::Label("group")),
             "create_time" => (Column::CreateTime, FieldKind::Time),
             "update_time" => (Column::UpdateTime, FieldKind::Time),
             _ => return None,
@@ -111,6 +216,12 @@ impl Resource for Contacts {
     }
 
     fn to_proto(m: &Model) -> Contact {
+        let points = |column: &str| {
+            fields::from_json::<StoredPoint>(column)
+                .iter()
+                .map(StoredPoint::to_proto)
+                .collect()
+        };
         Contact {
             id: m.id.clone(),
             given_name: m.given_name.clone(),
@@ -125,6 +236,19 @@ impl Resource for Contacts {
             create_time: Some(to_timestamp(m.create_time)),
             update_time: Some(to_timestamp(m.update_time)),
             delete_time: to_timestamp_opt(m.delete_time),
+            department: m.department.clone(),
+            gender: m.gender,
+            birthday: birthday(m),
+            age: fields::age(m.birth_year, m.birth_month, m.birth_day, now_micros()),
+            phones: points(&m.phones),
+            emails: points(&m.emails),
+            address: Some(m.address().to_proto()),
+            related_account_ids: fields::from_json(&m.related_account_ids),
+            occupation: m.occupation.clone(),
+            notes: m.notes.clone(),
+            tags: fields::from_json(&m.tags),
+            group_ids: fields::from_json(&m.group_ids),
+            merged_into_id: m.merged_into_id.clone(),
         }
     }
 
@@ -133,12 +257,37 @@ impl Resource for Contacts {
             ("given_name", m.given_name.clone()),
             ("family_name", m.family_name.clone()),
             ("display_name", m.display_name.clone()),
-            ("email", m.email.clone()),
-            ("phone", m.phone.clone()),
+            ("phones", m.phones.clone()),
+            ("emails", m.emails.clone()),
             ("title", m.title.clone()),
             ("account_id", m.account_id.clone()),
             ("owner_id", m.owner_id.clone()),
+            ("department", m.department.clone()),
+            ("gender", enum_name::<Gender>(m.gender)),
+            (
+                "birthday",
+                birthday(m)
+                    .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+                    .unwrap_or_default(),
+            ),
+            ("address", m.address().summary()),
+            ("related_account_ids", m.related_account_ids.clone()),
+            ("occupation", m.occupation.clone()),
+            ("notes", m.notes.clone()),
+            ("tags", m.tags.clone()),
+            ("group_ids", m.group_ids.clone()),
+            ("merged_into_id", m.merged_into_id.clone()),
         ]
+    }
+
+    fn index_keys(m: &Model) -> Vec<IndexKey> {
+        let phones = fields::from_json::<StoredPoint>(&m.phones);
+        let emails = fields::from_json::<StoredPoint>(&m.emails);
+        phones
+            .into_iter()
+            .map(|p| IndexKey::new("phone", p.value))
+            .chain(emails.into_iter().map(|p| IndexKey::new("email", p.value)))
+            .collect()
     }
 
     fn event(action: Action, proto: Contact) -> ContactsEvent {
@@ -147,6 +296,7 @@ impl Resource for Contacts {
             Action::Update => ContactsEventType::ContactUpdated,
             Action::Delete => ContactsEventType::ContactDeleted,
             Action::Undelete => ContactsEventType::ContactUndeleted,
+            Action::Merge => ContactsEventType::ContactMerged,
         };
         ContactsEvent {
             r#type: kind as i32,
@@ -162,23 +312,53 @@ impl Resource for Contacts {
         now: i64,
         input: Contact,
     ) -> Result<Model, Error> {
+        let empty = || String::new();
         let mut model = Model {
             id,
             tenant_id: tenant_id.to_owned(),
             owner_id: owner_id.clone(),
-            given_name: String::new(),
-            family_name: String::new(),
-            display_name: String::new(),
-            email: String::new(),
-            phone: String::new(),
-            title: String::new(),
-            account_id: String::new(),
+            given_name: empty(),
+            family_name: empty(),
+            display_name: empty(),
+            email: empty(),
+            phone: empty(),
+            title: empty(),
+            account_id: empty(),
+            department: empty(),
+            gender: 0,
+            birth_year: 0,
+            birth_month: 0,
+            birth_day: 0,
+            phones: "[]".to_owned(),
+            emails: "[]".to_owned(),
+            region_code: empty(),
+            administrative_area: empty(),
+            locality: empty(),
+            sublocality: empty(),
+            postal_code: empty(),
+            address_lines: empty(),
+            related_account_ids: "[]".to_owned(),
+            occupation: empty(),
+            notes: empty(),
+            tags: "[]".to_owned(),
+            group_ids: "[]".to_owned(),
+            merged_into_id: empty(),
             version: 1,
             create_time: now,
             update_time: now,
             delete_time: None,
         };
-        apply(&mut model, &input, UPDATABLE)?;
+        // A create sets the lists, or the single values when no list is given.
+        let fields: Vec<&str> = UPDATABLE
+            .iter()
+            .copied()
+            .filter(|f| match *f {
+                "phone" => input.phones.is_empty(),
+                "email" => input.emails.is_empty(),
+                _ => true,
+            })
+            .collect();
+        apply(&mut model, &input, &fields)?;
         model.owner_id = owner_id;
         Ok(model)
     }
@@ -188,11 +368,22 @@ impl Resource for Contacts {
             "given_name" => !input.given_name.is_empty(),
             "family_name" => !input.family_name.is_empty(),
             "display_name" => !input.display_name.is_empty(),
-            "email" => !input.email.is_empty(),
-            "phone" => !input.phone.is_empty(),
+            "phones" => !input.phones.is_empty(),
+            "emails" => !input.emails.is_empty(),
+            "email" => !input.email.is_empty() && input.emails.is_empty(),
+            "phone" => !input.phone.is_empty() && input.phones.is_empty(),
             "title" => !input.title.is_empty(),
             "account_id" => !input.account_id.is_empty(),
             "owner_id" => !input.owner_id.is_empty(),
+            "department" => !input.department.is_empty(),
+            "gender" => input.gender != 0,
+            "birthday" => input.birthday.is_some(),
+            "address" => input.address.is_some(),
+            "related_account_ids" => !input.related_account_ids.is_empty(),
+            "occupation" => !input.occupation.is_empty(),
+            "notes" => !input.notes.is_empty(),
+            "tags" => !input.tags.is_empty(),
+            "group_ids" => !input.group_ids.is_empty(),
             _ => false,
         })?;
         let mut next = current.clone();
@@ -204,23 +395,81 @@ impl Resource for Contacts {
         (&input.id, &input.owner_id, &input.etag)
     }
 
-    /// A contact may only point at a live account the caller can see.
+    /// A contact may only point at live accounts the caller can see.
     async fn check_references(
         txn: &DatabaseTransaction,
         principal: &Principal,
         model: &Model,
     ) -> Result<(), Error> {
-        if model.account_id.is_empty() {
-            return Ok(());
+        let related: Vec<String> = fields::from_json(&model.related_account_ids);
+        let primary = std::iter::once(("contact.account_id".to_owned(), &model.account_id));
+        let others = related
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (format!("contact.related_account_ids[{i}]"), id));
+        for (field, id) in primary.chain(others).filter(|(_, id)| !id.is_empty()) {
+            match crate::store::find::<Accounts, _>(txn, principal, id).await {
+                Ok(account) if account.delete_time.is_none() => {}
+                Ok(_) | Err(Error::NotFound { .. }) => {
+                    return Err(Error::invalid(field, "no such account, or it is deleted"));
+                }
+                Err(e) => return Err(e),
+            }
         }
-        match crate::store::find::<Accounts, _>(txn, principal, &model.account_id).await {
-            Ok(account) if account.delete_time.is_none() => Ok(()),
-            Ok(_) | Err(Error::NotFound { .. }) => Err(Error::invalid(
-                "contact.account_id",
-                "no such account, or it is deleted",
-            )),
-            Err(e) => Err(e),
+        Ok(())
+    }
+
+    fn absorb(survivor: &mut Model, merged: &Model) {
+        for (into, from) in [
+            (&mut survivor.given_name, &merged.given_name),
+            (&mut survivor.family_name, &merged.family_name),
+            (&mut survivor.title, &merged.title),
+            (&mut survivor.account_id, &merged.account_id),
+            (&mut survivor.department, &merged.department),
+            (&mut survivor.occupation, &merged.occupation),
+        ] {
+            fill(into, from);
         }
+        if survivor.gender == 0 {
+            survivor.gender = merged.gender;
+        }
+        if survivor.birth_month == 0 {
+            (
+                survivor.birth_year,
+                survivor.birth_month,
+                survivor.birth_day,
+            ) = (merged.birth_year, merged.birth_month, merged.birth_day);
+        }
+        if survivor.region_code.is_empty() && survivor.address_lines.is_empty() {
+            survivor.set_address(merged.address());
+        }
+        let union_points = |a: &str, b: &str| {
+            let mut list: Vec<StoredPoint> = fields::from_json(a);
+            for mut point in fields::from_json::<StoredPoint>(b) {
+                if !list.iter().any(|p| p.value == point.value) {
+                    point.primary = list.is_empty();
+                    list.push(point);
+                }
+            }
+            list
+        };
+        let phones = union_points(&survivor.phones, &merged.phones);
+        let emails = union_points(&survivor.emails, &merged.emails);
+        set_points(survivor, &phones, &emails);
+        let mut related: Vec<String> = fields::from_json(&survivor.related_account_ids);
+        for id in fields::from_json::<String>(&merged.related_account_ids) {
+            if !related.contains(&id) && id != survivor.account_id {
+                related.push(id);
+            }
+        }
+        if !merged.account_id.is_empty()
+            && merged.account_id != survivor.account_id
+            && !related.contains(&merged.account_id)
+        {
+            related.push(merged.account_id.clone());
+        }
+        survivor.related_account_ids = fields::to_json(&related);
+        survivor.notes = fields::join_notes(&survivor.notes, &merged.notes);
     }
 }
 

@@ -2,3 +2,5 @@
 
 pub mod account;
 pub mod contact;
+pub mod contact_group;
+pub mod record_index;

@@ -3,8 +3,10 @@
 use tonic::{Request, Response, Status};
 
 use crate::account::Accounts;
+use crate::bulk::LabelChange;
 use crate::contact::Contacts;
 use crate::handlers::{Handlers, Idempotency};
+use crate::hierarchy;
 use crate::resource::Resource;
 use crm_platform::audit;
 use crm_platform::auth::principal;
@@ -36,7 +38,7 @@ impl ContactsGrpc {
         request: &Request<M>,
         method: &'static str,
         request_id: &str,
-        input: Option<R::Proto>,
+        (input, allow_duplicates): (Option<R::Proto>, bool),
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Response<Resp>, Status> {
         let p = principal(request)?;
@@ -48,7 +50,7 @@ impl ContactsGrpc {
         };
         Ok(Response::new(
             self.handlers
-                .create::<R, _, _>(p, idem, input, wrap)
+                .create::<R, _, _>(p, idem, (input, allow_duplicates), wrap)
                 .await?,
         ))
     }
@@ -58,11 +60,11 @@ impl ContactsGrpc {
         request: &Request<M>,
         method: &'static str,
         request_id: &str,
-        input: (Option<R::Proto>, Option<prost_types::FieldMask>),
+        input: (Option<R::Proto>, Option<prost_types::FieldMask>, bool),
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Response<Resp>, Status> {
         let p = principal(request)?;
-        let (input, update_mask) = input;
+        let (input, update_mask, allow_duplicates) = input;
         let input = input.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
         let idem = Idempotency {
             method,
@@ -71,7 +73,7 @@ impl ContactsGrpc {
         };
         let response = self
             .handlers
-            .update::<R, _, _>(p, idem, input, mask(update_mask), wrap)
+            .update::<R, _, _>(p, idem, (input, mask(update_mask), allow_duplicates), wrap)
             .await?;
         Ok(Response::new(response))
     }
@@ -98,6 +100,24 @@ impl ContactsGrpc {
     }
 }
 
+/// The two resource kinds a `resource_type` field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Account,
+    Contact,
+}
+
+fn kind(resource_type: &str) -> Result<Kind, Error> {
+    match resource_type {
+        "account" => Ok(Kind::Account),
+        "contact" => Ok(Kind::Contact),
+        _ => Err(Error::invalid(
+            "resource_type",
+            "must be \"account\" or \"contact\"",
+        )),
+    }
+}
+
 /// The full gRPC method name, which scopes idempotency keys.
 macro_rules! method {
     ($name:literal) => {
@@ -116,7 +136,7 @@ impl ContactsService for ContactsGrpc {
             &request,
             method!("CreateAccount"),
             &r.request_id,
-            r.account.clone(),
+            (r.account.clone(), r.allow_duplicates),
             |account| CreateAccountResponse {
                 account: Some(account),
             },
@@ -164,7 +184,7 @@ impl ContactsService for ContactsGrpc {
         request: Request<UpdateAccountRequest>,
     ) -> Result<Response<UpdateAccountResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.account.clone(), r.update_mask.clone());
+        let input = (r.account.clone(), r.update_mask.clone(), r.allow_duplicates);
         self.update::<Accounts, _, _>(
             &request,
             method!("UpdateAccount"),
@@ -222,7 +242,7 @@ impl ContactsService for ContactsGrpc {
             &request,
             method!("CreateContact"),
             &r.request_id,
-            r.contact.clone(),
+            (r.contact.clone(), r.allow_duplicates),
             |contact| CreateContactResponse {
                 contact: Some(contact),
             },
@@ -270,7 +290,7 @@ impl ContactsService for ContactsGrpc {
         request: Request<UpdateContactRequest>,
     ) -> Result<Response<UpdateContactResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.contact.clone(), r.update_mask.clone());
+        let input = (r.contact.clone(), r.update_mask.clone(), r.allow_duplicates);
         self.update::<Contacts, _, _>(
             &request,
             method!("UpdateContact"),
@@ -327,14 +347,13 @@ impl ContactsService for ContactsGrpc {
         p.require("contacts.audit.read")?;
         let r = request.get_ref();
         // The history is visible exactly to those who can see the record.
-        match r.resource_type.as_str() {
-            "account" => {
+        match kind(&r.resource_type)? {
+            Kind::Account => {
                 self.handlers.get::<Accounts>(p, &r.resource_id).await?;
             }
-            "contact" => {
+            Kind::Contact => {
                 self.handlers.get::<Contacts>(p, &r.resource_id).await?;
             }
-            _ => return Err(Error::invalid("resource_type", "must be account or contact").into()),
         }
         let page = audit::HistoryPage {
             resource_type: &r.resource_type,
@@ -348,5 +367,193 @@ impl ContactsService for ContactsGrpc {
             entries,
             next_page_token,
         }))
+    }
+
+    async fn get_account_hierarchy(
+        &self,
+        request: Request<GetAccountHierarchyRequest>,
+    ) -> Result<Response<GetAccountHierarchyResponse>, Status> {
+        let p = principal(&request)?;
+        p.require(Accounts::READ)?;
+        let id = &request.get_ref().id;
+        if id.is_empty() {
+            return Err(Error::invalid("id", "is required").into());
+        }
+        let (ancestors, descendants) = hierarchy::hierarchy(&self.handlers.db, p, id).await?;
+        Ok(Response::new(GetAccountHierarchyResponse {
+            ancestors,
+            descendants,
+        }))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<CreateGroupRequest>,
+    ) -> Result<Response<CreateGroupResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .group
+            .clone()
+            .ok_or_else(|| Error::invalid("group", "is required"))?;
+        let idem = Idempotency {
+            method: method!("CreateGroup"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let group = self.handlers.create_group(p, idem, input).await?;
+        Ok(Response::new(CreateGroupResponse { group: Some(group) }))
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<ListGroupsRequest>,
+    ) -> Result<Response<ListGroupsResponse>, Status> {
+        let groups = self.handlers.list_groups(principal(&request)?).await?;
+        Ok(Response::new(ListGroupsResponse { groups }))
+    }
+
+    async fn delete_group(
+        &self,
+        request: Request<DeleteGroupRequest>,
+    ) -> Result<Response<DeleteGroupResponse>, Status> {
+        let p = principal(&request)?;
+        self.handlers.delete_group(p, &request.get_ref().id).await?;
+        Ok(Response::new(DeleteGroupResponse {}))
+    }
+
+    async fn batch_modify_labels(
+        &self,
+        request: Request<BatchModifyLabelsRequest>,
+    ) -> Result<Response<BatchModifyLabelsResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let change = LabelChange {
+            add_tags: r.add_tags.clone(),
+            remove_tags: r.remove_tags.clone(),
+            add_group_ids: r.add_group_ids.clone(),
+            remove_group_ids: r.remove_group_ids.clone(),
+        };
+        let idem = Idempotency {
+            method: method!("BatchModifyLabels"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let updated_count = match kind(&r.resource_type)? {
+            Kind::Account => {
+                self.handlers
+                    .modify_labels::<Accounts, _>(p, idem, &r.ids, change)
+                    .await?
+            }
+            Kind::Contact => {
+                self.handlers
+                    .modify_labels::<Contacts, _>(p, idem, &r.ids, change)
+                    .await?
+            }
+        };
+        Ok(Response::new(BatchModifyLabelsResponse { updated_count }))
+    }
+
+    async fn transfer_ownership(
+        &self,
+        request: Request<TransferOwnershipRequest>,
+    ) -> Result<Response<TransferOwnershipResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: method!("TransferOwnership"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let (from, to) = (r.from_owner_id.as_str(), r.to_owner_id.as_str());
+        let transferred_count = match kind(&r.resource_type)? {
+            Kind::Account => {
+                self.handlers
+                    .transfer::<Accounts, _>(p, idem, &r.ids, from, to)
+                    .await?
+            }
+            Kind::Contact => {
+                self.handlers
+                    .transfer::<Contacts, _>(p, idem, &r.ids, from, to)
+                    .await?
+            }
+        };
+        Ok(Response::new(TransferOwnershipResponse {
+            transferred_count,
+        }))
+    }
+
+    async fn find_duplicates(
+        &self,
+        request: Request<FindDuplicatesRequest>,
+    ) -> Result<Response<FindDuplicatesResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let (sets, next_page_token) = match kind(&r.resource_type)? {
+            Kind::Account => {
+                self.handlers
+                    .find_duplicates::<Accounts>(p, r.page_size, &r.page_token)
+                    .await?
+            }
+            Kind::Contact => {
+                self.handlers
+                    .find_duplicates::<Contacts>(p, r.page_size, &r.page_token)
+                    .await?
+            }
+        };
+        Ok(Response::new(FindDuplicatesResponse {
+            sets,
+            next_page_token,
+        }))
+    }
+
+    async fn merge_accounts(
+        &self,
+        request: Request<MergeAccountsRequest>,
+    ) -> Result<Response<MergeAccountsResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: method!("MergeAccounts"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let keys = (
+            r.survivor_id.as_str(),
+            r.survivor_etag.as_str(),
+            r.merged_ids.as_slice(),
+        );
+        let response = self
+            .handlers
+            .merge::<Accounts, _, _>(p, idem, keys, |account| MergeAccountsResponse {
+                account: Some(account),
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn merge_contacts(
+        &self,
+        request: Request<MergeContactsRequest>,
+    ) -> Result<Response<MergeContactsResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: method!("MergeContacts"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let keys = (
+            r.survivor_id.as_str(),
+            r.survivor_etag.as_str(),
+            r.merged_ids.as_slice(),
+        );
+        let response = self
+            .handlers
+            .merge::<Contacts, _, _>(p, idem, keys, |contact| MergeContactsResponse {
+                contact: Some(contact),
+            })
+            .await?;
+        Ok(Response::new(response))
     }
 }

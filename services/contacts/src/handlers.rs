@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use prost::Message as _;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
-use crate::resource::{Action, Resource};
+use crate::resource::{Action, Resource, Stamps};
 use crate::store::{self, ListQuery, Order};
+use crate::{groups, index};
 use crm_platform::audit;
 use crm_platform::auth::Principal;
 use crm_platform::cache::Cache;
@@ -48,8 +49,8 @@ pub struct Idempotency<'a, M> {
     pub request: &'a M,
 }
 
-fn cache_key<R: Resource>(tenant_id: &str, id: &str) -> String {
-    format!("contacts:v1:{}:{tenant_id}:{id}", R::KIND)
+fn cache_key(kind: &str, tenant_id: &str, id: &str) -> String {
+    format!("contacts:v1:{kind}:{tenant_id}:{id}")
 }
 
 impl Handlers {
@@ -63,7 +64,7 @@ impl Handlers {
         if id.is_empty() {
             return Err(Error::invalid("id", "is required"));
         }
-        let key = cache_key::<R>(&principal.tenant_id, id);
+        let key = cache_key(R::KIND, &principal.tenant_id, id);
         if let Some(found) = self.cached::<R>(principal, &key, id).await {
             return found;
         }
@@ -130,12 +131,38 @@ impl Handlers {
         Ok((rows.iter().map(R::to_proto).collect(), token))
     }
 
+    /// One page of sets of visible records sharing a phone, email or company name.
+    pub async fn find_duplicates<R: Resource>(
+        &self,
+        principal: &Principal,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<crm_proto::contacts::DuplicateSet>, String), Error> {
+        principal.require(R::READ)?;
+        let limit = paging::page_size(page_size, 500)?;
+        let binding = paging::binding(&[
+            "duplicates",
+            R::KIND,
+            &principal.tenant_id,
+            &principal.user_id,
+        ]);
+        let cursor = self.pages.read(page_token, &binding)?;
+        let (sets, next) =
+            crate::duplicates::find_sets::<R, _>(&self.db, principal, limit, cursor).await?;
+        let token = next
+            .map(|cursor| self.pages.issue(cursor, &binding))
+            .unwrap_or_default();
+        Ok((sets, token))
+    }
+
     /// Creates a record owned by the caller, or by `owner_id` if it is within their scope.
+    /// A record sharing a phone, email or company name with another is refused unless
+    /// `allow_duplicates`.
     pub async fn create<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
         &self,
         principal: &Principal,
         idem: Idempotency<'_, M>,
-        input: R::Proto,
+        (input, allow_duplicates): (R::Proto, bool),
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Resp, Error> {
         principal.require(R::WRITE)?;
@@ -150,11 +177,15 @@ impl Handlers {
         let id = uuid::Uuid::now_v7().to_string();
         let model = R::create(&principal.tenant_id, owner_id, id, now_micros(), input)?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
-            R::check_references(&txn, principal, &model).await?;
+            check_links::<R>(&txn, principal, &model).await?;
+            if !allow_duplicates {
+                refuse_duplicate::<R>(&txn, &principal.tenant_id, &model).await?;
+            }
             store::insert::<R, _>(&txn, model.clone()).await?;
+            index::sync::<R>(&txn, &principal.tenant_id, &model).await?;
             let proto = R::to_proto(&model);
             let changes = audit::created(&R::audit_fields(&model));
-            self.record::<R>(&txn, principal, Action::Create, &proto, &changes)
+            self.record::<R>(&txn, principal, Action::Create, &proto, &changes, &[])
                 .await?;
             Ok((txn, wrap(proto)))
         })
@@ -163,13 +194,14 @@ impl Handlers {
         Ok(response)
     }
 
-    /// Changes the masked fields of a record; a stale etag is refused.
+    /// Changes the masked fields of a record; a stale etag is refused. A change that makes the
+    /// record share a phone, email or company name with another is refused unless
+    /// `allow_duplicates`.
     pub async fn update<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
         &self,
         principal: &Principal,
         idem: Idempotency<'_, M>,
-        input: R::Proto,
-        mask: Vec<String>,
+        (input, mask, allow_duplicates): (R::Proto, Vec<String>, bool),
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Resp, Error> {
         principal.require(R::WRITE)?;
@@ -183,37 +215,20 @@ impl Handlers {
         let expected = etag::parse(&format!("{}.etag", R::KIND), sent_etag)?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let (current, stamps) = current::<R>(&txn, principal, &id, expected).await?;
-            if stamps.delete_time.is_some() {
-                return Err(Error::precondition(
-                    "RESOURCE_DELETED",
-                    format!("{} is deleted; undelete it first", R::KIND),
-                ));
-            }
-            let mut next = R::update(&current, input, &mask)?;
+            refuse_deleted::<R>(&stamps)?;
+            let next = R::update(&current, input, &mask)?;
             let owner = R::stamps(&next).owner_id;
             if owner != stamps.owner_id {
                 check_owner::<R>(principal, &owner)?;
             }
-            R::set_stamps(
-                &mut next,
-                crate::resource::Stamps {
-                    owner_id: owner,
-                    version: stamps.version + 1,
-                    update_time: now_micros(),
-                    ..stamps.clone()
-                },
-            );
-            R::check_references(&txn, principal, &next).await?;
-            store::compare_and_set::<R, _>(
-                &txn,
-                &principal.tenant_id,
-                stamps.version,
-                next.clone(),
-            )
-            .await?;
-            let changes = audit::diff(&R::audit_fields(&current), &R::audit_fields(&next));
-            let proto = R::to_proto(&next);
-            self.record::<R>(&txn, principal, Action::Update, &proto, &changes)
+            check_links::<R>(&txn, principal, &next).await?;
+            let keys_changed =
+                index::duplicate_keys::<R>(&next) != index::duplicate_keys::<R>(&current);
+            if keys_changed && !allow_duplicates {
+                refuse_duplicate::<R>(&txn, &principal.tenant_id, &next).await?;
+            }
+            let proto = self
+                .save_change::<R>(&txn, principal, &current, next, Action::Update, &[])
                 .await?;
             Ok((txn, wrap(proto)))
         })
@@ -256,31 +271,21 @@ impl Handlers {
                 }
                 _ => {}
             }
-            let now = now_micros();
             let mut next = current.clone();
             R::set_stamps(
                 &mut next,
-                crate::resource::Stamps {
-                    version: stamps.version + 1,
-                    update_time: now,
-                    delete_time: deleted.then_some(now),
+                Stamps {
+                    delete_time: deleted.then(now_micros),
                     ..stamps.clone()
                 },
             );
-            store::compare_and_set::<R, _>(
-                &txn,
-                &principal.tenant_id,
-                stamps.version,
-                next.clone(),
-            )
-            .await?;
             let action = if deleted {
                 Action::Delete
             } else {
                 Action::Undelete
             };
-            let proto = R::to_proto(&next);
-            self.record::<R>(&txn, principal, action, &proto, &[])
+            let proto = self
+                .save_change::<R>(&txn, principal, &current, next, action, &[])
                 .await?;
             Ok((txn, wrap(proto)))
         })
@@ -289,14 +294,46 @@ impl Handlers {
         Ok(response)
     }
 
-    /// Writes the audit entry and the outbox event of a mutation in its transaction.
-    async fn record<R: Resource>(
+    /// Saves a changed row under optimistic concurrency (a new version and update time; a
+    /// concurrent writer makes it fail with ABORTED), rewrites its record index, and writes
+    /// the audit entry of the changed fields and the event, all in `txn`.
+    pub(crate) async fn save_change<R: Resource>(
         &self,
-        txn: &sea_orm::DatabaseTransaction,
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        current: &R::Model,
+        mut next: R::Model,
+        action: Action,
+        merged_ids: &[String],
+    ) -> Result<R::Proto, Error> {
+        let version = R::stamps(current).version;
+        let stamps = R::stamps(&next);
+        R::set_stamps(
+            &mut next,
+            Stamps {
+                version: version + 1,
+                update_time: now_micros(),
+                ..stamps
+            },
+        );
+        store::compare_and_set::<R, _>(txn, &principal.tenant_id, version, next.clone()).await?;
+        index::sync::<R>(txn, &principal.tenant_id, &next).await?;
+        let changes = audit::diff(&R::audit_fields(current), &R::audit_fields(&next));
+        let proto = R::to_proto(&next);
+        self.record::<R>(txn, principal, action, &proto, &changes, merged_ids)
+            .await?;
+        Ok(proto)
+    }
+
+    /// Writes the audit entry and the outbox event of a mutation in its transaction.
+    pub(crate) async fn record<R: Resource>(
+        &self,
+        txn: &DatabaseTransaction,
         principal: &Principal,
         action: Action,
         proto: &R::Proto,
         changes: &[audit::Change],
+        merged_ids: &[String],
     ) -> Result<(), Error> {
         let id = R::keys(proto).0.to_owned();
         audit::record(txn, principal, R::KIND, &id, action.name(), changes).await?;
@@ -305,6 +342,7 @@ impl Handlers {
         event.tenant_id = principal.tenant_id.clone();
         event.actor_id = principal.user_id.clone();
         event.occur_time = Some(to_timestamp(now_micros()));
+        event.merged_ids = merged_ids.to_vec();
         let event_type = event.r#type().as_str_name().to_owned();
         events::append(
             txn,
@@ -324,9 +362,14 @@ impl Handlers {
     /// Wakes the relay and invalidates the cache after a commit. A second invalidation a
     /// moment later removes a stale copy a concurrent reader may have written back between
     /// its database read and its cache fill.
-    async fn after_write<R: Resource>(&self, principal: &Principal, id: &str) {
+    pub(crate) async fn after_write<R: Resource>(&self, principal: &Principal, id: &str) {
         self.relay.wake();
-        let key = cache_key::<R>(&principal.tenant_id, id);
+        self.forget(&principal.tenant_id, R::KIND, id).await;
+    }
+
+    /// Drops the cached copy of a record, now and again a moment later.
+    pub(crate) async fn forget(&self, tenant_id: &str, kind: &str, id: &str) {
+        let key = cache_key(kind, tenant_id, id);
         self.cache.invalidate(&key).await;
         let cache = Arc::clone(&self.cache);
         tokio::spawn(async move {
@@ -336,13 +379,53 @@ impl Handlers {
     }
 }
 
+/// Checks a row's references: the resource's own (accounts, parents) and its groups.
+pub(crate) async fn check_links<R: Resource>(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    model: &R::Model,
+) -> Result<(), Error> {
+    R::check_references(txn, principal, model).await?;
+    let field = format!("{}.group_ids", R::KIND);
+    groups::check_exist(
+        txn,
+        &principal.tenant_id,
+        &field,
+        &R::labels(model).group_ids,
+    )
+    .await
+}
+
+/// Refuses a row that shares a duplicate-detection key with another live record.
+async fn refuse_duplicate<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    model: &R::Model,
+) -> Result<(), Error> {
+    match index::find_duplicate::<R>(txn, tenant_id, model).await? {
+        Some((existing, key)) => Err(index::duplicate_error(R::KIND, existing, key)),
+        None => Ok(()),
+    }
+}
+
+/// A deleted record cannot change until it is restored.
+pub(crate) fn refuse_deleted<R: Resource>(stamps: &Stamps) -> Result<(), Error> {
+    if stamps.delete_time.is_some() {
+        return Err(Error::precondition(
+            "RESOURCE_DELETED",
+            format!("{} is deleted; undelete it first", R::KIND),
+        ));
+    }
+    Ok(())
+}
+
 /// Loads the record a mutation applies to and checks the etag the client sent.
-async fn current<R: Resource>(
-    txn: &sea_orm::DatabaseTransaction,
+pub(crate) async fn current<R: Resource>(
+    txn: &DatabaseTransaction,
     principal: &Principal,
     id: &str,
     expected_version: Option<i64>,
-) -> Result<(R::Model, crate::resource::Stamps), Error> {
+) -> Result<(R::Model, Stamps), Error> {
     let current = store::find::<R, _>(txn, principal, id).await?;
     let stamps = R::stamps(&current);
     if expected_version.is_some_and(|v| v != stamps.version) {
@@ -353,7 +436,7 @@ async fn current<R: Resource>(
 
 /// A new owner must be within the caller's data scope: a rep cannot hand records to, or take
 /// them from, people outside it.
-fn check_owner<R: Resource>(principal: &Principal, owner_id: &str) -> Result<(), Error> {
+pub(crate) fn check_owner<R: Resource>(principal: &Principal, owner_id: &str) -> Result<(), Error> {
     if principal.reaches(owner_id) {
         Ok(())
     } else {

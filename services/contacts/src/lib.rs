@@ -2,10 +2,17 @@
 //! soft-deletable, versioned, audited and announced as events.
 
 pub mod account;
+pub mod bulk;
 pub mod contact;
+pub mod duplicates;
 pub mod entity;
+pub mod fields;
+pub mod groups;
 pub mod grpc;
 pub mod handlers;
+pub mod hierarchy;
+pub mod index;
+pub mod merge;
 pub mod migration;
 pub mod resource;
 pub mod store;

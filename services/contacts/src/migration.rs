@@ -3,6 +3,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+mod customer_record;
+
 /// Applies the platform tables, then the contacts tables.
 #[derive(Debug)]
 pub struct Migrator;
@@ -11,6 +13,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut migrations = crm_platform::migration::migrations();
         migrations.push(Box::new(CreateAccountsAndContacts));
+        migrations.push(Box::new(customer_record::AddCustomerRecord));
         migrations
     }
 }

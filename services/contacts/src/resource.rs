@@ -13,7 +13,7 @@ use crm_platform::error::Error;
 use crm_proto::contacts::ContactsEvent;
 
 /// A kind of field a filter may compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
     /// Text: `=`, `!=`, `:` (contains, case-insensitive).
     Text,
@@ -23,6 +23,50 @@ pub enum FieldKind {
     Id,
     /// A time (RFC 3339 on the wire): every comparison.
     Time,
+    /// An enum, compared by its value name (`tier = ACCOUNT_TIER_KEY`): `=`, `!=`.
+    Enum(fn(&str) -> Option<i32>),
+    /// A label list in the record index ("tag" or "group"): `=` (has it), `!=` (lacks it).
+    Label(&'static str),
+}
+
+/// A normalised value a record is found by: a phone, email or company name for duplicate
+/// detection, a tag or group for filters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IndexKey {
+    /// "phone", "email", "name", "tag" or "group".
+    pub kind: &'static str,
+    /// The normalised value.
+    pub value: String,
+}
+
+impl IndexKey {
+    /// A key.
+    pub fn new(kind: &'static str, value: String) -> Self {
+        Self { kind, value }
+    }
+}
+
+/// The index kinds that make two records duplicates of each other.
+pub const DUPLICATE_KINDS: &[&str] = &["phone", "email", "name"];
+
+/// A record in another table whose reference a merge moved, so its cached copy is dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repointed {
+    /// Resource kind.
+    pub kind: &'static str,
+    /// Its id.
+    pub id: String,
+    /// The field that now names the survivor.
+    pub field: &'static str,
+}
+
+/// A record's tags and group memberships.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// Tags as written.
+    pub tags: Vec<String>,
+    /// Group ids.
+    pub group_ids: Vec<String>,
 }
 
 /// A lifecycle step, for events and audit.
@@ -36,6 +80,8 @@ pub enum Action {
     Delete,
     /// Restored.
     Undelete,
+    /// Other records were folded into it.
+    Merge,
 }
 
 impl Action {
@@ -46,6 +92,7 @@ impl Action {
             Action::Update => "update",
             Action::Delete => "delete",
             Action::Undelete => "undelete",
+            Action::Merge => "merge",
         }
     }
 }
@@ -125,6 +172,27 @@ pub trait Resource: Send + Sync + 'static {
     fn to_proto(model: &Self::Model) -> Self::Proto;
     /// The field values an audit entry compares.
     fn audit_fields(model: &Self::Model) -> Vec<(&'static str, String)>;
+    /// The duplicate-detection keys of a live row (labels are indexed from [`Self::labels`]).
+    fn index_keys(model: &Self::Model) -> Vec<IndexKey>;
+    /// Tags and groups.
+    fn labels(model: &Self::Model) -> Labels;
+    /// Replaces tags and groups.
+    fn set_labels(model: &mut Self::Model, labels: &Labels);
+    /// Marks a row as merged into `survivor_id`.
+    fn set_merged_into(model: &mut Self::Model, survivor_id: &str);
+    /// Fills the survivor's empty fields from a merged row and unions its lists (labels are
+    /// merged by the caller).
+    fn absorb(survivor: &mut Self::Model, merged: &Self::Model);
+    /// Moves references to `from_id` in other rows of this service onto `to_id`.
+    fn repoint<'a>(
+        txn: &'a DatabaseTransaction,
+        tenant_id: &'a str,
+        from_id: &'a str,
+        to_id: &'a str,
+    ) -> impl Future<Output = Result<Vec<Repointed>, Error>> + Send + 'a {
+        let _ = (txn, tenant_id, from_id, to_id);
+        async { Ok(Vec::new()) }
+    }
     /// The event announcing `action` on `proto`.
     fn event(action: Action, proto: Self::Proto) -> ContactsEvent;
 
@@ -180,6 +248,22 @@ macro_rules! shared_columns {
                 update_time: m.update_time,
                 delete_time: m.delete_time,
             }
+        }
+
+        fn labels(m: &Model) -> $crate::resource::Labels {
+            $crate::resource::Labels {
+                tags: $crate::fields::from_json(&m.tags),
+                group_ids: $crate::fields::from_json(&m.group_ids),
+            }
+        }
+
+        fn set_labels(m: &mut Model, labels: &$crate::resource::Labels) {
+            m.tags = $crate::fields::to_json(&labels.tags);
+            m.group_ids = $crate::fields::to_json(&labels.group_ids);
+        }
+
+        fn set_merged_into(m: &mut Model, survivor_id: &str) {
+            m.merged_into_id = survivor_id.to_owned();
         }
 
         fn set_stamps(m: &mut Model, s: $crate::resource::Stamps) {

@@ -2,12 +2,13 @@
 //! scope here, in the service, whatever the gateway already checked: a record outside the
 //! scope behaves exactly like a record that does not exist.
 
-use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
+use crate::entity::record_index;
 use crate::resource::{FieldKind, Resource};
 use crm_platform::auth::{OwnerFilter, Principal};
 use crm_platform::error::Error;
@@ -107,6 +108,33 @@ fn scoped<R: Resource>(principal: &Principal) -> Select<R::Entity> {
     }
 }
 
+/// The live rows of `owner_id` the caller may see, oldest first, at most `limit`.
+pub async fn owned_by<R: Resource, C: ConnectionTrait>(
+    db: &C,
+    principal: &Principal,
+    owner_id: &str,
+    limit: u64,
+) -> Result<Vec<R::Model>, Error> {
+    let columns = R::columns();
+    Ok(scoped::<R>(principal)
+        .filter(columns.owner_id.eq(owner_id))
+        .filter(columns.delete_time.is_null())
+        .order_by_asc(columns.id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The ids of the live rows the caller may see, as a subquery.
+pub fn visible_ids<R: Resource>(principal: &Principal) -> sea_orm::sea_query::SelectStatement {
+    let columns = R::columns();
+    scoped::<R>(principal)
+        .select_only()
+        .column(columns.id)
+        .filter(columns.delete_time.is_null())
+        .into_query()
+}
+
 /// Returns the row with `id` if the caller may see it (deleted rows included).
 pub async fn find<R: Resource, C: ConnectionTrait>(
     db: &C,
@@ -132,7 +160,7 @@ pub async fn list<R: Resource, C: ConnectionTrait>(
         select = select.filter(columns.delete_time.is_null());
     }
     for comparison in &query.comparisons {
-        select = select.filter(condition::<R>(comparison)?);
+        select = select.filter(condition::<R>(&principal.tenant_id, comparison)?);
     }
     let sort_column = match query.order.field {
         SortField::CreateTime => columns.create_time,
@@ -186,7 +214,7 @@ fn after_cursor<Col: ColumnTrait>(
         .add(Condition::all().add(sort.eq(key)).add(tie)))
 }
 
-fn condition<R: Resource>(comparison: &Comparison) -> Result<Condition, Error> {
+fn condition<R: Resource>(tenant_id: &str, comparison: &Comparison) -> Result<Condition, Error> {
     let Some((column, kind)) = R::filter_field(&comparison.field) else {
         return Err(Error::invalid(
             "filter",
@@ -200,8 +228,44 @@ fn condition<R: Resource>(comparison: &Comparison) -> Result<Condition, Error> {
         )
     };
     let condition = match kind {
+        FieldKind::Enum(parse) => {
+            let value = parse(&comparison.value).ok_or_else(|| {
+                Error::invalid(
+                    "filter",
+                    format!(
+                        "`{}` is not a value of `{}`",
+                        comparison.value, comparison.field
+                    ),
+                )
+            })?;
+            match comparison.op {
+                Op::Eq => Condition::all().add(column.eq(value)),
+                Op::Ne => Condition::all().add(column.ne(value)),
+                _ => return Err(unsupported()),
+            }
+        }
+        FieldKind::Label(label) => {
+            let value = if label == "tag" {
+                comparison.value.trim().to_lowercase()
+            } else {
+                comparison.value.trim().to_owned()
+            };
+            let carriers = Query::select()
+                .column(record_index::Column::RecordId)
+                .from(record_index::Entity)
+                .and_where(record_index::Column::TenantId.eq(tenant_id))
+                .and_where(record_index::Column::RecordKind.eq(R::KIND))
+                .and_where(record_index::Column::KeyKind.eq(label))
+                .and_where(record_index::Column::KeyValue.eq(value))
+                .to_owned();
+            match comparison.op {
+                Op::Eq | Op::Has => Condition::all().add(column.in_subquery(carriers)),
+                Op::Ne => Condition::all().add(column.not_in_subquery(carriers)),
+                _ => return Err(unsupported()),
+            }
+        }
         FieldKind::Text | FieldKind::LowercaseText | FieldKind::Id => {
-            let value = if kind == FieldKind::LowercaseText {
+            let value = if matches!(kind, FieldKind::LowercaseText) {
                 comparison.value.to_lowercase()
             } else {
                 comparison.value.clone()
@@ -209,7 +273,7 @@ fn condition<R: Resource>(comparison: &Comparison) -> Result<Condition, Error> {
             match comparison.op {
                 Op::Eq => Condition::all().add(column.eq(value)),
                 Op::Ne => Condition::all().add(column.ne(value)),
-                Op::Has if kind != FieldKind::Id => Condition::all().add(
+                Op::Has if !matches!(kind, FieldKind::Id) => Condition::all().add(
                     Expr::expr(Func::lower(Expr::col(column)))
                         .like(LikeExpr::new(contains_pattern(&value.to_lowercase())).escape('\\')),
                 ),

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -61,6 +61,38 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
             ..Default::default()
         })
         .await?)
+}
+
+/// Serialises transactions that touch the same logical keys (for example "tenant t, phone
+/// +86..."), which no unique index can express. On PostgreSQL each key takes a
+/// transaction-scoped advisory lock, in sorted order so two writers cannot deadlock; on SQLite
+/// write transactions are already serial.
+pub async fn lock_keys(txn: &DatabaseTransaction, keys: &[String]) -> Result<(), Error> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut hashes: Vec<i64> = keys.iter().map(|k| stable_hash(k)).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    for hash in hashes {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [hash.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// FNV-1a: a hash that is the same in every process and release, as lock keys must be.
+fn stable_hash(key: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
 }
 
 /// Hides the password of a database URL for messages.

@@ -30,6 +30,33 @@ pub fn parse_rfc3339_micros(text: &str) -> Option<i64> {
     Some(ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1_000)
 }
 
+/// The UTC calendar date `(year, month, day)` of a time in microseconds since the epoch.
+pub fn civil_date(micros: i64) -> (i32, u32, u32) {
+    // Howard Hinnant's days-to-civil algorithm: exact for the proleptic Gregorian calendar.
+    let days = micros.div_euclid(86_400_000_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
+}
+
+/// Days in `month` of `year`; a year of 0 (unknown) allows 29 February.
+pub fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if year == 0 || (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +70,16 @@ mod tests {
             parse_rfc3339_micros("2023-11-14T22:13:20.123456Z"),
             Some(1_700_000_000_123_456)
         );
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(1_700_000_000_000_000), (2023, 11, 14));
+        assert_eq!(civil_date(951_782_400_000_000), (2000, 2, 29));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+        assert_eq!(days_in_month(2024, 2), 29);
+        assert_eq!(days_in_month(1900, 2), 28);
+        assert_eq!(days_in_month(0, 2), 29);
     }
 }

@@ -35,6 +35,24 @@ pub struct Model {
     pub postal_code: String,
     /// Address: street lines joined by newlines.
     pub address_lines: String,
+    /// `AccountType` number.
+    pub account_type: i32,
+    /// `AccountSize` number.
+    pub size: i32,
+    /// `AccountTier` number.
+    pub tier: i32,
+    /// Where the account came from.
+    pub source: String,
+    /// Parent account id, empty at the top of a group.
+    pub parent_id: String,
+    /// Tags, a JSON array of strings.
+    pub tags: String,
+    /// Group ids, a JSON array of strings.
+    pub group_ids: String,
+    /// Free notes.
+    pub notes: String,
+    /// The surviving account after a merge, empty otherwise.
+    pub merged_into_id: String,
     /// Optimistic-concurrency version; the etag is derived from it.
     pub version: i64,
     /// Microseconds since the epoch.

@@ -27,6 +27,44 @@ pub struct Model {
     pub title: String,
     /// Account id, empty for an individual customer.
     pub account_id: String,
+    /// Department.
+    pub department: String,
+    /// `Gender` number.
+    pub gender: i32,
+    /// Birthday year, 0 when unknown.
+    pub birth_year: i32,
+    /// Birthday month, 0 when no birthday is known.
+    pub birth_month: i32,
+    /// Birthday day of month, 0 when no birthday is known.
+    pub birth_day: i32,
+    /// Phones, a JSON array of `{value, label, primary}`; `phone` mirrors the primary one.
+    pub phones: String,
+    /// Emails, a JSON array like `phones`; `email` mirrors the primary one.
+    pub emails: String,
+    /// Address: ISO country code.
+    pub region_code: String,
+    /// Address: province or state.
+    pub administrative_area: String,
+    /// Address: city.
+    pub locality: String,
+    /// Address: district.
+    pub sublocality: String,
+    /// Address: postal code.
+    pub postal_code: String,
+    /// Address: street lines joined by newlines.
+    pub address_lines: String,
+    /// Other linked account ids, a JSON array of strings.
+    pub related_account_ids: String,
+    /// Occupation.
+    pub occupation: String,
+    /// Free notes.
+    pub notes: String,
+    /// Tags, a JSON array of strings.
+    pub tags: String,
+    /// Group ids, a JSON array of strings.
+    pub group_ids: String,
+    /// The surviving contact after a merge, empty otherwise.
+    pub merged_into_id: String,
     /// Optimistic-concurrency version; the etag is derived from it.
     pub version: i64,
     /// Microseconds since the epoch.

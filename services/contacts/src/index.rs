@@ -1,0 +1,154 @@
+//! The record index: each live record's normalised phones, emails and company name (for
+//! duplicate detection) and its tags and groups (for filters), rewritten in the transaction of
+//! every write so it always agrees with the record.
+
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use crate::entity::record_index::{ActiveModel, Column, Entity};
+use crate::resource::{DUPLICATE_KINDS, IndexKey, Resource};
+use crm_platform::error::Error;
+
+/// Every key of a row: its duplicate-detection keys and its labels. A deleted or merged row
+/// has none, so it is neither a duplicate candidate nor found by label.
+pub fn keys<R: Resource>(model: &R::Model) -> Vec<IndexKey> {
+    let stamps = R::stamps(model);
+    if stamps.delete_time.is_some() {
+        return Vec::new();
+    }
+    let labels = R::labels(model);
+    let mut keys = R::index_keys(model);
+    keys.extend(
+        labels
+            .tags
+            .iter()
+            .map(|t| IndexKey::new("tag", t.to_lowercase())),
+    );
+    keys.extend(
+        labels
+            .group_ids
+            .iter()
+            .map(|g| IndexKey::new("group", g.clone())),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Rewrites the index rows of one record.
+pub async fn sync<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    model: &R::Model,
+) -> Result<(), Error> {
+    let id = R::stamps(model).id;
+    Entity::delete_many()
+        .filter(Column::RecordKind.eq(R::KIND))
+        .filter(Column::RecordId.eq(id.as_str()))
+        .exec(txn)
+        .await?;
+    let rows: Vec<ActiveModel> = keys::<R>(model)
+        .into_iter()
+        .map(|key| ActiveModel {
+            tenant_id: sea_orm::Set(tenant_id.to_owned()),
+            record_kind: sea_orm::Set(R::KIND.to_owned()),
+            record_id: sea_orm::Set(id.clone()),
+            key_kind: sea_orm::Set(key.kind.to_owned()),
+            key_value: sea_orm::Set(key.value),
+        })
+        .collect();
+    if !rows.is_empty() {
+        Entity::insert_many(rows).exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// The duplicate-detection keys of a row.
+pub fn duplicate_keys<R: Resource>(model: &R::Model) -> Vec<IndexKey> {
+    let mut keys = R::index_keys(model);
+    keys.retain(|k| DUPLICATE_KINDS.contains(&k.kind));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Another live record of the tenant sharing a phone, email or company name with `model`,
+/// oldest first. Concurrent writers of the same value are serialised first (on PostgreSQL
+/// by transaction-scoped advisory locks; SQLite writes are serial anyway), so two creates
+/// of one new customer cannot both miss each other.
+pub async fn find_duplicate<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    model: &R::Model,
+) -> Result<Option<(String, IndexKey)>, Error> {
+    let keys = duplicate_keys::<R>(model);
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let lock_names: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{tenant_id}/{}/{}/{}", R::KIND, k.kind, k.value))
+        .collect();
+    crm_platform::db::lock_keys(txn, &lock_names).await?;
+    let mut any = Condition::any();
+    for key in &keys {
+        any = any.add(
+            Condition::all()
+                .add(Column::KeyKind.eq(key.kind))
+                .add(Column::KeyValue.eq(key.value.as_str())),
+        );
+    }
+    let found = Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::RecordKind.eq(R::KIND))
+        .filter(Column::RecordId.ne(R::stamps(model).id))
+        .filter(any)
+        .order_by_asc(Column::RecordId)
+        .one(txn)
+        .await?;
+    Ok(found.and_then(|row| {
+        let kind = DUPLICATE_KINDS.iter().find(|k| **k == row.key_kind)?;
+        Some((row.record_id, IndexKey::new(kind, row.key_value)))
+    }))
+}
+
+/// The refusal of a write that would duplicate `existing_id`: `ALREADY_EXISTS` with reason
+/// `DUPLICATE_RECORD`, naming the record and the shared value, so a client can open it or
+/// retry with `allow_duplicates`.
+pub fn duplicate_error(kind: &'static str, existing_id: String, key: IndexKey) -> Error {
+    Error::AlreadyExists {
+        reason: "DUPLICATE_RECORD",
+        message: format!(
+            "another {kind} has the same {}: {}; set allow_duplicates to save anyway",
+            key.kind, key.value
+        ),
+        metadata: [
+            ("duplicate_id".to_owned(), existing_id),
+            ("matched_field".to_owned(), key.kind.to_owned()),
+            ("matched_value".to_owned(), key.value),
+        ]
+        .into(),
+    }
+}
+
+/// Counts a tenant's records carrying a label (a group's members, before it is deleted).
+pub async fn count_label<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    kind: &str,
+    value: &str,
+) -> Result<u64, Error> {
+    let count: Option<i64> = Entity::find()
+        .select_only()
+        .expr(Expr::col(Column::RecordId).count())
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::KeyKind.eq(kind))
+        .filter(Column::KeyValue.eq(value))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(u64::try_from(count.unwrap_or(0)).unwrap_or(0))
+}
