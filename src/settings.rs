@@ -64,6 +64,14 @@ pub(crate) fn upstream_connections() -> Result<usize, ConfigError> {
     Ok(number("CRM_UPSTREAM_CONNECTIONS", 4)? as usize)
 }
 
+/// How often background jobs sweep (due follow-ups, pool returns).
+pub(crate) fn jobs_interval() -> Result<std::time::Duration, ConfigError> {
+    Ok(std::time::Duration::from_secs(number(
+        "CRM_JOBS_INTERVAL_SECS",
+        60,
+    )?))
+}
+
 /// Whether `serve` applies migrations before listening.
 pub(crate) fn migrate_on_start() -> bool {
     env("CRM_MIGRATE_ON_START").is_some_and(|v| v == "true" || v == "1")

@@ -111,8 +111,13 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
         crm_gateway::SERVICE_NAMES[1],
     ];
     let health = server::add_health_and_reflection(&mut routes, &services).await?;
-    let relay = crm_contacts::add_to(&mut routes, contacts_db.clone(), &infra);
-    tokio::spawn(relay.run(shutdown.clone().wait()));
+    let contacts = crm_contacts::add_to(&mut routes, contacts_db.clone(), &infra);
+    tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
+    tokio::spawn(crm_contacts::jobs::run(
+        contacts,
+        settings::jobs_interval()?,
+        shutdown.clone().wait(),
+    ));
     tokio::spawn(housekeeping::run(contacts_db, shutdown.clone().wait()));
     tokio::spawn(housekeeping::run(
         gateway_db.clone(),
@@ -151,8 +156,13 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             let listener =
                 server::bind(settings::listen_addr("0.0.0.0:50052")?, "CRM_LISTEN_ADDR").await?;
             let health = server::add_health_and_reflection(&mut routes, &services).await?;
-            let relay = crm_contacts::add_to(&mut routes, db, &infra);
-            tokio::spawn(relay.run(shutdown.clone().wait()));
+            let contacts = crm_contacts::add_to(&mut routes, db, &infra);
+            tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
+            tokio::spawn(crm_contacts::jobs::run(
+                contacts,
+                settings::jobs_interval()?,
+                shutdown.clone().wait(),
+            ));
             announce_listening("contacts", &listener);
             let drain = async move {
                 shutdown.wait().await;

@@ -89,6 +89,8 @@ fn subject_id(event: &ContactsEvent) -> &str {
     match &event.subject {
         Some(contacts_event::Subject::Contact(c)) => &c.id,
         Some(contacts_event::Subject::Account(a)) => &a.id,
+        Some(contacts_event::Subject::Interaction(i)) => &i.id,
+        Some(contacts_event::Subject::FollowUp(f)) => &f.id,
         None => "",
     }
 }

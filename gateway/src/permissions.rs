@@ -36,6 +36,7 @@ pub enum Requirement {
 
 const ANY_CONTACTS_READ: &[&str] = &["contacts.accounts.read", "contacts.contacts.read"];
 const ANY_CONTACTS_WRITE: &[&str] = &["contacts.accounts.write", "contacts.contacts.write"];
+const POOL_READ: &[&str] = &["contacts.pool.use", "contacts.pool.admin"];
 
 /// The requirement of an RPC path, or `None` for an unknown RPC.
 pub fn required(path: &str) -> Option<Requirement> {
@@ -70,8 +71,13 @@ pub fn required(path: &str) -> Option<Requirement> {
             "MergeContacts" => "contacts.contacts.write",
             "ListGroups" => "contacts.groups.read",
             "CreateGroup" | "DeleteGroup" => "contacts.groups.write",
+            "ListInteractions" | "ListFollowUps" => "contacts.interactions.read",
+            "RecordInteraction" | "UpdateFollowUp" => "contacts.interactions.write",
+            "ListPool" | "ClaimFromPool" => "contacts.pool.use",
+            "UpdatePoolRules" => "contacts.pool.admin",
+            "GetPoolRules" => return Some(Requirement::AnyOf(POOL_READ)),
             "FindDuplicates" => return Some(Requirement::AnyOf(ANY_CONTACTS_READ)),
-            "BatchModifyLabels" | "TransferOwnership" => {
+            "BatchModifyLabels" | "TransferOwnership" | "ReleaseToPool" => {
                 return Some(Requirement::AnyOf(ANY_CONTACTS_WRITE));
             }
             _ => return None,
@@ -99,6 +105,10 @@ pub const TENANT_ADMIN: &[&str] = &[
     "contacts.audit.read",
     "contacts.groups.read",
     "contacts.groups.write",
+    "contacts.interactions.read",
+    "contacts.interactions.write",
+    "contacts.pool.use",
+    "contacts.pool.admin",
 ];
 
 const SALES: &[&str] = &[
@@ -108,6 +118,9 @@ const SALES: &[&str] = &[
     "contacts.contacts.write",
     "contacts.audit.read",
     "contacts.groups.read",
+    "contacts.interactions.read",
+    "contacts.interactions.write",
+    "contacts.pool.use",
 ];
 
 const MANAGER_EXTRA: &[&str] = &[

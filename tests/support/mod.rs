@@ -370,6 +370,31 @@ impl Suite {
             .collect()
     }
 
+    /// A connection to the contacts service's own database, for arranging what no API may
+    /// do (such as a customer held for weeks) and for reading the outbox.
+    pub async fn contacts_db(&self) -> sea_orm::DatabaseConnection {
+        let url = match &self.contacts_database {
+            Some(name) => format!("postgres://postgres@127.0.0.1:{}/{name}", postgres().port),
+            None => format!(
+                "sqlite://{}?mode=rw",
+                self.data_dir.join("contacts.db").display()
+            ),
+        };
+        sea_orm::Database::connect(url)
+            .await
+            .expect("contacts database")
+    }
+
+    /// Runs one statement on the contacts database.
+    pub async fn contacts_sql(&self, sql: &str) {
+        use sea_orm::ConnectionTrait as _;
+        self.contacts_db()
+            .await
+            .execute_unprepared(sql)
+            .await
+            .expect("statement runs");
+    }
+
     pub async fn admin(&self) -> clients::Session {
         clients::Session::login(self, ADMIN_EMAIL, ADMIN_PASSWORD)
             .await

@@ -182,6 +182,7 @@ impl Resource for Accounts {
             group_ids: fields::from_json(&m.group_ids),
             notes: m.notes.clone(),
             merged_into_id: m.merged_into_id.clone(),
+            owner_since: Some(to_timestamp(m.owner_since)),
         }
     }
 
@@ -267,6 +268,7 @@ impl Resource for Accounts {
             group_ids: "[]".to_owned(),
             notes: String::new(),
             merged_into_id: String::new(),
+            owner_since: now,
             version: 1,
             create_time: now,
             update_time: now,

@@ -5,6 +5,7 @@
 use crate::fields;
 use crate::groups;
 use crate::handlers::{Handlers, Idempotency, check_owner};
+use crate::interactions;
 use crate::resource::{Action, Labels, Resource, Stamps};
 use crate::store;
 use crm_platform::auth::Principal;
@@ -57,7 +58,7 @@ impl LabelChange {
 }
 
 /// Checks a batch's ids: 1 to [`MAX_BATCH`], repeats dropped.
-fn batch_ids(ids: &[String]) -> Result<Vec<String>, Error> {
+pub(crate) fn batch_ids(ids: &[String]) -> Result<Vec<String>, Error> {
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         let id = id.trim();
@@ -230,6 +231,14 @@ impl Handlers {
                 );
                 self.save_change::<R>(&txn, principal, &current, next, Action::Update, &[])
                     .await?;
+                interactions::reassign_open_follow_ups(
+                    &txn,
+                    &principal.tenant_id,
+                    (R::KIND, &stamps.id),
+                    &stamps.owner_id,
+                    to,
+                )
+                .await?;
                 moved.push(stamps.id);
             }
             Ok((txn, Changed { ids: moved }))

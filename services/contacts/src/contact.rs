@@ -249,6 +249,7 @@ impl Resource for Contacts {
             tags: fields::from_json(&m.tags),
             group_ids: fields::from_json(&m.group_ids),
             merged_into_id: m.merged_into_id.clone(),
+            owner_since: Some(to_timestamp(m.owner_since)),
         }
     }
 
@@ -343,6 +344,7 @@ impl Resource for Contacts {
             tags: "[]".to_owned(),
             group_ids: "[]".to_owned(),
             merged_into_id: empty(),
+            owner_since: now,
             version: 1,
             create_time: now,
             update_time: now,

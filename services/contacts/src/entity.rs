@@ -3,4 +3,7 @@
 pub mod account;
 pub mod contact;
 pub mod contact_group;
+pub mod follow_up;
+pub mod interaction;
+pub mod pool_rule;
 pub mod record_index;

@@ -7,7 +7,8 @@ use crate::bulk::LabelChange;
 use crate::contact::Contacts;
 use crate::handlers::{Handlers, Idempotency};
 use crate::hierarchy;
-use crate::resource::Resource;
+use crate::pool;
+use crate::resource::{Resource, ResourceType as Kind};
 use crm_platform::audit;
 use crm_platform::auth::principal;
 use crm_platform::error::Error;
@@ -100,22 +101,8 @@ impl ContactsGrpc {
     }
 }
 
-/// The two resource kinds a `resource_type` field names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Account,
-    Contact,
-}
-
 fn kind(resource_type: &str) -> Result<Kind, Error> {
-    match resource_type {
-        "account" => Ok(Kind::Account),
-        "contact" => Ok(Kind::Contact),
-        _ => Err(Error::invalid(
-            "resource_type",
-            "must be \"account\" or \"contact\"",
-        )),
-    }
+    Kind::parse("resource_type", resource_type)
 }
 
 /// The full gRPC method name, which scopes idempotency keys.
@@ -555,5 +542,215 @@ impl ContactsService for ContactsGrpc {
             })
             .await?;
         Ok(Response::new(response))
+    }
+
+    async fn record_interaction(
+        &self,
+        request: Request<RecordInteractionRequest>,
+    ) -> Result<Response<RecordInteractionResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .interaction
+            .clone()
+            .ok_or_else(|| Error::invalid("interaction", "is required"))?;
+        let idem = Idempotency {
+            method: method!("RecordInteraction"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let response = self
+            .handlers
+            .record_interaction(p, idem, input, &r.follow_up_note)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_interactions(
+        &self,
+        request: Request<ListInteractionsRequest>,
+    ) -> Result<Response<ListInteractionsResponse>, Status> {
+        let r = request.get_ref();
+        let (interactions, next_page_token) = self
+            .handlers
+            .list_interactions(
+                principal(&request)?,
+                &r.subject_type,
+                &r.subject_id,
+                r.page_size,
+                &r.page_token,
+            )
+            .await?;
+        Ok(Response::new(ListInteractionsResponse {
+            interactions,
+            next_page_token,
+        }))
+    }
+
+    async fn list_follow_ups(
+        &self,
+        request: Request<ListFollowUpsRequest>,
+    ) -> Result<Response<ListFollowUpsResponse>, Status> {
+        let r = request.get_ref();
+        let view = FollowUpView::try_from(r.view)
+            .map_err(|_| Error::invalid("view", "is not a defined view"))?;
+        let (follow_ups, next_page_token) = self
+            .handlers
+            .list_follow_ups(
+                principal(&request)?,
+                &r.owner_id,
+                view,
+                r.utc_offset_minutes,
+                (r.page_size, &r.page_token),
+            )
+            .await?;
+        Ok(Response::new(ListFollowUpsResponse {
+            follow_ups,
+            next_page_token,
+        }))
+    }
+
+    async fn update_follow_up(
+        &self,
+        request: Request<UpdateFollowUpRequest>,
+    ) -> Result<Response<UpdateFollowUpResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .follow_up
+            .clone()
+            .ok_or_else(|| Error::invalid("follow_up", "is required"))?;
+        let idem = Idempotency {
+            method: method!("UpdateFollowUp"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let follow_up = self
+            .handlers
+            .update_follow_up(p, idem, input, mask(r.update_mask.clone()))
+            .await?;
+        Ok(Response::new(UpdateFollowUpResponse {
+            follow_up: Some(follow_up),
+        }))
+    }
+
+    async fn release_to_pool(
+        &self,
+        request: Request<ReleaseToPoolRequest>,
+    ) -> Result<Response<ReleaseToPoolResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: method!("ReleaseToPool"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let released_count = match kind(&r.resource_type)? {
+            Kind::Account => {
+                self.handlers
+                    .release::<Accounts, _>(p, idem, &r.ids, &r.reason)
+                    .await?
+            }
+            Kind::Contact => {
+                self.handlers
+                    .release::<Contacts, _>(p, idem, &r.ids, &r.reason)
+                    .await?
+            }
+        };
+        Ok(Response::new(ReleaseToPoolResponse { released_count }))
+    }
+
+    async fn claim_from_pool(
+        &self,
+        request: Request<ClaimFromPoolRequest>,
+    ) -> Result<Response<ClaimFromPoolResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: method!("ClaimFromPool"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let response = match kind(&r.resource_type)? {
+            Kind::Account => {
+                self.handlers
+                    .claim::<Accounts, _, _>(p, idem, &r.id, |account| ClaimFromPoolResponse {
+                        account: Some(account),
+                        contact: None,
+                    })
+                    .await?
+            }
+            Kind::Contact => {
+                self.handlers
+                    .claim::<Contacts, _, _>(p, idem, &r.id, |contact| ClaimFromPoolResponse {
+                        account: None,
+                        contact: Some(contact),
+                    })
+                    .await?
+            }
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn list_pool(
+        &self,
+        request: Request<ListPoolRequest>,
+    ) -> Result<Response<ListPoolResponse>, Status> {
+        let p = principal(&request)?;
+        p.require(pool::USE)?;
+        let r = request.get_ref();
+        let pool = pool::pool_view(p);
+        let mut response = ListPoolResponse::default();
+        let query = (
+            r.page_size,
+            r.page_token.as_str(),
+            r.filter.as_str(),
+            r.order_by.as_str(),
+        );
+        match kind(&r.resource_type)? {
+            Kind::Account => {
+                (response.accounts, response.next_page_token) = self
+                    .handlers
+                    .list::<Accounts>(&pool, query.0, query.1, query.2, query.3, false)
+                    .await?;
+            }
+            Kind::Contact => {
+                (response.contacts, response.next_page_token) = self
+                    .handlers
+                    .list::<Contacts>(&pool, query.0, query.1, query.2, query.3, false)
+                    .await?;
+            }
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn get_pool_rules(
+        &self,
+        request: Request<GetPoolRulesRequest>,
+    ) -> Result<Response<GetPoolRulesResponse>, Status> {
+        let p = principal(&request)?;
+        if p.require(pool::ADMIN).is_err() {
+            p.require(pool::USE)?;
+        }
+        let kind = kind(&request.get_ref().resource_type)?;
+        let rules = pool::rules(&self.handlers.db, &p.tenant_id, kind.name()).await?;
+        Ok(Response::new(GetPoolRulesResponse { rules: Some(rules) }))
+    }
+
+    async fn update_pool_rules(
+        &self,
+        request: Request<UpdatePoolRulesRequest>,
+    ) -> Result<Response<UpdatePoolRulesResponse>, Status> {
+        let p = principal(&request)?;
+        let rules = request
+            .get_ref()
+            .rules
+            .clone()
+            .ok_or_else(|| Error::invalid("rules", "is required"))?;
+        let kind = Kind::parse("rules.resource_type", &rules.resource_type)?;
+        let rules = self.handlers.set_pool_rules(p, kind.name(), &rules).await?;
+        Ok(Response::new(UpdatePoolRulesResponse {
+            rules: Some(rules),
+        }))
     }
 }

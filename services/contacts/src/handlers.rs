@@ -19,6 +19,7 @@ use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::paging::{self, PageTokens};
 use crm_platform::time::{now_micros, to_timestamp};
 use crm_platform::{etag, filter};
+use crm_proto::contacts::ContactsEvent;
 
 /// The stream the contacts service publishes on.
 pub const EVENT_STREAM: &str = "crm.contacts.v1";
@@ -306,13 +307,21 @@ impl Handlers {
         action: Action,
         merged_ids: &[String],
     ) -> Result<R::Proto, Error> {
-        let version = R::stamps(current).version;
+        let before = R::stamps(current);
         let stamps = R::stamps(&next);
+        let now = now_micros();
+        let owner_since = if stamps.owner_id == before.owner_id {
+            stamps.owner_since
+        } else {
+            now
+        };
+        let version = before.version;
         R::set_stamps(
             &mut next,
             Stamps {
                 version: version + 1,
-                update_time: now_micros(),
+                update_time: now,
+                owner_since,
                 ..stamps
             },
         );
@@ -338,25 +347,8 @@ impl Handlers {
         let id = R::keys(proto).0.to_owned();
         audit::record(txn, principal, R::KIND, &id, action.name(), changes).await?;
         let mut event = R::event(action, proto.clone());
-        event.event_id = uuid::Uuid::now_v7().to_string();
-        event.tenant_id = principal.tenant_id.clone();
-        event.actor_id = principal.user_id.clone();
-        event.occur_time = Some(to_timestamp(now_micros()));
         event.merged_ids = merged_ids.to_vec();
-        let event_type = event.r#type().as_str_name().to_owned();
-        events::append(
-            txn,
-            Envelope {
-                id: event.event_id.clone(),
-                stream: EVENT_STREAM.to_owned(),
-                tenant_id: principal.tenant_id.clone(),
-                event_type,
-                aggregate_id: id,
-                payload: event.encode_to_vec(),
-                trace_context: crm_platform::telemetry::current_traceparent(),
-            },
-        )
-        .await
+        announce(txn, &principal.tenant_id, &principal.user_id, event, &id).await
     }
 
     /// Wakes the relay and invalidates the cache after a commit. A second invalidation a
@@ -377,6 +369,35 @@ impl Handlers {
             cache.invalidate(&key).await;
         });
     }
+}
+
+/// Appends `event` to the outbox in `txn`, stamped with a fresh id, the tenant, the actor,
+/// the time and the current trace.
+pub(crate) async fn announce(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    actor_id: &str,
+    mut event: ContactsEvent,
+    aggregate_id: &str,
+) -> Result<(), Error> {
+    event.event_id = uuid::Uuid::now_v7().to_string();
+    event.tenant_id = tenant_id.to_owned();
+    event.actor_id = actor_id.to_owned();
+    event.occur_time = Some(to_timestamp(now_micros()));
+    let event_type = event.r#type().as_str_name().to_owned();
+    events::append(
+        txn,
+        Envelope {
+            id: event.event_id.clone(),
+            stream: EVENT_STREAM.to_owned(),
+            tenant_id: tenant_id.to_owned(),
+            event_type,
+            aggregate_id: aggregate_id.to_owned(),
+            payload: event.encode_to_vec(),
+            trace_context: crm_platform::telemetry::current_traceparent(),
+        },
+    )
+    .await
 }
 
 /// Checks a row's references: the resource's own (accounts, parents) and its groups.

@@ -12,8 +12,11 @@ pub mod grpc;
 pub mod handlers;
 pub mod hierarchy;
 pub mod index;
+pub mod interactions;
+pub mod jobs;
 pub mod merge;
 pub mod migration;
+pub mod pool;
 pub mod resource;
 pub mod store;
 
@@ -31,9 +34,13 @@ use crm_proto::contacts::contacts_service_server::ContactsServiceServer;
 /// The gRPC service name, for health checks.
 pub const SERVICE_NAME: &str = "crm.contacts.v1.ContactsService";
 
-/// Adds the contacts service to `routes`, behind principal verification, and returns the
-/// outbox relay the caller runs.
-pub fn add_to(routes: &mut RoutesBuilder, db: DatabaseConnection, infra: &Infra) -> Relay {
+/// Adds the contacts service to `routes`, behind principal verification, and returns its
+/// handlers: the caller runs their outbox relay and [`jobs::run`].
+pub fn add_to(
+    routes: &mut RoutesBuilder,
+    db: DatabaseConnection,
+    infra: &Infra,
+) -> handlers::Handlers {
     let relay = Relay::new(db.clone(), infra.bus.clone());
     let handlers = handlers::Handlers {
         db,
@@ -42,9 +49,9 @@ pub fn add_to(routes: &mut RoutesBuilder, db: DatabaseConnection, infra: &Infra)
         pages: PageTokens::new(&infra.secrets.page_key),
     };
     let codec = PrincipalCodec::new(&infra.secrets.principal_key);
-    let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers))
+    let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     routes.add_service(InterceptedService::new(server, codec.interceptor()));
-    relay
+    handlers
 }

@@ -8,6 +8,7 @@ use crate::entity::{account, contact};
 use crate::fields;
 use crate::handlers::{Handlers, Idempotency, check_links, current, refuse_deleted};
 use crate::index;
+use crate::interactions;
 use crate::resource::{Action, Repointed, Resource, Stamps};
 use crate::store;
 use crm_platform::audit;
@@ -206,6 +207,7 @@ impl Handlers {
                     id: id.clone(),
                     field: "merged_into_id",
                 });
+                interactions::repoint(&txn, &principal.tenant_id, R::KIND, id, survivor_id).await?;
                 for moved in R::repoint(&txn, &principal.tenant_id, id, survivor_id).await? {
                     let change = audit::Change {
                         field: moved.field.to_owned(),

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 mod customer_record;
+mod engagement;
 
 /// Applies the platform tables, then the contacts tables.
 #[derive(Debug)]
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = crm_platform::migration::migrations();
         migrations.push(Box::new(CreateAccountsAndContacts));
         migrations.push(Box::new(customer_record::AddCustomerRecord));
+        migrations.push(Box::new(engagement::AddEngagement));
         migrations
     }
 }

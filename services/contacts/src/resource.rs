@@ -69,6 +69,34 @@ pub struct Labels {
     pub group_ids: Vec<String>,
 }
 
+/// The two resource types a `resource_type` or `subject_type` field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceType {
+    /// An account.
+    Account,
+    /// A contact.
+    Contact,
+}
+
+impl ResourceType {
+    /// Parses the field `field` (named in the error).
+    pub fn parse(field: &str, value: &str) -> Result<Self, Error> {
+        match value {
+            "account" => Ok(Self::Account),
+            "contact" => Ok(Self::Contact),
+            _ => Err(Error::invalid(field, "must be \"account\" or \"contact\"")),
+        }
+    }
+
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Contact => "contact",
+        }
+    }
+}
+
 /// A lifecycle step, for events and audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -106,6 +134,8 @@ pub struct Columns<C> {
     pub tenant_id: C,
     /// Owner.
     pub owner_id: C,
+    /// Since when the owner holds it.
+    pub owner_since: C,
     /// Version.
     pub version: C,
     /// Name, the text sort key.
@@ -125,6 +155,8 @@ pub struct Stamps {
     pub id: String,
     /// Owner.
     pub owner_id: String,
+    /// Since when the owner holds it.
+    pub owner_since: i64,
     /// Version.
     pub version: i64,
     /// Name.
@@ -230,6 +262,7 @@ macro_rules! shared_columns {
                 id: Column::Id,
                 tenant_id: Column::TenantId,
                 owner_id: Column::OwnerId,
+                owner_since: Column::OwnerSince,
                 version: Column::Version,
                 display_name: Column::DisplayName,
                 create_time: Column::CreateTime,
@@ -242,6 +275,7 @@ macro_rules! shared_columns {
             $crate::resource::Stamps {
                 id: m.id.clone(),
                 owner_id: m.owner_id.clone(),
+                owner_since: m.owner_since,
                 version: m.version,
                 display_name: m.display_name.clone(),
                 create_time: m.create_time,
@@ -269,6 +303,7 @@ macro_rules! shared_columns {
         fn set_stamps(m: &mut Model, s: $crate::resource::Stamps) {
             m.id = s.id;
             m.owner_id = s.owner_id;
+            m.owner_since = s.owner_since;
             m.version = s.version;
             m.create_time = s.create_time;
             m.update_time = s.update_time;

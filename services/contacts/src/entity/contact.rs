@@ -65,6 +65,8 @@ pub struct Model {
     pub group_ids: String,
     /// The surviving contact after a merge, empty otherwise.
     pub merged_into_id: String,
+    /// Since when the current owner holds it (or it is in the pool), microseconds.
+    pub owner_since: i64,
     /// Optimistic-concurrency version; the etag is derived from it.
     pub version: i64,
     /// Microseconds since the epoch.

@@ -1,0 +1,70 @@
+//! Background work of the contacts service: announcing follow-ups that fall due and returning
+//! idle customers to the pool. Every replica runs it; each step is safe to run concurrently
+//! (a row changes, and its event is written, only by the run that wins its compare-and-set).
+
+use std::time::Duration;
+
+use crate::account::Accounts;
+use crate::contact::Contacts;
+use crate::handlers::Handlers;
+use crate::interactions;
+use crm_platform::auth::{DataScope, Principal};
+use crm_platform::error::Error;
+use crm_platform::time::now_micros;
+
+/// The actor of changes the service makes by itself, in audit entries and events.
+pub const SYSTEM_ACTOR: &str = "system";
+/// Due follow-ups announced per sweep.
+const DUE_BATCH: u64 = 1000;
+
+/// The principal background work acts as: the whole tenant, no permissions to check.
+pub fn system_principal(tenant_id: &str) -> Principal {
+    Principal {
+        tenant_id: tenant_id.to_owned(),
+        user_id: SYSTEM_ACTOR.to_owned(),
+        client: "job".to_owned(),
+        permissions: Vec::new(),
+        scope: DataScope::All,
+        team_member_ids: Vec::new(),
+        expires_at: 0,
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Follow-ups announced as due.
+    pub due: u64,
+    /// Customers returned to the pool.
+    pub returned: u64,
+}
+
+/// Runs every step once as of `now` (microseconds), so tests can sweep at a chosen time.
+pub async fn sweep(handlers: &Handlers, now: i64) -> Result<Sweep, Error> {
+    let due = interactions::announce_due(&handlers.db, now, DUE_BATCH).await?;
+    let returned = handlers.return_idle::<Accounts>(now).await?
+        + handlers.return_idle::<Contacts>(now).await?;
+    if due + returned > 0 {
+        handlers.relay.wake();
+    }
+    Ok(Sweep { due, returned })
+}
+
+/// Sweeps every `interval` until `shutdown` resolves.
+pub async fn run(handlers: Handlers, interval: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        match sweep(&handlers, now_micros()).await {
+            Ok(Sweep {
+                due: 0,
+                returned: 0,
+            }) => {}
+            Ok(done) => tracing::info!(due = done.due, returned = done.returned, "contacts jobs"),
+            Err(e) => tracing::warn!(error = ?e, "contacts jobs failed; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = &mut shutdown => return,
+        }
+    }
+}
