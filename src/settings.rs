@@ -64,12 +64,26 @@ pub(crate) fn upstream_connections() -> Result<usize, ConfigError> {
     Ok(number("CRM_UPSTREAM_CONNECTIONS", 4)? as usize)
 }
 
-/// How often background jobs sweep (due follow-ups, pool returns).
-pub(crate) fn jobs_interval() -> Result<std::time::Duration, ConfigError> {
-    Ok(std::time::Duration::from_secs(number(
-        "CRM_JOBS_INTERVAL_SECS",
-        60,
-    )?))
+/// How often background jobs sweep (due follow-ups, pool returns, birthdays) and the local
+/// day they count in.
+pub(crate) fn jobs_schedule() -> Result<crm_contacts::jobs::Schedule, ConfigError> {
+    const NAME: &str = "CRM_LOCAL_UTC_OFFSET_MINUTES";
+    let utc_offset_minutes = match env(NAME) {
+        None => 0,
+        Some(text) => text
+            .parse::<i32>()
+            .ok()
+            .filter(|m| (-14 * 60..=14 * 60).contains(m))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{NAME} must be minutes from -840 to 840, got {text:?}"
+                ))
+            })?,
+    };
+    Ok(crm_contacts::jobs::Schedule {
+        interval: std::time::Duration::from_secs(number("CRM_JOBS_INTERVAL_SECS", 60)?),
+        utc_offset_minutes,
+    })
 }
 
 /// Whether `serve` applies migrations before listening.

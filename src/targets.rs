@@ -115,7 +115,7 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
     tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
     tokio::spawn(crm_contacts::jobs::run(
         contacts,
-        settings::jobs_interval()?,
+        settings::jobs_schedule()?,
         shutdown.clone().wait(),
     ));
     tokio::spawn(housekeeping::run(contacts_db, shutdown.clone().wait()));
@@ -160,7 +160,7 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
             tokio::spawn(crm_contacts::jobs::run(
                 contacts,
-                settings::jobs_interval()?,
+                settings::jobs_schedule()?,
                 shutdown.clone().wait(),
             ));
             announce_listening("contacts", &listener);

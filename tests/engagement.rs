@@ -1,7 +1,8 @@
 //! Working with customers over time, through the gateway in both modes: interactions and
 //! their timeline, follow-ups (due today, overdue, announced when due, moved with the
 //! customer), and the shared pool (release, first claim wins, per-rep limits, and the rule
-//! that returns customers nobody has been in touch with).
+//! that returns customers nobody has been in touch with), and birthdays (listed by range of
+//! days, announced once on the day).
 
 // Helpers panic on purpose: a failed step is a failed test with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use prost_types::Timestamp;
 use tonic::Code;
 
+use crm_platform::time::civil_date;
+use crm_proto::common::Date;
 use crm_proto::contacts::*;
 use support::clients::{Session, expect_code, expect_invalid, reason};
 use support::{Mode, Suite, org};
@@ -593,4 +596,248 @@ async fn shared_pool(mode: Mode) {
         Some(contacts_event::Subject::Contact(c)) if c.id == idle.id && c.owner_id.is_empty())));
 }
 
-both_modes!(interactions_and_follow_ups, shared_pool);
+/// The day of the year `days` from today in China (UTC+8), as a birthday.
+fn china_day(days: i64) -> Date {
+    let (_, month, day) = civil_date((now_secs() + 8 * 3600 + days * DAY) * 1_000_000);
+    Date {
+        year: 0,
+        month: month as i32,
+        day: day as i32,
+    }
+}
+
+fn day(month: i32, day: i32) -> Date {
+    Date {
+        year: 0,
+        month,
+        day,
+    }
+}
+
+async fn born(session: &Session, name: &str, birthday: Date) -> Contact {
+    session
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: name.into(),
+                birthday: Some(birthday),
+                ..Default::default()
+            }),
+            allow_duplicates: false,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap()
+}
+
+async fn birthdays(
+    session: &Session,
+    start: Option<Date>,
+    end: Option<Date>,
+    page_size: i32,
+    page_token: String,
+) -> Result<ListBirthdaysResponse, tonic::Status> {
+    Ok(session
+        .contacts()
+        .list_birthdays(ListBirthdaysRequest {
+            start,
+            end,
+            page_size,
+            page_token,
+        })
+        .await?
+        .into_inner())
+}
+
+async fn birthday_names(session: &Session, start: Date, end: Date) -> Vec<String> {
+    let page = birthdays(session, Some(start), Some(end), 0, String::new())
+        .await
+        .unwrap();
+    page.contacts.into_iter().map(|c| c.display_name).collect()
+}
+
+fn birthday_events_for(events: &[ContactsEvent], contact_id: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e.r#type() == ContactsEventType::ContactBirthday)
+        .filter(|e| {
+            matches!(&e.subject, Some(contacts_event::Subject::Contact(c)) if c.id == contact_id)
+        })
+        .count()
+}
+
+async fn birthdays_listed_and_announced(mode: Mode) {
+    let env = [
+        ("CRM_JOBS_INTERVAL_SECS", "1"),
+        ("CRM_LOCAL_UTC_OFFSET_MINUTES", "480"),
+    ];
+    let suite = Suite::start_with(mode, &env).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "birthdays").await;
+    let today = born(&o.rep1, "Today", china_day(0)).await;
+    let other_days = [
+        born(&o.rep1, "Yesterday", china_day(-1)).await,
+        born(&o.rep1, "Tomorrow", china_day(1)).await,
+        born(&o.rep1, "Next month", china_day(31)).await,
+    ];
+    let teammate = born(&o.rep2, "Teammate", china_day(0)).await;
+    let gone = born(&o.rep1, "Gone", china_day(2)).await;
+    o.rep1
+        .contacts()
+        .delete_contact(DeleteContactRequest {
+            id: gone.id.clone(),
+            etag: gone.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let platform = suite.admin().await;
+    let stranger = org::other_tenant(&suite, &platform, "birthdays-other").await;
+    let foreign = born(&stranger, "Foreign", china_day(0)).await;
+
+    // Calendar order around today, within each caller's data scope.
+    assert_eq!(
+        birthday_names(&o.rep1, china_day(-1), china_day(2)).await,
+        ["Yesterday", "Today", "Tomorrow"]
+    );
+    assert_eq!(
+        birthday_names(&o.rep1, china_day(0), china_day(0)).await,
+        ["Today"]
+    );
+    let mut team = birthday_names(&o.manager, china_day(0), china_day(0)).await;
+    team.sort();
+    assert_eq!(team, ["Teammate", "Today"]);
+    assert!(
+        birthday_names(&o.outsider, china_day(0), china_day(0))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        birthday_names(&stranger, china_day(0), china_day(0)).await,
+        ["Foreign"]
+    );
+
+    // A range over the new year lists December before January, and pages.
+    for (name, birthday) in [
+        ("Christmas", day(12, 25)),
+        ("Midsummer", day(6, 21)),
+        ("Epiphany", day(1, 6)),
+        (
+            "Leap",
+            Date {
+                year: 2000,
+                month: 2,
+                day: 29,
+            },
+        ),
+    ] {
+        born(&o.outsider, name, birthday).await;
+    }
+    assert_eq!(
+        birthday_names(&o.outsider, day(12, 20), day(1, 10)).await,
+        ["Christmas", "Epiphany"]
+    );
+    assert_eq!(
+        birthday_names(&o.outsider, day(2, 29), day(2, 29)).await,
+        ["Leap"]
+    );
+    let first = birthdays(
+        &o.outsider,
+        Some(day(12, 20)),
+        Some(day(1, 10)),
+        1,
+        String::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.contacts[0].display_name, "Christmas");
+    let second = birthdays(
+        &o.outsider,
+        Some(day(12, 20)),
+        Some(day(1, 10)),
+        1,
+        first.next_page_token.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.contacts[0].display_name, "Epiphany");
+    assert!(second.next_page_token.is_empty());
+    // A token belongs to its range and its caller.
+    expect_invalid(
+        birthdays(
+            &o.outsider,
+            Some(day(1, 1)),
+            Some(day(1, 10)),
+            1,
+            first.next_page_token.clone(),
+        )
+        .await,
+        "page_token",
+    );
+    expect_invalid(
+        birthdays(
+            &o.rep1,
+            Some(day(12, 20)),
+            Some(day(1, 10)),
+            1,
+            first.next_page_token,
+        )
+        .await,
+        "page_token",
+    );
+
+    // Bad ranges name the field.
+    expect_invalid(
+        birthdays(&o.rep1, None, Some(day(1, 1)), 0, String::new()).await,
+        "start",
+    );
+    expect_invalid(
+        birthdays(&o.rep1, Some(day(2, 1)), Some(day(2, 30)), 0, String::new()).await,
+        "end",
+    );
+    expect_invalid(
+        birthdays(&o.rep1, Some(day(13, 1)), Some(day(1, 1)), 0, String::new()).await,
+        "start",
+    );
+    expect_invalid(
+        birthdays(&o.rep1, Some(day(1, 1)), Some(day(1, 2)), -1, String::new()).await,
+        "page_size",
+    );
+
+    // Today's birthdays are announced, in every tenant, once however many sweeps run;
+    // other days' are not.
+    await_events(&suite, "today's birthdays", |events| {
+        [&today.id, &teammate.id, &foreign.id]
+            .iter()
+            .all(|id| birthday_events_for(events, id) == 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let events = suite.contacts_events().await;
+    for id in [&today.id, &teammate.id, &foreign.id] {
+        assert_eq!(birthday_events_for(&events, id), 1);
+    }
+    for other in other_days.iter().chain([&gone]) {
+        assert_eq!(
+            birthday_events_for(&events, &other.id),
+            0,
+            "{}",
+            other.display_name
+        );
+    }
+    let event = events
+        .iter()
+        .find(|e| birthday_events_for(std::slice::from_ref(e), &foreign.id) == 1)
+        .unwrap();
+    assert_eq!(event.tenant_id, stranger.tenant_id);
+    assert_eq!(event.actor_id, "system");
+}
+
+both_modes!(
+    interactions_and_follow_ups,
+    shared_pool,
+    birthdays_listed_and_announced
+);

@@ -61,7 +61,7 @@ pub fn required(path: &str) -> Option<Requirement> {
             "CreateAccount" | "UpdateAccount" | "DeleteAccount" | "UndeleteAccount" => {
                 "contacts.accounts.write"
             }
-            "GetContact" | "ListContacts" => "contacts.contacts.read",
+            "GetContact" | "ListContacts" | "ListBirthdays" => "contacts.contacts.read",
             "CreateContact" | "UpdateContact" | "DeleteContact" | "UndeleteContact" => {
                 "contacts.contacts.write"
             }

@@ -345,6 +345,7 @@ impl Resource for Contacts {
             group_ids: "[]".to_owned(),
             merged_into_id: empty(),
             owner_since: now,
+            birthday_announced: 0,
             version: 1,
             create_time: now,
             update_time: now,

@@ -753,4 +753,24 @@ impl ContactsService for ContactsGrpc {
             rules: Some(rules),
         }))
     }
+
+    async fn list_birthdays(
+        &self,
+        request: Request<ListBirthdaysRequest>,
+    ) -> Result<Response<ListBirthdaysResponse>, Status> {
+        let r = request.get_ref();
+        let (contacts, next_page_token) = self
+            .handlers
+            .list_birthdays(
+                principal(&request)?,
+                r.start.as_ref(),
+                r.end.as_ref(),
+                (r.page_size, &r.page_token),
+            )
+            .await?;
+        Ok(Response::new(ListBirthdaysResponse {
+            contacts,
+            next_page_token,
+        }))
+    }
 }

@@ -1,10 +1,11 @@
-//! Background work of the contacts service: announcing follow-ups that fall due and returning
-//! idle customers to the pool. Every replica runs it; each step is safe to run concurrently
+//! Background work of the contacts service: announcing follow-ups that fall due and today's
+//! birthdays, and returning idle customers to the pool. Every replica runs it; each step is safe to run concurrently
 //! (a row changes, and its event is written, only by the run that wins its compare-and-set).
 
 use std::time::Duration;
 
 use crate::account::Accounts;
+use crate::birthdays;
 use crate::contact::Contacts;
 use crate::handlers::Handlers;
 use crate::interactions;
@@ -14,8 +15,18 @@ use crm_platform::time::now_micros;
 
 /// The actor of changes the service makes by itself, in audit entries and events.
 pub const SYSTEM_ACTOR: &str = "system";
-/// Due follow-ups announced per sweep.
+/// Due follow-ups, and birthdays, announced per sweep.
 const DUE_BATCH: u64 = 1000;
+
+/// When the jobs run and which local day they consider "today".
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Time between sweeps.
+    pub interval: Duration,
+    /// The service's local time zone as minutes east of UTC (480 for China), for the day
+    /// of birthdays.
+    pub utc_offset_minutes: i32,
+}
 
 /// The principal background work acts as: the whole tenant, no permissions to check.
 pub fn system_principal(tenant_id: &str) -> Principal {
@@ -37,33 +48,44 @@ pub struct Sweep {
     pub due: u64,
     /// Customers returned to the pool.
     pub returned: u64,
+    /// Birthdays announced.
+    pub birthdays: u64,
 }
 
 /// Runs every step once as of `now` (microseconds), so tests can sweep at a chosen time.
-pub async fn sweep(handlers: &Handlers, now: i64) -> Result<Sweep, Error> {
+pub async fn sweep(handlers: &Handlers, now: i64, utc_offset_minutes: i32) -> Result<Sweep, Error> {
     let due = interactions::announce_due(&handlers.db, now, DUE_BATCH).await?;
     let returned = handlers.return_idle::<Accounts>(now).await?
         + handlers.return_idle::<Contacts>(now).await?;
-    if due + returned > 0 {
+    let birthdays =
+        birthdays::announce_today(&handlers.db, now, utc_offset_minutes, DUE_BATCH).await?;
+    let done = Sweep {
+        due,
+        returned,
+        birthdays,
+    };
+    if done != Sweep::default() {
         handlers.relay.wake();
     }
-    Ok(Sweep { due, returned })
+    Ok(done)
 }
 
-/// Sweeps every `interval` until `shutdown` resolves.
-pub async fn run(handlers: Handlers, interval: Duration, shutdown: impl Future<Output = ()>) {
+/// Sweeps on `schedule` until `shutdown` resolves.
+pub async fn run(handlers: Handlers, schedule: Schedule, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        match sweep(&handlers, now_micros()).await {
-            Ok(Sweep {
-                due: 0,
-                returned: 0,
-            }) => {}
-            Ok(done) => tracing::info!(due = done.due, returned = done.returned, "contacts jobs"),
+        match sweep(&handlers, now_micros(), schedule.utc_offset_minutes).await {
+            Ok(done) if done == Sweep::default() => {}
+            Ok(done) => tracing::info!(
+                due = done.due,
+                returned = done.returned,
+                birthdays = done.birthdays,
+                "contacts jobs"
+            ),
             Err(e) => tracing::warn!(error = ?e, "contacts jobs failed; will retry"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(schedule.interval) => {}
             _ = &mut shutdown => return,
         }
     }

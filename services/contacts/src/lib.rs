@@ -2,6 +2,7 @@
 //! soft-deletable, versioned, audited and announced as events.
 
 pub mod account;
+pub mod birthdays;
 pub mod bulk;
 pub mod contact;
 pub mod duplicates;

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+mod birthdays;
 mod customer_record;
 mod engagement;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(CreateAccountsAndContacts));
         migrations.push(Box::new(customer_record::AddCustomerRecord));
         migrations.push(Box::new(engagement::AddEngagement));
+        migrations.push(Box::new(birthdays::AddBirthdayAnnouncements));
         migrations
     }
 }

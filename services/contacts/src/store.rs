@@ -99,7 +99,7 @@ pub struct ListQuery {
     pub show_deleted: bool,
 }
 
-fn scoped<R: Resource>(principal: &Principal) -> Select<R::Entity> {
+pub(crate) fn scoped<R: Resource>(principal: &Principal) -> Select<R::Entity> {
     let columns = R::columns();
     let query = R::Entity::find().filter(columns.tenant_id.eq(principal.tenant_id.as_str()));
     match principal.owner_filter() {
