@@ -91,6 +91,7 @@ fn subject_id(event: &ContactsEvent) -> &str {
         Some(contacts_event::Subject::Account(a)) => &a.id,
         Some(contacts_event::Subject::Interaction(i)) => &i.id,
         Some(contacts_event::Subject::FollowUp(f)) => &f.id,
+        Some(contacts_event::Subject::CustomField(f)) => &f.id,
         None => "",
     }
 }

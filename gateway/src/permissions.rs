@@ -70,6 +70,10 @@ pub fn required(path: &str) -> Option<Requirement> {
             "MergeAccounts" => "contacts.accounts.write",
             "MergeContacts" => "contacts.contacts.write",
             "ListGroups" => "contacts.groups.read",
+            "ListCustomFields" => "contacts.custom_fields.read",
+            "CreateCustomField" | "UpdateCustomField" | "DeleteCustomField" => {
+                "contacts.custom_fields.write"
+            }
             "CreateGroup" | "DeleteGroup" => "contacts.groups.write",
             "ListInteractions" | "ListFollowUps" => "contacts.interactions.read",
             "RecordInteraction" | "UpdateFollowUp" => "contacts.interactions.write",
@@ -109,6 +113,8 @@ pub const TENANT_ADMIN: &[&str] = &[
     "contacts.interactions.write",
     "contacts.pool.use",
     "contacts.pool.admin",
+    "contacts.custom_fields.read",
+    "contacts.custom_fields.write",
 ];
 
 const SALES: &[&str] = &[
@@ -121,6 +127,7 @@ const SALES: &[&str] = &[
     "contacts.interactions.read",
     "contacts.interactions.write",
     "contacts.pool.use",
+    "contacts.custom_fields.read",
 ];
 
 const MANAGER_EXTRA: &[&str] = &[

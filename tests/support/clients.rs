@@ -118,19 +118,22 @@ pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) ->
 #[track_caller]
 pub fn expect_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) {
     let status = expect_code(result, Code::InvalidArgument);
-    let details = status.get_error_details();
-    let fields: Vec<String> = details
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default();
+    let fields = violations(&status);
     assert!(
         fields.iter().any(|f| f == field),
         "expected a violation on {field}, got {fields:?}"
     );
-    assert_eq!(
-        details.error_info().map(|i| i.reason.as_str()),
-        Some("INVALID_ARGUMENT")
-    );
+    assert_eq!(reason(&status), "INVALID_ARGUMENT");
+}
+
+/// The fields an `INVALID_ARGUMENT` names, in order.
+#[allow(dead_code)] // Not every test binary uses every helper.
+pub fn violations(status: &Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// The `ErrorInfo.reason` of a status.

@@ -2,6 +2,7 @@
 
 use sea_orm::DatabaseTransaction;
 
+use crate::custom_values;
 use crate::entity::account::{Column, Entity, Model};
 use crate::fields::{self, AddressColumns};
 use crate::hierarchy;
@@ -39,6 +40,7 @@ const UPDATABLE: &[&str] = &[
     "tags",
     "group_ids",
     "notes",
+    "custom_fields",
 ];
 const OUTPUT_ONLY: &[&str] = &[
     "id",
@@ -104,6 +106,10 @@ fn apply(model: &mut Model, input: &Account, fields: &[&str]) -> Result<(), Erro
             "group_ids" => {
                 model.group_ids =
                     fields::to_json(&fields::ids(&mut v, "account.group_ids", &input.group_ids));
+            }
+            "custom_fields" => {
+                model.custom_fields =
+                    custom_values::merge_wire(&model.custom_fields, &input.custom_fields);
             }
             "notes" => {
                 v.max_chars("account.notes", &input.notes, 10_000);
@@ -183,6 +189,7 @@ impl Resource for Accounts {
             notes: m.notes.clone(),
             merged_into_id: m.merged_into_id.clone(),
             owner_since: Some(to_timestamp(m.owner_since)),
+            custom_fields: custom_values::to_wire(&m.custom_fields),
         }
     }
 
@@ -202,6 +209,7 @@ impl Resource for Accounts {
             ("parent_id", m.parent_id.clone()),
             ("tags", m.tags.clone()),
             ("group_ids", m.group_ids.clone()),
+            ("custom_fields", m.custom_fields.clone()),
             ("notes", m.notes.clone()),
             ("merged_into_id", m.merged_into_id.clone()),
         ]
@@ -269,6 +277,7 @@ impl Resource for Accounts {
             notes: String::new(),
             merged_into_id: String::new(),
             owner_since: now,
+            custom_fields: "{}".to_owned(),
             version: 1,
             create_time: now,
             update_time: now,
@@ -295,6 +304,7 @@ impl Resource for Accounts {
             "parent_id" => !input.parent_id.is_empty(),
             "tags" => !input.tags.is_empty(),
             "group_ids" => !input.group_ids.is_empty(),
+            "custom_fields" => !input.custom_fields.is_empty(),
             "notes" => !input.notes.is_empty(),
             _ => false,
         })?;
@@ -345,6 +355,8 @@ impl Resource for Accounts {
             survivor.parent_id = merged.parent_id.clone();
         }
         survivor.notes = fields::join_notes(&survivor.notes, &merged.notes);
+        survivor.custom_fields =
+            custom_values::absorb(&survivor.custom_fields, &merged.custom_fields);
     }
 
     async fn repoint(

@@ -3,6 +3,7 @@
 use sea_orm::DatabaseTransaction;
 
 use crate::account::{Accounts, enum_name, fill};
+use crate::custom_values;
 use crate::entity::contact::{Column, Entity, Model};
 use crate::fields::{self, AddressColumns, PointKind, StoredPoint};
 use crate::resource::{Action, FieldKind, IndexKey, Resource};
@@ -42,6 +43,7 @@ const UPDATABLE: &[&str] = &[
     "notes",
     "tags",
     "group_ids",
+    "custom_fields",
 ];
 const OUTPUT_ONLY: &[&str] = &[
     "id",
@@ -143,6 +145,10 @@ fn apply(model: &mut Model, input: &Contact, fields: &[&str]) -> Result<(), Erro
             "group_ids" => {
                 model.group_ids =
                     fields::to_json(&fields::ids(&mut v, "contact.group_ids", &input.group_ids));
+            }
+            "custom_fields" => {
+                model.custom_fields =
+                    custom_values::merge_wire(&model.custom_fields, &input.custom_fields);
             }
             _ => {}
         }
@@ -250,6 +256,7 @@ impl Resource for Contacts {
             group_ids: fields::from_json(&m.group_ids),
             merged_into_id: m.merged_into_id.clone(),
             owner_since: Some(to_timestamp(m.owner_since)),
+            custom_fields: custom_values::to_wire(&m.custom_fields),
         }
     }
 
@@ -277,6 +284,7 @@ impl Resource for Contacts {
             ("notes", m.notes.clone()),
             ("tags", m.tags.clone()),
             ("group_ids", m.group_ids.clone()),
+            ("custom_fields", m.custom_fields.clone()),
             ("merged_into_id", m.merged_into_id.clone()),
         ]
     }
@@ -345,6 +353,7 @@ impl Resource for Contacts {
             group_ids: "[]".to_owned(),
             merged_into_id: empty(),
             owner_since: now,
+            custom_fields: "{}".to_owned(),
             birthday_announced: 0,
             version: 1,
             create_time: now,
@@ -387,6 +396,7 @@ impl Resource for Contacts {
             "notes" => !input.notes.is_empty(),
             "tags" => !input.tags.is_empty(),
             "group_ids" => !input.group_ids.is_empty(),
+            "custom_fields" => !input.custom_fields.is_empty(),
             _ => false,
         })?;
         let mut next = current.clone();
@@ -473,6 +483,8 @@ impl Resource for Contacts {
         }
         survivor.related_account_ids = fields::to_json(&related);
         survivor.notes = fields::join_notes(&survivor.notes, &merged.notes);
+        survivor.custom_fields =
+            custom_values::absorb(&survivor.custom_fields, &merged.custom_fields);
     }
 }
 

@@ -773,4 +773,78 @@ impl ContactsService for ContactsGrpc {
             next_page_token,
         }))
     }
+
+    async fn create_custom_field(
+        &self,
+        request: Request<CreateCustomFieldRequest>,
+    ) -> Result<Response<CreateCustomFieldResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .custom_field
+            .clone()
+            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
+        let idem = Idempotency {
+            method: method!("CreateCustomField"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let custom_field = self.handlers.create_custom_field(p, idem, input).await?;
+        Ok(Response::new(CreateCustomFieldResponse {
+            custom_field: Some(custom_field),
+        }))
+    }
+
+    async fn list_custom_fields(
+        &self,
+        request: Request<ListCustomFieldsRequest>,
+    ) -> Result<Response<ListCustomFieldsResponse>, Status> {
+        let custom_fields = self
+            .handlers
+            .list_custom_fields(principal(&request)?, &request.get_ref().resource_type)
+            .await?;
+        Ok(Response::new(ListCustomFieldsResponse { custom_fields }))
+    }
+
+    async fn update_custom_field(
+        &self,
+        request: Request<UpdateCustomFieldRequest>,
+    ) -> Result<Response<UpdateCustomFieldResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .custom_field
+            .clone()
+            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
+        let mask = mask(r.update_mask.clone());
+        let idem = Idempotency {
+            method: method!("UpdateCustomField"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let custom_field = self
+            .handlers
+            .update_custom_field(p, idem, input, mask)
+            .await?;
+        Ok(Response::new(UpdateCustomFieldResponse {
+            custom_field: Some(custom_field),
+        }))
+    }
+
+    async fn delete_custom_field(
+        &self,
+        request: Request<DeleteCustomFieldRequest>,
+    ) -> Result<Response<DeleteCustomFieldResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: method!("DeleteCustomField"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        self.handlers
+            .delete_custom_field(p, idem, &r.id, &r.etag)
+            .await?;
+        Ok(Response::new(DeleteCustomFieldResponse {}))
+    }
 }

@@ -9,7 +9,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
 use crate::resource::{Action, Resource, Stamps};
 use crate::store::{self, ListQuery, Order};
-use crate::{groups, index};
+use crate::{custom_fields, custom_values, groups, index};
 use crm_platform::audit;
 use crm_platform::auth::Principal;
 use crm_platform::cache::Cache;
@@ -118,8 +118,28 @@ impl Handlers {
             if show_deleted { "deleted" } else { "live" },
         ]);
         let cursor = self.pages.read(page_token, &binding)?;
+        let (custom, comparisons): (Vec<_>, Vec<_>) = comparisons
+            .into_iter()
+            .partition(|c| custom_values::filter_name(&c.field).is_some());
+        let mut conditions = Vec::with_capacity(custom.len());
+        if !custom.is_empty() {
+            let definitions =
+                custom_fields::definitions(&self.db, &principal.tenant_id, R::KIND, false).await?;
+            for comparison in &custom {
+                let name = custom_values::filter_name(&comparison.field).unwrap_or_default();
+                let def = definitions.iter().find(|d| d.name == name).ok_or_else(|| {
+                    Error::invalid("filter", format!("unknown field `{}`", comparison.field))
+                })?;
+                conditions.push(custom_values::condition::<R>(
+                    &principal.tenant_id,
+                    def,
+                    comparison,
+                )?);
+            }
+        }
         let query = ListQuery {
             comparisons,
+            conditions,
             order,
             cursor,
             limit,
@@ -178,6 +198,8 @@ impl Handlers {
         let id = uuid::Uuid::now_v7().to_string();
         let model = R::create(&principal.tenant_id, owner_id, id, now_micros(), input)?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
+            let mut model = model;
+            custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None).await?;
             check_links::<R>(&txn, principal, &model).await?;
             if !allow_duplicates {
                 refuse_duplicate::<R>(&txn, &principal.tenant_id, &model).await?;
@@ -217,7 +239,9 @@ impl Handlers {
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let (current, stamps) = current::<R>(&txn, principal, &id, expected).await?;
             refuse_deleted::<R>(&stamps)?;
-            let next = R::update(&current, input, &mask)?;
+            let mut next = R::update(&current, input, &mask)?;
+            custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut next, Some(&current))
+                .await?;
             let owner = R::stamps(&next).owner_id;
             if owner != stamps.owner_id {
                 check_owner::<R>(principal, &owner)?;

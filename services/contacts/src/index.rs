@@ -1,5 +1,5 @@
 //! The record index: each live record's normalised phones, emails and company name (for
-//! duplicate detection) and its tags and groups (for filters), rewritten in the transaction of
+//! duplicate detection) and its tags, groups and custom values (for filters), rewritten in the transaction of
 //! every write so it always agrees with the record.
 
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -33,6 +33,7 @@ pub fn keys<R: Resource>(model: &R::Model) -> Vec<IndexKey> {
             .iter()
             .map(|g| IndexKey::new("group", g.clone())),
     );
+    keys.extend(crate::custom_values::index_keys(&R::custom_json(model)));
     keys.sort();
     keys.dedup();
     keys

@@ -5,6 +5,8 @@ pub mod account;
 pub mod birthdays;
 pub mod bulk;
 pub mod contact;
+pub mod custom_fields;
+pub mod custom_values;
 pub mod duplicates;
 pub mod entity;
 pub mod fields;

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
 mod birthdays;
+mod custom_fields;
 mod customer_record;
 mod engagement;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(customer_record::AddCustomerRecord));
         migrations.push(Box::new(engagement::AddEngagement));
         migrations.push(Box::new(birthdays::AddBirthdayAnnouncements));
+        migrations.push(Box::new(custom_fields::AddCustomFields));
         migrations
     }
 }

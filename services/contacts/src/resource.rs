@@ -146,6 +146,8 @@ pub struct Columns<C> {
     pub update_time: C,
     /// Soft-delete time.
     pub delete_time: C,
+    /// Custom values (JSON).
+    pub custom_fields: C,
 }
 
 /// The stamps every row carries.
@@ -210,6 +212,10 @@ pub trait Resource: Send + Sync + 'static {
     fn labels(model: &Self::Model) -> Labels;
     /// Replaces tags and groups.
     fn set_labels(model: &mut Self::Model, labels: &Labels);
+    /// Custom values, as [`crate::custom_values`] stores them.
+    fn custom_json(model: &Self::Model) -> String;
+    /// Replaces the custom values.
+    fn set_custom_json(model: &mut Self::Model, json: String);
     /// Marks a row as merged into `survivor_id`.
     fn set_merged_into(model: &mut Self::Model, survivor_id: &str);
     /// Fills the survivor's empty fields from a merged row and unions its lists (labels are
@@ -268,7 +274,16 @@ macro_rules! shared_columns {
                 create_time: Column::CreateTime,
                 update_time: Column::UpdateTime,
                 delete_time: Column::DeleteTime,
+                custom_fields: Column::CustomFields,
             }
+        }
+
+        fn custom_json(m: &Model) -> String {
+            m.custom_fields.clone()
+        }
+
+        fn set_custom_json(m: &mut Model, json: String) {
+            m.custom_fields = json;
         }
 
         fn stamps(m: &Model) -> $crate::resource::Stamps {

@@ -87,8 +87,10 @@ impl Order {
 /// A scoped list request.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
-    /// Parsed filter.
+    /// Parsed filter on the record's own fields.
     pub comparisons: Vec<Comparison>,
+    /// Further conditions (custom fields), already resolved.
+    pub conditions: Vec<Condition>,
     /// Sort order.
     pub order: Order,
     /// Start after this row.
@@ -161,6 +163,9 @@ pub async fn list<R: Resource, C: ConnectionTrait>(
     }
     for comparison in &query.comparisons {
         select = select.filter(condition::<R>(&principal.tenant_id, comparison)?);
+    }
+    for condition in &query.conditions {
+        select = select.filter(condition.clone());
     }
     let sort_column = match query.order.field {
         SortField::CreateTime => columns.create_time,

@@ -63,7 +63,11 @@ pub fn parse(filter: &str) -> Result<Vec<Comparison>, Error> {
             Token::Word(v) | Token::Quoted(v) => v.clone(),
             Token::Op(_) => return Err(invalid("expected a value after the operator")),
         };
-        if !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        // Dots name nested fields (`custom.segment`).
+        let is_name = |part: &str| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if !field.split('.').all(is_name) {
             return Err(invalid(format!("`{field}` is not a field name")));
         }
         out.push(Comparison {
@@ -163,6 +167,10 @@ mod tests {
         assert_eq!(parsed[1].value, "Acme \"Ltd\"");
         assert_eq!(parsed[2].op, Op::Ge);
         assert!(parse("").unwrap().is_empty());
+        assert_eq!(
+            parse("custom.segment = x").unwrap()[0].field,
+            "custom.segment"
+        );
     }
 
     #[test]
@@ -174,7 +182,9 @@ mod tests {
             "a = 1 AND",
             "(a = 1)",
             "a = \"open",
-            "a.b = 1",
+            "a..b = 1",
+            "a. = 1",
+            ".a = 1",
             "a ! 1",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -55,6 +55,8 @@ pub struct Model {
     pub merged_into_id: String,
     /// Since when the current owner holds it (or it is in the pool), microseconds.
     pub owner_since: i64,
+    /// Custom values, a JSON object by field name (see `custom_values`).
+    pub custom_fields: String,
     /// Optimistic-concurrency version; the etag is derived from it.
     pub version: i64,
     /// Microseconds since the epoch.

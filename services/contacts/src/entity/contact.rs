@@ -67,6 +67,8 @@ pub struct Model {
     pub merged_into_id: String,
     /// Since when the current owner holds it (or it is in the pool), microseconds.
     pub owner_since: i64,
+    /// Custom values, a JSON object by field name (see `custom_values`).
+    pub custom_fields: String,
     /// The last year whose birthday event was sent, 0 before the first.
     pub birthday_announced: i32,
     /// Optimistic-concurrency version; the etag is derived from it.

@@ -1,0 +1,80 @@
+//! Custom fields: the tenant's definitions, and each account's and contact's values.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// Adds `custom_fields` definitions and the records' `custom_fields` column.
+pub(super) struct AddCustomFields;
+
+impl MigrationName for AddCustomFields {
+    fn name(&self) -> &str {
+        "m20261123_000006_add_custom_fields"
+    }
+}
+
+// The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddCustomFields {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["accounts", "contacts"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(text("custom_fields").default("{}"))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table("custom_fields")
+                    .if_not_exists()
+                    .col(string("id").primary_key())
+                    .col(string("tenant_id"))
+                    .col(string("resource_kind"))
+                    .col(string("name"))
+                    .col(string("display_name"))
+                    .col(integer("field_type"))
+                    .col(boolean("required"))
+                    .col(text("options"))
+                    .col(big_integer("version"))
+                    .col(big_integer("create_time"))
+                    .col(big_integer("update_time"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("custom_fields_by_name")
+                    .table("custom_fields")
+                    .col("tenant_id")
+                    .col("resource_kind")
+                    .col("name")
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("custom_fields").to_owned())
+            .await?;
+        for table in ["accounts", "contacts"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .drop_column("custom_fields")
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
