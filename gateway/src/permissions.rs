@@ -80,7 +80,9 @@ pub fn required(path: &str) -> Option<Requirement> {
             "ListPool" | "ClaimFromPool" => "contacts.pool.use",
             "UpdatePoolRules" => "contacts.pool.admin",
             "GetPoolRules" => return Some(Requirement::AnyOf(POOL_READ)),
-            "FindDuplicates" => return Some(Requirement::AnyOf(ANY_CONTACTS_READ)),
+            "FindDuplicates" | "SearchCustomers" => {
+                return Some(Requirement::AnyOf(ANY_CONTACTS_READ));
+            }
             "BatchModifyLabels" | "TransferOwnership" | "ReleaseToPool" => {
                 return Some(Requirement::AnyOf(ANY_CONTACTS_WRITE));
             }

@@ -215,6 +215,15 @@ impl Resource for Accounts {
         ]
     }
 
+    fn search_fields(m: &Model) -> Vec<crate::search::SearchField> {
+        vec![
+            ("display_name", m.display_name.clone()),
+            ("phone", m.phone.clone()),
+            ("email", m.email.clone()),
+            ("website", m.website.clone()),
+        ]
+    }
+
     fn index_keys(m: &Model) -> Vec<IndexKey> {
         let mut keys = Vec::with_capacity(3);
         let name = normalize::company_key(&m.display_name);

@@ -289,6 +289,17 @@ impl Resource for Contacts {
         ]
     }
 
+    fn search_fields(m: &Model) -> Vec<crate::search::SearchField> {
+        let mut fields = vec![("display_name", m.display_name.clone())];
+        for point in fields::from_json::<StoredPoint>(&m.phones) {
+            fields.push(("phone", point.value));
+        }
+        for point in fields::from_json::<StoredPoint>(&m.emails) {
+            fields.push(("email", point.value));
+        }
+        fields
+    }
+
     fn index_keys(m: &Model) -> Vec<IndexKey> {
         let phones = fields::from_json::<StoredPoint>(&m.phones);
         let emails = fields::from_json::<StoredPoint>(&m.emails);

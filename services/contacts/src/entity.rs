@@ -8,3 +8,4 @@ pub mod follow_up;
 pub mod interaction;
 pub mod pool_rule;
 pub mod record_index;
+pub mod search_gram;

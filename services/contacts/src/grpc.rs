@@ -847,4 +847,24 @@ impl ContactsService for ContactsGrpc {
             .await?;
         Ok(Response::new(DeleteCustomFieldResponse {}))
     }
+
+    async fn search_customers(
+        &self,
+        request: Request<SearchCustomersRequest>,
+    ) -> Result<Response<SearchCustomersResponse>, Status> {
+        let r = request.get_ref();
+        let (results, next_page_token) = self
+            .handlers
+            .search_customers(
+                principal(&request)?,
+                &r.query,
+                &r.resource_type,
+                (r.page_size, &r.page_token),
+            )
+            .await?;
+        Ok(Response::new(SearchCustomersResponse {
+            results,
+            next_page_token,
+        }))
+    }
 }

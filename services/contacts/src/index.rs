@@ -39,7 +39,7 @@ pub fn keys<R: Resource>(model: &R::Model) -> Vec<IndexKey> {
     keys
 }
 
-/// Rewrites the index rows of one record.
+/// Rewrites the index rows, and the search grams, of one record.
 pub async fn sync<R: Resource>(
     txn: &DatabaseTransaction,
     tenant_id: &str,
@@ -64,7 +64,7 @@ pub async fn sync<R: Resource>(
     if !rows.is_empty() {
         Entity::insert_many(rows).exec(txn).await?;
     }
-    Ok(())
+    crate::search::sync::<R>(txn, tenant_id, model).await
 }
 
 /// The duplicate-detection keys of a row.

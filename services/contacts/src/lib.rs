@@ -21,6 +21,7 @@ pub mod merge;
 pub mod migration;
 pub mod pool;
 pub mod resource;
+pub mod search;
 pub mod store;
 
 use sea_orm::DatabaseConnection;

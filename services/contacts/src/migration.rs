@@ -7,6 +7,7 @@ mod birthdays;
 mod custom_fields;
 mod customer_record;
 mod engagement;
+mod search;
 
 /// Applies the platform tables, then the contacts tables.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(engagement::AddEngagement));
         migrations.push(Box::new(birthdays::AddBirthdayAnnouncements));
         migrations.push(Box::new(custom_fields::AddCustomFields));
+        migrations.push(Box::new(search::AddSearch));
         migrations
     }
 }

@@ -208,10 +208,14 @@ pub trait Resource: Send + Sync + 'static {
     fn audit_fields(model: &Self::Model) -> Vec<(&'static str, String)>;
     /// The duplicate-detection keys of a live row (labels are indexed from [`Self::labels`]).
     fn index_keys(model: &Self::Model) -> Vec<IndexKey>;
+    /// The fields search finds a record by, with their values.
+    fn search_fields(model: &Self::Model) -> Vec<crate::search::SearchField>;
     /// Tags and groups.
     fn labels(model: &Self::Model) -> Labels;
     /// Replaces tags and groups.
     fn set_labels(model: &mut Self::Model, labels: &Labels);
+    /// The tenant of a row.
+    fn tenant_of(model: &Self::Model) -> String;
     /// Custom values, as [`crate::custom_values`] stores them.
     fn custom_json(model: &Self::Model) -> String;
     /// Replaces the custom values.
@@ -276,6 +280,10 @@ macro_rules! shared_columns {
                 delete_time: Column::DeleteTime,
                 custom_fields: Column::CustomFields,
             }
+        }
+
+        fn tenant_of(m: &Model) -> String {
+            m.tenant_id.clone()
         }
 
         fn custom_json(m: &Model) -> String {

@@ -1,0 +1,498 @@
+//! Customer search: any part of a name, company name, phone number or email address, in
+//! Chinese or Latin script, ranked, within the caller's data scope.
+//!
+//! Every live record's searchable text is cut into grams kept in `search_grams`, rewritten in
+//! the transaction of every write: two-character windows of Chinese text, three-letter
+//! windows of Latin words (whole words when shorter), and four-digit windows of numbers
+//! (phones are indexed by their E.164 digits, so "1380013" finds "+86 138 0013 8000"). A
+//! query's grams select the records holding all of them; each candidate is then checked for
+//! the query as a real substring and scored. Grams are keyed by tenant, gram and owner, so a
+//! rep's search reads only their own postings.
+
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
+
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::account::Accounts;
+use crate::contact::Contacts;
+use crate::entity::search_gram::{ActiveModel, Column, Entity};
+use crate::handlers::Handlers;
+use crate::resource::{Resource, ResourceType};
+use crate::store;
+use crm_platform::auth::{OwnerFilter, Principal};
+use crm_platform::error::Error;
+use crm_platform::normalize::halfwidth;
+use crm_platform::paging::{self, Cursor, SortKey};
+use crm_proto::contacts::{SearchResult, search_result::Customer};
+
+/// Longest query, in characters.
+const MAX_QUERY_CHARS: usize = 100;
+/// Most grams a query looks up; the substring check covers the rest.
+const MAX_QUERY_GRAMS: usize = 8;
+/// Most candidate records read per resource type.
+const MAX_CANDIDATES: u64 = 1000;
+/// Page sizes.
+const DEFAULT_PAGE_SIZE: u64 = 20;
+const MAX_PAGE_SIZE: u64 = 100;
+
+/// A searchable field: "display_name", "phone", "email" or "website".
+pub type SearchField = (&'static str, String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Cjk,
+    Digit,
+    Latin,
+}
+
+fn class(c: char) -> Option<Class> {
+    if c.is_ascii_digit() {
+        Some(Class::Digit)
+    } else if c.is_alphabetic() && is_cjk(c) {
+        Some(Class::Cjk)
+    } else if c.is_alphanumeric() {
+        Some(Class::Latin)
+    } else {
+        None
+    }
+}
+
+/// Han, kana and hangul: scripts written without spaces, searched by two-character windows.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF
+        | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// Text as it is compared: halfwidth, lowercase.
+pub fn normalize(text: &str) -> String {
+    halfwidth(text).to_lowercase()
+}
+
+/// The runs of one class in normalised text; digits separated only by spaces, dashes, dots
+/// or brackets form one run, as phone numbers are written.
+fn runs(text: &str) -> Vec<(Class, String)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<(Class, String)> = Vec::new();
+    let mut current: Option<(Class, String)> = None;
+    for (i, &c) in chars.iter().enumerate() {
+        match class(c) {
+            Some(k) => match &mut current {
+                Some((kind, run)) if *kind == k => run.push(c),
+                _ => {
+                    out.extend(current.take());
+                    current = Some((k, c.to_string()));
+                }
+            },
+            None => {
+                let joins_digits = matches!(c, ' ' | '-' | '.' | '(' | ')')
+                    && matches!(current, Some((Class::Digit, _)))
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+                if !joins_digits {
+                    out.extend(current.take());
+                }
+            }
+        }
+    }
+    out.extend(current);
+    out
+}
+
+fn windows(run: &str, size: usize) -> impl Iterator<Item = String> + '_ {
+    let chars: Vec<char> = run.chars().collect();
+    let count = chars.len().saturating_sub(size - 1);
+    (0..count).map(move |i| chars[i..i + size].iter().collect())
+}
+
+/// The grams of one run: what the index stores, and what a query looks up.
+fn run_grams(class: Class, run: &str) -> Vec<String> {
+    let len = run.chars().count();
+    match class {
+        Class::Cjk if len >= 2 => windows(run, 2).collect(),
+        Class::Digit if len >= 4 => windows(run, 4).collect(),
+        Class::Latin if len >= 3 => windows(run, 3).collect(),
+        // Short words are indexed whole ("li", "wu"); they cannot collide with trigrams.
+        Class::Latin => vec![run.to_owned()],
+        _ => Vec::new(),
+    }
+}
+
+/// Every gram of a record's searchable fields.
+pub fn record_grams(fields: &[SearchField]) -> BTreeSet<String> {
+    fields
+        .iter()
+        .flat_map(|(_, value)| runs(&normalize(value)))
+        .flat_map(|(class, run)| run_grams(class, &run))
+        .collect()
+}
+
+/// The grams a query looks up: at most [`MAX_QUERY_GRAMS`], spread over the query.
+fn query_grams(query: &str) -> Result<Vec<String>, Error> {
+    let too_short = || {
+        Error::invalid(
+            "query",
+            "give at least 2 Chinese characters, 3 letters or 4 digits",
+        )
+    };
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(Error::invalid(
+            "query",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let runs = runs(query);
+    let mut grams: Vec<String> = Vec::new();
+    for (class, run) in &runs {
+        // A short Latin word is only looked up whole when it is the entire query: inside a
+        // longer query it may be part of a longer word.
+        if *class == Class::Latin && run.chars().count() < 3 && runs.len() > 1 {
+            continue;
+        }
+        for gram in run_grams(*class, run) {
+            if !grams.contains(&gram) {
+                grams.push(gram);
+            }
+        }
+    }
+    if grams.is_empty() {
+        return Err(too_short());
+    }
+    if grams.len() > MAX_QUERY_GRAMS {
+        let step = grams.len() as f64 / MAX_QUERY_GRAMS as f64;
+        grams = (0..MAX_QUERY_GRAMS)
+            .map(|i| grams[(i as f64 * step) as usize].clone())
+            .chain(grams.last().cloned())
+            .collect();
+        grams.dedup();
+    }
+    Ok(grams)
+}
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// How well a record matches, and which field matched best; `None` when the query is not
+/// really inside any field. A whole-field match scores 3, a prefix 2, inside 1, times ten,
+/// plus 3 for a name and 1 for a phone, email or website.
+fn score(query: &str, fields: &[SearchField]) -> Option<(i32, &'static str)> {
+    let phone_like = query
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'));
+    let query_digits = digits(query);
+    let word_query =
+        query.chars().count() < 3 && query.chars().all(|c| class(c) == Some(Class::Latin));
+    let mut best: Option<(i32, &'static str)> = None;
+    for (field, value) in fields {
+        let value = normalize(value);
+        let (hay, needle) = if phone_like && !query_digits.is_empty() {
+            (digits(&value), query_digits.as_str())
+        } else {
+            (value, query)
+        };
+        let position = if word_query {
+            hay.split(|c: char| !c.is_alphanumeric())
+                .position(|w| w == needle)
+                .map(|i| if i == 0 { 0 } else { 1 })
+        } else {
+            hay.find(needle)
+        };
+        let Some(at) = position else { continue };
+        let how = if hay == needle {
+            3
+        } else if at == 0 {
+            2
+        } else {
+            1
+        };
+        let weight = if *field == "display_name" { 3 } else { 1 };
+        let score = how * 10 + weight;
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, field));
+        }
+    }
+    best
+}
+
+/// Rewrites the grams of one record (none for a deleted one).
+pub async fn sync<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    model: &R::Model,
+) -> Result<(), Error> {
+    let stamps = R::stamps(model);
+    Entity::delete_many()
+        .filter(Column::RecordKind.eq(R::KIND))
+        .filter(Column::RecordId.eq(stamps.id.as_str()))
+        .exec(txn)
+        .await?;
+    let rows = postings::<R>(tenant_id, model);
+    if !rows.is_empty() {
+        Entity::insert_many(rows).exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// The gram rows of one record; none for a deleted one.
+fn postings<R: Resource>(tenant_id: &str, model: &R::Model) -> Vec<ActiveModel> {
+    let stamps = R::stamps(model);
+    if stamps.delete_time.is_some() {
+        return Vec::new();
+    }
+    record_grams(&R::search_fields(model))
+        .into_iter()
+        .map(|gram| ActiveModel {
+            tenant_id: Set(tenant_id.to_owned()),
+            gram: Set(gram),
+            owner_id: Set(stamps.owner_id.clone()),
+            record_kind: Set(R::KIND.to_owned()),
+            record_id: Set(stamps.id.clone()),
+        })
+        .collect()
+}
+
+/// Indexes every record of one type, a batch at a time: the migration that adds search runs
+/// it once for the records written before.
+pub async fn backfill<R: Resource, C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    const BATCH: u64 = 500;
+    let id = R::columns().id;
+    let mut after = String::new();
+    let mut indexed = 0;
+    loop {
+        let rows = R::Entity::find()
+            .filter(id.gt(after.as_str()))
+            .order_by_asc(id)
+            .limit(BATCH)
+            .all(db)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(indexed);
+        };
+        after = R::stamps(last).id;
+        let postings: Vec<ActiveModel> = rows
+            .iter()
+            .flat_map(|row| postings::<R>(&R::tenant_of(row), row))
+            .collect();
+        for chunk in postings.chunks(1000) {
+            Entity::insert_many(chunk.to_vec()).exec(db).await?;
+        }
+        indexed += rows.len() as u64;
+    }
+}
+
+/// One scored match.
+struct Hit {
+    score: i32,
+    name: String,
+    kind: &'static str,
+    id: String,
+    result: SearchResult,
+}
+
+impl Hit {
+    /// Best first, then by name; the id breaks ties.
+    fn order(&self) -> (Reverse<i32>, &str, &str, &str) {
+        (Reverse(self.score), &self.name, self.kind, &self.id)
+    }
+}
+
+impl Handlers {
+    /// Searches the caller's accounts and contacts.
+    pub async fn search_customers(
+        &self,
+        principal: &Principal,
+        query: &str,
+        resource_type: &str,
+        (page_size, page_token): (i32, &str),
+    ) -> Result<(Vec<SearchResult>, String), Error> {
+        let kinds: Vec<ResourceType> = match resource_type {
+            "" => vec![ResourceType::Account, ResourceType::Contact],
+            other => vec![ResourceType::parse("resource_type", other)?],
+        };
+        let allowed: Vec<ResourceType> = kinds
+            .into_iter()
+            .filter(|k| match k {
+                ResourceType::Account => principal.require(Accounts::READ).is_ok(),
+                ResourceType::Contact => principal.require(Contacts::READ).is_ok(),
+            })
+            .collect();
+        if allowed.is_empty() {
+            return Err(principal.require(Contacts::READ).unwrap_err());
+        }
+        let limit = match page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => paging::page_size(n, MAX_PAGE_SIZE)?,
+        };
+        let query = normalize(query.trim());
+        let grams = query_grams(&query)?;
+        let binding = paging::binding(&[
+            "search",
+            &principal.tenant_id,
+            &principal.user_id,
+            &query,
+            resource_type,
+        ]);
+        let cursor = self.pages.read(page_token, &binding)?;
+        let mut hits = Vec::new();
+        for kind in allowed {
+            match kind {
+                ResourceType::Account => {
+                    self.collect::<Accounts>(principal, &grams, &query, &mut hits, |a| {
+                        Customer::Account(a)
+                    })
+                    .await?
+                }
+                ResourceType::Contact => {
+                    self.collect::<Contacts>(principal, &grams, &query, &mut hits, |c| {
+                        Customer::Contact(c)
+                    })
+                    .await?
+                }
+            }
+        }
+        hits.sort_by(|a, b| a.order().cmp(&b.order()));
+        if let Some(cursor) = &cursor {
+            let SortKey::Int(score) = cursor.key else {
+                return Err(Error::invalid("page_token", "belongs to another list"));
+            };
+            let mut parts = cursor.id.splitn(3, '\0');
+            let (name, kind, id) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            let after = (Reverse(score as i32), name, kind, id);
+            hits.retain(|h| h.order() > after);
+        }
+        let more = hits.len() as u64 > limit;
+        hits.truncate(limit as usize);
+        let token = match hits.last() {
+            Some(last) if more => self.pages.issue(
+                Cursor {
+                    key: SortKey::Int(i64::from(last.score)),
+                    id: format!("{}\0{}\0{}", last.name, last.kind, last.id),
+                },
+                &binding,
+            ),
+            _ => String::new(),
+        };
+        Ok((hits.into_iter().map(|h| h.result).collect(), token))
+    }
+
+    /// Finds the candidates of one resource type, checks and scores them.
+    async fn collect<R: Resource>(
+        &self,
+        principal: &Principal,
+        grams: &[String],
+        query: &str,
+        hits: &mut Vec<Hit>,
+        wrap: fn(R::Proto) -> Customer,
+    ) -> Result<(), Error> {
+        let mut candidates = Entity::find()
+            .select_only()
+            .column(Column::RecordId)
+            .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
+            .filter(Column::RecordKind.eq(R::KIND))
+            .filter(Column::Gram.is_in(grams.iter().map(String::as_str)));
+        if let OwnerFilter::OneOf(owners) = principal.owner_filter() {
+            candidates = candidates.filter(Column::OwnerId.is_in(owners));
+        }
+        let ids: Vec<String> = candidates
+            .group_by(Column::RecordId)
+            .having(Expr::col(Column::Gram).count().eq(grams.len() as i64))
+            .limit(MAX_CANDIDATES)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let columns = R::columns();
+        let rows = store::scoped::<R>(principal)
+            .filter(columns.id.is_in(ids))
+            .filter(columns.delete_time.is_null())
+            .all(&self.db)
+            .await?;
+        for row in rows {
+            let fields = R::search_fields(&row);
+            let Some((score, field)) = score(query, &fields) else {
+                continue;
+            };
+            let stamps = R::stamps(&row);
+            hits.push(Hit {
+                score,
+                name: stamps.display_name.to_lowercase(),
+                kind: R::KIND,
+                id: stamps.id,
+                result: SearchResult {
+                    customer: Some(wrap(R::to_proto(&row))),
+                    score,
+                    matched_field: field.to_owned(),
+                },
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&'static str, &str)]) -> Vec<SearchField> {
+        pairs.iter().map(|(f, v)| (*f, v.to_string())).collect()
+    }
+
+    #[test]
+    fn grams_cover_each_script() {
+        let grams = record_grams(&fields(&[
+            ("display_name", "深圳华强电子有限公司"),
+            ("phone", "+8613800138000"),
+            ("email", "Li.Na@Acme.com"),
+        ]));
+        for gram in ["华强", "深圳", "1380", "0013", "acm", "com", "li", "na"] {
+            assert!(grams.contains(gram), "{gram} in {grams:?}");
+        }
+        assert!(!grams.contains("华"), "single characters are not indexed");
+    }
+
+    #[test]
+    fn queries_need_enough_to_look_up() {
+        assert_eq!(query_grams("华强").unwrap(), ["华强"]);
+        assert_eq!(
+            query_grams("138 0013").unwrap(),
+            ["1380", "3800", "8001", "0013"]
+        );
+        assert_eq!(query_grams("li").unwrap(), ["li"]);
+        for short in ["华", "13", "", "-"] {
+            assert!(query_grams(short).is_err(), "{short}");
+        }
+        assert!(query_grams(&"a".repeat(101)).is_err());
+        assert!(
+            query_grams(&"abcdefghijklmnopqrstuvwxyz".repeat(3))
+                .unwrap()
+                .len()
+                <= 9
+        );
+    }
+
+    #[test]
+    fn scores_prefer_whole_names() {
+        let company = fields(&[("display_name", "深圳华强电子有限公司")]);
+        let exact = fields(&[("display_name", "华强")]);
+        let phone = fields(&[("display_name", "Zhang"), ("phone", "+8613800138000")]);
+        assert_eq!(score("华强", &company), Some((13, "display_name")));
+        assert_eq!(score("华强", &exact), Some((33, "display_name")));
+        assert_eq!(score("138 0013", &phone), Some((11, "phone")));
+        assert_eq!(score("8613800138000", &phone), Some((31, "phone")));
+        assert_eq!(score("华强电器", &company), None);
+        let word = fields(&[("display_name", "Li Na"), ("email", "alice@x.com")]);
+        assert_eq!(score("li", &word), Some((23, "display_name")));
+        assert_eq!(score("li", &fields(&[("display_name", "Alice")])), None);
+    }
+}
