@@ -12,10 +12,10 @@
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait as _, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, QueryTrait, Set,
 };
 
 use crate::account::Accounts;
@@ -36,6 +36,8 @@ const MAX_QUERY_CHARS: usize = 100;
 const MAX_QUERY_GRAMS: usize = 8;
 /// Most candidate records read per resource type.
 const MAX_CANDIDATES: u64 = 1000;
+/// Postings counted per gram to find the rarest; a gram with more counts as common.
+const COUNT_CAP: u64 = 5000;
 /// Page sizes.
 const DEFAULT_PAGE_SIZE: u64 = 20;
 const MAX_PAGE_SIZE: u64 = 100;
@@ -322,7 +324,9 @@ impl Handlers {
             })
             .collect();
         if allowed.is_empty() {
-            return Err(principal.require(Contacts::READ).unwrap_err());
+            // Names the permission the caller lacks.
+            principal.require(Contacts::READ)?;
+            principal.require(Accounts::READ)?;
         }
         let limit = match page_size {
             0 => DEFAULT_PAGE_SIZE,
@@ -384,6 +388,62 @@ impl Handlers {
         Ok((hits.into_iter().map(|h| h.result).collect(), token))
     }
 
+    /// The records of one type holding the query's two rarest grams (the substring check
+    /// does the rest). Counting each gram's postings up to a cap first bounds the work: a
+    /// query made only of common grams ("com") reads the first postings of the rarest one.
+    async fn candidates<R: Resource>(
+        &self,
+        principal: &Principal,
+        grams: &[String],
+    ) -> Result<Vec<String>, Error> {
+        let postings = |grams: Vec<&str>| {
+            let mut query = Entity::find()
+                .select_only()
+                .column(Column::RecordId)
+                .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
+                .filter(Column::RecordKind.eq(R::KIND))
+                .filter(Column::Gram.is_in(grams));
+            if let OwnerFilter::OneOf(owners) = principal.owner_filter() {
+                query = query.filter(Column::OwnerId.is_in(owners));
+            }
+            query
+        };
+        let mut counted = Vec::with_capacity(grams.len());
+        for gram in grams {
+            let capped = postings(vec![gram.as_str()]).limit(COUNT_CAP).into_query();
+            let count = Query::select()
+                .expr(Expr::col(Asterisk).count())
+                .from_subquery(capped, "postings")
+                .to_owned();
+            let backend = self.db.get_database_backend();
+            let count: i64 = match self.db.query_one_raw(backend.build(&count)).await? {
+                Some(row) => row.try_get_by_index(0)?,
+                None => 0,
+            };
+            if count == 0 {
+                return Ok(Vec::new());
+            }
+            counted.push((count, gram.as_str()));
+        }
+        counted.sort();
+        let (count, rarest) = counted.remove(0);
+        if count >= COUNT_CAP as i64 || counted.is_empty() {
+            return Ok(postings(vec![rarest])
+                .limit(MAX_CANDIDATES)
+                .into_tuple()
+                .all(&self.db)
+                .await?);
+        }
+        let next = counted[0].1;
+        Ok(postings(vec![rarest, next])
+            .group_by(Column::RecordId)
+            .having(Expr::col(Column::Gram).count().eq(2))
+            .limit(MAX_CANDIDATES)
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
+
     /// Finds the candidates of one resource type, checks and scores them.
     async fn collect<R: Resource>(
         &self,
@@ -393,22 +453,7 @@ impl Handlers {
         hits: &mut Vec<Hit>,
         wrap: fn(R::Proto) -> Customer,
     ) -> Result<(), Error> {
-        let mut candidates = Entity::find()
-            .select_only()
-            .column(Column::RecordId)
-            .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
-            .filter(Column::RecordKind.eq(R::KIND))
-            .filter(Column::Gram.is_in(grams.iter().map(String::as_str)));
-        if let OwnerFilter::OneOf(owners) = principal.owner_filter() {
-            candidates = candidates.filter(Column::OwnerId.is_in(owners));
-        }
-        let ids: Vec<String> = candidates
-            .group_by(Column::RecordId)
-            .having(Expr::col(Column::Gram).count().eq(grams.len() as i64))
-            .limit(MAX_CANDIDATES)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let ids = self.candidates::<R>(principal, grams).await?;
         if ids.is_empty() {
             return Ok(());
         }
