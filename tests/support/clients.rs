@@ -127,7 +127,6 @@ pub fn expect_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str
 }
 
 /// The fields an `INVALID_ARGUMENT` names, in order.
-#[allow(dead_code)] // Not every test binary uses every helper.
 pub fn violations(status: &Status) -> Vec<String> {
     status
         .get_error_details()

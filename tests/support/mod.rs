@@ -141,6 +141,20 @@ impl Postgres {
     }
 }
 
+/// Runs one SQL statement with psql on one database of the shared server.
+pub fn psql_db(database: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new(find_pg_bin("psql"))
+        .args(["-h", "127.0.0.1", "-p", &postgres().port.to_string()])
+        .args(["-U", "postgres", "-d", database, "-tAc", sql])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
 /// Runs one SQL statement with psql.
 pub fn psql(port: u16, sql: &str) -> Result<String, String> {
     let out = std::process::Command::new(find_pg_bin("psql"))
