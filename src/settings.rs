@@ -64,8 +64,8 @@ pub(crate) fn upstream_connections() -> Result<usize, ConfigError> {
     Ok(number("CRM_UPSTREAM_CONNECTIONS", 4)? as usize)
 }
 
-/// How often background jobs sweep (due follow-ups, pool returns, birthdays) and the local
-/// day they count in.
+/// How often background jobs sweep (due follow-ups, pool returns, birthdays, erasure of
+/// long-deleted contacts), the local day they count in, and the retention of deleted contacts.
 pub(crate) fn jobs_schedule() -> Result<crm_contacts::jobs::Schedule, ConfigError> {
     const NAME: &str = "CRM_LOCAL_UTC_OFFSET_MINUTES";
     let utc_offset_minutes = match env(NAME) {
@@ -80,9 +80,12 @@ pub(crate) fn jobs_schedule() -> Result<crm_contacts::jobs::Schedule, ConfigErro
                 ))
             })?,
     };
+    // Zero erases deleted contacts at the next sweep.
+    let erase_days = config::count("CRM_ERASE_DELETED_AFTER_DAYS", 30)?;
     Ok(crm_contacts::jobs::Schedule {
         interval: std::time::Duration::from_secs(number("CRM_JOBS_INTERVAL_SECS", 60)?),
         utc_offset_minutes,
+        erase_deleted_after: std::time::Duration::from_secs(erase_days * 86_400),
     })
 }
 

@@ -215,7 +215,13 @@ const CONTACT_COLUMNS: &[&str] = &[
 ];
 
 /// Seeds `total` contacts in `tenant_id`: 1% owned by `rep_id`, the rest by 99 others.
-pub(crate) fn contacts(suite: &Suite, tenant_id: &str, rep_id: &str, total: u64, rng: &mut Rng) -> Seeded {
+pub(crate) fn contacts(
+    suite: &Suite,
+    tenant_id: &str,
+    rep_id: &str,
+    total: u64,
+    rng: &mut Rng,
+) -> Seeded {
     let database = suite
         .contacts_database
         .clone()
@@ -296,7 +302,12 @@ pub(crate) fn contacts(suite: &Suite, tenant_id: &str, rep_id: &str, total: u64,
 impl Seeded {
     /// `per_kind` queries of each of [`QUERY_KINDS`], drawn from the contacts of `owner`
     /// (the seeded rep's when given, anyone's otherwise).
-    pub(crate) fn queries(&self, rng: &mut Rng, per_kind: usize, mine: Option<&str>) -> Vec<String> {
+    pub(crate) fn queries(
+        &self,
+        rng: &mut Rng,
+        per_kind: usize,
+        mine: Option<&str>,
+    ) -> Vec<String> {
         let pool: Vec<&Person> = self
             .people
             .iter()

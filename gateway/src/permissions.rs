@@ -71,6 +71,7 @@ pub fn required(path: &str) -> Option<Requirement> {
             "MergeContacts" => "contacts.contacts.write",
             "ListGroups" => "contacts.groups.read",
             "ListCustomFields" => "contacts.custom_fields.read",
+            "ExportPersonalData" | "ErasePersonalData" => "contacts.privacy.admin",
             "CreateCustomField" | "UpdateCustomField" | "DeleteCustomField" => {
                 "contacts.custom_fields.write"
             }
@@ -117,6 +118,8 @@ pub const TENANT_ADMIN: &[&str] = &[
     "contacts.pool.admin",
     "contacts.custom_fields.read",
     "contacts.custom_fields.write",
+    "contacts.sensitive.read",
+    "contacts.privacy.admin",
 ];
 
 const SALES: &[&str] = &[

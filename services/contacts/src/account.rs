@@ -11,6 +11,7 @@ use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask;
 use crm_platform::normalize;
+use crm_platform::sealing::DataKeys;
 use crm_platform::time::{to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::contacts::{
@@ -257,9 +258,9 @@ impl Resource for Accounts {
     fn create(
         tenant_id: &str,
         owner_id: String,
-        id: String,
-        now: i64,
+        (id, now): (String, i64),
         input: Account,
+        _keys: &DataKeys,
     ) -> Result<Model, Error> {
         let mut model = Model {
             id,
@@ -297,7 +298,12 @@ impl Resource for Accounts {
         Ok(model)
     }
 
-    fn update(current: &Model, input: Account, mask: &[String]) -> Result<Model, Error> {
+    fn update(
+        current: &Model,
+        input: Account,
+        mask: &[String],
+        _keys: &DataKeys,
+    ) -> Result<Model, Error> {
         let fields = field_mask::resolve(mask, UPDATABLE, OUTPUT_ONLY, |f| match f {
             "display_name" => !input.display_name.is_empty(),
             "industry" => !input.industry.is_empty(),

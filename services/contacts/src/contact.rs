@@ -7,9 +7,11 @@ use crate::custom_values;
 use crate::entity::contact::{Column, Entity, Model};
 use crate::fields::{self, AddressColumns, PointKind, StoredPoint};
 use crate::resource::{Action, FieldKind, IndexKey, Resource};
+use crate::sensitive;
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask;
+use crm_platform::sealing::DataKeys;
 use crm_platform::time::{now_micros, to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::common::Date;
@@ -44,6 +46,9 @@ const UPDATABLE: &[&str] = &[
     "tags",
     "group_ids",
     "custom_fields",
+    "id_document_type",
+    "id_document_number",
+    "bank_card_number",
 ];
 const OUTPUT_ONLY: &[&str] = &[
     "id",
@@ -53,7 +58,49 @@ const OUTPUT_ONLY: &[&str] = &[
     "delete_time",
     "age",
     "merged_into_id",
+    "erase_time",
 ];
+
+/// Sets or clears the sensitive fields a write names; they are checked, then kept sealed.
+fn apply_sensitive(
+    model: &mut Model,
+    input: &Contact,
+    fields: &[&str],
+    keys: &DataKeys,
+    v: &mut Violations,
+) {
+    if fields.contains(&"id_document_number") {
+        if input.id_document_number.trim().is_empty() {
+            model.id_document_type = 0;
+            sensitive::store(model, keys, sensitive::Field::IdDocument, None);
+        } else {
+            let kind = if input.id_document_type != 0 {
+                input.id_document_type
+            } else {
+                model.id_document_type
+            };
+            if let Some(number) = sensitive::check_id_document(v, kind, &input.id_document_number) {
+                model.id_document_type = kind;
+                sensitive::store(model, keys, sensitive::Field::IdDocument, Some(&number));
+            }
+        }
+    } else if fields.contains(&"id_document_type") {
+        v.add(
+            "contact.id_document_type",
+            "change it together with id_document_number",
+        );
+    }
+    if fields.contains(&"bank_card_number") {
+        let number = if input.bank_card_number.trim().is_empty() {
+            None
+        } else {
+            sensitive::check_bank_card(v, &input.bank_card_number)
+        };
+        if number.is_some() || input.bank_card_number.trim().is_empty() {
+            sensitive::store(model, keys, sensitive::Field::BankCard, number.as_deref());
+        }
+    }
+}
 
 /// Derives a display name: "Given Family" for Latin names, family name first without a
 /// space for CJK names (王小明), as people write them.
@@ -74,7 +121,12 @@ fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
 
 /// Checks every field and writes the normalised values into `model`. `phones` and `emails`
 /// replace the lists; `phone` and `email` then set the primary entry.
-fn apply(model: &mut Model, input: &Contact, fields: &[&str]) -> Result<(), Error> {
+fn apply(
+    model: &mut Model,
+    input: &Contact,
+    fields: &[&str],
+    keys: &DataKeys,
+) -> Result<(), Error> {
     let mut v = Violations::new();
     let mut phones: Vec<StoredPoint> = fields::from_json(&model.phones);
     let mut emails: Vec<StoredPoint> = fields::from_json(&model.emails);
@@ -154,6 +206,7 @@ fn apply(model: &mut Model, input: &Contact, fields: &[&str]) -> Result<(), Erro
         }
     }
     set_points(model, &phones, &emails);
+    apply_sensitive(model, input, fields, keys, &mut v);
     if model.display_name.is_empty() {
         model.display_name = derive_display_name(&model.given_name, &model.family_name);
     }
@@ -257,6 +310,10 @@ impl Resource for Contacts {
             merged_into_id: m.merged_into_id.clone(),
             owner_since: Some(to_timestamp(m.owner_since)),
             custom_fields: custom_values::to_wire(&m.custom_fields),
+            id_document_type: m.id_document_type,
+            id_document_number: m.id_document_masked.clone(),
+            bank_card_number: m.bank_card_masked.clone(),
+            erase_time: to_timestamp_opt(m.erase_time),
         }
     }
 
@@ -285,8 +342,28 @@ impl Resource for Contacts {
             ("tags", m.tags.clone()),
             ("group_ids", m.group_ids.clone()),
             ("custom_fields", m.custom_fields.clone()),
+            // Audit entries never hold sensitive values, only their masked forms.
+            ("id_document_number", m.id_document_masked.clone()),
+            ("bank_card_number", m.bank_card_masked.clone()),
             ("merged_into_id", m.merged_into_id.clone()),
         ]
+    }
+
+    fn is_erased(m: &Model) -> bool {
+        m.erase_time.is_some()
+    }
+
+    fn reveal(m: &Model, keys: &DataKeys, proto: &mut Contact) -> Result<(), Error> {
+        sensitive::reveal(m, keys, proto)
+    }
+
+    fn sensitive_filter(
+        keys: &DataKeys,
+        tenant_id: &str,
+        name: &str,
+        value: &str,
+    ) -> Option<Result<sea_orm::Condition, Error>> {
+        sensitive::filter(keys, tenant_id, name, value)
     }
 
     fn search_fields(m: &Model) -> Vec<crate::search::SearchField> {
@@ -328,9 +405,9 @@ impl Resource for Contacts {
     fn create(
         tenant_id: &str,
         owner_id: String,
-        id: String,
-        now: i64,
+        (id, now): (String, i64),
         input: Contact,
+        keys: &DataKeys,
     ) -> Result<Model, Error> {
         let empty = || String::new();
         let mut model = Model {
@@ -365,6 +442,14 @@ impl Resource for Contacts {
             merged_into_id: empty(),
             owner_since: now,
             custom_fields: "{}".to_owned(),
+            id_document_type: 0,
+            id_document_sealed: empty(),
+            id_document_hash: empty(),
+            id_document_masked: empty(),
+            bank_card_sealed: empty(),
+            bank_card_hash: empty(),
+            bank_card_masked: empty(),
+            erase_time: None,
             birthday_announced: 0,
             version: 1,
             create_time: now,
@@ -381,12 +466,17 @@ impl Resource for Contacts {
                 _ => true,
             })
             .collect();
-        apply(&mut model, &input, &fields)?;
+        apply(&mut model, &input, &fields, keys)?;
         model.owner_id = owner_id;
         Ok(model)
     }
 
-    fn update(current: &Model, input: Contact, mask: &[String]) -> Result<Model, Error> {
+    fn update(
+        current: &Model,
+        input: Contact,
+        mask: &[String],
+        keys: &DataKeys,
+    ) -> Result<Model, Error> {
         let fields = field_mask::resolve(mask, UPDATABLE, OUTPUT_ONLY, |f| match f {
             "given_name" => !input.given_name.is_empty(),
             "family_name" => !input.family_name.is_empty(),
@@ -408,10 +498,13 @@ impl Resource for Contacts {
             "tags" => !input.tags.is_empty(),
             "group_ids" => !input.group_ids.is_empty(),
             "custom_fields" => !input.custom_fields.is_empty(),
+            "id_document_type" => input.id_document_type != 0,
+            "id_document_number" => !input.id_document_number.is_empty(),
+            "bank_card_number" => !input.bank_card_number.is_empty(),
             _ => false,
         })?;
         let mut next = current.clone();
-        apply(&mut next, &input, &fields)?;
+        apply(&mut next, &input, &fields, keys)?;
         Ok(next)
     }
 

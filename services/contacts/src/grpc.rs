@@ -867,4 +867,35 @@ impl ContactsService for ContactsGrpc {
             next_page_token,
         }))
     }
+
+    async fn export_personal_data(
+        &self,
+        request: Request<ExportPersonalDataRequest>,
+    ) -> Result<Response<ExportPersonalDataResponse>, Status> {
+        let export = self
+            .handlers
+            .export_personal_data(principal(&request)?, &request.get_ref().contact_id)
+            .await?;
+        Ok(Response::new(export))
+    }
+
+    async fn erase_personal_data(
+        &self,
+        request: Request<ErasePersonalDataRequest>,
+    ) -> Result<Response<ErasePersonalDataResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: method!("ErasePersonalData"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let contact = self
+            .handlers
+            .erase_personal_data(p, idem, &r.contact_id)
+            .await?;
+        Ok(Response::new(ErasePersonalDataResponse {
+            contact: Some(contact),
+        }))
+    }
 }

@@ -9,7 +9,7 @@ use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
 use crate::resource::{Action, Resource, Stamps};
 use crate::store::{self, ListQuery, Order};
-use crate::{custom_fields, custom_values, groups, index};
+use crate::{custom_fields, custom_values, groups, index, sensitive};
 use crm_platform::audit;
 use crm_platform::auth::Principal;
 use crm_platform::cache::Cache;
@@ -17,6 +17,7 @@ use crm_platform::error::Error;
 use crm_platform::events::{self, Envelope, Relay};
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::paging::{self, PageTokens};
+use crm_platform::sealing::DataKeys;
 use crm_platform::time::{now_micros, to_timestamp};
 use crm_platform::{etag, filter};
 use crm_proto::contacts::ContactsEvent;
@@ -37,6 +38,8 @@ pub struct Handlers {
     pub relay: Relay,
     /// Page-token codec.
     pub pages: PageTokens,
+    /// Keys of sensitive fields.
+    pub keys: DataKeys,
 }
 
 /// A mutation's idempotency context: method name, request id and the request itself.
@@ -64,6 +67,13 @@ impl Handlers {
         principal.require(R::READ)?;
         if id.is_empty() {
             return Err(Error::invalid("id", "is required"));
+        }
+        if principal.has(sensitive::READ) {
+            // Unmasked values are never cached: read and open them each time.
+            let model = store::find::<R, _>(&self.db, principal, id).await?;
+            let mut proto = R::to_proto(&model);
+            R::reveal(&model, &self.keys, &mut proto)?;
+            return Ok(proto);
         }
         let key = cache_key(R::KIND, &principal.tenant_id, id);
         if let Some(found) = self.cached::<R>(principal, &key, id).await {
@@ -122,6 +132,25 @@ impl Handlers {
             .into_iter()
             .partition(|c| custom_values::filter_name(&c.field).is_some());
         let mut conditions = Vec::with_capacity(custom.len());
+        let mut own = Vec::with_capacity(comparisons.len());
+        for comparison in comparisons {
+            match R::sensitive_filter(
+                &self.keys,
+                &principal.tenant_id,
+                &comparison.field,
+                &comparison.value,
+            ) {
+                Some(_) if comparison.op != crm_platform::filter::Op::Eq => {
+                    return Err(Error::invalid(
+                        "filter",
+                        format!("`{}` supports `=` only", comparison.field),
+                    ));
+                }
+                Some(condition) => conditions.push(condition?),
+                None => own.push(comparison),
+            }
+        }
+        let comparisons = own;
         if !custom.is_empty() {
             let definitions =
                 custom_fields::definitions(&self.db, &principal.tenant_id, R::KIND, false).await?;
@@ -149,7 +178,16 @@ impl Handlers {
         let token = next
             .map(|cursor| self.pages.issue(cursor, &binding))
             .unwrap_or_default();
-        Ok((rows.iter().map(R::to_proto).collect(), token))
+        let reveal = principal.has(sensitive::READ);
+        let mut protos = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut proto = R::to_proto(row);
+            if reveal {
+                R::reveal(row, &self.keys, &mut proto)?;
+            }
+            protos.push(proto);
+        }
+        Ok((protos, token))
     }
 
     /// One page of sets of visible records sharing a phone, email or company name.
@@ -196,7 +234,13 @@ impl Handlers {
             owner.to_owned()
         };
         let id = uuid::Uuid::now_v7().to_string();
-        let model = R::create(&principal.tenant_id, owner_id, id, now_micros(), input)?;
+        let model = R::create(
+            &principal.tenant_id,
+            owner_id,
+            (id, now_micros()),
+            input,
+            &self.keys,
+        )?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let mut model = model;
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None).await?;
@@ -239,7 +283,7 @@ impl Handlers {
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let (current, stamps) = current::<R>(&txn, principal, &id, expected).await?;
             refuse_deleted::<R>(&stamps)?;
-            let mut next = R::update(&current, input, &mask)?;
+            let mut next = R::update(&current, input, &mask, &self.keys)?;
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut next, Some(&current))
                 .await?;
             let owner = R::stamps(&next).owner_id;
@@ -280,6 +324,12 @@ impl Handlers {
         let expected = etag::parse("etag", sent_etag)?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let (current, stamps) = current::<R>(&txn, principal, id, expected).await?;
+            if R::is_erased(&current) {
+                return Err(Error::precondition(
+                    "RESOURCE_ERASED",
+                    format!("{} {id} was erased and cannot change", R::KIND),
+                ));
+            }
             match (deleted, stamps.delete_time.is_some()) {
                 (true, true) => {
                     return Err(Error::precondition(

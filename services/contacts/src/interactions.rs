@@ -587,6 +587,85 @@ pub async fn cancel_open_follow_ups(
     Ok(result.rows_affected)
 }
 
+/// Everything recorded about one customer: its timeline, newest first, and its follow-ups.
+pub(crate) async fn held_about<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    kind: &str,
+    id: &str,
+) -> Result<(Vec<Interaction>, Vec<FollowUp>), Error> {
+    let interactions = interaction::Entity::find()
+        .filter(interaction::Column::TenantId.eq(tenant_id))
+        .filter(interaction::Column::SubjectKind.eq(kind))
+        .filter(interaction::Column::SubjectId.eq(id))
+        .order_by_desc(interaction::Column::OccurTime)
+        .all(db)
+        .await?;
+    let follow_ups = follow_up::Entity::find()
+        .filter(follow_up::Column::TenantId.eq(tenant_id))
+        .filter(follow_up::Column::SubjectKind.eq(kind))
+        .filter(follow_up::Column::SubjectId.eq(id))
+        .order_by_asc(follow_up::Column::DueTime)
+        .all(db)
+        .await?;
+    Ok((
+        interactions.iter().map(interaction_proto).collect(),
+        follow_ups.iter().map(follow_up_proto).collect(),
+    ))
+}
+
+/// The text left where erased personal data was.
+pub const ERASED: &str = "[erased]";
+
+/// Erases what interactions and follow-ups say about a contact: the texts of its timeline,
+/// its follow-up notes (open ones are cancelled), and its place among other interactions'
+/// participants. Who recorded what, and when, stays.
+pub(crate) async fn erase_contact(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    contact_id: &str,
+) -> Result<(), Error> {
+    interaction::Entity::update_many()
+        .col_expr(interaction::Column::Summary, Expr::value(ERASED))
+        .col_expr(interaction::Column::Outcome, Expr::value(""))
+        .filter(interaction::Column::TenantId.eq(tenant_id))
+        .filter(interaction::Column::SubjectKind.eq("contact"))
+        .filter(interaction::Column::SubjectId.eq(contact_id))
+        .exec(txn)
+        .await?;
+    follow_up::Entity::update_many()
+        .col_expr(follow_up::Column::Note, Expr::value(""))
+        .col_expr(
+            follow_up::Column::Version,
+            Expr::col(follow_up::Column::Version).add(1),
+        )
+        .filter(follow_up::Column::TenantId.eq(tenant_id))
+        .filter(follow_up::Column::SubjectKind.eq("contact"))
+        .filter(follow_up::Column::SubjectId.eq(contact_id))
+        .exec(txn)
+        .await?;
+    cancel_open_follow_ups(txn, tenant_id, ("contact", contact_id)).await?;
+    let pattern = format!("%\"{contact_id}\"%");
+    let mentioning = interaction::Entity::find()
+        .filter(interaction::Column::TenantId.eq(tenant_id))
+        .filter(interaction::Column::ParticipantContactIds.like(pattern))
+        .all(txn)
+        .await?;
+    for row in mentioning {
+        let mut ids: Vec<String> = fields::from_json(&row.participant_contact_ids);
+        ids.retain(|id| id != contact_id);
+        interaction::Entity::update_many()
+            .col_expr(
+                interaction::Column::ParticipantContactIds,
+                Expr::value(fields::to_json(&ids)),
+            )
+            .filter(interaction::Column::Id.eq(row.id.as_str()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Moves a merged customer's timeline and follow-ups onto the survivor.
 pub async fn repoint(
     txn: &DatabaseTransaction,

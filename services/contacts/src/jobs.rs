@@ -1,5 +1,6 @@
 //! Background work of the contacts service: announcing follow-ups that fall due and today's
-//! birthdays, and returning idle customers to the pool. Every replica runs it; each step is safe to run concurrently
+//! birthdays, returning idle customers to the pool, and erasing contacts whose retention
+//! after deletion ran out. Every replica runs it; each step is safe to run concurrently
 //! (a row changes, and its event is written, only by the run that wins its compare-and-set).
 
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub struct Schedule {
     /// The service's local time zone as minutes east of UTC (480 for China), for the day
     /// of birthdays.
     pub utc_offset_minutes: i32,
+    /// How long a deleted contact keeps its personal data before it is erased.
+    pub erase_deleted_after: Duration,
 }
 
 /// The principal background work acts as: the whole tenant, no permissions to check.
@@ -50,19 +53,27 @@ pub struct Sweep {
     pub returned: u64,
     /// Birthdays announced.
     pub birthdays: u64,
+    /// Deleted contacts erased.
+    pub erased: u64,
 }
 
 /// Runs every step once as of `now` (microseconds), so tests can sweep at a chosen time.
-pub async fn sweep(handlers: &Handlers, now: i64, utc_offset_minutes: i32) -> Result<Sweep, Error> {
+pub async fn sweep(handlers: &Handlers, now: i64, schedule: &Schedule) -> Result<Sweep, Error> {
     let due = interactions::announce_due(&handlers.db, now, DUE_BATCH).await?;
     let returned = handlers.return_idle::<Accounts>(now).await?
         + handlers.return_idle::<Contacts>(now).await?;
     let birthdays =
-        birthdays::announce_today(&handlers.db, now, utc_offset_minutes, DUE_BATCH).await?;
+        birthdays::announce_today(&handlers.db, now, schedule.utc_offset_minutes, DUE_BATCH)
+            .await?;
+    let retention = i64::try_from(schedule.erase_deleted_after.as_micros()).unwrap_or(i64::MAX);
+    let erased = handlers
+        .erase_expired(now.saturating_sub(retention))
+        .await?;
     let done = Sweep {
         due,
         returned,
         birthdays,
+        erased,
     };
     if done != Sweep::default() {
         handlers.relay.wake();
@@ -74,12 +85,13 @@ pub async fn sweep(handlers: &Handlers, now: i64, utc_offset_minutes: i32) -> Re
 pub async fn run(handlers: Handlers, schedule: Schedule, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        match sweep(&handlers, now_micros(), schedule.utc_offset_minutes).await {
+        match sweep(&handlers, now_micros(), &schedule).await {
             Ok(done) if done == Sweep::default() => {}
             Ok(done) => tracing::info!(
                 due = done.due,
                 returned = done.returned,
                 birthdays = done.birthdays,
+                erased = done.erased,
                 "contacts jobs"
             ),
             Err(e) => tracing::warn!(error = ?e, "contacts jobs failed; will retry"),

@@ -20,8 +20,10 @@ pub mod jobs;
 pub mod merge;
 pub mod migration;
 pub mod pool;
+pub mod privacy;
 pub mod resource;
 pub mod search;
+pub mod sensitive;
 pub mod store;
 
 use sea_orm::DatabaseConnection;
@@ -51,6 +53,7 @@ pub fn add_to(
         cache: infra.cache.clone(),
         relay: relay.clone(),
         pages: PageTokens::new(&infra.secrets.page_key),
+        keys: infra.secrets.data_keys.clone(),
     };
     let codec = PrincipalCodec::new(&infra.secrets.principal_key);
     let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers.clone()))

@@ -7,6 +7,7 @@ mod birthdays;
 mod custom_fields;
 mod customer_record;
 mod engagement;
+mod privacy;
 mod search;
 
 /// Applies the platform tables, then the contacts tables.
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(birthdays::AddBirthdayAnnouncements));
         migrations.push(Box::new(custom_fields::AddCustomFields));
         migrations.push(Box::new(search::AddSearch));
+        migrations.push(Box::new(privacy::AddPrivacy));
         migrations
     }
 }

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
+use crm_platform::sealing::DataKeys;
 use crm_proto::contacts::ContactsEvent;
 
 /// A kind of field a filter may compare.
@@ -242,16 +243,38 @@ pub trait Resource: Send + Sync + 'static {
     fn create(
         tenant_id: &str,
         owner_id: String,
-        id: String,
-        now: i64,
+        id_and_time: (String, i64),
         input: Self::Proto,
+        keys: &DataKeys,
     ) -> Result<Self::Model, Error>;
     /// Applies the masked fields of an update request to a copy of `current`.
     fn update(
         current: &Self::Model,
         input: Self::Proto,
         mask: &[String],
+        keys: &DataKeys,
     ) -> Result<Self::Model, Error>;
+    /// Whether its personal data was erased: such a tombstone never comes back.
+    fn is_erased(model: &Self::Model) -> bool {
+        let _ = model;
+        false
+    }
+    /// Shows the sensitive fields of `proto` unmasked (for callers allowed to see them).
+    fn reveal(model: &Self::Model, keys: &DataKeys, proto: &mut Self::Proto) -> Result<(), Error> {
+        let _ = (model, keys, proto);
+        Ok(())
+    }
+    /// An exact-match filter on a sensitive field, by its keyed hash; `None` when `name` is
+    /// not one.
+    fn sensitive_filter(
+        keys: &DataKeys,
+        tenant_id: &str,
+        name: &str,
+        value: &str,
+    ) -> Option<Result<sea_orm::Condition, Error>> {
+        let _ = (keys, tenant_id, name, value);
+        None
+    }
     /// The id, owner and etag of a wire form (what a client sent, or a cached copy).
     fn keys(proto: &Self::Proto) -> (&str, &str, &str);
     /// Checks references to other records (inside the write's transaction).

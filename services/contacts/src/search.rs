@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::{Asterisk, Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Set,
 };
 
 use crate::account::Accounts;
@@ -47,21 +47,13 @@ pub type SearchField = (&'static str, String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
+    /// Chinese, Japanese or Korean text: two-character windows.
     Cjk,
+    /// A number (a phone, once its separators are gone): four-digit windows.
     Digit,
-    Latin,
-}
-
-fn class(c: char) -> Option<Class> {
-    if c.is_ascii_digit() {
-        Some(Class::Digit)
-    } else if c.is_alphabetic() && is_cjk(c) {
-        Some(Class::Cjk)
-    } else if c.is_alphanumeric() {
-        Some(Class::Latin)
-    } else {
-        None
-    }
+    /// Anything else between spaces (a Latin word, an email address): three-character
+    /// windows, or the whole word when shorter.
+    Other,
 }
 
 /// Han, kana and hangul: scripts written without spaces, searched by two-character windows.
@@ -76,32 +68,57 @@ pub fn normalize(text: &str) -> String {
     halfwidth(text).to_lowercase()
 }
 
-/// The runs of one class in normalised text; digits separated only by spaces, dashes, dots
-/// or brackets form one run, as phone numbers are written.
-fn runs(text: &str) -> Vec<(Class, String)> {
+/// Drops the spaces, dashes, dots and brackets between digits, as phone numbers are written
+/// ("138 0013-8000" is "13800138000").
+fn join_digits(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let mut out: Vec<(Class, String)> = Vec::new();
-    let mut current: Option<(Class, String)> = None;
-    for (i, &c) in chars.iter().enumerate() {
-        match class(c) {
-            Some(k) => match &mut current {
-                Some((kind, run)) if *kind == k => run.push(c),
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if matches!(c, ' ' | '-' | '.' | '(' | ')') && out.ends_with(|p: char| p.is_ascii_digit())
+        {
+            let mut j = i;
+            while j < chars.len() && matches!(chars[j], ' ' | '-' | '.' | '(' | ')') {
+                j += 1;
+            }
+            if chars.get(j).is_some_and(char::is_ascii_digit) {
+                i = j;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// The segments of normalised text: words between spaces, split where CJK text meets other
+/// text; a number keeps only its digits (a leading "+" goes).
+fn segments(text: &str) -> Vec<(Class, String)> {
+    let mut out = Vec::new();
+    for word in join_digits(text).split_whitespace() {
+        let mut current: Option<(Class, String)> = None;
+        for c in word.chars() {
+            let class = if is_cjk(c) { Class::Cjk } else { Class::Other };
+            match &mut current {
+                Some((k, segment)) if *k == class => segment.push(c),
                 _ => {
                     out.extend(current.take());
-                    current = Some((k, c.to_string()));
-                }
-            },
-            None => {
-                let joins_digits = matches!(c, ' ' | '-' | '.' | '(' | ')')
-                    && matches!(current, Some((Class::Digit, _)))
-                    && chars.get(i + 1).is_some_and(char::is_ascii_digit);
-                if !joins_digits {
-                    out.extend(current.take());
+                    current = Some((class, c.to_string()));
                 }
             }
         }
+        out.extend(current);
     }
-    out.extend(current);
+    for (class, segment) in &mut out {
+        let number = segment.strip_prefix('+').unwrap_or(segment);
+        if *class == Class::Other && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+        {
+            *segment = number.to_owned();
+            *class = Class::Digit;
+        }
+    }
     out
 }
 
@@ -111,15 +128,15 @@ fn windows(run: &str, size: usize) -> impl Iterator<Item = String> + '_ {
     (0..count).map(move |i| chars[i..i + size].iter().collect())
 }
 
-/// The grams of one run: what the index stores, and what a query looks up.
+/// The grams of one segment: what the index stores, and what a query looks up.
 fn run_grams(class: Class, run: &str) -> Vec<String> {
     let len = run.chars().count();
     match class {
         Class::Cjk if len >= 2 => windows(run, 2).collect(),
         Class::Digit if len >= 4 => windows(run, 4).collect(),
-        Class::Latin if len >= 3 => windows(run, 3).collect(),
+        Class::Other if len >= 3 => windows(run, 3).collect(),
         // Short words are indexed whole ("li", "wu"); they cannot collide with trigrams.
-        Class::Latin => vec![run.to_owned()],
+        Class::Other if len > 0 && run.chars().all(char::is_alphabetic) => vec![run.to_owned()],
         _ => Vec::new(),
     }
 }
@@ -128,7 +145,7 @@ fn run_grams(class: Class, run: &str) -> Vec<String> {
 pub fn record_grams(fields: &[SearchField]) -> BTreeSet<String> {
     fields
         .iter()
-        .flat_map(|(_, value)| runs(&normalize(value)))
+        .flat_map(|(_, value)| segments(&normalize(value)))
         .flat_map(|(class, run)| run_grams(class, &run))
         .collect()
 }
@@ -147,12 +164,12 @@ fn query_grams(query: &str) -> Result<Vec<String>, Error> {
             format!("must be at most {MAX_QUERY_CHARS} characters"),
         ));
     }
-    let runs = runs(query);
+    let segments = segments(query);
     let mut grams: Vec<String> = Vec::new();
-    for (class, run) in &runs {
-        // A short Latin word is only looked up whole when it is the entire query: inside a
-        // longer query it may be part of a longer word.
-        if *class == Class::Latin && run.chars().count() < 3 && runs.len() > 1 {
+    for (class, run) in &segments {
+        // A short word is only looked up whole when it is the entire query: inside a longer
+        // query it may be the end or start of a longer word.
+        if *class == Class::Other && run.chars().count() < 3 && segments.len() > 1 {
             continue;
         }
         for gram in run_grams(*class, run) {
@@ -188,7 +205,7 @@ fn score(query: &str, fields: &[SearchField]) -> Option<(i32, &'static str)> {
         .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'));
     let query_digits = digits(query);
     let word_query =
-        query.chars().count() < 3 && query.chars().all(|c| class(c) == Some(Class::Latin));
+        query.chars().count() < 3 && query.chars().all(|c| c.is_alphabetic() && !is_cjk(c));
     let mut best: Option<(i32, &'static str)> = None;
     for (field, value) in fields {
         let value = normalize(value);
@@ -246,44 +263,40 @@ fn postings<R: Resource>(tenant_id: &str, model: &R::Model) -> Vec<ActiveModel> 
     if stamps.delete_time.is_some() {
         return Vec::new();
     }
-    record_grams(&R::search_fields(model))
-        .into_iter()
-        .map(|gram| ActiveModel {
-            tenant_id: Set(tenant_id.to_owned()),
-            gram: Set(gram),
-            owner_id: Set(stamps.owner_id.clone()),
-            record_kind: Set(R::KIND.to_owned()),
-            record_id: Set(stamps.id.clone()),
-        })
-        .collect()
+    let record = Posting {
+        tenant_id,
+        owner_id: &stamps.owner_id,
+        kind: R::KIND,
+        id: &stamps.id,
+    };
+    record.rows(&R::search_fields(model))
 }
 
-/// Indexes every record of one type, a batch at a time: the migration that adds search runs
-/// it once for the records written before.
-pub async fn backfill<R: Resource, C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
-    const BATCH: u64 = 500;
-    let id = R::columns().id;
-    let mut after = String::new();
-    let mut indexed = 0;
-    loop {
-        let rows = R::Entity::find()
-            .filter(id.gt(after.as_str()))
-            .order_by_asc(id)
-            .limit(BATCH)
-            .all(db)
-            .await?;
-        let Some(last) = rows.last() else {
-            return Ok(indexed);
-        };
-        after = R::stamps(last).id;
-        let postings: Vec<ActiveModel> = rows
-            .iter()
-            .flat_map(|row| postings::<R>(&R::tenant_of(row), row))
-            .collect();
-        for chunk in postings.chunks(1000) {
-            Entity::insert_many(chunk.to_vec()).exec(db).await?;
-        }
-        indexed += rows.len() as u64;
+/// Whose grams a set of rows are.
+pub(crate) struct Posting<'a> {
+    /// Tenant.
+    pub tenant_id: &'a str,
+    /// Owner.
+    pub owner_id: &'a str,
+    /// "account" or "contact".
+    pub kind: &'a str,
+    /// Record id.
+    pub id: &'a str,
+}
+
+impl Posting<'_> {
+    /// The gram rows of the record's searchable fields.
+    pub(crate) fn rows(&self, fields: &[SearchField]) -> Vec<ActiveModel> {
+        record_grams(fields)
+            .into_iter()
+            .map(|gram| ActiveModel {
+                tenant_id: Set(self.tenant_id.to_owned()),
+                gram: Set(gram),
+                owner_id: Set(self.owner_id.to_owned()),
+                record_kind: Set(self.kind.to_owned()),
+                record_id: Set(self.id.to_owned()),
+            })
+            .collect()
     }
 }
 
@@ -389,8 +402,9 @@ impl Handlers {
     }
 
     /// The records of one type holding the query's two rarest grams (the substring check
-    /// does the rest). Counting each gram's postings up to a cap first bounds the work: a
-    /// query made only of common grams ("com") reads the first postings of the rarest one.
+    /// does the rest). Counting each gram's postings up to a cap first keeps the usual query
+    /// cheap: its rare grams are intersected alone. A query made only of common grams
+    /// ("james smith") intersects all of them, reading their whole posting lists.
     async fn candidates<R: Resource>(
         &self,
         principal: &Principal,
@@ -426,18 +440,16 @@ impl Handlers {
             counted.push((count, gram.as_str()));
         }
         counted.sort();
-        let (count, rarest) = counted.remove(0);
-        if count >= COUNT_CAP as i64 || counted.is_empty() {
-            return Ok(postings(vec![rarest])
-                .limit(MAX_CANDIDATES)
-                .into_tuple()
-                .all(&self.db)
-                .await?);
-        }
-        let next = counted[0].1;
-        Ok(postings(vec![rarest, next])
+        // Rare grams: the two rarest narrow enough. Only common ones: all of them together.
+        let chosen: Vec<&str> = if counted[0].0 < COUNT_CAP as i64 {
+            counted.iter().take(2).map(|(_, gram)| *gram).collect()
+        } else {
+            counted.iter().map(|(_, gram)| *gram).collect()
+        };
+        let needed = chosen.len() as i64;
+        Ok(postings(chosen)
             .group_by(Column::RecordId)
-            .having(Expr::col(Column::Gram).count().eq(2))
+            .having(Expr::col(Column::Gram).count().eq(needed))
             .limit(MAX_CANDIDATES)
             .into_tuple()
             .all(&self.db)
@@ -500,10 +512,12 @@ mod tests {
             ("phone", "+8613800138000"),
             ("email", "Li.Na@Acme.com"),
         ]));
-        for gram in ["华强", "深圳", "1380", "0013", "acm", "com", "li", "na"] {
+        for gram in ["华强", "深圳", "1380", "0013", "li.", "a@a", "com"] {
             assert!(grams.contains(gram), "{gram} in {grams:?}");
         }
         assert!(!grams.contains("华"), "single characters are not indexed");
+        let names = record_grams(&fields(&[("display_name", "Li Na 王小明")]));
+        assert!(names.contains("li") && names.contains("na") && names.contains("小明"));
     }
 
     #[test]

@@ -70,6 +70,28 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Empties the recorded changes of one resource's entries (who did what, and when, stays):
+/// erasing personal data must not leave it in the history.
+pub async fn redact<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<u64, Error> {
+    use sea_orm::{ColumnTrait as _, QueryFilter as _};
+    let result = audit_log::Entity::update_many()
+        .col_expr(
+            audit_log::Column::Changes,
+            sea_orm::sea_query::Expr::value("[]"),
+        )
+        .filter(audit_log::Column::TenantId.eq(tenant_id))
+        .filter(audit_log::Column::ResourceType.eq(resource_type))
+        .filter(audit_log::Column::ResourceId.eq(resource_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Lists one resource's entries, newest first, starting after `cursor`.
 pub async fn list<C: ConnectionTrait>(
     db: &C,

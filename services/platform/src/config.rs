@@ -122,6 +122,16 @@ pub fn number(name: &str, default: u64) -> Result<u64, ConfigError> {
     }
 }
 
+/// Parses a whole number (zero allowed) from `name`, or `default`.
+pub fn count(name: &str, default: u64) -> Result<u64, ConfigError> {
+    match env(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .map_err(|_| ConfigError(format!("{name}={raw} is not a whole number"))),
+    }
+}
+
 /// Keys derived from the one suite secret, each for one purpose.
 #[derive(Clone)]
 pub struct Secrets {
@@ -131,6 +141,8 @@ pub struct Secrets {
     pub jwt_key: Vec<u8>,
     /// MACs page tokens.
     pub page_key: Vec<u8>,
+    /// Encrypts sensitive fields and hashes them for lookups.
+    pub data_keys: crate::sealing::DataKeys,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -153,7 +165,19 @@ impl Secrets {
             principal_key: derive("crm principal v1"),
             jwt_key: derive("crm jwt v1"),
             page_key: derive("crm page token v1"),
+            data_keys: crate::sealing::DataKeys::derived(
+                &derive("crm data key v1"),
+                derive("crm lookup hash v1"),
+            ),
         }
+    }
+
+    /// Applies `CRM_DATA_KEYS` (rotated data-encryption keys) when it is set.
+    fn with_configured_data_keys(mut self) -> Result<Self, ConfigError> {
+        if let Some(list) = env("CRM_DATA_KEYS") {
+            self.data_keys = self.data_keys.with_configured(&list)?;
+        }
+        Ok(self)
     }
 
     /// Reads `CRM_SECRET` (production: required, at least 32 characters).
@@ -167,7 +191,7 @@ impl Secrets {
                 "CRM_SECRET is too short: use at least {MIN_SECRET_LEN} random characters"
             )));
         }
-        Ok(Self::derive(secret.as_bytes()))
+        Self::derive(secret.as_bytes()).with_configured_data_keys()
     }
 
     /// Embedded mode: `CRM_SECRET` if set, else a secret kept in the data directory (created
@@ -181,7 +205,9 @@ impl Secrets {
             ConfigError(format!("cannot use secret file {}: {e}", path.display()))
         };
         match std::fs::read(&path) {
-            Ok(master) if master.len() >= MIN_SECRET_LEN => Ok(Self::derive(&master)),
+            Ok(master) if master.len() >= MIN_SECRET_LEN => {
+                Self::derive(&master).with_configured_data_keys()
+            }
             Ok(_) => Err(ConfigError(format!(
                 "secret file {} is too short: delete it to create a new one",
                 path.display()
@@ -191,7 +217,7 @@ impl Secrets {
                 rand::rng().fill_bytes(&mut master);
                 let hex: String = master.iter().map(|b| format!("{b:02x}")).collect();
                 std::fs::write(&path, &hex).map_err(unreadable)?;
-                Ok(Self::derive(hex.as_bytes()))
+                Self::derive(hex.as_bytes()).with_configured_data_keys()
             }
             Err(e) => Err(unreadable(e)),
         }

@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod migration;
 pub mod normalize;
 pub mod paging;
+pub mod sealing;
 pub mod server;
 pub mod telemetry;
 pub mod time;

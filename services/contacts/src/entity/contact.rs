@@ -69,6 +69,22 @@ pub struct Model {
     pub owner_since: i64,
     /// Custom values, a JSON object by field name (see `custom_values`).
     pub custom_fields: String,
+    /// `IdDocumentType` number.
+    pub id_document_type: i32,
+    /// Identity document number, sealed (see `sensitive`); empty when none.
+    pub id_document_sealed: String,
+    /// Keyed hash of the number, for exact-match filters.
+    pub id_document_hash: String,
+    /// Masked number shown without the permission.
+    pub id_document_masked: String,
+    /// Bank card number, sealed.
+    pub bank_card_sealed: String,
+    /// Keyed hash of the card number.
+    pub bank_card_hash: String,
+    /// Masked card number.
+    pub bank_card_masked: String,
+    /// When the personal data was erased.
+    pub erase_time: Option<i64>,
     /// The last year whose birthday event was sent, 0 before the first.
     pub birthday_announced: i32,
     /// Optimistic-concurrency version; the etag is derived from it.

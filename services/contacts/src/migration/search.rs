@@ -2,6 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, EntityTrait};
 
 /// Adds `search_grams`.
 pub(super) struct AddSearch;
@@ -52,14 +53,84 @@ impl MigrationTrait for AddSearch {
             .await?;
         // Records written before search existed are indexed now.
         let db = manager.get_connection();
-        crate::search::backfill::<crate::account::Accounts, _>(db).await?;
-        crate::search::backfill::<crate::contact::Contacts, _>(db).await?;
-        Ok(())
+        backfill(db, "accounts", &["phone", "email", "website"]).await?;
+        backfill(db, "contacts", &["phones", "emails"]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table("search_grams").to_owned())
             .await
+    }
+}
+
+/// Indexes every live record of `table`, a batch at a time. Reads only the columns it needs,
+/// by name, so it stays right as later migrations add columns.
+async fn backfill<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    extra: &'static [&'static str],
+) -> Result<(), DbErr> {
+    const BATCH: u64 = 500;
+    let kind = if table == "accounts" {
+        "account"
+    } else {
+        "contact"
+    };
+    let mut after = String::new();
+    loop {
+        let mut select = Query::select();
+        select
+            .columns(["id", "tenant_id", "owner_id", "display_name"])
+            .columns(extra.iter().copied())
+            .from(table)
+            .and_where(Expr::col("delete_time").is_null())
+            .and_where(Expr::col("id").gt(after.as_str()))
+            .order_by("id", Order::Asc)
+            .limit(BATCH);
+        let rows = db
+            .query_all_raw(db.get_database_backend().build(&select))
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get("", "id")?;
+        let mut postings = Vec::new();
+        for row in &rows {
+            let text = |column: &str| row.try_get::<String>("", column);
+            let mut fields = vec![("display_name", text("display_name")?)];
+            for column in extra {
+                match *column {
+                    "phones" | "emails" => {
+                        let name = if *column == "phones" {
+                            "phone"
+                        } else {
+                            "email"
+                        };
+                        for point in
+                            crate::fields::from_json::<crate::fields::StoredPoint>(&text(column)?)
+                        {
+                            fields.push((name, point.value));
+                        }
+                    }
+                    "phone" => fields.push(("phone", text(column)?)),
+                    "email" => fields.push(("email", text(column)?)),
+                    _ => fields.push(("website", text(column)?)),
+                }
+            }
+            let (id, tenant_id, owner_id) = (text("id")?, text("tenant_id")?, text("owner_id")?);
+            let record = crate::search::Posting {
+                tenant_id: &tenant_id,
+                owner_id: &owner_id,
+                kind,
+                id: &id,
+            };
+            postings.extend(record.rows(&fields));
+        }
+        for chunk in postings.chunks(1000) {
+            crate::entity::search_gram::Entity::insert_many(chunk.to_vec())
+                .exec(db)
+                .await?;
+        }
     }
 }
