@@ -81,10 +81,10 @@ pub fn required(path: &str) -> Option<Requirement> {
             "ListPool" | "ClaimFromPool" => "contacts.pool.use",
             "UpdatePoolRules" => "contacts.pool.admin",
             "GetPoolRules" => return Some(Requirement::AnyOf(POOL_READ)),
-            "FindDuplicates" | "SearchCustomers" => {
+            "FindDuplicates" | "SearchCustomers" | "ExportRecords" => {
                 return Some(Requirement::AnyOf(ANY_CONTACTS_READ));
             }
-            "BatchModifyLabels" | "TransferOwnership" | "ReleaseToPool" => {
+            "BatchModifyLabels" | "TransferOwnership" | "ReleaseToPool" | "ImportRecords" => {
                 return Some(Requirement::AnyOf(ANY_CONTACTS_WRITE));
             }
             _ => return None,

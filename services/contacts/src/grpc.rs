@@ -1,14 +1,17 @@
 //! The gRPC adapter: decode, call the handlers, encode. No SQL and no rules here.
 
-use tonic::{Request, Response, Status};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::account::Accounts;
 use crate::bulk::LabelChange;
 use crate::contact::Contacts;
 use crate::handlers::{Handlers, Idempotency};
 use crate::hierarchy;
+use crate::import::{self, ImportSettings, RowReader, Tally};
 use crate::pool;
 use crate::resource::{Resource, ResourceType as Kind};
+use crate::tabular::Tabular;
 use crm_platform::audit;
 use crm_platform::auth::principal;
 use crm_platform::error::Error;
@@ -898,4 +901,103 @@ impl ContactsService for ContactsGrpc {
             contact: Some(contact),
         }))
     }
+
+    async fn import_records(
+        &self,
+        request: Request<Streaming<ImportRecordsRequest>>,
+    ) -> Result<Response<ImportRecordsResponse>, Status> {
+        let p = principal(&request)?.clone();
+        let mut stream = request.into_inner();
+        let options = match stream.message().await?.and_then(|m| m.part) {
+            Some(import_records_request::Part::Options(options)) => options,
+            _ => {
+                return Err(
+                    Error::invalid("options", "the first message must carry the options").into(),
+                );
+            }
+        };
+        let kind = Kind::parse("options.resource_type", &options.resource_type)?;
+        let policy = DuplicatePolicy::try_from(options.duplicate_policy)
+            .ok()
+            .filter(|p| *p != DuplicatePolicy::Unspecified)
+            .ok_or_else(|| {
+                Error::invalid("options.duplicate_policy", "must be skip, update or create")
+            })?;
+        let settings = ImportSettings {
+            dry_run: options.dry_run,
+            policy,
+        };
+        let response = match kind {
+            Kind::Account => {
+                import_stream::<Accounts>(&self.handlers, &p, settings, stream).await?
+            }
+            Kind::Contact => {
+                import_stream::<Contacts>(&self.handlers, &p, settings, stream).await?
+            }
+        };
+        Ok(Response::new(response))
+    }
+
+    type ExportRecordsStream = ReceiverStream<Result<ExportRecordsResponse, Status>>;
+
+    async fn export_records(
+        &self,
+        request: Request<ExportRecordsRequest>,
+    ) -> Result<Response<Self::ExportRecordsStream>, Status> {
+        let p = principal(&request)?.clone();
+        let r = request.into_inner();
+        let format = ExportFormat::try_from(r.format)
+            .map_err(|_| Error::invalid("format", "must be CSV or XLSX"))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let handlers = self.handlers.clone();
+        match Kind::parse("resource_type", &r.resource_type)? {
+            Kind::Account => {
+                let header = handlers
+                    .start_export::<Accounts>(&p, &r.filter, format)
+                    .await?;
+                tokio::spawn(handlers.stream_export::<Accounts>(p, r.filter, format, header, tx));
+            }
+            Kind::Contact => {
+                let header = handlers
+                    .start_export::<Contacts>(&p, &r.filter, format)
+                    .await?;
+                tokio::spawn(handlers.stream_export::<Contacts>(p, r.filter, format, header, tx));
+            }
+        }
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Reads an import stream after its options: CSV chunks or structured rows, numbered from 1,
+/// imported a batch at a time.
+async fn import_stream<R: Tabular>(
+    handlers: &Handlers,
+    principal: &crm_platform::auth::Principal,
+    settings: ImportSettings,
+    mut stream: Streaming<ImportRecordsRequest>,
+) -> Result<ImportRecordsResponse, Status> {
+    let mut tally = Tally::default();
+    let mut rows = RowReader::default();
+    let mut batch = Vec::with_capacity(import::BATCH_ROWS);
+    while let Some(message) = stream.message().await? {
+        match message.part {
+            Some(import_records_request::Part::Csv(bytes)) => rows.csv(&bytes, &mut batch)?,
+            Some(import_records_request::Part::Rows(structured)) => {
+                rows.structured(structured.rows, &mut batch)?
+            }
+            _ => return Err(Error::invalid("part", "options come once, first").into()),
+        }
+        if batch.len() >= import::BATCH_ROWS {
+            handlers
+                .import_batch::<R>(principal, settings, std::mem::take(&mut batch), &mut tally)
+                .await?;
+        }
+    }
+    rows.finish(&mut batch);
+    if !batch.is_empty() {
+        handlers
+            .import_batch::<R>(principal, settings, batch, &mut tally)
+            .await?;
+    }
+    Ok(tally.finish(settings.dry_run))
 }

@@ -248,12 +248,7 @@ impl Handlers {
             if !allow_duplicates {
                 refuse_duplicate::<R>(&txn, &principal.tenant_id, &model).await?;
             }
-            store::insert::<R, _>(&txn, model.clone()).await?;
-            index::sync::<R>(&txn, &principal.tenant_id, &model).await?;
-            let proto = R::to_proto(&model);
-            let changes = audit::created(&R::audit_fields(&model));
-            self.record::<R>(&txn, principal, Action::Create, &proto, &changes, &[])
-                .await?;
+            let proto = self.insert_new::<R>(&txn, principal, &model).await?;
             Ok((txn, wrap(proto)))
         })
         .await?;
@@ -367,6 +362,22 @@ impl Handlers {
         .await?;
         self.after_write::<R>(principal, id).await;
         Ok(response)
+    }
+
+    /// Inserts a checked new row with its index entries, audit entry and event, in `txn`.
+    pub(crate) async fn insert_new<R: Resource>(
+        &self,
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        model: &R::Model,
+    ) -> Result<R::Proto, Error> {
+        store::insert::<R, _>(txn, model.clone()).await?;
+        index::sync::<R>(txn, &principal.tenant_id, model).await?;
+        let proto = R::to_proto(model);
+        let changes = audit::created(&R::audit_fields(model));
+        self.record::<R>(txn, principal, Action::Create, &proto, &changes, &[])
+            .await?;
+        Ok(proto)
     }
 
     /// Saves a changed row under optimistic concurrency (a new version and update time; a

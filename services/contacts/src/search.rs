@@ -76,8 +76,7 @@ fn join_digits(text: &str) -> String {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if matches!(c, ' ' | '-' | '.' | '(' | ')') && out.ends_with(|p: char| p.is_ascii_digit())
-        {
+        if matches!(c, ' ' | '-' | '.' | '(' | ')') && out.ends_with(|p: char| p.is_ascii_digit()) {
             let mut j = i;
             while j < chars.len() && matches!(chars[j], ' ' | '-' | '.' | '(' | ')') {
                 j += 1;
@@ -113,7 +112,9 @@ fn segments(text: &str) -> Vec<(Class, String)> {
     }
     for (class, segment) in &mut out {
         let number = segment.strip_prefix('+').unwrap_or(segment);
-        if *class == Class::Other && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+        if *class == Class::Other
+            && !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_digit())
         {
             *segment = number.to_owned();
             *class = Class::Digit;

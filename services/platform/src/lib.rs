@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod consumer;
+pub mod csv;
 pub mod db;
 pub mod entity;
 pub mod error;
@@ -26,5 +27,6 @@ pub mod server;
 pub mod telemetry;
 pub mod time;
 pub mod validate;
+pub mod xlsx;
 
 pub use error::{Error, Result};

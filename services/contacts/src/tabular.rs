@@ -1,0 +1,513 @@
+//! Accounts and contacts as table rows, for import and export: one column per field, by the
+//! field's name; lists (phones, emails, tags, groups) joined by ";"; enums by their short
+//! name ("male", "customer"); custom fields as `custom.<name>` columns.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::account::Accounts;
+use crate::contact::Contacts;
+use crate::resource::Resource;
+use crm_platform::error::FieldViolation;
+use crm_proto::common::{Date, PostalAddress};
+use crm_proto::contacts::{
+    Account, AccountSize, AccountTier, AccountType, Contact, ContactPoint, Gender, IdDocumentType,
+};
+
+/// A row: column name to text.
+pub type Row = BTreeMap<String, String>;
+/// The prefix of custom field columns.
+pub const CUSTOM_PREFIX: &str = "custom.";
+/// Separator of list values in a cell.
+const LIST_SEPARATOR: char = ';';
+
+/// A resource that reads and writes table rows.
+pub trait Tabular: Resource {
+    /// Its columns, in export order (custom fields follow).
+    const COLUMNS: &'static [&'static str];
+    /// The record a row describes, and the fields the row gives (an update's mask).
+    fn from_row(row: &Row) -> Result<(Self::Proto, Vec<String>), Vec<FieldViolation>>;
+    /// A record's cells, in [`Self::COLUMNS`] order.
+    fn to_row(proto: &Self::Proto) -> Vec<String>;
+    /// Its custom values.
+    fn custom(proto: &Self::Proto) -> &HashMap<String, String>;
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(LIST_SEPARATOR)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn join(items: &[String]) -> String {
+    items.join(&LIST_SEPARATOR.to_string())
+}
+
+/// An enum value by short name ("male") or full name ("GENDER_MALE"), any case.
+fn enum_value(prefix: &str, text: &str, parse: fn(&str) -> Option<i32>) -> Option<i32> {
+    let upper = text.trim().to_uppercase();
+    parse(&upper).or_else(|| parse(&format!("{prefix}_{upper}")))
+}
+
+/// The short lowercase name of an enum value, empty when unset.
+fn enum_text(full: &str, prefix: &str) -> String {
+    full.strip_prefix(prefix)
+        .and_then(|s| s.strip_prefix('_'))
+        .filter(|s| *s != "UNSPECIFIED")
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+fn points(text: &str) -> Vec<ContactPoint> {
+    list(text)
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| ContactPoint {
+            value,
+            label: String::new(),
+            primary: i == 0,
+        })
+        .collect()
+}
+
+fn point_values(points: &[ContactPoint]) -> String {
+    let mut values: Vec<&ContactPoint> = points.iter().collect();
+    values.sort_by_key(|p| !p.primary);
+    values
+        .iter()
+        .map(|p| p.value.as_str())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+const ADDRESS_COLUMNS: &[&str] = &[
+    "region_code",
+    "administrative_area",
+    "locality",
+    "sublocality",
+    "postal_code",
+    "address_lines",
+];
+
+fn set_address(address: &mut Option<PostalAddress>, column: &str, value: &str) {
+    let a = address.get_or_insert_with(PostalAddress::default);
+    let value = value.to_owned();
+    match column {
+        "region_code" => a.region_code = value,
+        "administrative_area" => a.administrative_area = value,
+        "locality" => a.locality = value,
+        "sublocality" => a.sublocality = value,
+        "postal_code" => a.postal_code = value,
+        _ => a.address_lines = vec![value],
+    }
+}
+
+fn address_cells(address: Option<&PostalAddress>) -> Vec<String> {
+    let a = address.cloned().unwrap_or_default();
+    vec![
+        a.region_code,
+        a.administrative_area,
+        a.locality,
+        a.sublocality,
+        a.postal_code,
+        a.address_lines.join(" "),
+    ]
+}
+
+/// Walks a row's non-empty cells: custom columns into `custom`, the rest to `set`, which
+/// returns the field the column fills (for the mask) or `None` for an unknown column.
+fn read_row(
+    row: &Row,
+    custom: &mut HashMap<String, String>,
+    mut set: impl FnMut(&str, &str) -> Result<Option<&'static str>, String>,
+) -> Result<Vec<String>, Vec<FieldViolation>> {
+    let mut mask = Vec::new();
+    let mut errors = Vec::new();
+    for (column, value) in row {
+        let value = value.trim();
+        // Exports carry the id; an import finds records by their duplicates instead.
+        if value.is_empty() || column == "id" {
+            continue;
+        }
+        if let Some(name) = column.strip_prefix(CUSTOM_PREFIX) {
+            custom.insert(name.to_owned(), value.to_owned());
+            if !mask.iter().any(|m| m == "custom_fields") {
+                mask.push("custom_fields".to_owned());
+            }
+            continue;
+        }
+        match set(column, value) {
+            Ok(Some(field)) => {
+                if !mask.iter().any(|m| m == field) {
+                    mask.push(field.to_owned());
+                }
+            }
+            Ok(None) => errors.push(FieldViolation {
+                field: column.clone(),
+                description: "is not a column of this resource".to_owned(),
+            }),
+            Err(why) => errors.push(FieldViolation {
+                field: column.clone(),
+                description: why,
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(mask)
+    } else {
+        Err(errors)
+    }
+}
+
+impl Tabular for Contacts {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "display_name",
+        "given_name",
+        "family_name",
+        "phones",
+        "emails",
+        "title",
+        "department",
+        "gender",
+        "birthday",
+        "account_id",
+        "owner_id",
+        "occupation",
+        "tags",
+        "group_ids",
+        "region_code",
+        "administrative_area",
+        "locality",
+        "sublocality",
+        "postal_code",
+        "address_lines",
+        "id_document_type",
+        "id_document_number",
+        "bank_card_number",
+        "notes",
+    ];
+
+    fn from_row(row: &Row) -> Result<(Contact, Vec<String>), Vec<FieldViolation>> {
+        let mut c = Contact::default();
+        let mut custom = HashMap::new();
+        let mask = read_row(row, &mut custom, |column, value| {
+            let v = value.to_owned();
+            Ok(Some(match column {
+                "display_name" => {
+                    c.display_name = v;
+                    "display_name"
+                }
+                "given_name" => {
+                    c.given_name = v;
+                    "given_name"
+                }
+                "family_name" => {
+                    c.family_name = v;
+                    "family_name"
+                }
+                "phones" | "phone" => {
+                    c.phones = points(value);
+                    "phones"
+                }
+                "emails" | "email" => {
+                    c.emails = points(value);
+                    "emails"
+                }
+                "title" => {
+                    c.title = v;
+                    "title"
+                }
+                "department" => {
+                    c.department = v;
+                    "department"
+                }
+                "gender" => {
+                    c.gender = enum_value("GENDER", value, |s| {
+                        Gender::from_str_name(s).map(|g| g as i32)
+                    })
+                    .ok_or("must be female, male or other")?;
+                    "gender"
+                }
+                "birthday" => {
+                    let parts: Vec<i32> = value.split('-').filter_map(|p| p.parse().ok()).collect();
+                    let [year, month, day] = parts[..] else {
+                        return Err("must be YYYY-MM-DD".to_owned());
+                    };
+                    c.birthday = Some(Date { year, month, day });
+                    "birthday"
+                }
+                "account_id" => {
+                    c.account_id = v;
+                    "account_id"
+                }
+                "owner_id" => {
+                    c.owner_id = v;
+                    "owner_id"
+                }
+                "occupation" => {
+                    c.occupation = v;
+                    "occupation"
+                }
+                "tags" => {
+                    c.tags = list(value);
+                    "tags"
+                }
+                "group_ids" => {
+                    c.group_ids = list(value);
+                    "group_ids"
+                }
+                "notes" => {
+                    c.notes = v;
+                    "notes"
+                }
+                "id_document_type" => {
+                    c.id_document_type = enum_value("ID_DOCUMENT_TYPE", value, |s| {
+                        IdDocumentType::from_str_name(s).map(|t| t as i32)
+                    })
+                    .ok_or("must be resident_id, passport or other")?;
+                    "id_document_type"
+                }
+                "id_document_number" => {
+                    c.id_document_number = v;
+                    "id_document_number"
+                }
+                "bank_card_number" => {
+                    c.bank_card_number = v;
+                    "bank_card_number"
+                }
+                address if ADDRESS_COLUMNS.contains(&address) => {
+                    set_address(&mut c.address, address, value);
+                    "address"
+                }
+                _ => return Ok(None),
+            }))
+        })?;
+        c.custom_fields = custom;
+        Ok((c, mask))
+    }
+
+    fn to_row(c: &Contact) -> Vec<String> {
+        let birthday = c
+            .birthday
+            .as_ref()
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .unwrap_or_default();
+        let mut cells = vec![
+            c.id.clone(),
+            c.display_name.clone(),
+            c.given_name.clone(),
+            c.family_name.clone(),
+            point_values(&c.phones),
+            point_values(&c.emails),
+            c.title.clone(),
+            c.department.clone(),
+            enum_text(c.gender().as_str_name(), "GENDER"),
+            birthday,
+            c.account_id.clone(),
+            c.owner_id.clone(),
+            c.occupation.clone(),
+            join(&c.tags),
+            join(&c.group_ids),
+        ];
+        cells.extend(address_cells(c.address.as_ref()));
+        cells.extend([
+            enum_text(c.id_document_type().as_str_name(), "ID_DOCUMENT_TYPE"),
+            c.id_document_number.clone(),
+            c.bank_card_number.clone(),
+            c.notes.clone(),
+        ]);
+        cells
+    }
+
+    fn custom(c: &Contact) -> &HashMap<String, String> {
+        &c.custom_fields
+    }
+}
+
+impl Tabular for Accounts {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "display_name",
+        "industry",
+        "website",
+        "phone",
+        "email",
+        "account_type",
+        "size",
+        "tier",
+        "source",
+        "parent_id",
+        "owner_id",
+        "tags",
+        "group_ids",
+        "region_code",
+        "administrative_area",
+        "locality",
+        "sublocality",
+        "postal_code",
+        "address_lines",
+        "notes",
+    ];
+
+    fn from_row(row: &Row) -> Result<(Account, Vec<String>), Vec<FieldViolation>> {
+        let mut a = Account::default();
+        let mut custom = HashMap::new();
+        let mask = read_row(row, &mut custom, |column, value| {
+            let v = value.to_owned();
+            Ok(Some(match column {
+                "display_name" => {
+                    a.display_name = v;
+                    "display_name"
+                }
+                "industry" => {
+                    a.industry = v;
+                    "industry"
+                }
+                "website" => {
+                    a.website = v;
+                    "website"
+                }
+                "phone" => {
+                    a.phone = v;
+                    "phone"
+                }
+                "email" => {
+                    a.email = v;
+                    "email"
+                }
+                "account_type" => {
+                    a.account_type = enum_value("ACCOUNT_TYPE", value, |s| {
+                        AccountType::from_str_name(s).map(|t| t as i32)
+                    })
+                    .ok_or("must be prospect, customer, partner, supplier or competitor")?;
+                    "account_type"
+                }
+                "size" => {
+                    a.size = enum_value("ACCOUNT_SIZE", value, |s| {
+                        AccountSize::from_str_name(s).map(|t| t as i32)
+                    })
+                    .ok_or("must be micro, small, medium, large or enterprise")?;
+                    "size"
+                }
+                "tier" => {
+                    a.tier = enum_value("ACCOUNT_TIER", value, |s| {
+                        AccountTier::from_str_name(s).map(|t| t as i32)
+                    })
+                    .ok_or("must be strategic, key, standard or low")?;
+                    "tier"
+                }
+                "source" => {
+                    a.source = v;
+                    "source"
+                }
+                "parent_id" => {
+                    a.parent_id = v;
+                    "parent_id"
+                }
+                "owner_id" => {
+                    a.owner_id = v;
+                    "owner_id"
+                }
+                "tags" => {
+                    a.tags = list(value);
+                    "tags"
+                }
+                "group_ids" => {
+                    a.group_ids = list(value);
+                    "group_ids"
+                }
+                "notes" => {
+                    a.notes = v;
+                    "notes"
+                }
+                address if ADDRESS_COLUMNS.contains(&address) => {
+                    set_address(&mut a.address, address, value);
+                    "address"
+                }
+                _ => return Ok(None),
+            }))
+        })?;
+        a.custom_fields = custom;
+        Ok((a, mask))
+    }
+
+    fn to_row(a: &Account) -> Vec<String> {
+        let mut cells = vec![
+            a.id.clone(),
+            a.display_name.clone(),
+            a.industry.clone(),
+            a.website.clone(),
+            a.phone.clone(),
+            a.email.clone(),
+            enum_text(a.account_type().as_str_name(), "ACCOUNT_TYPE"),
+            enum_text(a.size().as_str_name(), "ACCOUNT_SIZE"),
+            enum_text(a.tier().as_str_name(), "ACCOUNT_TIER"),
+            a.source.clone(),
+            a.parent_id.clone(),
+            a.owner_id.clone(),
+            join(&a.tags),
+            join(&a.group_ids),
+        ];
+        cells.extend(address_cells(a.address.as_ref()));
+        cells.push(a.notes.clone());
+        cells
+    }
+
+    fn custom(a: &Account) -> &HashMap<String, String> {
+        &a.custom_fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cells: &[(&str, &str)]) -> Row {
+        cells
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn contact_rows_round_trip() {
+        let (contact, mask) = Contacts::from_row(&row(&[
+            ("display_name", "王小明"),
+            ("phone", "13800138000; 010 8888 6666"),
+            ("gender", "Male"),
+            ("birthday", "1990-05-01"),
+            ("tags", "vip;local"),
+            ("locality", "深圳"),
+            ("custom.segment", "Retail"),
+            ("email", ""),
+        ]))
+        .unwrap();
+        assert_eq!(contact.phones.len(), 2);
+        assert!(contact.phones[0].primary);
+        assert_eq!(contact.gender, Gender::Male as i32);
+        assert_eq!(contact.custom_fields["segment"], "Retail");
+        assert!(mask.contains(&"address".to_owned()) && !mask.contains(&"emails".to_owned()));
+        let cells = Contacts::to_row(&contact);
+        assert_eq!(cells.len(), Contacts::COLUMNS.len());
+        assert_eq!(cells[8], "male");
+        assert_eq!(cells[9], "1990-05-01");
+    }
+
+    #[test]
+    fn bad_cells_name_their_columns() {
+        let errors = Contacts::from_row(&row(&[
+            ("gender", "x"),
+            ("birthday", "May 1st"),
+            ("shoe_size", "42"),
+        ]))
+        .unwrap_err();
+        let columns: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(columns, ["birthday", "gender", "shoe_size"]);
+        assert_eq!(
+            Accounts::to_row(&Account::default()).len(),
+            Accounts::COLUMNS.len()
+        );
+    }
+}
