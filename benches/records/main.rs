@@ -4,7 +4,9 @@
 //! - search latency (p50/p95/p99) at `CRM_BENCH_CONTACTS` contacts (default 1,000,000) for the
 //!   whole tenant (an admin) and for one rep's own customers, over queries drawn from the data
 //!   (Chinese name parts, phone digits, email parts, whole Latin names), next to GetContact of
-//!   random ids in the same run, the point read search is compared with.
+//!   random ids in the same run, the point read search is compared with;
+//! - import throughput of `CRM_BENCH_IMPORT_ROWS` rows (default 100,000) streamed as CSV
+//!   through the gateway, next to a plain bulk INSERT of the same records in the same run.
 //!
 //! Contacts are seeded straight into the service's database with `COPY`, their search grams
 //! computed by the service's own code. Figures are printed, never asserted: machines are
@@ -17,6 +19,7 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod import;
 mod seed;
 
 use std::time::Instant;
@@ -35,6 +38,14 @@ fn smoke() -> bool {
 fn contacts_to_seed() -> u64 {
     let default = if smoke() { 2_000 } else { 1_000_000 };
     std::env::var("CRM_BENCH_CONTACTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rows_to_import() -> u64 {
+    let default = if smoke() { 1_000 } else { 100_000 };
+    std::env::var("CRM_BENCH_IMPORT_ROWS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
@@ -179,4 +190,14 @@ async fn run() {
             .await
             .print(Some(&baseline));
     }
+
+    let rows = rows_to_import();
+    println!("import of {rows} rows (CSV, 64 KiB messages):");
+    let through_gateway = import::through_gateway(&admin, rows).await;
+    let bulk = import::bulk_insert(&suite, rows).await;
+    println!(
+        "  ImportRecords through the gateway        {through_gateway:>9.0} rows/s  {:>5.1}% of bulk insert",
+        100.0 * through_gateway / bulk
+    );
+    println!("  plain bulk INSERT of the same records    {bulk:>9.0} rows/s  (baseline)");
 }
