@@ -126,24 +126,6 @@ async fn set_values(
         .unwrap())
 }
 
-async fn names(session: &Session, filter: &str) -> Result<Vec<String>, tonic::Status> {
-    let mut names: Vec<String> = session
-        .contacts()
-        .list_contacts(ListContactsRequest {
-            page_size: 1000,
-            filter: filter.into(),
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .contacts
-        .into_iter()
-        .map(|c| c.display_name)
-        .collect();
-    names.sort();
-    Ok(names)
-}
-
 async fn definitions(session: &Session, resource_type: &str) -> Vec<CustomFieldDefinition> {
     session
         .contacts()
@@ -331,7 +313,7 @@ async fn custom_fields(mode: Mode) {
         ]
     );
     assert_eq!(
-        names(&o.rep1, "").await.unwrap(),
+        o.rep1.contact_names("").await.unwrap(),
         ["Ada"],
         "nothing written"
     );
@@ -405,10 +387,15 @@ async fn custom_fields(mode: Mode) {
             vec!["Ada"],
         ),
     ] {
-        assert_eq!(names(&o.rep1, filter).await.unwrap(), expected, "{filter}");
+        assert_eq!(
+            o.rep1.contact_names(filter).await.unwrap(),
+            expected,
+            "{filter}"
+        );
     }
     assert_eq!(
-        names(&o.manager, r#"custom.segment = "Retail""#)
+        o.manager
+            .contact_names(r#"custom.segment = "Retail""#)
             .await
             .unwrap(),
         ["Ada", "Di"]
@@ -419,7 +406,7 @@ async fn custom_fields(mode: Mode) {
         r#"custom.employees = "many""#,
         r#"custom.channels = "wechat;email""#,
     ] {
-        expect_invalid(names(&o.rep1, bad).await, "filter");
+        expect_invalid(o.rep1.contact_names(bad).await, "filter");
     }
 
     // Definitions change without stranding values: an option in use stays, a stale etag is
@@ -484,7 +471,8 @@ async fn custom_fields(mode: Mode) {
         "contact.custom_fields[segment]",
     );
     assert!(
-        names(&stranger, r#"custom.segment = "Retail""#)
+        stranger
+            .contact_names(r#"custom.segment = "Retail""#)
             .await
             .is_err()
     );
@@ -621,7 +609,10 @@ async fn custom_fields(mode: Mode) {
         .remove(0);
     set_values(&o.rep1, &bo, &[("vip", "")]).await.unwrap();
     delete(vip).await.unwrap();
-    expect_invalid(names(&o.rep1, r#"custom.vip = "true""#).await, "filter");
+    expect_invalid(
+        o.rep1.contact_names(r#"custom.vip = "true""#).await,
+        "filter",
+    );
 
     // Definitions and records announce their changes.
     let events = suite.contacts_events().await;

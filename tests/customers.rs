@@ -116,19 +116,6 @@ async fn update_account(
         .unwrap())
 }
 
-async fn list_contacts(session: &Session, filter: &str) -> Result<Vec<Contact>, tonic::Status> {
-    Ok(session
-        .contacts()
-        .list_contacts(ListContactsRequest {
-            page_size: 1000,
-            filter: filter.into(),
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .contacts)
-}
-
 async fn list_accounts(session: &Session, filter: &str) -> Vec<Account> {
     session
         .contacts()
@@ -431,7 +418,8 @@ async fn full_records_and_group_trees(mode: Mode) {
     assert_eq!(individual.phones.len(), 1);
     assert_eq!(
         names_of(
-            &list_contacts(&o.rep1, "gender = GENDER_FEMALE")
+            &o.rep1
+                .list_contacts("gender = GENDER_FEMALE")
                 .await
                 .unwrap()
         ),
@@ -439,7 +427,7 @@ async fn full_records_and_group_trees(mode: Mode) {
     );
 
     // Every bad field is named, and nothing is written.
-    let before = list_contacts(&admin, "").await.unwrap().len();
+    let before = admin.list_contacts("").await.unwrap().len();
     let bad = create_contact(
         &o.rep1,
         Contact {
@@ -506,7 +494,7 @@ async fn full_records_and_group_trees(mode: Mode) {
         update_contact(&o.rep1, changed.clone(), &["age"]).await,
         "update_mask",
     );
-    assert_eq!(list_contacts(&admin, "").await.unwrap().len(), before);
+    assert_eq!(admin.list_contacts("").await.unwrap().len(), before);
 
     // Another rep and another tenant cannot read, change or delete the contact.
     expect_code(get_contact(&o.rep2, &person.id).await, Code::NotFound);
@@ -957,21 +945,16 @@ async fn tags_groups_and_ownership_transfer(mode: Mode) {
         "labels already there change nothing"
     );
     assert_eq!(
-        list_contacts(&o.rep1, "tags = \"vip\"")
-            .await
-            .unwrap()
-            .len(),
+        o.rep1.list_contacts("tags = \"vip\"").await.unwrap().len(),
         3
     );
     assert_eq!(
-        list_contacts(&o.rep1, "tags = \"本地\"")
-            .await
-            .unwrap()
-            .len(),
+        o.rep1.list_contacts("tags = \"本地\"").await.unwrap().len(),
         3
     );
     assert_eq!(
-        list_contacts(&o.rep1, &format!("group_ids = \"{}\"", frequent.id))
+        o.rep1
+            .list_contacts(&format!("group_ids = \"{}\"", frequent.id))
             .await
             .unwrap()
             .len(),
@@ -991,11 +974,11 @@ async fn tags_groups_and_ownership_transfer(mode: Mode) {
         .into_inner();
     assert_eq!(untagged.updated_count, 1);
     assert_eq!(
-        names_of(&list_contacts(&o.rep1, "tags = \"vip\"").await.unwrap()),
+        names_of(&o.rep1.list_contacts("tags = \"vip\"").await.unwrap()),
         ["Beta", "Gamma"]
     );
     assert_eq!(
-        names_of(&list_contacts(&o.rep1, "tags != \"vip\"").await.unwrap()),
+        names_of(&o.rep1.list_contacts("tags != \"vip\"").await.unwrap()),
         ["Alpha"]
     );
 
@@ -1112,9 +1095,9 @@ async fn tags_groups_and_ownership_transfer(mode: Mode) {
     .await
     .unwrap();
     assert_eq!(moved, 3);
-    assert!(list_contacts(&o.rep1, "").await.unwrap().is_empty());
+    assert!(o.rep1.list_contacts("").await.unwrap().is_empty());
     assert_eq!(
-        names_of(&list_contacts(&o.rep2, "").await.unwrap()),
+        names_of(&o.rep2.list_contacts("").await.unwrap()),
         ["Alpha", "Beta", "Gamma", "Rep2's"]
     );
     // The history keeps who owned it when.

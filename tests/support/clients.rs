@@ -93,6 +93,35 @@ impl Session {
             .unwrap()
     }
 
+    /// The contacts a filtered List returns (the first 1,000).
+    pub async fn list_contacts(
+        &self,
+        filter: &str,
+    ) -> Result<Vec<crm_proto::contacts::Contact>, Status> {
+        Ok(self
+            .contacts()
+            .list_contacts(crm_proto::contacts::ListContactsRequest {
+                page_size: 1000,
+                filter: filter.into(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .contacts)
+    }
+
+    /// The display names of those contacts, sorted.
+    pub async fn contact_names(&self, filter: &str) -> Result<Vec<String>, Status> {
+        let mut names: Vec<String> = self
+            .list_contacts(filter)
+            .await?
+            .into_iter()
+            .map(|c| c.display_name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     pub fn contacts(&self) -> ContactsServiceClient<InterceptedService<Channel, Credential>> {
         ContactsServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
     }

@@ -12,7 +12,8 @@ use sea_orm::{
 
 use crate::contact::Contacts;
 use crate::entity::contact::{self, Column};
-use crate::handlers::{Handlers, announce};
+use crate::handlers::Handlers;
+use crate::jobs::{Announcement, announce_marked};
 use crate::resource::Resource;
 use crate::store;
 use crm_platform::auth::Principal;
@@ -166,38 +167,23 @@ pub async fn announce_today(
         .limit(batch)
         .all(db)
         .await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let txn = crm_platform::db::begin_write(db).await?;
-    let mut announced = 0;
-    for row in due {
-        let marked = contact::Entity::update_many()
-            .col_expr(Column::BirthdayAnnounced, Expr::value(year))
-            .filter(Column::Id.eq(row.id.as_str()))
-            .filter(Column::BirthdayAnnounced.lt(year))
-            .exec(&txn)
-            .await?;
-        if marked.rows_affected != 1 {
-            continue;
-        }
-        let event = ContactsEvent {
-            r#type: ContactsEventType::ContactBirthday as i32,
-            subject: Some(Subject::Contact(Contacts::to_proto(&row))),
-            ..Default::default()
-        };
-        announce(
-            &txn,
-            &row.tenant_id,
-            crate::jobs::SYSTEM_ACTOR,
-            event,
-            &row.id,
-        )
-        .await?;
-        announced += 1;
-    }
-    txn.commit().await?;
-    Ok(announced)
+    let announcements = due
+        .into_iter()
+        .map(|row| Announcement {
+            mark: contact::Entity::update_many()
+                .col_expr(Column::BirthdayAnnounced, Expr::value(year))
+                .filter(Column::Id.eq(row.id.as_str()))
+                .filter(Column::BirthdayAnnounced.lt(year)),
+            tenant_id: row.tenant_id.clone(),
+            aggregate_id: row.id.clone(),
+            event: ContactsEvent {
+                r#type: ContactsEventType::ContactBirthday as i32,
+                subject: Some(Subject::Contact(Contacts::to_proto(&row))),
+                ..Default::default()
+            },
+        })
+        .collect();
+    announce_marked(db, announcements).await
 }
 
 #[cfg(test)]

@@ -42,6 +42,13 @@ const MAX_DEFINITIONS: u64 = 100;
 /// Most options of a choice field.
 const MAX_OPTIONS: usize = 200;
 
+/// The refusal of a write against an old version.
+fn stale() -> Error {
+    Error::StaleEtag {
+        resource: "custom_field",
+    }
+}
+
 fn to_proto(m: &Model) -> CustomFieldDefinition {
     CustomFieldDefinition {
         id: m.id.clone(),
@@ -376,9 +383,7 @@ impl Handlers {
         let updated = mutate(&self.db, key.as_ref(), |txn| async move {
             let current = find(&txn, &principal.tenant_id, &input.id).await?;
             if expected.is_some_and(|v| v != current.version) {
-                return Err(Error::StaleEtag {
-                    resource: "custom_field",
-                });
+                return Err(stale());
             }
             let mut next = current.clone();
             let mut v = Violations::new();
@@ -409,9 +414,7 @@ impl Handlers {
                 .exec(&txn)
                 .await?;
             if result.rows_affected != 1 {
-                return Err(Error::StaleEtag {
-                    resource: "custom_field",
-                });
+                return Err(stale());
             }
             let kept: Vec<String> = fields::from_json(&next.options);
             for removed in fields::from_json::<String>(&current.options) {
@@ -464,9 +467,7 @@ impl Handlers {
         mutate(&self.db, key.as_ref(), |txn| async move {
             let current = find(&txn, &principal.tenant_id, id).await?;
             if expected.is_some_and(|v| v != current.version) {
-                return Err(Error::StaleEtag {
-                    resource: "custom_field",
-                });
+                return Err(stale());
             }
             let result = Entity::delete_many()
                 .filter(Column::Id.eq(id))
@@ -474,9 +475,7 @@ impl Handlers {
                 .exec(&txn)
                 .await?;
             if result.rows_affected != 1 {
-                return Err(Error::StaleEtag {
-                    resource: "custom_field",
-                });
+                return Err(stale());
             }
             let prefix = format!("{}=", current.name);
             let count = uses(

@@ -14,6 +14,7 @@ use crate::entity::contact;
 use crate::entity::{follow_up, interaction};
 use crate::fields;
 use crate::handlers::{Handlers, Idempotency, announce};
+use crate::jobs::{Announcement, announce_marked};
 use crate::resource::ResourceType;
 use crate::store;
 use crm_platform::audit;
@@ -707,38 +708,23 @@ pub async fn announce_due(db: &DatabaseConnection, now: i64, batch: u64) -> Resu
         .limit(batch)
         .all(db)
         .await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let txn = crm_platform::db::begin_write(db).await?;
-    let mut announced = 0;
-    for row in due {
-        let flipped = follow_up::Entity::update_many()
-            .col_expr(follow_up::Column::DueNotified, Expr::value(true))
-            .filter(follow_up::Column::Id.eq(row.id.as_str()))
-            .filter(follow_up::Column::DueNotified.eq(false))
-            .exec(&txn)
-            .await?;
-        if flipped.rows_affected != 1 {
-            continue;
-        }
-        let event = ContactsEvent {
-            r#type: ContactsEventType::FollowUpDue as i32,
-            subject: Some(Subject::FollowUp(follow_up_proto(&row))),
-            ..Default::default()
-        };
-        announce(
-            &txn,
-            &row.tenant_id,
-            crate::jobs::SYSTEM_ACTOR,
-            event,
-            &row.id,
-        )
-        .await?;
-        announced += 1;
-    }
-    txn.commit().await?;
-    Ok(announced)
+    let announcements = due
+        .into_iter()
+        .map(|row| Announcement {
+            mark: follow_up::Entity::update_many()
+                .col_expr(follow_up::Column::DueNotified, Expr::value(true))
+                .filter(follow_up::Column::Id.eq(row.id.as_str()))
+                .filter(follow_up::Column::DueNotified.eq(false)),
+            tenant_id: row.tenant_id.clone(),
+            aggregate_id: row.id.clone(),
+            event: ContactsEvent {
+                r#type: ContactsEventType::FollowUpDue as i32,
+                subject: Some(Subject::FollowUp(follow_up_proto(&row))),
+                ..Default::default()
+            },
+        })
+        .collect();
+    announce_marked(db, announcements).await
 }
 
 #[cfg(test)]

@@ -44,6 +44,42 @@ pub fn system_principal(tenant_id: &str) -> Principal {
     }
 }
 
+/// One announcement a job makes: the compare-and-set that marks its row as announced, and
+/// the event to write when this run's mark is the one that took.
+pub(crate) struct Announcement<E: sea_orm::EntityTrait> {
+    /// The marking update, filtered so it changes the row only if not yet marked.
+    pub mark: sea_orm::UpdateMany<E>,
+    /// Tenant of the event.
+    pub tenant_id: String,
+    /// The record the event is about.
+    pub aggregate_id: String,
+    /// The event.
+    pub event: crm_proto::contacts::ContactsEvent,
+}
+
+/// Writes the announcements whose marks take, in one transaction; returns how many. Replicas
+/// running the same job never announce a row twice: only one mark can change it.
+pub(crate) async fn announce_marked<E: sea_orm::EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    announcements: Vec<Announcement<E>>,
+) -> Result<u64, Error> {
+    if announcements.is_empty() {
+        return Ok(0);
+    }
+    let txn = crm_platform::db::begin_write(db).await?;
+    let mut announced = 0;
+    for a in announcements {
+        if a.mark.exec(&txn).await?.rows_affected != 1 {
+            continue;
+        }
+        crate::handlers::announce(&txn, &a.tenant_id, SYSTEM_ACTOR, a.event, &a.aggregate_id)
+            .await?;
+        announced += 1;
+    }
+    txn.commit().await?;
+    Ok(announced)
+}
+
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sweep {
