@@ -134,3 +134,49 @@ async fn backfill<C: ConnectionTrait>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm_migration::MigratorTrait as _;
+    use sea_orm_migration::sea_orm::{ConnectionTrait as _, Database};
+
+    use crate::migration::Migrator;
+
+    #[tokio::test]
+    async fn records_written_before_search_are_indexed() {
+        let path =
+            std::env::temp_dir().join(format!("search-backfill-{}.db", uuid::Uuid::now_v7()));
+        let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        let before_search = Migrator::migrations()
+            .iter()
+            .position(|m| m.name() == "m20261123_000007_add_search")
+            .unwrap();
+        Migrator::up(&db, Some(before_search as u32)).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO contacts (id, tenant_id, owner_id, given_name, family_name, display_name, \
+             email, phone, title, account_id, phones, emails, version, create_time, update_time) \
+             VALUES ('c1', 't1', 'u1', '', '', '深圳华强 Li', '', '+8613800138000', '', '', \
+             '[{\"value\":\"+8613800138000\",\"primary\":true}]', '[]', 1, 0, 0)",
+        )
+        .await
+        .unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let grams: Vec<String> = db
+            .query_all_raw(sea_orm_migration::sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT gram FROM search_grams WHERE record_id = 'c1' AND owner_id = 'u1'",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get("", "gram").unwrap())
+            .collect();
+        for gram in ["华强", "1380", "li"] {
+            assert!(grams.iter().any(|g| g == gram), "{gram} in {grams:?}");
+        }
+        drop(db);
+        let _ = std::fs::remove_file(path);
+    }
+}
