@@ -366,6 +366,26 @@ async fn import_and_export(mode: Mode) {
         export(&o.rep1, "lead", "", ExportFormat::Csv).await,
         "resource_type",
     );
+
+    // Two imports of the same new customers at once: each customer is created once, and
+    // the other import reports it as a duplicate.
+    let mut same = String::from("display_name,phone\n");
+    for n in 0..20 {
+        same.push_str(&format!("Racer {n},+86 186 0000 {n:04}\n"));
+    }
+    let (a, b) = tokio::join!(
+        import_csv(&o.rep1, &same, 100, false, DuplicatePolicy::Skip),
+        import_csv(&o.manager, &same, 100, false, DuplicatePolicy::Skip)
+    );
+    assert_eq!((a.created + b.created, a.skipped + b.skipped), (20, 20));
+    assert_eq!(
+        o.manager
+            .contact_names(r#"display_name : "Racer""#)
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
 }
 
 both_modes!(import_and_export);
