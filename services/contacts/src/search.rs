@@ -37,7 +37,7 @@ const MAX_QUERY_GRAMS: usize = 8;
 /// Most candidate records read per resource type.
 const MAX_CANDIDATES: u64 = 1000;
 /// Postings counted per gram to find the rarest; a gram with more counts as common.
-const COUNT_CAP: u64 = 5000;
+const COUNT_CAP: u64 = 2000;
 /// Page sizes.
 const DEFAULT_PAGE_SIZE: u64 = 20;
 const MAX_PAGE_SIZE: u64 = 100;
@@ -151,8 +151,24 @@ pub fn record_grams(fields: &[SearchField]) -> BTreeSet<String> {
         .collect()
 }
 
+/// A gram of a query and where it sits, so the grams chosen to look up can be ones that do
+/// not overlap (two overlapping grams narrow little more than one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct QueryGram {
+    text: String,
+    segment: usize,
+    offset: usize,
+}
+
+impl QueryGram {
+    fn overlaps(&self, other: &QueryGram) -> bool {
+        let size = self.text.chars().count();
+        self.segment == other.segment && self.offset.abs_diff(other.offset) < size
+    }
+}
+
 /// The grams a query looks up: at most [`MAX_QUERY_GRAMS`], spread over the query.
-fn query_grams(query: &str) -> Result<Vec<String>, Error> {
+fn query_grams(query: &str) -> Result<Vec<QueryGram>, Error> {
     let too_short = || {
         Error::invalid(
             "query",
@@ -166,16 +182,20 @@ fn query_grams(query: &str) -> Result<Vec<String>, Error> {
         ));
     }
     let segments = segments(query);
-    let mut grams: Vec<String> = Vec::new();
-    for (class, run) in &segments {
+    let mut grams: Vec<QueryGram> = Vec::new();
+    for (segment, (class, run)) in segments.iter().enumerate() {
         // A short word is only looked up whole when it is the entire query: inside a longer
         // query it may be the end or start of a longer word.
         if *class == Class::Other && run.chars().count() < 3 && segments.len() > 1 {
             continue;
         }
-        for gram in run_grams(*class, run) {
-            if !grams.contains(&gram) {
-                grams.push(gram);
+        for (offset, text) in run_grams(*class, run).into_iter().enumerate() {
+            if !grams.iter().any(|g| g.text == text) {
+                grams.push(QueryGram {
+                    text,
+                    segment,
+                    offset,
+                });
             }
         }
     }
@@ -184,13 +204,36 @@ fn query_grams(query: &str) -> Result<Vec<String>, Error> {
     }
     if grams.len() > MAX_QUERY_GRAMS {
         let step = grams.len() as f64 / MAX_QUERY_GRAMS as f64;
-        grams = (0..MAX_QUERY_GRAMS)
+        let mut spread: Vec<QueryGram> = (0..MAX_QUERY_GRAMS)
             .map(|i| grams[(i as f64 * step) as usize].clone())
-            .chain(grams.last().cloned())
             .collect();
-        grams.dedup();
+        if let Some(last) = grams.last().filter(|l| !spread.contains(l)) {
+            spread.push(last.clone());
+        }
+        grams = spread;
     }
     Ok(grams)
+}
+
+/// The grams to intersect, rarest first. When the rarest is rare, it and the next rarest:
+/// reading them costs least and leaves few candidates. When every gram is common, three,
+/// preferring ones that do not overlap (overlapping grams narrow little more than one).
+fn choose<'a>(counted: &[(i64, &'a QueryGram)], common: i64) -> Vec<&'a QueryGram> {
+    if counted[0].0 < common {
+        return counted.iter().take(2).map(|(_, g)| *g).collect();
+    }
+    let mut chosen: Vec<&QueryGram> = vec![counted[0].1];
+    for (_, gram) in &counted[1..] {
+        if chosen.len() < 3 && chosen.iter().all(|c| !c.overlaps(gram)) {
+            chosen.push(gram);
+        }
+    }
+    for (_, gram) in &counted[1..] {
+        if chosen.len() < 3 && !chosen.contains(gram) {
+            chosen.push(gram);
+        }
+    }
+    chosen
 }
 
 fn digits(text: &str) -> String {
@@ -402,14 +445,14 @@ impl Handlers {
         Ok((hits.into_iter().map(|h| h.result).collect(), token))
     }
 
-    /// The records of one type holding the query's two rarest grams (the substring check
-    /// does the rest). Counting each gram's postings up to a cap first keeps the usual query
-    /// cheap: its rare grams are intersected alone. A query made only of common grams
-    /// ("james smith") intersects all of them, reading their whole posting lists.
+    /// The records of one type holding the query's rarest grams (the substring check does
+    /// the rest). Counting each gram's postings up to a cap first keeps the work bounded:
+    /// two rare grams are intersected alone; a query made only of common grams ("james
+    /// smith") intersects three that do not overlap, which narrow about as well as all.
     async fn candidates<R: Resource>(
         &self,
         principal: &Principal,
-        grams: &[String],
+        grams: &[QueryGram],
     ) -> Result<Vec<String>, Error> {
         let postings = |grams: Vec<&str>| {
             let mut query = Entity::find()
@@ -425,7 +468,9 @@ impl Handlers {
         };
         let mut counted = Vec::with_capacity(grams.len());
         for gram in grams {
-            let capped = postings(vec![gram.as_str()]).limit(COUNT_CAP).into_query();
+            let capped = postings(vec![gram.text.as_str()])
+                .limit(COUNT_CAP)
+                .into_query();
             let count = Query::select()
                 .expr(Expr::col(Asterisk).count())
                 .from_subquery(capped, "postings")
@@ -438,15 +483,13 @@ impl Handlers {
             if count == 0 {
                 return Ok(Vec::new());
             }
-            counted.push((count, gram.as_str()));
+            counted.push((count, gram));
         }
-        counted.sort();
-        // Rare grams: the two rarest narrow enough. Only common ones: all of them together.
-        let chosen: Vec<&str> = if counted[0].0 < COUNT_CAP as i64 {
-            counted.iter().take(2).map(|(_, gram)| *gram).collect()
-        } else {
-            counted.iter().map(|(_, gram)| *gram).collect()
-        };
+        counted.sort_by_key(|(count, gram)| (*count, gram.segment, gram.offset));
+        let chosen: Vec<&str> = choose(&counted, COUNT_CAP as i64)
+            .into_iter()
+            .map(|g| g.text.as_str())
+            .collect();
         let needed = chosen.len() as i64;
         Ok(postings(chosen)
             .group_by(Column::RecordId)
@@ -461,7 +504,7 @@ impl Handlers {
     async fn collect<R: Resource>(
         &self,
         principal: &Principal,
-        grams: &[String],
+        grams: &[QueryGram],
         query: &str,
         hits: &mut Vec<Hit>,
         wrap: fn(R::Proto) -> Customer,
@@ -523,12 +566,16 @@ mod tests {
 
     #[test]
     fn queries_need_enough_to_look_up() {
-        assert_eq!(query_grams("华强").unwrap(), ["华强"]);
-        assert_eq!(
-            query_grams("138 0013").unwrap(),
-            ["1380", "3800", "8001", "0013"]
-        );
-        assert_eq!(query_grams("li").unwrap(), ["li"]);
+        let texts = |q: &str| -> Vec<String> {
+            query_grams(q)
+                .unwrap()
+                .into_iter()
+                .map(|g| g.text)
+                .collect()
+        };
+        assert_eq!(texts("华强"), ["华强"]);
+        assert_eq!(texts("138 0013"), ["1380", "3800", "8001", "0013"]);
+        assert_eq!(texts("li"), ["li"]);
         for short in ["华", "13", "", "-"] {
             assert!(query_grams(short).is_err(), "{short}");
         }
@@ -539,6 +586,26 @@ mod tests {
                 .len()
                 <= 9
         );
+    }
+
+    #[test]
+    fn common_queries_intersect_grams_that_do_not_overlap() {
+        let grams = query_grams("james smith").unwrap();
+        let chosen = |counted: &[(i64, &QueryGram)]| -> Vec<String> {
+            choose(counted, 2000)
+                .iter()
+                .map(|g| g.text.clone())
+                .collect()
+        };
+        // Every gram common: "jam", then the first that does not overlap it, then the rest.
+        let counted: Vec<(i64, &QueryGram)> = grams.iter().map(|g| (5000, g)).collect();
+        assert_eq!(chosen(&counted), ["jam", "smi", "ame"]);
+        // A rare gram is paired with the next rarest.
+        let mut counted = counted;
+        counted[1].0 = 10;
+        counted[2].0 = 20;
+        counted.sort_by_key(|(c, g)| (*c, g.segment, g.offset));
+        assert_eq!(chosen(&counted), ["ame", "mes"]);
     }
 
     #[test]
