@@ -150,12 +150,25 @@ pub async fn check_record<R: Resource>(
     model: &mut R::Model,
     previous: Option<&R::Model>,
 ) -> Result<(), Error> {
+    if previous.is_some_and(|p| R::custom_json(p) == R::custom_json(model)) {
+        return Ok(());
+    }
+    let definitions = definitions(txn, tenant_id, R::KIND, true).await?;
+    check_with::<R>(&definitions, model, previous)
+}
+
+/// [`check_record`] against definitions already read under the lock (an import reads them
+/// once a batch).
+pub fn check_with<R: Resource>(
+    definitions: &[Model],
+    model: &mut R::Model,
+    previous: Option<&R::Model>,
+) -> Result<(), Error> {
     let json = R::custom_json(model);
     if previous.is_some_and(|p| R::custom_json(p) == json) {
         return Ok(());
     }
-    let definitions = definitions(txn, tenant_id, R::KIND, true).await?;
-    let checked = custom_values::check(R::KIND, &definitions, &json, true)?;
+    let checked = custom_values::check(R::KIND, definitions, &json, true)?;
     R::set_custom_json(model, checked);
     Ok(())
 }

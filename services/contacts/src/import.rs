@@ -7,6 +7,7 @@
 
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
+use crate::entity::custom_field::Model as Definition;
 use crate::handlers::{Handlers, check_links, check_owner};
 use crate::resource::Action;
 use crate::tabular::{Row, Tabular};
@@ -209,6 +210,9 @@ impl Handlers {
     ) -> Result<(), Error> {
         principal.require(R::WRITE)?;
         let txn = crm_platform::db::begin_write(&self.db).await?;
+        // Read once for the batch, under the lock a record write takes on them.
+        let definitions =
+            custom_fields::definitions(&txn, &principal.tenant_id, R::KIND, true).await?;
         let mut touched = Vec::new();
         for (number, row) in rows {
             let row = match row {
@@ -220,7 +224,7 @@ impl Handlers {
             };
             let savepoint = txn.begin().await?;
             match self
-                .import_row::<R>(&savepoint, principal, settings, &row)
+                .import_row::<R>(&savepoint, principal, settings, (row, &definitions))
                 .await
             {
                 Ok((outcome, id)) => {
@@ -255,9 +259,9 @@ impl Handlers {
         txn: &DatabaseTransaction,
         principal: &Principal,
         settings: ImportSettings,
-        row: &Row,
+        (row, definitions): (Row, &[Definition]),
     ) -> Result<(ImportOutcome, String), Error> {
-        let (input, mask) = R::from_row(row).map_err(Error::InvalidArgument)?;
+        let (input, mask) = R::from_row(&row).map_err(Error::InvalidArgument)?;
         let owner = R::keys(&input).1.to_owned();
         let owner_id = if owner.is_empty() {
             principal.user_id.clone()
@@ -273,7 +277,7 @@ impl Handlers {
             input.clone(),
             &self.keys,
         )?;
-        custom_fields::check_record::<R>(txn, &principal.tenant_id, &mut model, None).await?;
+        custom_fields::check_with::<R>(definitions, &mut model, None)?;
         check_links::<R>(txn, principal, &model).await?;
         let duplicate = index::find_duplicate::<R>(txn, &principal.tenant_id, &model).await?;
         let existing = match (duplicate, settings.policy) {
@@ -296,8 +300,7 @@ impl Handlers {
                 )
             })?;
         let mut next = R::update(&current, input, &mask, &self.keys)?;
-        custom_fields::check_record::<R>(txn, &principal.tenant_id, &mut next, Some(&current))
-            .await?;
+        custom_fields::check_with::<R>(definitions, &mut next, Some(&current))?;
         check_links::<R>(txn, principal, &next).await?;
         self.save_change::<R>(txn, principal, &current, next, Action::Update, &[])
             .await?;

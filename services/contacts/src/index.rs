@@ -39,18 +39,27 @@ pub fn keys<R: Resource>(model: &R::Model) -> Vec<IndexKey> {
     keys
 }
 
+/// Whether a row is being created: version 1 is only ever written by the insert, in the
+/// transaction that also writes its first index rows, so there are none to delete yet.
+pub(crate) fn is_new(version: i64) -> bool {
+    version == 1
+}
+
 /// Rewrites the index rows, and the search grams, of one record.
 pub async fn sync<R: Resource>(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     model: &R::Model,
 ) -> Result<(), Error> {
-    let id = R::stamps(model).id;
-    Entity::delete_many()
-        .filter(Column::RecordKind.eq(R::KIND))
-        .filter(Column::RecordId.eq(id.as_str()))
-        .exec(txn)
-        .await?;
+    let stamps = R::stamps(model);
+    let id = stamps.id;
+    if !is_new(stamps.version) {
+        Entity::delete_many()
+            .filter(Column::RecordKind.eq(R::KIND))
+            .filter(Column::RecordId.eq(id.as_str()))
+            .exec(txn)
+            .await?;
+    }
     let rows: Vec<ActiveModel> = keys::<R>(model)
         .into_iter()
         .map(|key| ActiveModel {

@@ -289,11 +289,13 @@ pub async fn sync<R: Resource>(
     model: &R::Model,
 ) -> Result<(), Error> {
     let stamps = R::stamps(model);
-    Entity::delete_many()
-        .filter(Column::RecordKind.eq(R::KIND))
-        .filter(Column::RecordId.eq(stamps.id.as_str()))
-        .exec(txn)
-        .await?;
+    if !crate::index::is_new(stamps.version) {
+        Entity::delete_many()
+            .filter(Column::RecordKind.eq(R::KIND))
+            .filter(Column::RecordId.eq(stamps.id.as_str()))
+            .exec(txn)
+            .await?;
+    }
     let rows = postings::<R>(tenant_id, model);
     if !rows.is_empty() {
         Entity::insert_many(rows).exec(txn).await?;

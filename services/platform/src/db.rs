@@ -74,14 +74,17 @@ pub async fn lock_keys(txn: &DatabaseTransaction, keys: &[String]) -> Result<(),
     let mut hashes: Vec<i64> = keys.iter().map(|k| stable_hash(k)).collect();
     hashes.sort_unstable();
     hashes.dedup();
-    for hash in hashes {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [hash.into()],
-        ))
-        .await?;
+    if hashes.is_empty() {
+        return Ok(());
     }
+    // One round trip for all keys, taken in ascending order so two writers that share keys
+    // cannot deadlock on them.
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest($1::bigint[]) AS k ORDER BY 1) AS keys",
+        [hashes.into()],
+    ))
+    .await?;
     Ok(())
 }
 
