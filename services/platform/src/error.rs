@@ -118,9 +118,10 @@ impl Error {
 impl From<sea_orm::DbErr> for Error {
     fn from(err: sea_orm::DbErr) -> Self {
         use sea_orm::{DbErr, RuntimeErr};
-        // A database that cannot be reached is a fault the caller may retry (UNAVAILABLE);
-        // anything else is a bug (INTERNAL).
-        let unreachable = match &err {
+        // A database that cannot be reached, or that rolled a transaction back to resolve a
+        // conflict, is a fault the caller may retry (UNAVAILABLE); anything else is a bug
+        // (INTERNAL).
+        let retryable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
                 match e.as_ref() {
@@ -128,17 +129,18 @@ impl From<sea_orm::DbErr> for Error {
                     | sea_orm::sqlx::Error::PoolTimedOut
                     | sea_orm::sqlx::Error::PoolClosed
                     | sea_orm::sqlx::Error::WorkerCrashed => true,
-                    // SQLSTATE classes 08 (connection), 53 (insufficient resources) and 57
-                    // (operator intervention: shutdown, crash, not yet accepting connections).
-                    sea_orm::sqlx::Error::Database(db) => db
-                        .code()
-                        .is_some_and(|code| ["08", "53", "57"].iter().any(|c| code.starts_with(c))),
+                    // SQLSTATE classes 08 (connection), 40 (transaction rollback: deadlock,
+                    // serialization failure), 53 (insufficient resources) and 57 (operator
+                    // intervention: shutdown, crash, not yet accepting connections).
+                    sea_orm::sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                        ["08", "40", "53", "57"].iter().any(|c| code.starts_with(c))
+                    }),
                     _ => false,
                 }
             }
             _ => false,
         };
-        if unreachable {
+        if retryable {
             Error::Unavailable(err.to_string())
         } else {
             Error::Internal(err.to_string())
