@@ -380,6 +380,42 @@ impl Handlers {
         Ok(proto)
     }
 
+    /// Inserts many checked new rows with their index entries, audit entries and events, in
+    /// few statements (imports).
+    pub(crate) async fn insert_new_many<R: Resource>(
+        &self,
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        models: &[R::Model],
+    ) -> Result<(), Error> {
+        if models.is_empty() {
+            return Ok(());
+        }
+        store::insert_many::<R, _>(txn, models).await?;
+        index::insert_new_many::<R>(txn, &principal.tenant_id, models).await?;
+        let protos: Vec<R::Proto> = models.iter().map(R::to_proto).collect();
+        let entries = models
+            .iter()
+            .zip(&protos)
+            .map(|(model, proto)| audit::Entry {
+                resource_type: R::KIND,
+                resource_id: R::keys(proto).0,
+                action: Action::Create.name(),
+                changes: audit::created(&R::audit_fields(model)),
+            })
+            .collect();
+        audit::record_many(txn, principal, entries).await?;
+        let envelopes = protos
+            .iter()
+            .map(|proto| {
+                let id = R::keys(proto).0;
+                let event = R::event(Action::Create, proto.clone());
+                envelope(&principal.tenant_id, &principal.user_id, event, id)
+            })
+            .collect();
+        events::append_many(txn, envelopes).await
+    }
+
     /// Saves a changed row under optimistic concurrency (a new version and update time; a
     /// concurrent writer makes it fail with ABORTED), rewrites its record index, and writes
     /// the audit entry of the changed fields and the event, all in `txn`.
@@ -462,27 +498,33 @@ pub(crate) async fn announce(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     actor_id: &str,
-    mut event: ContactsEvent,
+    event: ContactsEvent,
     aggregate_id: &str,
 ) -> Result<(), Error> {
+    events::append(txn, envelope(tenant_id, actor_id, event, aggregate_id)).await
+}
+
+/// The outbox envelope of an event, stamped as [`announce`] says.
+pub(crate) fn envelope(
+    tenant_id: &str,
+    actor_id: &str,
+    mut event: ContactsEvent,
+    aggregate_id: &str,
+) -> Envelope {
     event.event_id = uuid::Uuid::now_v7().to_string();
     event.tenant_id = tenant_id.to_owned();
     event.actor_id = actor_id.to_owned();
     event.occur_time = Some(to_timestamp(now_micros()));
     let event_type = event.r#type().as_str_name().to_owned();
-    events::append(
-        txn,
-        Envelope {
-            id: event.event_id.clone(),
-            stream: EVENT_STREAM.to_owned(),
-            tenant_id: tenant_id.to_owned(),
-            event_type,
-            aggregate_id: aggregate_id.to_owned(),
-            payload: event.encode_to_vec(),
-            trace_context: crm_platform::telemetry::current_traceparent(),
-        },
-    )
-    .await
+    Envelope {
+        id: event.event_id.clone(),
+        stream: EVENT_STREAM.to_owned(),
+        tenant_id: tenant_id.to_owned(),
+        event_type,
+        aggregate_id: aggregate_id.to_owned(),
+        payload: event.encode_to_vec(),
+        trace_context: crm_platform::telemetry::current_traceparent(),
+    }
 }
 
 /// Checks a row's references: the resource's own (accounts, parents) and its groups.

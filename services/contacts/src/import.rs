@@ -1,15 +1,17 @@
 //! Importing accounts and contacts from rows (parsed CSV or structured rows).
 //!
-//! Rows are written in batches, one transaction a batch and a savepoint a row: a refused
-//! row rolls back to its savepoint, so nothing of it is written, while its neighbours are.
-//! A dry run does everything and rolls each batch back. Every row goes through the same
-//! checks as CreateContact/CreateAccount (fields, custom fields, references, duplicates).
+//! Rows are written in batches, one transaction a batch. Every row is first checked like a
+//! CreateContact/CreateAccount (fields, owner, custom values, references) with reads only, so
+//! a refused row leaves nothing; duplicates are then looked up for the whole batch at once
+//! (its keys locked in one statement) and the new records written in a few multi-row
+//! statements with their index entries, audit entries and events. Updates of duplicates go
+//! one at a time, each in a savepoint. A dry run does everything and rolls each batch back.
 
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use crate::entity::custom_field::Model as Definition;
 use crate::handlers::{Handlers, check_links, check_owner};
-use crate::resource::Action;
+use crate::resource::{Action, IndexKey};
 use crate::tabular::{Row, Tabular};
 use crate::{custom_fields, index, store};
 use crm_platform::auth::Principal;
@@ -73,6 +75,7 @@ impl Tally {
     /// The response.
     pub fn finish(mut self, dry_run: bool) -> ImportRecordsResponse {
         self.0.dry_run = dry_run;
+        self.0.results.sort_by_key(|r| r.row);
         self.0
     }
 }
@@ -213,26 +216,62 @@ impl Handlers {
         // Read once for the batch, under the lock a record write takes on them.
         let definitions =
             custom_fields::definitions(&txn, &principal.tenant_id, R::KIND, true).await?;
-        let mut touched = Vec::new();
+        // 1. Check every row; nothing is written yet, so a refused row leaves nothing.
+        let mut ready = Vec::with_capacity(rows.len());
         for (number, row) in rows {
-            let row = match row {
-                Ok(row) => row,
-                Err(errors) => {
-                    tally.note(number, ImportOutcome::Failed, String::new(), errors);
-                    continue;
-                }
+            let checked = match row {
+                Ok(row) => self
+                    .prepare::<R>(&txn, principal, &definitions, &row)
+                    .await
+                    .map(|model| (row, model)),
+                Err(errors) => Err(Error::InvalidArgument(errors)),
             };
+            match checked {
+                Ok((row, model)) => ready.push((number, row, model)),
+                Err(e @ (Error::Internal(_) | Error::Unavailable(_))) => return Err(e),
+                Err(e) => tally.note(number, ImportOutcome::Failed, String::new(), row_errors(e)),
+            }
+        }
+        // 2. Duplicates against the tenant's records and the batch's earlier rows.
+        let keys: Vec<IndexKey> = ready
+            .iter()
+            .flat_map(|(_, _, model)| index::duplicate_keys::<R>(model))
+            .collect();
+        let mut holders = index::holders::<R>(&txn, &principal.tenant_id, &keys).await?;
+        let mut fresh = Vec::with_capacity(ready.len());
+        let mut updates = Vec::new();
+        for (number, row, model) in ready {
+            let model_keys = index::duplicate_keys::<R>(&model);
+            let duplicate = model_keys.iter().find_map(|k| holders.get(k)).cloned();
+            match (duplicate, settings.policy) {
+                (Some(id), DuplicatePolicy::Skip) => {
+                    tally.note(number, ImportOutcome::Skipped, id, Vec::new());
+                }
+                (Some(_), DuplicatePolicy::Update) => updates.push((number, (row, model))),
+                _ => {
+                    let id = R::stamps(&model).id;
+                    for key in model_keys {
+                        holders.entry(key).or_insert_with(|| id.clone());
+                    }
+                    tally.note(number, ImportOutcome::Created, id, Vec::new());
+                    fresh.push(model);
+                }
+            }
+        }
+        // 3. The new records, in a few statements.
+        self.insert_new_many::<R>(&txn, principal, &fresh).await?;
+        // 4. Updates of duplicates, one at a time (each reads and changes one record).
+        let mut touched = Vec::new();
+        for (number, model) in updates {
             let savepoint = txn.begin().await?;
             match self
-                .import_row::<R>(&savepoint, principal, settings, (row, &definitions))
+                .update_duplicate::<R>(&savepoint, principal, &definitions, model)
                 .await
             {
-                Ok((outcome, id)) => {
+                Ok(id) => {
                     savepoint.commit().await?;
-                    if outcome == ImportOutcome::Updated {
-                        touched.push(id.clone());
-                    }
-                    tally.note(number, outcome, id, Vec::new());
+                    touched.push(id.clone());
+                    tally.note(number, ImportOutcome::Updated, id, Vec::new());
                 }
                 Err(e @ (Error::Internal(_) | Error::Unavailable(_))) => return Err(e),
                 Err(e) => {
@@ -253,15 +292,16 @@ impl Handlers {
         Ok(())
     }
 
-    /// Imports one row inside its savepoint.
-    async fn import_row<R: Tabular>(
+    /// A row's new record, checked like a create (fields, owner, custom values, references);
+    /// reads only.
+    async fn prepare<R: Tabular>(
         &self,
         txn: &DatabaseTransaction,
         principal: &Principal,
-        settings: ImportSettings,
-        (row, definitions): (Row, &[Definition]),
-    ) -> Result<(ImportOutcome, String), Error> {
-        let (input, mask) = R::from_row(&row).map_err(Error::InvalidArgument)?;
+        definitions: &[Definition],
+        row: &Row,
+    ) -> Result<R::Model, Error> {
+        let (input, _) = R::from_row(row).map_err(Error::InvalidArgument)?;
         let owner = R::keys(&input).1.to_owned();
         let owner_id = if owner.is_empty() {
             principal.user_id.clone()
@@ -273,24 +313,35 @@ impl Handlers {
         let mut model = R::create(
             &principal.tenant_id,
             owner_id,
-            (id.clone(), now_micros()),
-            input.clone(),
+            (id, now_micros()),
+            input,
             &self.keys,
         )?;
         custom_fields::check_with::<R>(definitions, &mut model, None)?;
         check_links::<R>(txn, principal, &model).await?;
-        let duplicate = index::find_duplicate::<R>(txn, &principal.tenant_id, &model).await?;
-        let existing = match (duplicate, settings.policy) {
-            (None, _) | (Some(_), DuplicatePolicy::Create) => {
-                self.insert_new::<R>(txn, principal, &model).await?;
-                return Ok((ImportOutcome::Created, id));
-            }
-            (Some((existing, _)), DuplicatePolicy::Skip) => {
-                return Ok((ImportOutcome::Skipped, existing));
-            }
-            (Some((existing, _)), _) => existing,
+        Ok(model)
+    }
+
+    /// Updates the record a row duplicates with the row's columns (the duplicate policy
+    /// "update"), inside the row's savepoint; returns its id.
+    async fn update_duplicate<R: Tabular>(
+        &self,
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        definitions: &[Definition],
+        row: (Row, R::Model),
+    ) -> Result<String, Error> {
+        let (row, model) = row;
+        let Some((existing, _)) =
+            index::find_duplicate::<R>(txn, &principal.tenant_id, &model).await?
+        else {
+            return Err(Error::precondition(
+                "DUPLICATE_GONE",
+                "the record this row duplicated changed meanwhile; import the row again",
+            ));
         };
-        // Update: the duplicate must be the caller's to change.
+        let (input, mask) = R::from_row(&row).map_err(Error::InvalidArgument)?;
+        // The duplicate must be the caller's to change.
         let current = store::find::<R, _>(txn, principal, &existing)
             .await
             .map_err(|_| {
@@ -304,6 +355,6 @@ impl Handlers {
         check_links::<R>(txn, principal, &next).await?;
         self.save_change::<R>(txn, principal, &current, next, Action::Update, &[])
             .await?;
-        Ok((ImportOutcome::Updated, existing))
+        Ok(existing)
     }
 }

@@ -60,7 +60,17 @@ pub async fn sync<R: Resource>(
             .exec(txn)
             .await?;
     }
-    let rows: Vec<ActiveModel> = keys::<R>(model)
+    let rows = rows::<R>(tenant_id, model);
+    if !rows.is_empty() {
+        Entity::insert_many(rows).exec(txn).await?;
+    }
+    crate::search::sync::<R>(txn, tenant_id, model).await
+}
+
+/// The index rows of one record.
+fn rows<R: Resource>(tenant_id: &str, model: &R::Model) -> Vec<ActiveModel> {
+    let id = R::stamps(model).id;
+    keys::<R>(model)
         .into_iter()
         .map(|key| ActiveModel {
             tenant_id: sea_orm::Set(tenant_id.to_owned()),
@@ -69,11 +79,23 @@ pub async fn sync<R: Resource>(
             key_kind: sea_orm::Set(key.kind.to_owned()),
             key_value: sea_orm::Set(key.value),
         })
+        .collect()
+}
+
+/// Writes the index rows and search grams of many new records in few statements.
+pub async fn insert_new_many<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    models: &[R::Model],
+) -> Result<(), Error> {
+    let rows: Vec<ActiveModel> = models
+        .iter()
+        .flat_map(|m| rows::<R>(tenant_id, m))
         .collect();
-    if !rows.is_empty() {
-        Entity::insert_many(rows).exec(txn).await?;
+    for chunk in rows.chunks(5000) {
+        Entity::insert_many(chunk.to_vec()).exec(txn).await?;
     }
-    crate::search::sync::<R>(txn, tenant_id, model).await
+    crate::search::insert_new_many::<R>(txn, tenant_id, models).await
 }
 
 /// The duplicate-detection keys of a row.
@@ -123,6 +145,43 @@ pub async fn find_duplicate<R: Resource>(
         let kind = DUPLICATE_KINDS.iter().find(|k| **k == row.key_kind)?;
         Some((row.record_id, IndexKey::new(kind, row.key_value)))
     }))
+}
+
+/// The live records of the tenant holding any of `keys` (duplicate-detection keys of many new
+/// rows), by key, the oldest holder of each. The keys are locked first, all in one sorted
+/// statement, so concurrent imports of overlapping rows serialise without deadlocking.
+pub async fn holders<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    keys: &[IndexKey],
+) -> Result<std::collections::HashMap<IndexKey, String>, Error> {
+    let mut found = std::collections::HashMap::new();
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    let lock_names: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{tenant_id}/{}/{}/{}", R::KIND, k.kind, k.value))
+        .collect();
+    crm_platform::db::lock_keys(txn, &lock_names).await?;
+    for chunk in keys.chunks(1000) {
+        let rows = Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::RecordKind.eq(R::KIND))
+            .filter(Column::KeyValue.is_in(chunk.iter().map(|k| k.value.as_str())))
+            .order_by_asc(Column::RecordId)
+            .all(txn)
+            .await?;
+        for row in rows {
+            let Some(kind) = DUPLICATE_KINDS.iter().find(|k| **k == row.key_kind) else {
+                continue;
+            };
+            found
+                .entry(IndexKey::new(kind, row.key_value))
+                .or_insert(row.record_id);
+        }
+    }
+    Ok(found)
 }
 
 /// The refusal of a write that would duplicate `existing_id`: `ALREADY_EXISTS` with reason

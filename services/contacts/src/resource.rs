@@ -32,7 +32,7 @@ pub enum FieldKind {
 
 /// A normalised value a record is found by: a phone, email or company name for duplicate
 /// detection, a tag or group for filters.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IndexKey {
     /// "phone", "email", "name", "tag" or "group".
     pub kind: &'static str,

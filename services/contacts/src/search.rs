@@ -303,6 +303,23 @@ pub async fn sync<R: Resource>(
     Ok(())
 }
 
+/// Writes the grams of many new records in few statements.
+pub async fn insert_new_many<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    models: &[R::Model],
+) -> Result<(), Error> {
+    let rows: Vec<ActiveModel> = models
+        .iter()
+        .flat_map(|m| postings::<R>(tenant_id, m))
+        .collect();
+    // Five columns a row.
+    for chunk in rows.chunks(10_000) {
+        Entity::insert_many(chunk.to_vec()).exec(txn).await?;
+    }
+    Ok(())
+}
+
 /// The gram rows of one record; none for a deleted one.
 fn postings<R: Resource>(tenant_id: &str, model: &R::Model) -> Vec<ActiveModel> {
     let stamps = R::stamps(model);

@@ -320,6 +320,21 @@ fn contains_pattern(value: &str) -> String {
     pattern
 }
 
+/// Inserts new rows in chunks that keep within PostgreSQL's 65,535 parameters a statement.
+pub async fn insert_many<R: Resource, C: ConnectionTrait>(
+    db: &C,
+    models: &[R::Model],
+) -> Result<(), Error> {
+    for chunk in models.chunks(500) {
+        let rows: Vec<R::Active> = chunk
+            .iter()
+            .map(|m| m.clone().into_active_model().reset_all())
+            .collect();
+        R::Entity::insert_many(rows).exec(db).await?;
+    }
+    Ok(())
+}
+
 /// Inserts a new row.
 pub async fn insert<R: Resource, C: ConnectionTrait>(db: &C, model: R::Model) -> Result<(), Error> {
     let active: R::Active = model.into_active_model().reset_all();

@@ -47,20 +47,31 @@ pub struct Envelope {
 
 /// Appends an event to the outbox inside the caller's transaction.
 pub async fn append<C: ConnectionTrait>(db: &C, event: Envelope) -> Result<(), Error> {
-    outbox::Entity::insert(outbox::ActiveModel {
-        id: Set(event.id),
-        tenant_id: Set(event.tenant_id),
-        stream: Set(event.stream),
-        aggregate_id: Set(event.aggregate_id),
-        event_type: Set(event.event_type),
-        payload: Set(event.payload),
-        create_time: Set(now_micros()),
-        publish_time: Set(None),
-        trace_context: Set(event.trace_context),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
+    append_many(db, vec![event]).await
+}
+
+/// Appends many events in few statements, in order (imports).
+pub async fn append_many<C: ConnectionTrait>(db: &C, events: Vec<Envelope>) -> Result<(), Error> {
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let rows: Vec<outbox::ActiveModel> = events
+            .by_ref()
+            .take(1000)
+            .map(|event| outbox::ActiveModel {
+                id: Set(event.id),
+                tenant_id: Set(event.tenant_id),
+                stream: Set(event.stream),
+                aggregate_id: Set(event.aggregate_id),
+                event_type: Set(event.event_type),
+                payload: Set(event.payload),
+                create_time: Set(now_micros()),
+                publish_time: Set(None),
+                trace_context: Set(event.trace_context),
+                ..Default::default()
+            })
+            .collect();
+        outbox::Entity::insert_many(rows).exec(db).await?;
+    }
     Ok(())
 }
 
