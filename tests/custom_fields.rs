@@ -184,6 +184,31 @@ async fn custom_fields(mode: Mode) {
     credit.required = true;
     define(&admin, credit).await.unwrap();
 
+    // A retry with the same request id returns the first answer instead of a conflict.
+    let retried = |request_id: &str| {
+        let admin = admin.clone();
+        let request = CreateCustomFieldRequest {
+            custom_field: Some(definition(
+                "contact",
+                "source_campaign",
+                CustomFieldType::Text,
+                &[],
+            )),
+            request_id: request_id.into(),
+        };
+        async move {
+            admin
+                .contacts()
+                .create_custom_field(request)
+                .await
+                .map(|r| r.into_inner().custom_field.unwrap())
+        }
+    };
+    let first = retried("cf-retry-1").await.unwrap();
+    assert_eq!(retried("cf-retry-1").await.unwrap(), first);
+    let conflict = expect_code(retried("cf-retry-2").await, Code::AlreadyExists);
+    assert_eq!(reason(&conflict), "CUSTOM_FIELD_EXISTS");
+
     // Bad definitions name the field; names are unique per type; only admins define.
     for (bad, field) in [
         (
@@ -255,6 +280,7 @@ async fn custom_fields(mode: Mode) {
             "first_order",
             "referrer",
             "segment",
+            "source_campaign",
             "vip"
         ]
     );
@@ -617,7 +643,7 @@ async fn custom_fields(mode: Mode) {
     // Definitions and records announce their changes.
     let events = suite.contacts_events().await;
     let of = |kind: ContactsEventType| events.iter().filter(|e| e.r#type() == kind).count();
-    assert_eq!(of(ContactsEventType::CustomFieldCreated), 9);
+    assert_eq!(of(ContactsEventType::CustomFieldCreated), 10);
     assert!(of(ContactsEventType::CustomFieldUpdated) >= 1);
     assert_eq!(of(ContactsEventType::CustomFieldDeleted), 1);
     assert!(events.iter().any(|e| matches!(&e.subject,
