@@ -130,13 +130,15 @@ pub struct Bootstrapped {
     pub generated_password: Option<String>,
 }
 
-/// Creates the first tenant and its admin on an empty store; does nothing otherwise.
+/// Creates the first tenant and its admin on an empty store; on a store in use, brings the
+/// built-in roles of every tenant up to this release's permissions.
 pub async fn bootstrap(
     db: &DatabaseConnection,
     email: &str,
     password: Option<String>,
 ) -> Result<Option<Bootstrapped>, Error> {
     if !directory::is_empty(db).await? {
+        tenants::sync_built_in_roles(db).await?;
         return Ok(None);
     }
     let generated = password.is_none();

@@ -1,7 +1,8 @@
 //! Creating a tenant with its built-in roles and first admin, shared by the `CreateTenant`
 //! RPC and the first start's bootstrap.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::credentials::hash_password;
 use crate::directory::{scope_name, user_by_email};
@@ -94,4 +95,72 @@ pub async fn create<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok((tenant, admin))
+}
+
+/// Brings every tenant's built-in roles (admin, sales manager, sales rep) up to the
+/// permissions this release gives them, so a new capability reaches tenants created by an
+/// older one. Built-in roles cannot be edited, so nothing a tenant chose is overwritten.
+/// Returns how many roles changed.
+pub async fn sync_built_in_roles<C: ConnectionTrait>(db: &C) -> Result<u64, Error> {
+    let mut changed = 0;
+    for built_in in built_in_roles() {
+        let permissions = built_in.permissions.join(",");
+        let result = role::Entity::update_many()
+            .col_expr(role::Column::Permissions, Expr::value(permissions.clone()))
+            .filter(role::Column::DisplayName.eq(built_in.name))
+            .filter(role::Column::Permissions.ne(permissions))
+            .exec(db)
+            .await?;
+        changed += result.rows_affected;
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Database;
+
+    #[tokio::test]
+    async fn built_in_roles_gain_new_permissions() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        crm_platform::db::migrate::<crate::migration::Migrator>(&db)
+            .await
+            .unwrap();
+        let (tenant, _) = create(
+            &db,
+            NewTenant {
+                display_name: "Old",
+                admin_email: "admin@old.example",
+                admin_password: "a long enough password",
+                admin_display_name: "Admin",
+                platform_admin: false,
+            },
+        )
+        .await
+        .unwrap();
+        // As an older release left it.
+        role::Entity::update_many()
+            .col_expr(
+                role::Column::Permissions,
+                Expr::value("contacts.contacts.read"),
+            )
+            .filter(role::Column::TenantId.eq(tenant.id.as_str()))
+            .exec(&db)
+            .await
+            .unwrap();
+        assert_eq!(sync_built_in_roles(&db).await.unwrap(), 3);
+        assert_eq!(
+            sync_built_in_roles(&db).await.unwrap(),
+            0,
+            "already current"
+        );
+        let admin = role::Entity::find()
+            .filter(role::Column::DisplayName.eq("admin"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(admin.permissions.contains("contacts.custom_fields.write"));
+    }
 }
