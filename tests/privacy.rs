@@ -20,7 +20,7 @@ use support::{Mode, Suite, org};
 const RESIDENT_ID: &str = "11010519491231002X";
 const CARD: &str = "4111111111111111";
 /// Jobs every second, and deleted contacts erased at once.
-const ENV: &[(&str, &str)] = &[
+const ERASE_AT_ONCE: &[(&str, &str)] = &[
     ("CRM_JOBS_INTERVAL_SECS", "1"),
     ("CRM_ERASE_DELETED_AFTER_DAYS", "0"),
 ];
@@ -107,7 +107,7 @@ fn erased_events(events: &[ContactsEvent], id: &str) -> usize {
 }
 
 async fn sensitive_data(mode: Mode) {
-    let suite = Suite::start_with(mode, ENV).await;
+    let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
     let o = org::build(&suite, admin.clone(), "privacy").await;
     let resident = (IdDocumentType::ResidentId, "110105 19491231 002x");
@@ -253,6 +253,22 @@ async fn sensitive_data(mode: Mode) {
             .any(|e| e.action == "export_personal_data")
     );
 
+    // A duplicate merged into the contact earlier is the same person: erased with it.
+    let earlier = create(&o.rep1, "陈静 (old)", (IdDocumentType::Unspecified, ""), "")
+        .await
+        .unwrap();
+    let chen = get(&o.rep1, &chen.id).await.unwrap();
+    o.rep1
+        .contacts()
+        .merge_contacts(MergeContactsRequest {
+            survivor_id: chen.id.clone(),
+            survivor_etag: chen.etag.clone(),
+            merged_ids: vec![earlier.id.clone()],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+
     // Erasure empties the record, its history and its timeline, and is announced.
     expect_code(erase(&o.rep1, &chen.id).await, Code::PermissionDenied);
     expect_code(erase(&stranger, &chen.id).await, Code::NotFound);
@@ -291,7 +307,19 @@ async fn sensitive_data(mode: Mode) {
     let refused = expect_code(undelete, Code::FailedPrecondition);
     assert_eq!(reason(&refused), "RESOURCE_ERASED");
     assert_eq!(erased_events(&suite.contacts_events().await, &chen.id), 1);
+    let old = get(&admin, &earlier.id).await.unwrap();
+    assert_eq!(old.display_name, "[erased]");
+    assert_eq!(old.merged_into_id, chen.id, "the redirect stays");
+    assert_eq!(
+        erased_events(&suite.contacts_events().await, &earlier.id),
+        1
+    );
+}
 
+async fn deleted_contacts_are_erased(mode: Mode) {
+    let suite = Suite::start_with(mode, ERASE_AT_ONCE).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "retention").await;
     // A deleted contact is erased by the job once its retention (here: none) runs out.
     let gone = create(&o.rep1, "Zhou Min", (IdDocumentType::Unspecified, ""), CARD)
         .await
@@ -318,4 +346,4 @@ async fn sensitive_data(mode: Mode) {
     assert!(purged.bank_card_number.is_empty());
 }
 
-both_modes!(sensitive_data);
+both_modes!(sensitive_data, deleted_contacts_are_erased);

@@ -103,6 +103,29 @@ async fn erase_in(
     Ok(proto)
 }
 
+/// Erases the tombstones of contacts merged into `survivor_id` (and into those, and so on):
+/// they are the same person's earlier records.
+async fn erase_merged_into(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    survivor_id: &str,
+) -> Result<(), Error> {
+    let mut survivors = vec![survivor_id.to_owned()];
+    while let Some(survivor) = survivors.pop() {
+        let merged = Entity::find()
+            .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
+            .filter(Column::MergedIntoId.eq(survivor.as_str()))
+            .filter(Column::EraseTime.is_null())
+            .all(txn)
+            .await?;
+        for tombstone in merged {
+            erase_in(txn, principal, &tombstone).await?;
+            survivors.push(tombstone.id);
+        }
+    }
+    Ok(())
+}
+
 impl Handlers {
     /// Everything held about one contact, sensitive fields unmasked; the export is audited.
     pub async fn export_personal_data(
@@ -157,6 +180,7 @@ impl Handlers {
                 return Ok((txn, Contacts::to_proto(&current)));
             }
             let proto = erase_in(&txn, principal, &current).await?;
+            erase_merged_into(&txn, principal, &current.id).await?;
             Ok((txn, proto))
         })
         .await?;
