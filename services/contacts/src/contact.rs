@@ -353,6 +353,10 @@ impl Resource for Contacts {
         m.erase_time.is_some()
     }
 
+    fn has_sensitive(c: &Contact) -> bool {
+        !c.id_document_number.is_empty() || !c.bank_card_number.is_empty()
+    }
+
     fn reveal(m: &Model, keys: &DataKeys, proto: &mut Contact) -> Result<(), Error> {
         sensitive::reveal(m, keys, proto)
     }

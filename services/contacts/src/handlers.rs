@@ -68,24 +68,26 @@ impl Handlers {
         if id.is_empty() {
             return Err(Error::invalid("id", "is required"));
         }
-        if principal.has(sensitive::READ) {
-            // Unmasked values are never cached: read and open them each time.
-            let model = store::find::<R, _>(&self.db, principal, id).await?;
-            let mut proto = R::to_proto(&model);
-            R::reveal(&model, &self.keys, &mut proto)?;
-            return Ok(proto);
-        }
+        // The cache holds masked copies only: a caller who may see sensitive values reads a
+        // record that has some from the database.
+        let reveal = principal.has(sensitive::READ);
+        let usable = |found: &Result<R::Proto, Error>| {
+            !(reveal && found.as_ref().is_ok_and(R::has_sensitive))
+        };
         let key = cache_key(R::KIND, &principal.tenant_id, id);
-        if let Some(found) = self.cached::<R>(principal, &key, id).await {
+        if let Some(found) = self.cached::<R>(principal, &key, id).await.filter(usable) {
             return found;
         }
         let _flight = self.cache.single_flight(&key).await;
-        if let Some(found) = self.cached::<R>(principal, &key, id).await {
+        if let Some(found) = self.cached::<R>(principal, &key, id).await.filter(usable) {
             return found;
         }
         let model = store::find::<R, _>(&self.db, principal, id).await?;
-        let proto = R::to_proto(&model);
+        let mut proto = R::to_proto(&model);
         self.cache.set(&key, proto.encode_to_vec()).await;
+        if reveal {
+            R::reveal(&model, &self.keys, &mut proto)?;
+        }
         Ok(proto)
     }
 

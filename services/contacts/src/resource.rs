@@ -259,6 +259,11 @@ pub trait Resource: Send + Sync + 'static {
         let _ = model;
         false
     }
+    /// Whether the wire form shows masked sensitive values.
+    fn has_sensitive(proto: &Self::Proto) -> bool {
+        let _ = proto;
+        false
+    }
     /// Shows the sensitive fields of `proto` unmasked (for callers allowed to see them).
     fn reveal(model: &Self::Model, keys: &DataKeys, proto: &mut Self::Proto) -> Result<(), Error> {
         let _ = (model, keys, proto);
