@@ -148,7 +148,9 @@ fn main() {
 }
 
 async fn run() {
-    let suite = Suite::start(Mode::Distributed).await;
+    // Seeding a million contacts outlasts the default 15-minute access token.
+    let suite =
+        Suite::start_with(Mode::Distributed, &[("CRM_ACCESS_TOKEN_TTL_SECS", "7200")]).await;
     let admin = suite.admin().await;
     let o = org::build(&suite, admin.clone(), "bench").await;
     let total = contacts_to_seed();
