@@ -21,7 +21,8 @@ pub fn channel(url: &str, connections: usize) -> Result<Channel, ConfigError> {
             ))
         })?
         .connect_timeout(Duration::from_secs(2))
-        .timeout(crm_platform::server::SERVER_TIMEOUT)
+        // No request timeout here: the gateway's own server bounds each RPC by its method
+        // (`crm_platform::server::limit_for`), and an import may rightly run for minutes.
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);

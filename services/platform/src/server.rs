@@ -3,6 +3,8 @@
 //! shutdown.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -10,11 +12,18 @@ use tonic::service::RoutesBuilder;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::layer::util::{Identity, Stack};
 
 use crate::config::ConfigError;
 
-/// Longest any RPC may run on the server side.
+/// Longest an RPC may run on the server side before it answers.
 pub const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
+/// RPCs that answer only after reading a whole client stream (imports), allowed
+/// [`LONG_RPC_TIMEOUT`]. Server-streaming RPCs answer at once and stream after; their
+/// streams are not bounded by these limits.
+pub const LONG_RPCS: &[&str] = &["/crm.contacts.v1.ContactsService/ImportRecords"];
+/// Longest one of [`LONG_RPCS`] may run.
+pub const LONG_RPC_TIMEOUT: Duration = Duration::from_secs(3600);
 /// HTTP/2 streams one connection may have open (tonic's default is unbounded).
 pub const MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// Largest request or response message a service accepts (tonic answers `OUT_OF_RANGE` above
@@ -27,18 +36,77 @@ pub const MAX_HEADER_LIST_BYTES: u32 = 1 << 20;
 /// Requests one connection may have in service; beyond it, load shedding answers at once.
 pub const CONCURRENCY_PER_CONNECTION: usize = 512;
 
-/// Returns a server builder with the suite's limits.
-pub fn builder() -> Server {
+/// Returns a server builder with the suite's limits. A client's `grpc-timeout` shortens an
+/// RPC's limit further (tonic applies it).
+pub fn builder() -> Server<Stack<DeadlineLayer, Identity>> {
     Server::builder()
         .tcp_nodelay(true)
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .load_shed(true)
-        .timeout(SERVER_TIMEOUT)
         .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .trace_fn(crate::telemetry::rpc_span)
+        .layer(DeadlineLayer)
+}
+
+/// The time an RPC at `path` may take to answer.
+pub fn limit_for(path: &str) -> Duration {
+    if LONG_RPCS.contains(&path) {
+        LONG_RPC_TIMEOUT
+    } else {
+        SERVER_TIMEOUT
+    }
+}
+
+/// Ends an RPC that has not answered within its limit ([`limit_for`]) with
+/// `DEADLINE_EXCEEDED`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeadlineLayer;
+
+impl<S> tower::Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+
+    fn layer(&self, inner: S) -> Deadline<S> {
+        Deadline { inner }
+    }
+}
+
+/// The service [`DeadlineLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Deadline<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for Deadline<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    RB: Default + Send + 'static,
+{
+    type Response = http::Response<RB>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let limit = limit_for(request.uri().path());
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            match tokio::time::timeout(limit, answer).await {
+                Ok(answered) => answered,
+                Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
+                    "no answer within {} s",
+                    limit.as_secs()
+                ))
+                .into_http()),
+            }
+        })
+    }
 }
 
 /// Binds a listener, turning "address in use" into an actionable message.
@@ -111,5 +179,22 @@ pub async fn mark_not_serving(reporter: &HealthReporter, services: &[&str]) {
         reporter
             .set_service_status(service, ServingStatus::NotServing)
             .await;
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn imports_may_run_longer_than_other_rpcs() {
+        assert_eq!(
+            limit_for("/crm.contacts.v1.ContactsService/ImportRecords"),
+            LONG_RPC_TIMEOUT
+        );
+        assert_eq!(
+            limit_for("/crm.contacts.v1.ContactsService/GetContact"),
+            SERVER_TIMEOUT
+        );
     }
 }
