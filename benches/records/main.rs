@@ -148,9 +148,14 @@ fn main() {
 }
 
 async fn run() {
-    // Seeding a million contacts outlasts the default 15-minute access token.
-    let suite =
-        Suite::start_with(Mode::Distributed, &[("CRM_ACCESS_TOKEN_TTL_SECS", "7200")]).await;
+    // Seeding a million contacts outlasts the default 15-minute access token, and one
+    // caller measuring latency should not meet the per-principal rate limit.
+    let env = [
+        ("CRM_ACCESS_TOKEN_TTL_SECS", "7200"),
+        ("CRM_RATE_LIMIT_RPS", "100000"),
+        ("CRM_TENANT_RATE_LIMIT_RPS", "100000"),
+    ];
+    let suite = Suite::start_with(Mode::Distributed, &env).await;
     let admin = suite.admin().await;
     let o = org::build(&suite, admin.clone(), "bench").await;
     let total = contacts_to_seed();
