@@ -164,21 +164,27 @@ pub async fn holders<R: Resource>(
         .map(|k| format!("{tenant_id}/{}/{}/{}", R::KIND, k.kind, k.value))
         .collect();
     crm_platform::db::lock_keys(txn, &lock_names).await?;
-    for chunk in keys.chunks(1000) {
-        let rows = Entity::find()
-            .filter(Column::TenantId.eq(tenant_id))
-            .filter(Column::RecordKind.eq(R::KIND))
-            .filter(Column::KeyValue.is_in(chunk.iter().map(|k| k.value.as_str())))
-            .order_by_asc(Column::RecordId)
-            .all(txn)
-            .await?;
-        for row in rows {
-            let Some(kind) = DUPLICATE_KINDS.iter().find(|k| **k == row.key_kind) else {
-                continue;
-            };
-            found
-                .entry(IndexKey::new(kind, row.key_value))
-                .or_insert(row.record_id);
+    // By kind, so the lookup walks the (tenant, kind, key kind, value) index.
+    for kind in DUPLICATE_KINDS {
+        let values: Vec<&str> = keys
+            .iter()
+            .filter(|k| k.kind == *kind)
+            .map(|k| k.value.as_str())
+            .collect();
+        for chunk in values.chunks(1000) {
+            let rows = Entity::find()
+                .filter(Column::TenantId.eq(tenant_id))
+                .filter(Column::RecordKind.eq(R::KIND))
+                .filter(Column::KeyKind.eq(*kind))
+                .filter(Column::KeyValue.is_in(chunk.iter().copied()))
+                .order_by_asc(Column::RecordId)
+                .all(txn)
+                .await?;
+            for row in rows {
+                found
+                    .entry(IndexKey::new(kind, row.key_value))
+                    .or_insert(row.record_id);
+            }
         }
     }
     Ok(found)
