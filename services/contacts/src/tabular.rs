@@ -160,6 +160,24 @@ fn read_row(
     }
 }
 
+/// The text field a column fills, and the field's name.
+fn contact_text<'a>(c: &'a mut Contact, column: &str) -> Option<(&'static str, &'a mut String)> {
+    Some(match column {
+        "display_name" => ("display_name", &mut c.display_name),
+        "given_name" => ("given_name", &mut c.given_name),
+        "family_name" => ("family_name", &mut c.family_name),
+        "title" => ("title", &mut c.title),
+        "department" => ("department", &mut c.department),
+        "account_id" => ("account_id", &mut c.account_id),
+        "owner_id" => ("owner_id", &mut c.owner_id),
+        "occupation" => ("occupation", &mut c.occupation),
+        "notes" => ("notes", &mut c.notes),
+        "id_document_number" => ("id_document_number", &mut c.id_document_number),
+        "bank_card_number" => ("bank_card_number", &mut c.bank_card_number),
+        _ => return None,
+    })
+}
+
 impl Tabular for Contacts {
     const COLUMNS: &'static [&'static str] = &[
         "id",
@@ -193,20 +211,11 @@ impl Tabular for Contacts {
         let mut c = Contact::default();
         let mut custom = HashMap::new();
         let mask = read_row(row, &mut custom, |column, value| {
-            let v = value.to_owned();
+            if let Some((field, slot)) = contact_text(&mut c, column) {
+                *slot = value.to_owned();
+                return Ok(Some(field));
+            }
             Ok(Some(match column {
-                "display_name" => {
-                    c.display_name = v;
-                    "display_name"
-                }
-                "given_name" => {
-                    c.given_name = v;
-                    "given_name"
-                }
-                "family_name" => {
-                    c.family_name = v;
-                    "family_name"
-                }
                 "phones" | "phone" => {
                     c.phones = points(value);
                     "phones"
@@ -214,14 +223,6 @@ impl Tabular for Contacts {
                 "emails" | "email" => {
                     c.emails = points(value);
                     "emails"
-                }
-                "title" => {
-                    c.title = v;
-                    "title"
-                }
-                "department" => {
-                    c.department = v;
-                    "department"
                 }
                 "gender" => {
                     c.gender = enum_value("GENDER", value, |s| {
@@ -238,18 +239,6 @@ impl Tabular for Contacts {
                     c.birthday = Some(Date { year, month, day });
                     "birthday"
                 }
-                "account_id" => {
-                    c.account_id = v;
-                    "account_id"
-                }
-                "owner_id" => {
-                    c.owner_id = v;
-                    "owner_id"
-                }
-                "occupation" => {
-                    c.occupation = v;
-                    "occupation"
-                }
                 "tags" => {
                     c.tags = list(value);
                     "tags"
@@ -258,24 +247,12 @@ impl Tabular for Contacts {
                     c.group_ids = list(value);
                     "group_ids"
                 }
-                "notes" => {
-                    c.notes = v;
-                    "notes"
-                }
                 "id_document_type" => {
                     c.id_document_type = enum_value("ID_DOCUMENT_TYPE", value, |s| {
                         IdDocumentType::from_str_name(s).map(|t| t as i32)
                     })
                     .ok_or("must be resident_id, passport or other")?;
                     "id_document_type"
-                }
-                "id_document_number" => {
-                    c.id_document_number = v;
-                    "id_document_number"
-                }
-                "bank_card_number" => {
-                    c.bank_card_number = v;
-                    "bank_card_number"
                 }
                 address if ADDRESS_COLUMNS.contains(&address) => {
                     set_address(&mut c.address, address, value);
@@ -326,6 +303,22 @@ impl Tabular for Contacts {
     }
 }
 
+/// The text field a column fills, and the field's name.
+fn account_text<'a>(a: &'a mut Account, column: &str) -> Option<(&'static str, &'a mut String)> {
+    Some(match column {
+        "display_name" => ("display_name", &mut a.display_name),
+        "industry" => ("industry", &mut a.industry),
+        "website" => ("website", &mut a.website),
+        "phone" => ("phone", &mut a.phone),
+        "email" => ("email", &mut a.email),
+        "source" => ("source", &mut a.source),
+        "parent_id" => ("parent_id", &mut a.parent_id),
+        "owner_id" => ("owner_id", &mut a.owner_id),
+        "notes" => ("notes", &mut a.notes),
+        _ => return None,
+    })
+}
+
 impl Tabular for Accounts {
     const COLUMNS: &'static [&'static str] = &[
         "id",
@@ -355,28 +348,11 @@ impl Tabular for Accounts {
         let mut a = Account::default();
         let mut custom = HashMap::new();
         let mask = read_row(row, &mut custom, |column, value| {
-            let v = value.to_owned();
+            if let Some((field, slot)) = account_text(&mut a, column) {
+                *slot = value.to_owned();
+                return Ok(Some(field));
+            }
             Ok(Some(match column {
-                "display_name" => {
-                    a.display_name = v;
-                    "display_name"
-                }
-                "industry" => {
-                    a.industry = v;
-                    "industry"
-                }
-                "website" => {
-                    a.website = v;
-                    "website"
-                }
-                "phone" => {
-                    a.phone = v;
-                    "phone"
-                }
-                "email" => {
-                    a.email = v;
-                    "email"
-                }
                 "account_type" => {
                     a.account_type = enum_value("ACCOUNT_TYPE", value, |s| {
                         AccountType::from_str_name(s).map(|t| t as i32)
@@ -398,18 +374,6 @@ impl Tabular for Accounts {
                     .ok_or("must be strategic, key, standard or low")?;
                     "tier"
                 }
-                "source" => {
-                    a.source = v;
-                    "source"
-                }
-                "parent_id" => {
-                    a.parent_id = v;
-                    "parent_id"
-                }
-                "owner_id" => {
-                    a.owner_id = v;
-                    "owner_id"
-                }
                 "tags" => {
                     a.tags = list(value);
                     "tags"
@@ -417,10 +381,6 @@ impl Tabular for Accounts {
                 "group_ids" => {
                     a.group_ids = list(value);
                     "group_ids"
-                }
-                "notes" => {
-                    a.notes = v;
-                    "notes"
                 }
                 address if ADDRESS_COLUMNS.contains(&address) => {
                     set_address(&mut a.address, address, value);
