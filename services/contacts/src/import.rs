@@ -23,7 +23,7 @@ use crm_proto::contacts::{
 };
 
 /// Rows per transaction.
-pub const BATCH_ROWS: usize = 250;
+pub const BATCH_ROWS: usize = 256;
 /// Most row results a response lists.
 const MAX_RESULTS: usize = 10_000;
 

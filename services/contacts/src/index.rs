@@ -92,7 +92,7 @@ pub async fn insert_new_many<R: Resource>(
         .iter()
         .flat_map(|m| rows::<R>(tenant_id, m))
         .collect();
-    for chunk in rows.chunks(5000) {
+    for chunk in crm_platform::db::fixed_chunks(&rows, 1024) {
         Entity::insert_many(chunk.to_vec()).exec(txn).await?;
     }
     crate::search::insert_new_many::<R>(txn, tenant_id, models).await

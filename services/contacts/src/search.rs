@@ -313,8 +313,7 @@ pub async fn insert_new_many<R: Resource>(
         .iter()
         .flat_map(|m| postings::<R>(tenant_id, m))
         .collect();
-    // Five columns a row.
-    for chunk in rows.chunks(10_000) {
+    for chunk in crm_platform::db::fixed_chunks(&rows, 2048) {
         Entity::insert_many(chunk.to_vec()).exec(txn).await?;
     }
     Ok(())

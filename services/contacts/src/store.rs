@@ -325,7 +325,7 @@ pub async fn insert_many<R: Resource, C: ConnectionTrait>(
     db: &C,
     models: &[R::Model],
 ) -> Result<(), Error> {
-    for chunk in models.chunks(500) {
+    for chunk in crm_platform::db::fixed_chunks(models, 256) {
         let rows: Vec<R::Active> = chunk
             .iter()
             .map(|m| m.clone().into_active_model().reset_all())

@@ -83,7 +83,7 @@ pub async fn record_many<C: ConnectionTrait>(
     entries: Vec<Entry<'_>>,
 ) -> Result<(), Error> {
     // Nine columns a row: well within PostgreSQL's 65,535 parameters a statement.
-    for chunk in entries.chunks(1000) {
+    for chunk in crate::db::fixed_chunks(&entries, 512) {
         let mut rows = Vec::with_capacity(chunk.len());
         for entry in chunk {
             rows.push(audit_log::ActiveModel {

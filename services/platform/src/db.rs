@@ -136,3 +136,34 @@ mod tests {
         assert_eq!(redact_password("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }
+
+/// Splits `items` into chunks of `max` (a power of two), then the rest into descending powers
+/// of two. Multi-row statements then come in a few fixed sizes, so each connection prepares
+/// each size once and reuses it, instead of parsing a new statement of every length.
+pub fn fixed_chunks<T>(items: &[T], max: usize) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let mut rest = items;
+    let mut size = max.max(1);
+    while !rest.is_empty() {
+        while size > rest.len() {
+            size /= 2;
+        }
+        let (chunk, tail) = rest.split_at(size);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::fixed_chunks;
+
+    #[test]
+    fn chunks_come_in_powers_of_two() {
+        let items: Vec<u32> = (0..1300).collect();
+        let sizes: Vec<usize> = fixed_chunks(&items, 512).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [512, 512, 256, 16, 4]);
+        assert!(fixed_chunks::<u32>(&[], 512).is_empty());
+    }
+}

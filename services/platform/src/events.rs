@@ -52,25 +52,23 @@ pub async fn append<C: ConnectionTrait>(db: &C, event: Envelope) -> Result<(), E
 
 /// Appends many events in few statements, in order (imports).
 pub async fn append_many<C: ConnectionTrait>(db: &C, events: Vec<Envelope>) -> Result<(), Error> {
-    let mut events = events.into_iter().peekable();
-    while events.peek().is_some() {
-        let rows: Vec<outbox::ActiveModel> = events
-            .by_ref()
-            .take(1000)
-            .map(|event| outbox::ActiveModel {
-                id: Set(event.id),
-                tenant_id: Set(event.tenant_id),
-                stream: Set(event.stream),
-                aggregate_id: Set(event.aggregate_id),
-                event_type: Set(event.event_type),
-                payload: Set(event.payload),
-                create_time: Set(now_micros()),
-                publish_time: Set(None),
-                trace_context: Set(event.trace_context),
-                ..Default::default()
-            })
-            .collect();
-        outbox::Entity::insert_many(rows).exec(db).await?;
+    let rows: Vec<outbox::ActiveModel> = events
+        .into_iter()
+        .map(|event| outbox::ActiveModel {
+            id: Set(event.id),
+            tenant_id: Set(event.tenant_id),
+            stream: Set(event.stream),
+            aggregate_id: Set(event.aggregate_id),
+            event_type: Set(event.event_type),
+            payload: Set(event.payload),
+            create_time: Set(now_micros()),
+            publish_time: Set(None),
+            trace_context: Set(event.trace_context),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in crate::db::fixed_chunks(&rows, 512) {
+        outbox::Entity::insert_many(chunk.to_vec()).exec(db).await?;
     }
     Ok(())
 }
