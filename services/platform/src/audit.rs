@@ -111,18 +111,32 @@ pub async fn redact<C: ConnectionTrait>(
     resource_type: &str,
     resource_id: &str,
 ) -> Result<u64, Error> {
+    redact_all(db, tenant_id, resource_type, &[resource_id.to_owned()]).await
+}
+
+/// [`redact`] for many resources of one type.
+pub async fn redact_all<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    resource_type: &str,
+    resource_ids: &[String],
+) -> Result<u64, Error> {
     use sea_orm::{ColumnTrait as _, QueryFilter as _};
-    let result = audit_log::Entity::update_many()
-        .col_expr(
-            audit_log::Column::Changes,
-            sea_orm::sea_query::Expr::value("[]"),
-        )
-        .filter(audit_log::Column::TenantId.eq(tenant_id))
-        .filter(audit_log::Column::ResourceType.eq(resource_type))
-        .filter(audit_log::Column::ResourceId.eq(resource_id))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    let mut redacted = 0;
+    for ids in resource_ids.chunks(500) {
+        let result = audit_log::Entity::update_many()
+            .col_expr(
+                audit_log::Column::Changes,
+                sea_orm::sea_query::Expr::value("[]"),
+            )
+            .filter(audit_log::Column::TenantId.eq(tenant_id))
+            .filter(audit_log::Column::ResourceType.eq(resource_type))
+            .filter(audit_log::Column::ResourceId.is_in(ids.to_vec()))
+            .exec(db)
+            .await?;
+        redacted += result.rows_affected;
+    }
+    Ok(redacted)
 }
 
 /// Lists one resource's entries, newest first, starting after `cursor`.

@@ -32,6 +32,21 @@ pub enum DataScope {
     All,
 }
 
+impl DataScope {
+    fn rank(self) -> u8 {
+        match self {
+            DataScope::Own => 0,
+            DataScope::Team => 1,
+            DataScope::All => 2,
+        }
+    }
+
+    /// Tells whether this scope reaches more records than `other`.
+    pub fn is_wider_than(self, other: DataScope) -> bool {
+        self.rank() > other.rank()
+    }
+}
+
 /// An authenticated caller as services see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
@@ -151,8 +166,13 @@ impl PrincipalCodec {
         mac.update(&payload);
         mac.verify_slice(&signature).map_err(|_| BAD)?;
         let principal: Principal = serde_json::from_slice(&payload).map_err(|_| BAD)?;
-        if principal.expires_at < now_micros() {
+        let now = now_micros();
+        if principal.expires_at < now {
             return Err(Error::Unauthenticated("principal expired"));
+        }
+        // The gateway never signs a longer life (a little slack for clock steps).
+        if principal.expires_at > now + 2 * PRINCIPAL_TTL_MICROS {
+            return Err(BAD);
         }
         Ok(principal)
     }

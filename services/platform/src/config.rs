@@ -206,6 +206,8 @@ impl Secrets {
         };
         match std::fs::read(&path) {
             Ok(master) if master.len() >= MIN_SECRET_LEN => {
+                // A file an older release wrote world-readable is narrowed to this user.
+                crate::private_files::private_file(&path)?;
                 Self::derive(&master).with_configured_data_keys()
             }
             Ok(_) => Err(ConfigError(format!(
@@ -216,7 +218,7 @@ impl Secrets {
                 let mut master = [0u8; 32];
                 rand::rng().fill_bytes(&mut master);
                 let hex: String = master.iter().map(|b| format!("{b:02x}")).collect();
-                std::fs::write(&path, &hex).map_err(unreadable)?;
+                crate::private_files::create_private(&path, hex.as_bytes()).map_err(unreadable)?;
                 Self::derive(hex.as_bytes()).with_configured_data_keys()
             }
             Err(e) => Err(unreadable(e)),

@@ -319,8 +319,9 @@ impl RedisGroup {
     async fn dead_letter(&self, entry: &StreamId, reason: &str) -> Result<(), Error> {
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("XADD");
-        cmd.arg(format!("{}:dlq", self.stream))
-            .arg("*")
+        cmd.arg(format!("{}:dlq", self.stream));
+        crate::events::trim_by_age(&mut cmd);
+        cmd.arg("*")
             .arg("group")
             .arg(&self.group)
             .arg("entry")

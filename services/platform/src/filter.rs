@@ -43,6 +43,33 @@ pub struct Comparison {
     pub value: String,
 }
 
+impl Op {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Has => ":",
+        }
+    }
+}
+
+/// Writes comparisons back as a filter that parses to the same comparisons.
+pub fn render(comparisons: &[Comparison]) -> String {
+    comparisons
+        .iter()
+        .map(|c| {
+            let value = c.value.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("{} {} \"{value}\"", c.field, c.op.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
 fn invalid(why: impl Into<String>) -> Error {
     Error::invalid("filter", why)
 }

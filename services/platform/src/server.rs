@@ -29,22 +29,39 @@ pub const MAX_CONCURRENT_STREAMS: u32 = 1024;
 /// Largest request or response message a service accepts (tonic answers `OUT_OF_RANGE` above
 /// it). Bulk transfers use streaming RPCs of many smaller messages.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-/// Largest header block a server accepts. The forwarded principal lists every member a team
-/// manager reaches (about 55 bytes each), so hyper's 16 KiB default would refuse managers of
-/// more than about 300 people; 1 MiB allows some 19,000.
+/// Largest header block a service accepts on the internal hop. The forwarded principal lists
+/// every member a team manager reaches (about 55 bytes each), so hyper's 16 KiB default would
+/// refuse managers of more than about 300 people; 1 MiB allows some 19,000.
 pub const MAX_HEADER_LIST_BYTES: u32 = 1 << 20;
+/// Largest header block the public listener accepts before anyone is authenticated: a client
+/// sends a token or key and a few metadata entries, never a principal.
+pub const MAX_PUBLIC_HEADER_LIST_BYTES: u32 = 64 << 10;
 /// Requests one connection may have in service; beyond it, load shedding answers at once.
 pub const CONCURRENCY_PER_CONNECTION: usize = 512;
 
+/// Which side of the suite a listener faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The gateway's, open to every client.
+    Public,
+    /// A service's, reached only through the gateway.
+    Internal,
+}
+
 /// Returns a server builder with the suite's limits. A client's `grpc-timeout` shortens an
-/// RPC's limit further (tonic applies it).
-pub fn builder() -> Server<Stack<DeadlineLayer, Identity>> {
+/// RPC's limit further (tonic applies it). Serve it on [`crate::idle::incoming`], which
+/// closes silent connections.
+pub fn builder(listener: Listener) -> Server<Stack<DeadlineLayer, Identity>> {
+    let header_limit = match listener {
+        Listener::Public => MAX_PUBLIC_HEADER_LIST_BYTES,
+        Listener::Internal => MAX_HEADER_LIST_BYTES,
+    };
     Server::builder()
         .tcp_nodelay(true)
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .load_shed(true)
-        .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+        .http2_max_header_list_size(header_limit)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .trace_fn(crate::telemetry::rpc_span)

@@ -21,6 +21,17 @@ impl Violations {
         });
     }
 
+    /// Refuses a repeated field of more than `max` items, and tells whether it is within the
+    /// cap. Callers check this before looking at the items, so an oversized request is
+    /// refused at the cost of reading its length.
+    pub fn at_most(&mut self, field: &str, len: usize, max: usize) -> bool {
+        if len > max {
+            self.add(field, format!("at most {max} items, got {len}"));
+            return false;
+        }
+        true
+    }
+
     /// Requires a non-blank value.
     pub fn required(&mut self, field: &str, value: &str) {
         if value.trim().is_empty() {
