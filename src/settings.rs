@@ -56,6 +56,17 @@ pub(crate) fn gateway_options() -> Result<crm_gateway::Options, ConfigError> {
             "CRM_PUBLIC_RATE_LIMIT_RPS",
             defaults.public_rate_per_address,
         )?,
+        trusted_proxies: crm_gateway::sign_in::TrustedProxies::parse(
+            &env("CRM_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|e| ConfigError(format!("CRM_TRUSTED_PROXIES: {e}")))?,
+        password_workers: number("CRM_PASSWORD_WORKERS", defaults.password_workers as u64)?
+            as usize,
+        // Zero ends every session at sign-in: refresh is then refused.
+        session_max_secs: config::count(
+            "CRM_SESSION_MAX_DAYS",
+            defaults.session_max_secs / 86_400,
+        )? * 86_400,
     })
 }
 

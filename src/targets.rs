@@ -6,11 +6,10 @@ use std::path::Path;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tonic::service::RoutesBuilder;
-use tonic::transport::server::TcpIncoming;
 
 use crate::settings;
 use crm_platform::config::{ConfigError, Infra, Secrets};
-use crm_platform::{db, housekeeping, server};
+use crm_platform::{db, housekeeping, private_files, server};
 
 /// A role the binary can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +45,12 @@ impl Target {
     }
 }
 
-fn sqlite_url(dir: &Path, name: &str) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        dir.join(format!("{name}.db")).display()
-    )
+/// The URL of an embedded database, whose file is created (or narrowed) readable by this
+/// user only first.
+fn sqlite_url(dir: &Path, name: &str) -> Result<String, ConfigError> {
+    let path = dir.join(format!("{name}.db"));
+    private_files::private_file(&path)?;
+    Ok(format!("sqlite://{}?mode=rwc", path.display()))
 }
 
 async fn migrate_db(target: Target, db: &DatabaseConnection) -> Result<(), ConfigError> {
@@ -85,16 +85,11 @@ impl Shutdown {
 /// Runs the gateway and every service in one process on embedded defaults.
 pub(crate) async fn up() -> Result<(), ConfigError> {
     let dir = settings::data_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        ConfigError(format!(
-            "cannot create data directory {}: {e}",
-            dir.display()
-        ))
-    })?;
+    private_files::private_dir(&dir)?;
     let infra = Infra::embedded(Secrets::load_or_create(&dir)?)?;
-    let gateway_db = db::connect(&sqlite_url(&dir, "gateway")).await?;
+    let gateway_db = db::connect(&sqlite_url(&dir, "gateway")?).await?;
     migrate_db(Target::Gateway, &gateway_db).await?;
-    let contacts_db = db::connect(&sqlite_url(&dir, "contacts")).await?;
+    let contacts_db = db::connect(&sqlite_url(&dir, "contacts")?).await?;
     migrate_db(Target::Contacts, &contacts_db).await?;
     let listener = server::bind(
         settings::listen_addr(settings::DEFAULT_UP_ADDR)?,
@@ -168,12 +163,9 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
                 shutdown.wait().await;
                 server::mark_not_serving(&health, &services).await;
             };
-            server::builder()
+            server::builder(server::Listener::Internal)
                 .add_routes(routes.routes())
-                .serve_with_incoming_shutdown(
-                    TcpIncoming::from(listener).with_nodelay(Some(true)),
-                    drain,
-                )
+                .serve_with_incoming_shutdown(crm_platform::idle::incoming(listener), drain)
                 .await
                 .map_err(|e| ConfigError(format!("server failed: {e}")))
         }
@@ -220,14 +212,9 @@ pub(crate) async fn migrate(target: Option<Target>) -> Result<(), ConfigError> {
         }
         None | Some(Target::All) => {
             let dir = settings::data_dir();
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                ConfigError(format!(
-                    "cannot create data directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+            private_files::private_dir(&dir)?;
             for (target, name) in [(Target::Gateway, "gateway"), (Target::Contacts, "contacts")] {
-                let db = db::connect(&sqlite_url(&dir, name)).await?;
+                let db = db::connect(&sqlite_url(&dir, name)?).await?;
                 migrate_db(target, &db).await?;
             }
         }

@@ -17,6 +17,7 @@ use crate::directory::{self, PrincipalCache};
 use crate::entity::{api_key, split};
 use crate::permissions::{self, Requirement};
 use crate::rate_limit::RateLimiter;
+use crate::sign_in::{self, PasswordWorkers, SignInThrottle, TrustedProxies};
 use crm_platform::auth::{PRINCIPAL_HEADER, Principal, PrincipalCodec};
 use crm_platform::error::Error;
 
@@ -35,11 +36,22 @@ pub struct Gatekeeper {
     pub per_principal: RateLimiter,
     /// Per-tenant limiter.
     pub per_tenant: RateLimiter,
-    /// Sign-in attempts per account, checked before the password.
-    pub sign_in_per_account: RateLimiter,
+    /// Sign-in attempts per account and client, checked before the password.
+    pub sign_in: SignInThrottle,
     /// Calls to the public auth RPCs per client address.
     pub public_per_address: RateLimiter,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub proxies: TrustedProxies,
+    /// Where password hashes are computed.
+    pub passwords: PasswordWorkers,
+    /// How long a sign-in's session lasts however often it refreshes, in seconds.
+    pub session_max_secs: u64,
 }
+
+/// The client a call came from, as [`sign_in::client_key`] groups addresses; the auth layer
+/// attaches it to every public call.
+#[derive(Debug, Clone, Default)]
+pub struct ClientKey(pub String);
 
 impl Gatekeeper {
     /// Authenticates the caller and checks the RPC's requirement.
@@ -203,16 +215,18 @@ where
             let path = request.uri().path().to_owned();
             if permissions::is_public(&path) {
                 if permissions::is_sign_in(&path) {
-                    let address = request
+                    let peer = request
                         .extensions()
                         .get::<TcpConnectInfo>()
                         .and_then(TcpConnectInfo::remote_addr)
-                        .map(|a| a.ip().to_string())
-                        .unwrap_or_default();
-                    if let Err(retry_after) = gatekeeper.public_per_address.check(&address) {
-                        tracing::info!(rpc = %path, %address, "sign-in rate limit reached");
+                        .map(|a| a.ip());
+                    let address = gatekeeper.proxies.client_address(peer, request.headers());
+                    let client = sign_in::client_key(address);
+                    if let Err(retry_after) = gatekeeper.public_per_address.check(&client) {
+                        tracing::info!(rpc = %path, %client, "sign-in rate limit reached");
                         return Ok(Status::from(Error::RateLimited { retry_after }).into_http());
                     }
+                    request.extensions_mut().insert(ClientKey(client));
                 }
                 return inner.call(request).await;
             }

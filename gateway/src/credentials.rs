@@ -133,6 +133,13 @@ impl AccessTokens {
         if claims.typ != "access" {
             return Err(Error::Unauthenticated("not an access token"));
         }
+        // A token whose life is longer than this gateway issues, or that was issued in the
+        // future, was not made by it: refuse it even when its signature holds.
+        let now = (now_micros() / 1_000_000) as u64;
+        let leeway = self.validation.leeway;
+        if claims.iat > now + leeway || claims.exp.saturating_sub(claims.iat) > self.ttl_secs {
+            return Err(Error::Unauthenticated("invalid or expired access token"));
+        }
         Ok(claims)
     }
 }
@@ -201,6 +208,30 @@ mod tests {
         )
         .unwrap();
         assert!(tokens.verify(&old).is_err());
+    }
+
+    #[test]
+    fn tokens_living_longer_than_issued_are_refused() {
+        let tokens = AccessTokens::new(b"k", 60);
+        let mut claims = tokens.verify(&tokens.issue("t", "u").unwrap()).unwrap();
+        claims.exp += 3600;
+        let long = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert!(tokens.verify(&long).is_err());
+        claims.exp -= 3600;
+        claims.iat += 600;
+        claims.exp += 600;
+        let future = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert!(tokens.verify(&future).is_err());
     }
 
     #[test]

@@ -38,12 +38,7 @@ pub fn scope_name(scope: DataScope) -> &'static str {
 }
 
 fn widest(a: DataScope, b: DataScope) -> DataScope {
-    let rank = |s| match s {
-        DataScope::Own => 0,
-        DataScope::Team => 1,
-        DataScope::All => 2,
-    };
-    if rank(b) > rank(a) { b } else { a }
+    if b.is_wider_than(a) { b } else { a }
 }
 
 /// Returns one page of a tenant's rows in id order (ids are time-ordered UUIDv7).
@@ -85,6 +80,17 @@ pub async fn user_by_email<C: ConnectionTrait>(
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
         .one(db)
         .await?)
+}
+
+/// The refusal of an email already signed in with. Sign-in emails are unique across the
+/// suite, so the answer is the same whichever tenant holds it, and says no more than that
+/// this email cannot be used.
+pub fn email_unavailable(field: &str) -> Error {
+    Error::AlreadyExists {
+        reason: "EMAIL_UNAVAILABLE",
+        message: "this email cannot be used; choose another".to_owned(),
+        metadata: [("field".to_owned(), field.to_owned())].into(),
+    }
 }
 
 /// Finds a user of a tenant.
@@ -133,14 +139,11 @@ where
     }
 }
 
-/// Builds the principal of `user` acting through `client`; an API key narrows the
-/// permissions to those it carries.
-pub async fn resolve<C: ConnectionTrait>(
+/// What a user's roles give: their permissions, without repeats, and the widest data scope.
+pub async fn authority<C: ConnectionTrait>(
     db: &C,
     user: &user::Model,
-    client: &str,
-    key_permissions: Option<Vec<String>>,
-) -> Result<Principal, Error> {
+) -> Result<(Vec<String>, DataScope), Error> {
     let role_ids = split(&user.role_ids);
     let roles = role::Entity::find()
         .filter(role::Column::TenantId.eq(user.tenant_id.as_str()))
@@ -157,6 +160,18 @@ pub async fn resolve<C: ConnectionTrait>(
             }
         }
     }
+    Ok((permissions, scope))
+}
+
+/// Builds the principal of `user` acting through `client`; an API key narrows the
+/// permissions to those it carries.
+pub async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    user: &user::Model,
+    client: &str,
+    key_permissions: Option<Vec<String>>,
+) -> Result<Principal, Error> {
+    let (mut permissions, scope) = authority(db, user).await?;
     if let Some(key_permissions) = key_permissions {
         let wildcard = permissions.iter().any(|p| p == "*");
         permissions = key_permissions

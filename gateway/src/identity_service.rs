@@ -9,10 +9,12 @@ use sea_orm::{
 use tonic::{Request, Response, Status};
 
 use crate::authn::Gatekeeper;
-use crate::credentials::{check_password, hash_password, random_secret, secret_hash};
-use crate::directory::{self, check_ids_exist, page, parse_scope, scope_name, user_in_tenant};
+use crate::credentials::{check_password, random_secret, secret_hash};
+use crate::directory::{
+    self, check_ids_exist, email_unavailable, page, parse_scope, scope_name, user_in_tenant,
+};
 use crate::entity::{api_key, join, role, split, team, user};
-use crate::permissions;
+use crate::grants;
 use crate::tenants::{self, NewTenant};
 use crm_platform::audit;
 use crm_platform::auth::{DataScope, Principal};
@@ -27,6 +29,12 @@ use crm_proto::identity::*;
 
 /// Largest page of an identity list.
 const MAX_PAGE: u64 = 500;
+/// Most roles a user holds.
+const MAX_ROLES_PER_USER: usize = 20;
+/// Most teams a user belongs to.
+const MAX_TEAMS_PER_USER: usize = 50;
+/// Most permissions a role or key names (more than exist, so no honest request is refused).
+const MAX_PERMISSIONS: usize = 200;
 
 /// Implements `crm.identity.v1.IdentityService`.
 #[derive(Debug, Clone)]
@@ -158,32 +166,6 @@ where
     Ok(())
 }
 
-/// Permissions may only be granted by someone who holds them, and must exist.
-fn check_grantable(p: &Principal, field: &str, granted: &[String]) -> Result<(), Error> {
-    for permission in granted {
-        if !permissions::is_known(permission) {
-            return Err(Error::invalid(
-                field,
-                format!("unknown permission `{permission}`"),
-            ));
-        }
-        if !p.has(permission) {
-            return Err(Error::PermissionDenied {
-                permission: permission.clone(),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn email_taken() -> Error {
-    Error::AlreadyExists {
-        reason: "EMAIL_TAKEN",
-        message: "a user with this email already exists".to_owned(),
-        metadata: [("field".to_owned(), "user.email".to_owned())].into(),
-    }
-}
-
 #[tonic::async_trait]
 impl IdentityService for IdentityGrpc {
     async fn create_tenant(
@@ -200,13 +182,14 @@ impl IdentityService for IdentityGrpc {
         v.required("admin_display_name", &r.admin_display_name);
         v.finish()?;
         check_password("admin_password", &r.admin_password)?;
+        let admin_password_hash = self.gatekeeper.passwords.hash(&r.admin_password).await?;
         let txn = crm_platform::db::begin_write(self.db()).await?;
         let (tenant, admin) = tenants::create(
             &txn,
             NewTenant {
                 display_name: &r.display_name,
                 admin_email: &email,
-                admin_password: &r.admin_password,
+                admin_password_hash,
                 admin_display_name: &r.admin_display_name,
                 platform_admin: false,
             },
@@ -266,6 +249,8 @@ impl IdentityService for IdentityGrpc {
             .clone()
             .ok_or_else(|| Error::invalid("user", "is required"))?;
         let mut v = Violations::new();
+        v.at_most("user.role_ids", input.role_ids.len(), MAX_ROLES_PER_USER);
+        v.at_most("user.team_ids", input.team_ids.len(), MAX_TEAMS_PER_USER);
         v.required("user.email", &input.email);
         let email = v.email("user.email", &input.email);
         v.required("user.display_name", &input.display_name);
@@ -278,17 +263,9 @@ impl IdentityService for IdentityGrpc {
             &r.request_id,
             r,
         )?;
-        let password_hash = hash_password(&r.password)?;
+        let password_hash = self.gatekeeper.passwords.hash(&r.password).await?;
         let response = mutate(self.db(), key.as_ref(), |txn| async move {
-            check_ids_exist::<role::Entity, _>(
-                &txn,
-                &input.role_ids,
-                role::Column::TenantId,
-                &p.tenant_id,
-                role::Column::Id,
-                "user.role_ids",
-            )
-            .await?;
+            grants::check_roles(&txn, p, "user.role_ids", &input.role_ids).await?;
             check_ids_exist::<team::Entity, _>(
                 &txn,
                 &input.team_ids,
@@ -299,7 +276,7 @@ impl IdentityService for IdentityGrpc {
             )
             .await?;
             if directory::user_by_email(&txn, &email).await?.is_some() {
-                return Err(email_taken());
+                return Err(email_unavailable("user.email"));
             }
             let now = now_micros();
             let model = user::Model {
@@ -391,12 +368,17 @@ impl IdentityService for IdentityGrpc {
                 _ => false,
             },
         )?;
+        let mut v = Violations::new();
+        v.at_most("user.role_ids", input.role_ids.len(), MAX_ROLES_PER_USER);
+        v.at_most("user.team_ids", input.team_ids.len(), MAX_TEAMS_PER_USER);
+        v.finish()?;
         let expected = etag::parse("user.etag", &input.etag)?;
         let txn = crm_platform::db::begin_write(self.db()).await?;
         let current = user_in_tenant(&txn, &p.tenant_id, &input.id).await?;
         if expected.is_some_and(|v| v != current.version) {
             return Err(Error::StaleEtag { resource: "user" }.into());
         }
+        grants::check_may_manage(&txn, p, "user.id", &current).await?;
         let mut next = current.clone();
         for field in fields {
             match field {
@@ -407,15 +389,7 @@ impl IdentityService for IdentityGrpc {
                     next.display_name = input.display_name.trim().to_owned();
                 }
                 "role_ids" => {
-                    check_ids_exist::<role::Entity, _>(
-                        &txn,
-                        &input.role_ids,
-                        role::Column::TenantId,
-                        &p.tenant_id,
-                        role::Column::Id,
-                        "user.role_ids",
-                    )
-                    .await?;
+                    grants::check_roles(&txn, p, "user.role_ids", &input.role_ids).await?;
                     next.role_ids = join(&input.role_ids);
                 }
                 "team_ids" => {
@@ -564,16 +538,18 @@ impl IdentityService for IdentityGrpc {
             .clone()
             .ok_or_else(|| Error::invalid("role", "is required"))?;
         let mut v = Violations::new();
+        v.at_most("role.permissions", input.permissions.len(), MAX_PERMISSIONS);
         v.required("role.display_name", &input.display_name);
         v.max_chars("role.display_name", &input.display_name, 100);
         v.finish()?;
-        check_grantable(p, "role.permissions", &input.permissions)?;
+        grants::check_permissions(p, "role.permissions", &input.permissions)?;
         let scope = match crm_proto::identity::DataScope::try_from(input.data_scope) {
             Ok(crm_proto::identity::DataScope::All) => DataScope::All,
             Ok(crm_proto::identity::DataScope::Team) => DataScope::Team,
             Ok(_) => DataScope::Own,
             Err(_) => return Err(Error::invalid("role.data_scope", "unknown data scope").into()),
         };
+        grants::check_scope(p, "role.data_scope", scope)?;
         let model = role::Model {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: p.tenant_id.clone(),
@@ -641,14 +617,17 @@ impl IdentityService for IdentityGrpc {
         if r.permissions.is_empty() {
             v.add("permissions", "name at least one permission");
         }
+        v.at_most("permissions", r.permissions.len(), MAX_PERMISSIONS);
         v.finish()?;
-        check_grantable(p, "permissions", &r.permissions)?;
+        grants::check_permissions(p, "permissions", &r.permissions)?;
         let user_id = if r.user_id.is_empty() {
             p.user_id.clone()
         } else {
             r.user_id.clone()
         };
-        user_in_tenant(self.db(), &p.tenant_id, &user_id).await?;
+        // A key acts as its user: minting one for someone else is acting as them.
+        let target = user_in_tenant(self.db(), &p.tenant_id, &user_id).await?;
+        grants::check_may_manage(self.db(), p, "user_id", &target).await?;
         let id = uuid::Uuid::now_v7().simple().to_string();
         let secret = format!("crm_{id}_{}", random_secret());
         let model = api_key::Model {

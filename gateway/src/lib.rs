@@ -8,10 +8,12 @@ pub mod authn;
 pub mod credentials;
 pub mod directory;
 pub mod entity;
+pub mod grants;
 pub mod identity_service;
 pub mod migration;
 pub mod permissions;
 pub mod rate_limit;
+pub mod sign_in;
 pub mod tenants;
 pub mod upstream;
 
@@ -20,11 +22,11 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tonic::service::{Routes, RoutesBuilder};
-use tonic::transport::server::TcpIncoming;
 
 use crate::authn::{AuthLayer, Gatekeeper};
 use crate::directory::PrincipalCache;
 use crate::rate_limit::RateLimiter;
+use crate::sign_in::{PasswordWorkers, SignInThrottle, TrustedProxies};
 use crm_platform::auth::PrincipalCodec;
 use crm_platform::config::Infra;
 use crm_platform::error::Error;
@@ -54,6 +56,12 @@ pub struct Options {
     pub sign_in_per_minute: u64,
     /// Calls to the public auth RPCs per client address per second.
     pub public_rate_per_address: u64,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Password hashes computed at once (each holds about 19 MiB).
+    pub password_workers: usize,
+    /// How long a sign-in's session lasts however often it refreshes, in seconds.
+    pub session_max_secs: u64,
 }
 
 impl Default for Options {
@@ -65,6 +73,9 @@ impl Default for Options {
             rate_per_tenant: 2000,
             sign_in_per_minute: 10,
             public_rate_per_address: 20,
+            trusted_proxies: TrustedProxies::default(),
+            password_workers: 4,
+            session_max_secs: 90 * 86_400,
         }
     }
 }
@@ -81,11 +92,14 @@ pub fn gatekeeper(db: DatabaseConnection, infra: &Infra, options: &Options) -> A
         principals: PrincipalCache::default(),
         per_principal: RateLimiter::new(options.rate_per_principal, options.burst_per_principal),
         per_tenant: RateLimiter::new(options.rate_per_tenant, options.rate_per_tenant * 2),
-        sign_in_per_account: RateLimiter::per_minute(options.sign_in_per_minute),
+        sign_in: SignInThrottle::new(options.sign_in_per_minute),
         public_per_address: RateLimiter::new(
             options.public_rate_per_address,
             options.public_rate_per_address * 5,
         ),
+        proxies: options.trusted_proxies.clone(),
+        passwords: PasswordWorkers::new(options.password_workers),
+        session_max_secs: options.session_max_secs,
     })
 }
 
@@ -109,15 +123,12 @@ pub async fn serve(
     routes: Routes,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    crm_platform::server::builder()
+    crm_platform::server::builder(crm_platform::server::Listener::Public)
         .accept_http1(true)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(AuthLayer::new(gatekeeper))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(crm_platform::idle::incoming(listener), shutdown)
         .await
 }
 
@@ -150,7 +161,7 @@ pub async fn bootstrap(
         tenants::NewTenant {
             display_name: "Default",
             admin_email: email,
-            admin_password: &password,
+            admin_password_hash: credentials::hash_password(&password)?,
             admin_display_name: "Administrator",
             platform_admin: true,
         },

@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut migrations = crm_platform::migration::migrations();
         migrations.push(Box::new(CreateIdentityTables));
+        migrations.push(Box::new(AddSessionFamilies));
         migrations
     }
 }
@@ -140,6 +141,65 @@ impl MigrationTrait for CreateIdentityTables {
         ] {
             manager
                 .drop_table(Table::drop().table(name).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Gives refresh tokens a family (their sign-in) and an absolute session end. Tokens issued
+/// before it have neither; a refresh treats such a token as the first of its family and
+/// starts the session clock then.
+struct AddSessionFamilies;
+
+impl MigrationName for AddSessionFamilies {
+    fn name(&self) -> &str {
+        "m20261201_000001_add_session_families"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddSessionFamilies {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column a statement: SQLite alters one column at a time.
+        for column in [
+            string("family_id").default("").to_owned(),
+            big_integer("session_expires_at").default(0).to_owned(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("refresh_tokens")
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name("refresh_tokens_by_family")
+                    .table("refresh_tokens")
+                    .col("family_id")
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(Index::drop().name("refresh_tokens_by_family").to_owned())
+            .await?;
+        for column in ["family_id", "session_expires_at"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("refresh_tokens")
+                        .drop_column(column)
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())

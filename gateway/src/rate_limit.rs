@@ -46,7 +46,9 @@ impl RateLimiter {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
-            let full_after = Duration::from_secs_f64(self.burst / self.rate_per_sec.max(1.0));
+            // A bucket idle this long has refilled: forgetting it changes nothing.
+            let full_after =
+                Duration::from_secs_f64(self.burst / self.rate_per_sec.max(f64::MIN_POSITIVE));
             buckets.retain(|_, b| now.duration_since(b.updated) < full_after);
         }
         let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
@@ -79,5 +81,16 @@ mod tests {
         let wait = limiter.check("a").unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100));
         assert!(limiter.check("b").is_ok(), "keys are independent");
+    }
+
+    #[test]
+    fn slow_buckets_are_not_forgotten_before_they_refill() {
+        let limiter = RateLimiter::per_minute(10);
+        for _ in 0..10 {
+            assert!(limiter.check("admin").is_ok());
+        }
+        let wait = limiter.check("admin").unwrap_err();
+        // One attempt comes back every six seconds, not the whole burst after ten.
+        assert!(wait > Duration::from_secs(5), "{wait:?}");
     }
 }

@@ -4,8 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::credentials::hash_password;
-use crate::directory::{scope_name, user_by_email};
+use crate::directory::{email_unavailable, scope_name, user_by_email};
 use crate::entity::{role, tenant, user};
 use crate::permissions::built_in_roles;
 use crm_platform::auth::DataScope;
@@ -19,8 +18,8 @@ pub struct NewTenant<'a> {
     pub display_name: &'a str,
     /// First admin's email (already validated).
     pub admin_email: &'a str,
-    /// First admin's password (already validated).
-    pub admin_password: &'a str,
+    /// First admin's password hash.
+    pub admin_password_hash: String,
     /// First admin's name.
     pub admin_display_name: &'a str,
     /// Whether the admin also administers the platform (may create tenants).
@@ -33,11 +32,7 @@ pub async fn create<C: ConnectionTrait>(
     new: NewTenant<'_>,
 ) -> Result<(tenant::Model, user::Model), Error> {
     if user_by_email(db, new.admin_email).await?.is_some() {
-        return Err(Error::AlreadyExists {
-            reason: "EMAIL_TAKEN",
-            message: "a user with this email already exists".to_owned(),
-            metadata: [("field".to_owned(), "admin_email".to_owned())].into(),
-        });
+        return Err(email_unavailable("admin_email"));
     }
     let now = now_micros();
     let tenant = tenant::Model {
@@ -83,7 +78,7 @@ pub async fn create<C: ConnectionTrait>(
         tenant_id: tenant.id.clone(),
         email: new.admin_email.trim().to_lowercase(),
         display_name: new.admin_display_name.trim().to_owned(),
-        password_hash: hash_password(new.admin_password)?,
+        password_hash: new.admin_password_hash,
         role_ids: admin_roles.join(","),
         team_ids: String::new(),
         disabled: false,
@@ -132,7 +127,8 @@ mod tests {
             NewTenant {
                 display_name: "Old",
                 admin_email: "admin@old.example",
-                admin_password: "a long enough password",
+                admin_password_hash: crate::credentials::hash_password("a long enough password")
+                    .unwrap(),
                 admin_display_name: "Admin",
                 platform_admin: false,
             },

@@ -1,4 +1,6 @@
-//! A refresh token; only its hash is stored, and each is used once.
+//! A refresh token; only its hash is stored, and each is used once. The tokens one sign-in
+//! leads to form a family: reusing a spent token revokes the whole family, since either the
+//! user or a thief holds a copy.
 
 use sea_orm::entity::prelude::*;
 
@@ -17,6 +19,11 @@ pub struct Model {
     pub expires_at: i64,
     /// Used or logged out.
     pub revoked: bool,
+    /// The sign-in this token descends from (the hash of its first token).
+    pub family_id: String,
+    /// When the sign-in's session ends however often it refreshes, microseconds since the
+    /// epoch.
+    pub session_expires_at: i64,
 }
 
 /// No relations are navigated through sea-orm.
