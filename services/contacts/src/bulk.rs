@@ -59,24 +59,21 @@ impl LabelChange {
 
 /// Checks a batch's ids: 1 to [`MAX_BATCH`], repeats dropped.
 pub(crate) fn batch_ids(ids: &[String]) -> Result<Vec<String>, Error> {
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let id = id.trim();
-        if id.is_empty() {
-            return Err(Error::invalid(format!("ids[{i}]"), "is empty"));
-        }
-        if !out.iter().any(|seen| seen == id) {
-            out.push(id.to_owned());
-        }
-    }
-    match out.len() {
-        0 => Err(Error::invalid("ids", "name at least one record")),
-        n if n > MAX_BATCH => Err(Error::invalid(
+    // The cap comes before any work on the ids, repeats included.
+    if ids.len() > MAX_BATCH {
+        return Err(Error::invalid(
             "ids",
             format!("at most {MAX_BATCH} records per call"),
-        )),
-        _ => Ok(out),
+        ));
     }
+    if let Some(i) = ids.iter().position(|id| id.trim().is_empty()) {
+        return Err(Error::invalid(format!("ids[{i}]"), "is empty"));
+    }
+    let out = fields::unique_ids(ids);
+    if out.is_empty() {
+        return Err(Error::invalid("ids", "name at least one record"));
+    }
+    Ok(out)
 }
 
 impl Handlers {

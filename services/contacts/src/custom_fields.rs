@@ -38,7 +38,7 @@ pub const READ: &str = "contacts.custom_fields.read";
 /// Permission to define, change and remove custom fields.
 pub const WRITE: &str = "contacts.custom_fields.write";
 /// Most definitions per tenant and resource type.
-const MAX_DEFINITIONS: u64 = 100;
+pub const MAX_DEFINITIONS: u64 = 100;
 /// Most options of a choice field.
 const MAX_OPTIONS: usize = 200;
 
@@ -91,6 +91,9 @@ fn valid_name(name: &str) -> bool {
 
 /// Checks the options of a choice field and returns them trimmed.
 fn check_options(v: &mut Violations, field_type: i32, input: &[String]) -> Vec<String> {
+    if !v.at_most("custom_field.options", input.len(), MAX_OPTIONS) {
+        return Vec::new();
+    }
     let options: Vec<String> = input
         .iter()
         .map(|o| crm_platform::normalize::halfwidth(o.trim()))
@@ -107,16 +110,14 @@ fn check_options(v: &mut Violations, field_type: i32, input: &[String]) -> Vec<S
             format!("a choice field needs 1 to {MAX_OPTIONS} options"),
         );
     }
+    let mut seen = std::collections::HashSet::with_capacity(options.len());
     for (i, option) in options.iter().enumerate() {
         let field = format!("custom_field.options[{i}]");
         if option.is_empty() || option.chars().count() > 100 {
             v.add(&field, "must be 1 to 100 characters");
         } else if option.contains(CHOICE_SEPARATOR) {
             v.add(&field, format!("must not contain `{CHOICE_SEPARATOR}`"));
-        } else if options[..i]
-            .iter()
-            .any(|o| o.to_lowercase() == option.to_lowercase())
-        {
+        } else if !seen.insert(option.to_lowercase()) {
             v.add(&field, "repeats an earlier option");
         }
     }

@@ -104,11 +104,13 @@ pub fn absorb(survivor: &str, merged: &str) -> String {
 pub fn canonical(def: &Definition, text: &str) -> Result<Stored, String> {
     let text = crm_platform::normalize::halfwidth(text.trim());
     let options: Vec<String> = fields::from_json(&def.options);
+    // Looked up by their lowercase form, so a value of many parts costs one lookup a part.
+    let by_lowercase: std::collections::HashMap<String, &String> =
+        options.iter().map(|o| (o.to_lowercase(), o)).collect();
     let option = |wanted: &str| {
-        options
-            .iter()
-            .find(|o| o.to_lowercase() == wanted.to_lowercase())
-            .cloned()
+        by_lowercase
+            .get(&wanted.to_lowercase())
+            .map(|o| (*o).clone())
             .ok_or_else(|| format!("`{wanted}` is not one of its options"))
     };
     let one = match CustomFieldType::try_from(def.field_type) {
@@ -133,15 +135,15 @@ pub fn canonical(def: &Definition, text: &str) -> Result<Stored, String> {
         },
         Ok(CustomFieldType::SingleChoice) => option(&text)?,
         Ok(CustomFieldType::MultiChoice) => {
-            let mut chosen = Vec::new();
+            let mut chosen = std::collections::HashSet::new();
             for part in text.split(CHOICE_SEPARATOR).map(str::trim) {
                 if !part.is_empty() {
-                    chosen.push(option(part)?);
+                    chosen.insert(option(part)?);
                 }
             }
             let in_order = options
                 .iter()
-                .filter(|o| chosen.contains(o))
+                .filter(|o| chosen.contains(*o))
                 .cloned()
                 .collect();
             return Ok(Stored::Many(in_order));
@@ -238,9 +240,16 @@ pub fn check(
     json: &str,
     require: bool,
 ) -> Result<String, Error> {
+    let given = read(json);
     let mut v = Violations::new();
+    // No resource type has more definitions than this: a longer map is refused before any
+    // value is read.
+    let cap = crate::custom_fields::MAX_DEFINITIONS as usize;
+    if !v.at_most(&format!("{kind}.custom_fields"), given.len(), cap) {
+        return v.finish().map(|()| String::new());
+    }
     let mut values = Values::new();
-    for (name, value) in read(json) {
+    for (name, value) in given {
         let field = format!("{kind}.custom_fields[{name}]");
         let Some(def) = definitions.iter().find(|d| d.name == name) else {
             v.add(&field, "is not a defined custom field");

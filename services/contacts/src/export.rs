@@ -7,6 +7,7 @@ use tonic::Status;
 
 use crate::custom_fields;
 use crate::handlers::Handlers;
+use crate::sensitive;
 use crate::tabular::{CUSTOM_PREFIX, Tabular};
 use crm_platform::audit;
 use crm_platform::auth::Principal;
@@ -17,14 +18,28 @@ use crm_proto::contacts::{ExportFormat, ExportRecordsResponse};
 
 /// Records read per page.
 const PAGE: i32 = 1000;
-/// Bytes per streamed chunk of a workbook.
+/// Most bytes in one streamed message (well under the 4 MiB message limit).
 const CHUNK: usize = 1 << 20;
 
 type Sender = mpsc::Sender<Result<ExportRecordsResponse, Status>>;
 
-/// Sends one chunk; false when the client went away.
-async fn send(tx: &Sender, chunk: Vec<u8>) -> bool {
-    tx.send(Ok(ExportRecordsResponse { chunk })).await.is_ok()
+/// Sends bytes in messages of at most [`CHUNK`]; false when the client went away.
+async fn send(tx: &Sender, bytes: Vec<u8>) -> bool {
+    if bytes.len() <= CHUNK {
+        return tx
+            .send(Ok(ExportRecordsResponse { chunk: bytes }))
+            .await
+            .is_ok();
+    }
+    for chunk in bytes.chunks(CHUNK) {
+        let message = ExportRecordsResponse {
+            chunk: chunk.to_vec(),
+        };
+        if tx.send(Ok(message)).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 impl Handlers {
@@ -49,7 +64,11 @@ impl Handlers {
         let change = audit::Change {
             field: "filter".to_owned(),
             before: String::new(),
-            after: format!("{filter} ({})", format.as_str_name()),
+            after: format!(
+                "{} ({})",
+                sensitive::redacted_filter(filter),
+                format.as_str_name()
+            ),
         };
         audit::record(&self.db, principal, R::KIND, "", "export", &[change]).await?;
         Ok(header)
@@ -94,7 +113,7 @@ impl Handlers {
             );
             cells
         };
-        let mut sheet = SheetWriter::new();
+        let mut sheet = SheetWriter::new(R::KIND);
         let mut buffer = csv::BOM.to_vec();
         match format {
             ExportFormat::Xlsx => sheet.row(header),
@@ -120,7 +139,12 @@ impl Handlers {
                     _ => csv::write_record(&mut buffer, &row),
                 }
             }
-            if format != ExportFormat::Xlsx && !send(tx, std::mem::take(&mut buffer)).await {
+            // Each page leaves as soon as it is written, in either format.
+            let chunk = match format {
+                ExportFormat::Xlsx => sheet.take(),
+                _ => std::mem::take(&mut buffer),
+            };
+            if !send(tx, chunk).await {
                 return Ok(());
             }
             if next.is_empty() {
@@ -129,12 +153,7 @@ impl Handlers {
             token = next;
         }
         if format == ExportFormat::Xlsx {
-            let file = sheet.finish(R::KIND);
-            for chunk in file.chunks(CHUNK) {
-                if !send(tx, chunk.to_vec()).await {
-                    return Ok(());
-                }
-            }
+            send(tx, sheet.finish()).await;
         }
         Ok(())
     }

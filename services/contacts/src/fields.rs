@@ -1,6 +1,8 @@
 //! Field shapes accounts and contacts share: postal addresses, label lists (tags, group ids,
 //! linked ids) kept as JSON arrays in a text column, contact points, enums and dates.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crm_platform::normalize;
@@ -152,7 +154,11 @@ pub fn from_json<T: for<'de> Deserialize<'de>>(column: &str) -> Vec<T> {
 /// Trims tags, drops empty ones and repeats (ignoring case, the first spelling wins) and
 /// checks their count and length.
 pub fn tags(v: &mut Violations, field: &str, input: &[String]) -> Vec<String> {
+    if !v.at_most(field, input.len(), MAX_TAGS) {
+        return Vec::new();
+    }
     let mut out: Vec<String> = Vec::with_capacity(input.len());
+    let mut seen = HashSet::with_capacity(input.len());
     for tag in input {
         let tag = normalize::halfwidth(tag.trim());
         if tag.is_empty() {
@@ -165,28 +171,30 @@ pub fn tags(v: &mut Violations, field: &str, input: &[String]) -> Vec<String> {
             );
             continue;
         }
-        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+        if seen.insert(tag.to_lowercase()) {
             out.push(tag);
         }
-    }
-    if out.len() > MAX_TAGS {
-        v.add(field, format!("at most {MAX_TAGS} tags"));
     }
     out
 }
 
 /// Trims ids and drops empty ones and repeats; checks the count.
 pub fn ids(v: &mut Violations, field: &str, input: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(input.len());
-    for id in input.iter().map(|id| id.trim()).filter(|id| !id.is_empty()) {
-        if !out.iter().any(|seen| seen == id) {
-            out.push(id.to_owned());
-        }
+    if !v.at_most(field, input.len(), MAX_IDS) {
+        return Vec::new();
     }
-    if out.len() > MAX_IDS {
-        v.add(field, format!("at most {MAX_IDS} ids"));
-    }
-    out
+    unique_ids(input)
+}
+
+/// Trimmed, non-empty ids without repeats, in their first order; linear in the input.
+pub fn unique_ids(input: &[String]) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(input.len());
+    input
+        .iter()
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty() && seen.insert(*id))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A stored phone or email.
@@ -230,6 +238,9 @@ pub fn points(
     kind: PointKind,
     input: &[ContactPoint],
 ) -> Vec<StoredPoint> {
+    if !v.at_most(field, input.len(), MAX_POINTS) {
+        return Vec::new();
+    }
     let mut out: Vec<StoredPoint> = Vec::with_capacity(input.len());
     for (i, point) in input.iter().enumerate() {
         if point.value.trim().is_empty() {
@@ -253,9 +264,6 @@ pub fn points(
             label: point.label.trim().to_owned(),
             primary: point.primary,
         });
-    }
-    if out.len() > MAX_POINTS {
-        v.add(field, format!("at most {MAX_POINTS} entries"));
     }
     let primary = out.iter().position(|p| p.primary).unwrap_or(0);
     for (i, point) in out.iter_mut().enumerate() {

@@ -987,16 +987,22 @@ async fn import_stream<R: Tabular>(
             }
             _ => return Err(Error::invalid("part", "options come once, first").into()),
         }
-        if batch.len() >= import::BATCH_ROWS {
+        import::check_row_count(rows.rows_read())?;
+        // One message may carry thousands of short rows: each batch stays one bounded
+        // transaction however the client chunks its file.
+        while batch.len() >= import::BATCH_ROWS {
+            let rest = batch.split_off(import::BATCH_ROWS);
+            let full = std::mem::replace(&mut batch, rest);
             handlers
-                .import_batch::<R>(principal, settings, std::mem::take(&mut batch), &mut tally)
+                .import_batch::<R>(principal, settings, full, &mut tally)
                 .await?;
         }
     }
     rows.finish(&mut batch);
-    if !batch.is_empty() {
+    import::check_row_count(rows.rows_read())?;
+    for chunk in batch.chunks(import::BATCH_ROWS) {
         handlers
-            .import_batch::<R>(principal, settings, batch, &mut tally)
+            .import_batch::<R>(principal, settings, chunk.to_vec(), &mut tally)
             .await?;
     }
     Ok(tally.finish(settings.dry_run))

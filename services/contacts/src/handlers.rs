@@ -142,6 +142,13 @@ impl Handlers {
                 &comparison.field,
                 &comparison.value,
             ) {
+                // Matching a value is reading it: looped over guesses, an exact match
+                // recovers a masked number digit by digit.
+                Some(_) if !principal.has(sensitive::READ) => {
+                    return Err(Error::PermissionDenied {
+                        permission: sensitive::READ.to_owned(),
+                    });
+                }
                 Some(_) if comparison.op != crm_platform::filter::Op::Eq => {
                     return Err(Error::invalid(
                         "filter",

@@ -101,6 +101,21 @@ fn row_errors(error: Error) -> Vec<FieldViolation> {
     }
 }
 
+/// Most rows one import call takes; a larger file is split into several calls.
+pub const MAX_ROWS: i64 = 1_000_000;
+
+/// Refuses an import that has grown past [`MAX_ROWS`]. The batches before it stay imported,
+/// each whole; importing the file again with the skip policy finishes it.
+pub fn check_row_count(read: i64) -> Result<(), Error> {
+    if read > MAX_ROWS {
+        return Err(Error::invalid(
+            "csv",
+            format!("an import takes at most {MAX_ROWS} rows; split the file into several"),
+        ));
+    }
+    Ok(())
+}
+
 /// Turns the data messages of an import into numbered rows: CSV text (a header of column
 /// names, then rows) or structured rows, not both.
 #[derive(Debug, Default)]
@@ -119,6 +134,11 @@ fn whole_row_error(description: String) -> Vec<FieldViolation> {
 }
 
 impl RowReader {
+    /// How many rows (the header aside) have been read.
+    pub fn rows_read(&self) -> i64 {
+        self.next_row
+    }
+
     fn number(&mut self) -> i64 {
         self.next_row += 1;
         self.next_row

@@ -634,6 +634,17 @@ pub(crate) async fn erase_contact(
         .filter(interaction::Column::SubjectId.eq(contact_id))
         .exec(txn)
         .await?;
+    // Follow-up notes were recorded in the follow-ups' own audit entries.
+    let follow_ups: Vec<String> = follow_up::Entity::find()
+        .select_only()
+        .column(follow_up::Column::Id)
+        .filter(follow_up::Column::TenantId.eq(tenant_id))
+        .filter(follow_up::Column::SubjectKind.eq("contact"))
+        .filter(follow_up::Column::SubjectId.eq(contact_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    audit::redact_all(txn, tenant_id, "follow_up", &follow_ups).await?;
     follow_up::Entity::update_many()
         .col_expr(follow_up::Column::Note, Expr::value(""))
         .col_expr(

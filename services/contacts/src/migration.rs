@@ -7,6 +7,7 @@ mod birthdays;
 mod custom_fields;
 mod customer_record;
 mod engagement;
+mod narrow_masks;
 mod privacy;
 mod search;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(custom_fields::AddCustomFields));
         migrations.push(Box::new(search::AddSearch));
         migrations.push(Box::new(privacy::AddPrivacy));
+        migrations.push(Box::new(narrow_masks::NarrowIdMasks));
         migrations
     }
 }

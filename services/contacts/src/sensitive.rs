@@ -131,6 +131,11 @@ pub fn check_bank_card(v: &mut Violations, number: &str) -> Option<String> {
 }
 
 /// The masked form: the first `head` and last `tail` characters, stars between.
+///
+/// Identity numbers show their first and last character only: the region code and the
+/// birth date inside a resident ID stay hidden (GB/T 35273-2020 asks that displayed personal
+/// data be de-identified). Card numbers show their last four digits, less than the first six
+/// and last four PCI DSS allows.
 fn mask(value: &str, head: usize, tail: usize) -> String {
     let chars: Vec<char> = value.chars().collect();
     if chars.len() <= head + tail {
@@ -142,6 +147,11 @@ fn mask(value: &str, head: usize, tail: usize) -> String {
     out
 }
 
+/// The masked form of an identity document number.
+pub fn mask_id_document(number: &str) -> String {
+    mask(number, 1, 1)
+}
+
 /// Stores a checked value in `model` (sealed, hashed, masked), or clears it when `None`.
 pub fn store(model: &mut Model, keys: &DataKeys, field: Field, value: Option<&str>) {
     let context = field.context(&model.tenant_id);
@@ -150,7 +160,7 @@ pub fn store(model: &mut Model, keys: &DataKeys, field: Field, value: Option<&st
             keys.seal(&context, value),
             keys.lookup_hash(&context, value),
             match field {
-                Field::IdDocument => mask(value, 3, 4),
+                Field::IdDocument => mask_id_document(value),
                 Field::BankCard => mask(value, 0, 4),
             },
         ),
@@ -189,6 +199,27 @@ pub fn reveal(model: &Model, keys: &DataKeys, proto: &mut Contact) -> Result<(),
         )?;
     }
     Ok(())
+}
+
+/// The names of the sensitive fields, as filters and columns spell them.
+pub const FIELD_NAMES: &[&str] = &["id_document_number", "bank_card_number"];
+
+/// A filter as it may be recorded (in an audit entry): the values compared with sensitive
+/// fields replaced by stars. A filter that does not parse is recorded as nothing.
+pub fn redacted_filter(filter: &str) -> String {
+    let Ok(comparisons) = crm_platform::filter::parse(filter) else {
+        return String::new();
+    };
+    let shown: Vec<_> = comparisons
+        .into_iter()
+        .map(|mut c| {
+            if FIELD_NAMES.contains(&c.field.as_str()) {
+                c.value = "***".to_owned();
+            }
+            c
+        })
+        .collect();
+    crm_platform::filter::render(&shown)
 }
 
 /// An exact-match filter on a sensitive field (`id_document_number = "..."`), by its keyed
@@ -253,8 +284,16 @@ mod tests {
     }
 
     #[test]
+    fn recorded_filters_hide_sensitive_values() {
+        assert_eq!(
+            redacted_filter(r#"id_document_number = "11010519491231002X" AND tags = "vip""#),
+            r#"id_document_number = "***" AND tags = "vip""#
+        );
+    }
+
+    #[test]
     fn masks_keep_only_the_ends() {
-        assert_eq!(mask("11010519491231002X", 3, 4), "110***********002X");
+        assert_eq!(mask_id_document("11010519491231002X"), "1****************X");
         assert_eq!(mask("4111111111111111", 0, 4), "************1111");
         assert_eq!(mask("abc", 3, 4), "***");
     }
