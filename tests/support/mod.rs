@@ -29,7 +29,7 @@ pub enum Mode {
 /// The password every suite's first admin gets.
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const ADMIN_EMAIL: &str = "admin@example.com";
-const SECRET: &str = "test-secret-that-is-at-least-32-characters-long";
+pub const SECRET: &str = "test-secret-that-is-at-least-32-characters-long";
 
 /// One PostgreSQL server shared by the test binary; each suite gets its own databases.
 pub struct Postgres {

@@ -21,7 +21,7 @@ pub struct Org {
     pub outsider: Session,
 }
 
-async fn role_id(admin: &Session, name: &str) -> String {
+pub async fn role_id(admin: &Session, name: &str) -> String {
     let roles = admin
         .identity()
         .list_roles(ListRolesRequest {
@@ -144,4 +144,44 @@ pub async fn other_tenant(suite: &Suite, platform_admin: &Session, tag: &str) ->
         .await
         .unwrap();
     Session::login(suite, &email, ADMIN_PASSWORD).await.unwrap()
+}
+
+/// Creates a role of its own for one new user (named after the email) and signs them in.
+pub async fn custom_user(
+    suite: &Suite,
+    admin: &Session,
+    email: &str,
+    permissions: &[&str],
+    scope: crm_proto::identity::DataScope,
+) -> Session {
+    let role = admin
+        .identity()
+        .create_role(crm_proto::identity::CreateRoleRequest {
+            role: Some(crm_proto::identity::Role {
+                display_name: format!("role of {email}"),
+                permissions: permissions.iter().map(|p| p.to_string()).collect(),
+                data_scope: scope as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    admin
+        .identity()
+        .create_user(CreateUserRequest {
+            user: Some(User {
+                email: email.into(),
+                display_name: email.into(),
+                role_ids: vec![role.id],
+                ..Default::default()
+            }),
+            password: ADMIN_PASSWORD.into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    Session::login(suite, email, ADMIN_PASSWORD).await.unwrap()
 }
