@@ -23,6 +23,14 @@ PRODUCTION = {
         "contactsUrl": "postgres://crm:pw@db:5432/crm_contacts",
     },
 }
+OWN_KEYS = {
+    "secret": {
+        "targetKeys": {"gateway": "crm1:gateway:a:b:c", "contacts": "crm1:contacts:a:b:c:d"},
+        "bootstrapAdminPassword": "change-me-please",
+    },
+    "redis": {"url": "redis://redis:6379"},
+    "postgresql": PRODUCTION["postgresql"],
+}
 EXISTING_SECRET = {
     "secret": {"create": False, "existingSecret": "crm-credentials"},
     "migrations": {"enabled": False},
@@ -87,6 +95,24 @@ for name, deployment in deployments.items():
     check(f"{name} runs `crm serve --target`", container["args"][:2] == ["serve", "--target"])
 configmap = kinds["ConfigMap"][0]["data"]
 check("the gateway finds contacts through the ConfigMap", configmap.get("CRM_CONTACTS_URL") == "http://crm-contacts:50052", configmap)
+
+def key_env(deployment):
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e.get("valueFrom", {}).get("secretKeyRef", {}).get("key") for e in env}
+
+
+for name, deployment in deployments.items():
+    check(f"{name} gets the master secret by default", key_env(deployment).get("CRM_SECRET") == "CRM_SECRET")
+
+kinds = validate("own keys per target", OWN_KEYS)
+secret = kinds["Secret"][0]["stringData"]
+check("no master secret in the Secret when every target has its keys", "CRM_SECRET" not in secret, sorted(secret))
+for deployment in kinds["Deployment"]:
+    target = deployment["metadata"]["name"].removeprefix("crm-")
+    env = key_env(deployment)
+    check(f"{target} holds only its own keys",
+          env.get("CRM_TARGET_KEYS") == f"{target}-keys" and "CRM_SECRET" not in env, env)
+    check(f"the Secret carries {target}'s keys", secret.get(f"{target}-keys", "").startswith(f"crm1:{target}:"))
 
 kinds = validate("existing secret", EXISTING_SECRET)
 check("no Secret when an existing one is named", "Secret" not in kinds)

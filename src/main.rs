@@ -5,13 +5,15 @@
 //! - `crm serve --target <gateway|contacts>`: one role, on PostgreSQL and Redis, as each
 //!   Kubernetes Deployment runs it.
 //! - `crm migrate [--target <gateway|contacts|all>]`: apply database migrations.
+//! - `crm keys --target <gateway|contacts>`: print the `CRM_TARGET_KEYS` of one target, so
+//!   each pod can hold only its own keys instead of `CRM_SECRET`.
 
 mod settings;
 mod targets;
 
 use crm_platform::config::{ConfigError, EXIT_CONFIG};
 
-const USAGE: &str = "usage: crm [up | serve --target <gateway|contacts> | migrate [--target <gateway|contacts|all>]]";
+const USAGE: &str = "usage: crm [up | serve --target <gateway|contacts> | migrate [--target <gateway|contacts|all>] | keys --target <gateway|contacts>]";
 
 /// A parsed command line.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,6 +21,7 @@ enum Command {
     Up,
     Serve(targets::Target),
     Migrate(Option<targets::Target>),
+    Keys(targets::Target),
 }
 
 impl Command {
@@ -26,7 +29,7 @@ impl Command {
     fn service_name(&self) -> String {
         match self {
             Command::Serve(target) => format!("crm-{}", target.name()),
-            Command::Up | Command::Migrate(_) => "crm".to_owned(),
+            Command::Up | Command::Migrate(_) | Command::Keys(_) => "crm".to_owned(),
         }
     }
 }
@@ -46,6 +49,12 @@ fn parse(args: &[String]) -> Result<Command, ConfigError> {
             .map(Command::Serve)
             .ok_or_else(|| ConfigError(format!("serve needs --target; {USAGE}"))),
         [cmd, rest @ ..] if cmd == "migrate" => Ok(Command::Migrate(target(rest)?)),
+        [cmd, rest @ ..] if cmd == "keys" => match target(rest)? {
+            Some(targets::Target::All) | None => {
+                Err(ConfigError(format!("keys needs one --target; {USAGE}")))
+            }
+            Some(target) => Ok(Command::Keys(target)),
+        },
         _ => Err(ConfigError(USAGE.to_owned())),
     }
 }
@@ -61,6 +70,12 @@ fn main() {
     }
     let result = parse(&args).and_then(|command| {
         crm_platform::config::load_file()?;
+        if let Command::Keys(target) = command {
+            // Printed for a Secret: derived from CRM_SECRET, nothing else is touched.
+            let keys = crm_platform::secrets::Secrets::from_env()?.for_target(target.name())?;
+            println!("CRM_TARGET_KEYS={keys}");
+            return Ok(());
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -75,6 +90,7 @@ fn main() {
                 Command::Up => targets::up().await,
                 Command::Serve(target) => targets::serve(target).await,
                 Command::Migrate(target) => targets::migrate(target).await,
+                Command::Keys(_) => Ok(()),
             }
         });
         telemetry.shutdown();
@@ -102,6 +118,12 @@ mod tests {
             Command::Serve(targets::Target::Contacts)
         );
         assert_eq!(parse(&args("migrate")).unwrap(), Command::Migrate(None));
+        assert_eq!(
+            parse(&args("keys --target gateway")).unwrap(),
+            Command::Keys(targets::Target::Gateway)
+        );
+        assert!(parse(&args("keys")).is_err());
+        assert!(parse(&args("keys --target all")).is_err());
         assert!(parse(&args("serve")).is_err());
         assert!(parse(&args("serve --target nope")).is_err());
         assert!(parse(&args("dance")).is_err());

@@ -106,7 +106,7 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
         crm_gateway::SERVICE_NAMES[1],
     ];
     let health = server::add_health_and_reflection(&mut routes, &services).await?;
-    let contacts = crm_contacts::add_to(&mut routes, contacts_db.clone(), &infra);
+    let contacts = crm_contacts::add_to(&mut routes, contacts_db.clone(), &infra)?;
     tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
     tokio::spawn(crm_contacts::jobs::run(
         contacts,
@@ -118,7 +118,7 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
         gateway_db.clone(),
         shutdown.clone().wait(),
     ));
-    let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &settings::gateway_options()?);
+    let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &settings::gateway_options()?)?;
     crm_gateway::add_identity(&mut routes, &gatekeeper, &infra);
 
     announce_listening("gateway", &listener);
@@ -137,7 +137,11 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
 
 /// Runs one target on PostgreSQL and Redis.
 pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
-    let infra = Infra::redis(&settings::redis_url()?, Secrets::from_env()?).await?;
+    let redis_url = settings::redis_url()?;
+    let secrets = Secrets::from_env()?;
+    // Keys of another target stop the start before anything is connected.
+    secrets.check_target(target.name())?;
+    let infra = Infra::redis(&redis_url, secrets).await?;
     let db = db::connect(&settings::database_url()?).await?;
     if settings::migrate_on_start() {
         migrate_db(target, &db).await?;
@@ -151,7 +155,7 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             let listener =
                 server::bind(settings::listen_addr("0.0.0.0:50052")?, "CRM_LISTEN_ADDR").await?;
             let health = server::add_health_and_reflection(&mut routes, &services).await?;
-            let contacts = crm_contacts::add_to(&mut routes, db, &infra);
+            let contacts = crm_contacts::add_to(&mut routes, db, &infra)?;
             tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
             tokio::spawn(crm_contacts::jobs::run(
                 contacts,
@@ -179,7 +183,7 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             announce_bootstrap(&db).await?;
             let services = crm_gateway::SERVICE_NAMES;
             let health = server::add_health_and_reflection(&mut routes, services).await?;
-            let gatekeeper = crm_gateway::gatekeeper(db, &infra, &settings::gateway_options()?);
+            let gatekeeper = crm_gateway::gatekeeper(db, &infra, &settings::gateway_options()?)?;
             crm_gateway::add_identity(&mut routes, &gatekeeper, &infra);
             let channel =
                 crm_gateway::upstream::channel(&contacts_url, settings::upstream_connections()?)?;

@@ -517,15 +517,16 @@ async fn long_lived_tokens_are_refused(mode: Mode) {
     let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
     let keys = crm_platform::config::Secrets::derive(support::SECRET.as_bytes());
-    let ten_years = crm_gateway::credentials::AccessTokens::new(&keys.jwt_key, 10 * 365 * 86_400)
-        .issue(&admin.tenant_id, &admin.user_id)
-        .unwrap();
+    let ten_years =
+        crm_gateway::credentials::AccessTokens::new(keys.jwt_key().unwrap(), 10 * 365 * 86_400)
+            .issue(&admin.tenant_id, &admin.user_id)
+            .unwrap();
     let mut forged = admin.clone();
     forged.credential = support::clients::Credential::bearer(&ten_years);
     let status = expect_code(forged.list_contacts("").await, Code::Unauthenticated);
     assert_eq!(status.message(), "invalid or expired access token");
     // The same key with the gateway's own lifetime is accepted: only the lifetime was wrong.
-    let fair = crm_gateway::credentials::AccessTokens::new(&keys.jwt_key, 900)
+    let fair = crm_gateway::credentials::AccessTokens::new(keys.jwt_key().unwrap(), 900)
         .issue(&admin.tenant_id, &admin.user_id)
         .unwrap();
     forged.credential = support::clients::Credential::bearer(&fair);
@@ -624,6 +625,38 @@ async fn oversized_lists_are_refused_at_once(mode: Mode) {
         create_user(&admin, "huge@security.example", many("r")).await,
         "user.role_ids",
     );
+    // A mask naming one field 60,000 times would repeat its checks (and their queries).
+    let masked = admin
+        .identity()
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: admin.user_id.clone(),
+                role_ids: vec!["r".into()],
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["role_ids".into(); 60_000],
+            }),
+        })
+        .await;
+    expect_invalid(masked, "update_mask");
+    let contact = admin.create_contact("Masked").await;
+    expect_invalid(
+        api.update_contact(UpdateContactRequest {
+            contact: Some(Contact {
+                id: contact.id,
+                display_name: "x".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into(); 60_000],
+            }),
+            request_id: String::new(),
+            allow_duplicates: false,
+        })
+        .await,
+        "update_mask",
+    );
     // The service is still answering.
     admin.list_contacts("").await.unwrap();
 }
@@ -714,6 +747,121 @@ async fn sign_in_limits_see_clients_through_proxies(mode: Mode) {
     );
     // … which the admin's own client passes with the right password.
     login_from(&suite, home, ADMIN_PASSWORD).await.unwrap();
+}
+
+/// Each pod may hold only its own keys (`crm keys --target`): the suite works end to end on
+/// them, a service accepts only principals addressed to it, and keys of another target do
+/// not start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_run_on_their_own_keys() {
+    use crm_platform::auth::{DataScope as Scope, PRINCIPAL_HEADER, Principal};
+    let suite = Suite::start_with_target_keys().await;
+    let admin = suite.admin().await;
+    // Data keys and page tokens work from the contacts service's own keys.
+    let mut api = admin.contacts();
+    for name in ["Ma Lin", "Zhao Yi"] {
+        api.create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: name.into(),
+                bank_card_number: "4111 1111 1111 1111".into(),
+                ..Default::default()
+            }),
+            allow_duplicates: true,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    }
+    let first = api
+        .list_contacts(ListContactsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.contacts[0].bank_card_number, "4111111111111111");
+    let second = api
+        .list_contacts(ListContactsRequest {
+            page_size: 1,
+            page_token: first.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.contacts.len(), 1);
+
+    // Straight to the contacts port: only a principal addressed to contacts is accepted.
+    let signer = crm_platform::config::Secrets::derive(support::SECRET.as_bytes())
+        .principal_signer()
+        .unwrap();
+    let principal = Principal {
+        tenant_id: admin.tenant_id.clone(),
+        user_id: admin.user_id.clone(),
+        client: "user".into(),
+        permissions: vec!["*".into()],
+        scope: Scope::All,
+        team_member_ids: vec![],
+        expires_at: 0,
+    };
+    let channel = tonic::transport::Endpoint::from_shared(format!(
+        "http://{}",
+        suite.contacts_addr.clone().unwrap()
+    ))
+    .unwrap()
+    .connect()
+    .await
+    .unwrap();
+    let mut direct =
+        crm_proto::contacts::contacts_service_client::ContactsServiceClient::new(channel);
+    let list = |token: String| {
+        let mut request = tonic::Request::new(ListContactsRequest::default());
+        request
+            .metadata_mut()
+            .insert(PRINCIPAL_HEADER, token.parse().unwrap());
+        request
+    };
+    for path in [
+        "/crm.sales.v1.SalesService/ListOrders",
+        "/crm.identity.v1.IdentityService/GetUser",
+    ] {
+        let token = signer.codec_for(path).sign(&principal);
+        expect_code(
+            direct.list_contacts(list(token)).await,
+            Code::Unauthenticated,
+        );
+    }
+    let addressed = signer
+        .codec_for("/crm.contacts.v1.ContactsService/ListContacts")
+        .sign(&principal);
+    assert_eq!(
+        direct
+            .list_contacts(list(addressed))
+            .await
+            .unwrap()
+            .into_inner()
+            .contacts
+            .len(),
+        2
+    );
+
+    // The gateway will not run on a service's keys.
+    let out = support::crm(&suite.data_dir, &[])
+        .env_remove("CRM_SECRET")
+        .env("CRM_TARGET_KEYS", support::target_keys_of("contacts"))
+        .env("CRM_DATABASE_URL", "postgres://127.0.0.1:1/none")
+        .env("CRM_REDIS_URL", "redis://127.0.0.1:1")
+        .env("CRM_CONTACTS_URL", "http://127.0.0.1:1")
+        .args(["serve", "--target", "gateway"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("do not include the access-token key"),
+        "{said}"
+    );
 }
 
 /// `crm up` keeps its master secret and databases readable by its own user only.

@@ -18,8 +18,9 @@ use crate::entity::{api_key, split};
 use crate::permissions::{self, Requirement};
 use crate::rate_limit::RateLimiter;
 use crate::sign_in::{self, PasswordWorkers, SignInThrottle, TrustedProxies};
-use crm_platform::auth::{PRINCIPAL_HEADER, Principal, PrincipalCodec};
+use crm_platform::auth::{PRINCIPAL_HEADER, Principal};
 use crm_platform::error::Error;
+use crm_platform::secrets::PrincipalSigner;
 
 /// Everything the front door needs.
 #[derive(Debug)]
@@ -28,8 +29,8 @@ pub struct Gatekeeper {
     pub db: DatabaseConnection,
     /// Access-token codec.
     pub tokens: AccessTokens,
-    /// Signs forwarded principals.
-    pub codec: PrincipalCodec,
+    /// Signs forwarded principals, for the service each call goes to.
+    pub signer: PrincipalSigner,
     /// Recently resolved principals.
     pub principals: PrincipalCache,
     /// Per-principal limiter.
@@ -232,7 +233,7 @@ where
             }
             match gatekeeper.admit(&path, request.headers()).await {
                 Ok(principal) => {
-                    let signed = gatekeeper.codec.sign(&principal);
+                    let signed = gatekeeper.signer.codec_for(&path).sign(&principal);
                     match http::HeaderValue::from_str(&signed) {
                         Ok(value) => {
                             request.headers_mut().insert(PRINCIPAL_HEADER, value);

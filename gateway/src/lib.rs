@@ -27,8 +27,7 @@ use crate::authn::{AuthLayer, Gatekeeper};
 use crate::directory::PrincipalCache;
 use crate::rate_limit::RateLimiter;
 use crate::sign_in::{PasswordWorkers, SignInThrottle, TrustedProxies};
-use crm_platform::auth::PrincipalCodec;
-use crm_platform::config::Infra;
+use crm_platform::config::{ConfigError, Infra};
 use crm_platform::error::Error;
 use crm_platform::paging::PageTokens;
 use crm_platform::server::MAX_MESSAGE_BYTES;
@@ -80,15 +79,19 @@ impl Default for Options {
     }
 }
 
-/// Builds the front door over the identity store.
-pub fn gatekeeper(db: DatabaseConnection, infra: &Infra, options: &Options) -> Arc<Gatekeeper> {
-    Arc::new(Gatekeeper {
+/// Builds the front door over the identity store; refuses keys that are not the gateway's.
+pub fn gatekeeper(
+    db: DatabaseConnection,
+    infra: &Infra,
+    options: &Options,
+) -> Result<Arc<Gatekeeper>, ConfigError> {
+    Ok(Arc::new(Gatekeeper {
         db,
         tokens: credentials::AccessTokens::new(
-            &infra.secrets.jwt_key,
+            infra.secrets.jwt_key()?,
             options.access_token_ttl_secs,
         ),
-        codec: PrincipalCodec::new(&infra.secrets.principal_key),
+        signer: infra.secrets.principal_signer()?,
         principals: PrincipalCache::default(),
         per_principal: RateLimiter::new(options.rate_per_principal, options.burst_per_principal),
         per_tenant: RateLimiter::new(options.rate_per_tenant, options.rate_per_tenant * 2),
@@ -100,7 +103,7 @@ pub fn gatekeeper(db: DatabaseConnection, infra: &Infra, options: &Options) -> A
         proxies: options.trusted_proxies.clone(),
         passwords: PasswordWorkers::new(options.password_workers),
         session_max_secs: options.session_max_secs,
-    })
+    }))
 }
 
 /// Adds the identity services to `routes`.

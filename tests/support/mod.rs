@@ -257,8 +257,14 @@ impl Suite {
         let data_dir = scratch_dir("suite");
         match mode {
             Mode::Embedded => Self::start_embedded(data_dir, env),
-            Mode::Distributed => Self::start_distributed(data_dir, env),
+            Mode::Distributed => Self::start_distributed(data_dir, env, false),
         }
+    }
+
+    /// Starts `crm serve` targets that each hold only their own keys (`crm keys --target`),
+    /// not `CRM_SECRET`.
+    pub async fn start_with_target_keys() -> Suite {
+        Self::start_distributed(scratch_dir("suite"), &[], true)
     }
 
     /// Starts `crm up` on an existing data directory.
@@ -279,7 +285,14 @@ impl Suite {
         }
     }
 
-    fn start_distributed(data_dir: PathBuf, env: &[(&str, &str)]) -> Suite {
+    fn start_distributed(data_dir: PathBuf, env: &[(&str, &str)], target_keys: bool) -> Suite {
+        // Each target's own keys, from the master secret, or the master for all.
+        let keys = |cmd: &mut std::process::Command, target: &str| {
+            if target_keys {
+                cmd.env_remove("CRM_SECRET")
+                    .env("CRM_TARGET_KEYS", target_keys_of(target));
+            }
+        };
         let pg = postgres();
         let redis = Redis::start();
         let n = SUITE_COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -302,6 +315,7 @@ impl Suite {
             urls.push(url);
         }
         let mut contacts = crm(&data_dir, env);
+        keys(&mut contacts, "contacts");
         contacts
             .args(["serve", "--target", "contacts"])
             .env("CRM_DATABASE_URL", &urls[0])
@@ -309,6 +323,7 @@ impl Suite {
             .env("CRM_LISTEN_ADDR", "127.0.0.1:0");
         let (contacts, contacts_addr) = Watched::spawn_crm(contacts, "contacts");
         let mut gateway = crm(&data_dir, env);
+        keys(&mut gateway, "gateway");
         gateway
             .args(["serve", "--target", "gateway"])
             .env("CRM_DATABASE_URL", &urls[1])
@@ -414,6 +429,21 @@ impl Suite {
             .await
             .expect("admin signs in")
     }
+}
+
+/// What `crm keys --target <target>` prints for the suite's secret.
+pub fn target_keys_of(target: &str) -> String {
+    let out = crm(&scratch_dir("keys"), &[])
+        .args(["keys", "--target", target])
+        .output()
+        .expect("crm keys runs");
+    assert!(out.status.success(), "crm keys --target {target} failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .strip_prefix("CRM_TARGET_KEYS=")
+        .expect("crm keys prints CRM_TARGET_KEYS=")
+        .to_owned()
 }
 
 /// A `crm` command with the suite's common environment.

@@ -37,10 +37,21 @@ app.kubernetes.io/component: {{ .target }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* Environment every target shares; call with the root context. */}}
+{{/* Whether a target holds only its own keys; call with (dict "root" $ "name" $name). */}}
+{{- define "crm.ownKeys" -}}
+{{- if or .root.Values.secret.perTargetKeys (hasKey .root.Values.secret.targetKeys .name) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Environment every target has: its keys (its own, or the master secret) and Redis; call
+     with (dict "root" $ "name" $name). */}}
 {{- define "crm.commonEnv" -}}
+{{- if include "crm.ownKeys" . }}
+- name: CRM_TARGET_KEYS
+  valueFrom: { secretKeyRef: { name: {{ include "crm.secretName" .root }}, key: {{ printf "%s-keys" .name }} } }
+{{- else }}
 - name: CRM_SECRET
-  valueFrom: { secretKeyRef: { name: {{ include "crm.secretName" . }}, key: CRM_SECRET } }
+  valueFrom: { secretKeyRef: { name: {{ include "crm.secretName" .root }}, key: CRM_SECRET } }
+{{- end }}
 - name: CRM_REDIS_URL
-  valueFrom: { secretKeyRef: { name: {{ include "crm.secretName" . }}, key: CRM_REDIS_URL } }
+  valueFrom: { secretKeyRef: { name: {{ include "crm.secretName" .root }}, key: CRM_REDIS_URL } }
 {{- end -}}

@@ -33,7 +33,7 @@ use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
 use tonic::service::interceptor::InterceptedService;
 
-use crm_platform::auth::PrincipalCodec;
+use crm_platform::config::ConfigError;
 use crm_platform::config::Infra;
 use crm_platform::events::Relay;
 use crm_platform::paging::PageTokens;
@@ -43,25 +43,29 @@ use crm_proto::contacts::contacts_service_server::ContactsServiceServer;
 /// The gRPC service name, for health checks.
 pub const SERVICE_NAME: &str = "crm.contacts.v1.ContactsService";
 
+/// The target name principals are addressed to.
+pub const AUDIENCE: &str = "contacts";
+
 /// Adds the contacts service to `routes`, behind principal verification, and returns its
-/// handlers: the caller runs their outbox relay and [`jobs::run`].
+/// handlers: the caller runs their outbox relay and [`jobs::run`]. Fails when the target's
+/// keys are not the contacts service's.
 pub fn add_to(
     routes: &mut RoutesBuilder,
     db: DatabaseConnection,
     infra: &Infra,
-) -> handlers::Handlers {
+) -> Result<handlers::Handlers, ConfigError> {
     let relay = Relay::new(db.clone(), infra.bus.clone());
     let handlers = handlers::Handlers {
         db,
         cache: infra.cache.clone(),
         relay: relay.clone(),
         pages: PageTokens::new(&infra.secrets.page_key),
-        keys: infra.secrets.data_keys.clone(),
+        keys: infra.secrets.data_keys()?,
     };
-    let codec = PrincipalCodec::new(&infra.secrets.principal_key);
+    let codec = infra.secrets.principal_codec(AUDIENCE)?;
     let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     routes.add_service(InterceptedService::new(server, codec.interceptor()));
-    handlers
+    Ok(handlers)
 }

@@ -4,22 +4,16 @@
 //! process with one actionable line (exit code 64), never a panic later.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use rand::RngCore as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use sha2::Sha256;
 
 use crate::cache::Cache;
 use crate::events::Bus;
 
 /// Exit code for bad configuration (sysexits `EX_USAGE`).
 pub const EXIT_CONFIG: i32 = 64;
-/// Shortest accepted `CRM_SECRET`.
-const MIN_SECRET_LEN: usize = 32;
 /// How long cached lookups live unless `CRM_CACHE_TTL_SECS` says otherwise (0 turns the
 /// cache off, for measuring database reads).
 const CACHE_TTL_SECS: u64 = 60;
@@ -132,99 +126,7 @@ pub fn count(name: &str, default: u64) -> Result<u64, ConfigError> {
     }
 }
 
-/// Keys derived from the one suite secret, each for one purpose.
-#[derive(Clone)]
-pub struct Secrets {
-    /// Signs principals forwarded from the gateway to services.
-    pub principal_key: Vec<u8>,
-    /// Signs access tokens (JWT, HS256).
-    pub jwt_key: Vec<u8>,
-    /// MACs page tokens.
-    pub page_key: Vec<u8>,
-    /// Encrypts sensitive fields and hashes them for lookups.
-    pub data_keys: crate::sealing::DataKeys,
-}
-
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secrets(..)")
-    }
-}
-
-impl Secrets {
-    /// Derives the purpose keys from a master secret.
-    pub fn derive(master: &[u8]) -> Self {
-        let derive = |label: &str| {
-            // HMAC accepts keys of any length, so this cannot fail.
-            let mut mac =
-                <Hmac<Sha256> as Mac>::new_from_slice(master).unwrap_or_else(|_| unreachable!());
-            mac.update(label.as_bytes());
-            mac.finalize().into_bytes().to_vec()
-        };
-        Self {
-            principal_key: derive("crm principal v1"),
-            jwt_key: derive("crm jwt v1"),
-            page_key: derive("crm page token v1"),
-            data_keys: crate::sealing::DataKeys::derived(
-                &derive("crm data key v1"),
-                derive("crm lookup hash v1"),
-            ),
-        }
-    }
-
-    /// Applies `CRM_DATA_KEYS` (rotated data-encryption keys) when it is set.
-    fn with_configured_data_keys(mut self) -> Result<Self, ConfigError> {
-        if let Some(list) = env("CRM_DATA_KEYS") {
-            self.data_keys = self.data_keys.with_configured(&list)?;
-        }
-        Ok(self)
-    }
-
-    /// Reads `CRM_SECRET` (production: required, at least 32 characters).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let secret = required(
-            "CRM_SECRET",
-            "set it to the same random string (32+ characters) for every target",
-        )?;
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(ConfigError(format!(
-                "CRM_SECRET is too short: use at least {MIN_SECRET_LEN} random characters"
-            )));
-        }
-        Self::derive(secret.as_bytes()).with_configured_data_keys()
-    }
-
-    /// Embedded mode: `CRM_SECRET` if set, else a secret kept in the data directory (created
-    /// on first start, so tokens survive a restart).
-    pub fn load_or_create(data_dir: &Path) -> Result<Self, ConfigError> {
-        if env("CRM_SECRET").is_some() {
-            return Self::from_env();
-        }
-        let path = data_dir.join("secret.key");
-        let unreadable = |e: std::io::Error| {
-            ConfigError(format!("cannot use secret file {}: {e}", path.display()))
-        };
-        match std::fs::read(&path) {
-            Ok(master) if master.len() >= MIN_SECRET_LEN => {
-                // A file an older release wrote world-readable is narrowed to this user.
-                crate::private_files::private_file(&path)?;
-                Self::derive(&master).with_configured_data_keys()
-            }
-            Ok(_) => Err(ConfigError(format!(
-                "secret file {} is too short: delete it to create a new one",
-                path.display()
-            ))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut master = [0u8; 32];
-                rand::rng().fill_bytes(&mut master);
-                let hex: String = master.iter().map(|b| format!("{b:02x}")).collect();
-                crate::private_files::create_private(&path, hex.as_bytes()).map_err(unreadable)?;
-                Self::derive(hex.as_bytes()).with_configured_data_keys()
-            }
-            Err(e) => Err(unreadable(e)),
-        }
-    }
-}
+pub use crate::secrets::Secrets;
 
 /// The infrastructure a target runs on: cache, bus and keys.
 #[derive(Debug, Clone)]

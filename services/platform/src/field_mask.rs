@@ -4,7 +4,8 @@ use crate::error::Error;
 
 /// Resolves an update mask to the fields to change. An empty mask means every updatable field
 /// the request sets; `*` means every updatable field; output-only and unknown paths are
-/// refused by name.
+/// refused by name. A field named twice counts once, and a mask naming more paths than the
+/// resource has fields is refused before any is looked at.
 pub fn resolve(
     paths: &[String],
     updatable: &[&'static str],
@@ -14,12 +15,23 @@ pub fn resolve(
     if paths.is_empty() {
         return Ok(updatable.iter().copied().filter(|f| is_set(f)).collect());
     }
+    let most = updatable.len() + output_only.len();
+    if paths.len() > most {
+        return Err(Error::invalid(
+            "update_mask",
+            format!(
+                "names {} paths; this resource has {most} fields",
+                paths.len()
+            ),
+        ));
+    }
     let mut fields = Vec::with_capacity(paths.len());
     for path in paths {
         if path == "*" {
             return Ok(updatable.to_vec());
         }
         match updatable.iter().find(|f| **f == path.as_str()) {
+            Some(field) if fields.contains(field) => {}
             Some(field) => fields.push(*field),
             None if output_only.contains(&path.as_str()) => {
                 return Err(Error::invalid(
@@ -53,5 +65,12 @@ mod tests {
         );
         assert!(resolve(&["id".into()], &updatable, &["id"], set).is_err());
         assert!(resolve(&["nope".into()], &updatable, &["id"], set).is_err());
+        let twice = ["email".to_owned(), "email".to_owned()];
+        assert_eq!(
+            resolve(&twice, &updatable, &["id"], set).unwrap(),
+            ["email"]
+        );
+        let many = vec!["email".to_owned(); 60_000];
+        assert!(resolve(&many, &updatable, &["id"], set).is_err());
     }
 }

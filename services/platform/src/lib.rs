@@ -25,6 +25,7 @@ pub mod normalize;
 pub mod paging;
 pub mod private_files;
 pub mod sealing;
+pub mod secrets;
 pub mod server;
 pub mod telemetry;
 pub mod time;
