@@ -41,6 +41,22 @@ impl Handler for Applied {
     }
 }
 
+/// A fresh SQLite database with the platform's tables, for a subscriber's inbox, and the
+/// directory that holds it.
+async fn inbox_db(name: &str) -> (sea_orm::DatabaseConnection, std::path::PathBuf) {
+    let dir = support::process::scratch_dir(name);
+    let db = crm_platform::db::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("inbox.db").display()
+    ))
+    .await
+    .unwrap();
+    crm_platform::db::migrate::<TestMigrator>(&db)
+        .await
+        .unwrap();
+    (db, dir)
+}
+
 fn event(id: &str, kind: &str) -> Envelope {
     Envelope {
         id: id.into(),
@@ -59,16 +75,7 @@ async fn events_apply_once_survive_a_dead_consumer_and_poison_is_dead_lettered()
     let client = redis::Client::open(redis.url()).unwrap();
     let conn = ConnectionManager::new(client.clone()).await.unwrap();
     let bus = Bus::Redis(conn.clone());
-    let dir = support::process::scratch_dir("consumer");
-    let db = crm_platform::db::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("inbox.db").display()
-    ))
-    .await
-    .unwrap();
-    crm_platform::db::migrate::<TestMigrator>(&db)
-        .await
-        .unwrap();
+    let (db, dir) = inbox_db("consumer").await;
 
     // e2 is published twice, as a relay does when it re-sends after a crash.
     for e in [
@@ -214,16 +221,7 @@ async fn streams_forget_events_older_than_the_outbox_keeps() {
     assert_eq!(ids(on_stream), vec!["fresh".to_owned()]);
 
     // A poison event dead-lettered now trims the dead-letter stream the same way.
-    let dir = support::process::scratch_dir("dlq-trim");
-    let db = crm_platform::db::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("inbox.db").display()
-    ))
-    .await
-    .unwrap();
-    crm_platform::db::migrate::<TestMigrator>(&db)
-        .await
-        .unwrap();
+    let (db, dir) = inbox_db("dlq-trim").await;
     let mut poison = event("poison-now", "poison");
     poison.stream = old_stream.into();
     bus.publish(&poison).await.unwrap();
@@ -260,4 +258,5 @@ async fn streams_forget_events_older_than_the_outbox_keeps() {
     let _ = stop.send(());
     let _ = running.await;
     assert_eq!(dead, vec!["poison-now".to_owned()]);
+    let _ = std::fs::remove_dir_all(dir);
 }

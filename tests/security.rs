@@ -16,8 +16,8 @@ use tonic::Code;
 use crm_proto::contacts::*;
 use crm_proto::identity::auth_service_client::AuthServiceClient;
 use crm_proto::identity::{
-    CreateApiKeyRequest, CreateRoleRequest, CreateTenantRequest, CreateUserRequest, DataScope,
-    LoginRequest, LogoutRequest, RefreshTokenRequest, Role, UpdateUserRequest, User, UserState,
+    CreateApiKeyRequest, CreateRoleRequest, CreateTenantRequest, DataScope, LoginRequest,
+    LogoutRequest, RefreshTokenRequest, Role, UpdateUserRequest, User, UserState,
 };
 use support::clients::{Session, expect_code, expect_invalid, reason};
 use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Mode, Suite, org};
@@ -58,22 +58,7 @@ async fn create_user(
     email: &str,
     role_ids: Vec<String>,
 ) -> Result<User, tonic::Status> {
-    Ok(caller
-        .identity()
-        .create_user(CreateUserRequest {
-            user: Some(User {
-                email: email.into(),
-                display_name: email.into(),
-                role_ids,
-                ..Default::default()
-            }),
-            password: ADMIN_PASSWORD.into(),
-            request_id: String::new(),
-        })
-        .await?
-        .into_inner()
-        .user
-        .unwrap())
+    org::create_user(caller, email, role_ids, vec![]).await
 }
 
 async fn update_user(
@@ -425,6 +410,66 @@ async fn grants_never_exceed_the_granter(mode: Mode) {
         let result = create_key(caller, user_id, &permissions).await;
         check(
             &format!("{caller_name} mints a key as {user_id:?} with {permissions:?}"),
+            result,
+            outcome,
+        );
+    }
+
+    // CreateTeam: a team's manager reaches its members' records, so naming one widens that
+    // user's reach; only users the caller could manage may be named.
+    let teams_writer = org::custom_user(
+        &suite,
+        &platform,
+        "teams@grants.example",
+        &["identity.teams.write"],
+        DataScope::Own,
+    )
+    .await;
+    for (caller_name, caller, manager, outcome) in [
+        (
+            "teams writer",
+            &teams_writer,
+            platform.user_id.as_str(),
+            ExceedsCaller,
+        ),
+        (
+            "teams writer",
+            &teams_writer,
+            rep.user_id.as_str(),
+            ExceedsCaller,
+        ),
+        (
+            "teams writer",
+            &teams_writer,
+            teams_writer.user_id.as_str(),
+            Allowed,
+        ),
+        (
+            "tenant admin",
+            &tenant_admin,
+            platform.user_id.as_str(),
+            ExceedsCaller,
+        ),
+        (
+            "tenant admin",
+            &tenant_admin,
+            manager.user_id.as_str(),
+            Allowed,
+        ),
+        ("rep", &rep, rep.user_id.as_str(), NoPermission),
+    ] {
+        let result = caller
+            .identity()
+            .create_team(crm_proto::identity::CreateTeamRequest {
+                team: Some(crm_proto::identity::Team {
+                    display_name: format!("{caller_name} team {manager}"),
+                    manager_user_id: manager.into(),
+                    ..Default::default()
+                }),
+            })
+            .await;
+        check(
+            &format!("{caller_name} makes {manager} a manager"),
             result,
             outcome,
         );

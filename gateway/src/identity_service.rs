@@ -475,15 +475,17 @@ impl IdentityService for IdentityGrpc {
             .await?;
         }
         if !input.manager_user_id.is_empty() {
-            check_ids_exist::<user::Entity, _>(
-                db,
-                std::slice::from_ref(&input.manager_user_id),
-                user::Column::TenantId,
-                &p.tenant_id,
-                user::Column::Id,
-                "team.manager_user_id",
-            )
-            .await?;
+            // A manager reaches the team's records: naming one widens that user's reach, so
+            // the caller must be able to manage them.
+            let manager = user_in_tenant(db, &p.tenant_id, &input.manager_user_id)
+                .await
+                .map_err(|_| {
+                    Error::invalid(
+                        "team.manager_user_id",
+                        "names an id that does not exist in this tenant",
+                    )
+                })?;
+            grants::check_may_manage(db, p, "team.manager_user_id", &manager).await?;
         }
         let model = team::Model {
             id: uuid::Uuid::now_v7().to_string(),

@@ -39,6 +39,32 @@ pub async fn role_id(admin: &Session, name: &str) -> String {
         .id
 }
 
+/// Asks `caller` to create a user (named after the email, password [`ADMIN_PASSWORD`]).
+pub async fn create_user(
+    caller: &Session,
+    email: &str,
+    role_ids: Vec<String>,
+    team_ids: Vec<String>,
+) -> Result<User, tonic::Status> {
+    Ok(caller
+        .identity()
+        .create_user(CreateUserRequest {
+            user: Some(User {
+                email: email.into(),
+                display_name: email.into(),
+                role_ids,
+                team_ids,
+                ..Default::default()
+            }),
+            password: ADMIN_PASSWORD.into(),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .user
+        .unwrap())
+}
+
 /// Creates a user and signs them in.
 pub async fn user(
     suite: &Suite,
@@ -48,21 +74,8 @@ pub async fn user(
     teams: &[&str],
 ) -> Session {
     let role_ids = vec![role_id(admin, role).await];
-    admin
-        .identity()
-        .create_user(CreateUserRequest {
-            user: Some(User {
-                email: email.into(),
-                display_name: email.into(),
-                role_ids,
-                team_ids: teams.iter().map(|t| t.to_string()).collect(),
-                ..Default::default()
-            }),
-            password: ADMIN_PASSWORD.into(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+    let team_ids = teams.iter().map(|t| t.to_string()).collect();
+    create_user(admin, email, role_ids, team_ids).await.unwrap();
     Session::login(suite, email, ADMIN_PASSWORD).await.unwrap()
 }
 
@@ -169,18 +182,7 @@ pub async fn custom_user(
         .into_inner()
         .role
         .unwrap();
-    admin
-        .identity()
-        .create_user(CreateUserRequest {
-            user: Some(User {
-                email: email.into(),
-                display_name: email.into(),
-                role_ids: vec![role.id],
-                ..Default::default()
-            }),
-            password: ADMIN_PASSWORD.into(),
-            request_id: String::new(),
-        })
+    create_user(admin, email, vec![role.id], vec![])
         .await
         .unwrap();
     Session::login(suite, email, ADMIN_PASSWORD).await.unwrap()
