@@ -582,7 +582,7 @@ async fn custom_fields(mode: Mode) {
     .await
     .unwrap();
     let survivor = o
-        .rep1
+        .manager
         .contacts()
         .merge_contacts(MergeContactsRequest {
             survivor_id: survivor.id.clone(),

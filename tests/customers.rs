@@ -705,22 +705,31 @@ async fn duplicates_are_refused_found_and_merged(mode: Mode) {
         request_id: String::new(),
     };
     expect_invalid(
-        o.rep1
+        o.manager
             .contacts()
             .merge_contacts(merge(&first, vec![first.id.clone()]))
             .await,
         "merged_ids",
     );
     expect_invalid(
-        o.rep1
+        o.manager
             .contacts()
             .merge_contacts(merge(&first, vec![]))
             .await,
         "merged_ids",
     );
+    // Merging is its own permission: a rep who may write both records may not merge them.
+    let denied = expect_code(
+        o.rep1
+            .contacts()
+            .merge_contacts(merge(&first, vec![second.id.clone()]))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(reason(&denied), "PERMISSION_DENIED");
     let outsiders = o.outsider.create_contact("Outsider's").await;
     expect_code(
-        o.rep1
+        o.manager
             .contacts()
             .merge_contacts(merge(&first, vec![outsiders.id.clone()]))
             .await,
@@ -734,7 +743,7 @@ async fn duplicates_are_refused_found_and_merged(mode: Mode) {
         Code::NotFound,
     );
     let merged = o
-        .rep1
+        .manager
         .contacts()
         .merge_contacts(merge(&first, vec![second.id.clone()]))
         .await
@@ -761,14 +770,14 @@ async fn duplicates_are_refused_found_and_merged(mode: Mode) {
         .await
         .unwrap();
     expect_code(
-        o.rep1
+        o.manager
             .contacts()
             .merge_contacts(merge(&first, vec![third.id.clone()]))
             .await,
         Code::Aborted,
     );
     expect_code(
-        o.rep1
+        o.manager
             .contacts()
             .merge_contacts(merge(&merged, vec![second.id.clone()]))
             .await,
@@ -779,7 +788,7 @@ async fn duplicates_are_refused_found_and_merged(mode: Mode) {
     let a = create_contact(&o.rep1, named("Race A")).await.unwrap();
     let b = create_contact(&o.rep1, named("Race B")).await.unwrap();
     let survivor = get_contact(&o.rep1, &merged.id).await.unwrap();
-    let (mut one, mut other) = (o.rep1.contacts(), o.rep1.contacts());
+    let (mut one, mut other) = (o.manager.contacts(), o.manager.contacts());
     let (left, right) = tokio::join!(
         one.merge_contacts(merge(&survivor, vec![a.id.clone()])),
         other.merge_contacts(merge(&survivor, vec![b.id.clone()])),

@@ -342,7 +342,7 @@ async fn interactions_and_follow_ups(mode: Mode) {
         .into_inner()
         .contact
         .unwrap();
-    o.rep2
+    o.manager
         .contacts()
         .merge_contacts(MergeContactsRequest {
             survivor_id: survivor.id.clone(),

@@ -67,8 +67,8 @@ pub fn required(path: &str) -> Option<Requirement> {
             }
             "ListAuditEntries" => "contacts.audit.read",
             "GetAccountHierarchy" => "contacts.accounts.read",
-            "MergeAccounts" => "contacts.accounts.write",
-            "MergeContacts" => "contacts.contacts.write",
+            "MergeAccounts" => "contacts.accounts.merge",
+            "MergeContacts" => "contacts.contacts.merge",
             "ListGroups" => "contacts.groups.read",
             "ListCustomFields" => "contacts.custom_fields.read",
             "ExportPersonalData" | "ErasePersonalData" => "contacts.privacy.admin",
@@ -107,8 +107,10 @@ pub const TENANT_ADMIN: &[&str] = &[
     "identity.audit.read",
     "contacts.accounts.read",
     "contacts.accounts.write",
+    "contacts.accounts.merge",
     "contacts.contacts.read",
     "contacts.contacts.write",
+    "contacts.contacts.merge",
     "contacts.audit.read",
     "contacts.groups.read",
     "contacts.groups.write",
@@ -135,10 +137,14 @@ const SALES: &[&str] = &[
     "contacts.custom_fields.read",
 ];
 
+/// Managers also merge their team's duplicates: a merge deletes records and moves what
+/// refers to them, a data-quality decision above a rep's.
 const MANAGER_EXTRA: &[&str] = &[
     "identity.users.read",
     "identity.teams.read",
     "contacts.groups.write",
+    "contacts.accounts.merge",
+    "contacts.contacts.merge",
 ];
 
 /// A role every tenant is created with.

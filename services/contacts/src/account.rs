@@ -131,6 +131,7 @@ impl Resource for Accounts {
     const KIND: &'static str = "account";
     const READ: &'static str = "contacts.accounts.read";
     const WRITE: &'static str = "contacts.accounts.write";
+    const MERGE: &'static str = "contacts.accounts.merge";
 
     crate::resource::shared_columns!();
 

@@ -245,6 +245,7 @@ impl Resource for Contacts {
     const KIND: &'static str = "contact";
     const READ: &'static str = "contacts.contacts.read";
     const WRITE: &'static str = "contacts.contacts.write";
+    const MERGE: &'static str = "contacts.contacts.merge";
 
     crate::resource::shared_columns!();
 

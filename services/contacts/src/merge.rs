@@ -133,6 +133,7 @@ impl Handlers {
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Resp, Error> {
         principal.require(R::WRITE)?;
+        principal.require(R::MERGE)?;
         let key = RequestKey::new(principal, idem.method, idem.request_id, idem.request)?;
         if survivor_id.is_empty() {
             return Err(Error::invalid("survivor_id", "is required"));

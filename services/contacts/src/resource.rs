@@ -194,6 +194,9 @@ pub trait Resource: Send + Sync + 'static {
     const READ: &'static str;
     /// Permission to create, change and delete.
     const WRITE: &'static str;
+    /// Permission to merge duplicates (besides [`Self::WRITE`]): a merge deletes records and
+    /// moves what refers to them, so it is granted apart.
+    const MERGE: &'static str;
 
     /// The shared columns.
     fn columns() -> Columns<<Self::Entity as EntityTrait>::Column>;

@@ -23,8 +23,9 @@ pub struct FieldViolation {
 /// exactly one gRPC code.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The request is malformed; each violation names a field.
-    #[error("invalid argument")]
+    /// The request is malformed; each violation names a field. The message summarises the
+    /// first one, so logs and tools that show only the message still say what was wrong.
+    #[error("{}", summary(.0))]
     InvalidArgument(Vec<FieldViolation>),
     /// The resource does not exist or the caller may not see it (the two are indistinguishable).
     #[error("{resource} not found")]
@@ -88,6 +89,22 @@ pub enum Error {
     /// A bug or an unexpected failure; the cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
+}
+
+/// `field: why (and N more)`, from the first of `violations`.
+fn summary(violations: &[FieldViolation]) -> String {
+    let Some(first) = violations.first() else {
+        return "invalid argument".to_owned();
+    };
+    let head = if first.field.is_empty() {
+        first.description.clone()
+    } else {
+        format!("{}: {}", first.field, first.description)
+    };
+    match violations.len() {
+        1 => head,
+        n => format!("{head} (and {} more)", n - 1),
+    }
 }
 
 /// Result alias for service code.
@@ -231,6 +248,20 @@ mod tests {
         assert_eq!(
             details.error_info().expect("error info").reason,
             "INVALID_ARGUMENT"
+        );
+        assert_eq!(status.message(), "contact.email: not an email address");
+        let several = Error::InvalidArgument(
+            ["a", "b", "c"]
+                .iter()
+                .map(|f| FieldViolation {
+                    field: (*f).to_owned(),
+                    description: "is required".to_owned(),
+                })
+                .collect(),
+        );
+        assert_eq!(
+            Status::from(several).message(),
+            "a: is required (and 2 more)"
         );
     }
 
