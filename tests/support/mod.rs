@@ -8,6 +8,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod clients;
+pub mod existence;
 pub mod org;
 pub mod process;
 

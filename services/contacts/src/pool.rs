@@ -131,10 +131,19 @@ impl Handlers {
         };
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let pool = pool_view(principal);
+            // Not in the pool: "already claimed" only for a record the caller can see, or
+            // one that was in the pool, where every pool user saw it; any other id answers
+            // exactly like an unknown one.
             let current = match crate::store::find::<R, _>(&txn, &pool, id).await {
                 Ok(row) => row,
-                Err(Error::NotFound { .. }) if in_tenant::<R, _>(&txn, principal, id).await? => {
-                    return Err(claimed());
+                Err(Error::NotFound { .. }) => {
+                    let visible = crate::store::find::<R, _>(&txn, principal, id)
+                        .await
+                        .is_ok();
+                    if visible || was_in_pool::<R, _>(&txn, &principal.tenant_id, id).await? {
+                        return Err(claimed());
+                    }
+                    return Err(Error::not_found(R::KIND, id));
                 }
                 Err(e) => return Err(e),
             };
@@ -305,20 +314,21 @@ impl Handlers {
     }
 }
 
-/// Tells whether `id` is a record of the tenant at all (outside the pool or not).
-async fn in_tenant<R: Resource, C: ConnectionTrait>(
+/// Tells whether a record was ever released to the pool (its history says so).
+async fn was_in_pool<R: Resource, C: ConnectionTrait>(
     db: &C,
-    principal: &Principal,
+    tenant_id: &str,
     id: &str,
 ) -> Result<bool, Error> {
-    let columns = R::columns();
-    let count = R::Entity::find()
-        .filter(columns.tenant_id.eq(principal.tenant_id.as_str()))
-        .filter(columns.id.eq(id))
-        .filter(columns.delete_time.is_null())
+    use crm_platform::entity::audit_log;
+    let released = audit_log::Entity::find()
+        .filter(audit_log::Column::TenantId.eq(tenant_id))
+        .filter(audit_log::Column::ResourceType.eq(R::KIND))
+        .filter(audit_log::Column::ResourceId.eq(id))
+        .filter(audit_log::Column::Action.eq("release"))
         .count(db)
         .await?;
-    Ok(count > 0)
+    Ok(released > 0)
 }
 
 /// Live records a user owns.
