@@ -26,17 +26,6 @@ fn mask(path: &str) -> Option<FieldMask> {
     })
 }
 
-fn contact_named(name: &str) -> CreateContactRequest {
-    CreateContactRequest {
-        contact: Some(Contact {
-            display_name: name.into(),
-            ..Default::default()
-        }),
-        allow_duplicates: true,
-        request_id: String::new(),
-    }
-}
-
 async fn account(session: &Session, name: &str) -> Account {
     session
         .contacts()

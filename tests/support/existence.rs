@@ -74,34 +74,26 @@ pub struct Asker {
 /// Calls `rpc` as every asker of `hidden` and as `unknown`, and asserts that each hidden case
 /// shows exactly what the unknown id shows. `call` returns the RPC's own summary of a success.
 /// Returns what was shown, for the caller to check further (that it is a refusal, say).
-#[track_caller]
-pub fn assert_hidden<'a, F, Fut>(
-    rpc: &'a str,
-    hidden: &'a [Asker],
-    unknown: &'a Asker,
-    call: F,
-) -> impl Future<Output = Shown> + 'a
+pub async fn assert_hidden<F, Fut>(rpc: &str, hidden: &[Asker], unknown: &Asker, call: F) -> Shown
 where
-    F: Fn(Session, String) -> Fut + 'a,
-    Fut: Future<Output = Result<String, Status>> + 'a,
+    F: Fn(Session, String) -> Fut,
+    Fut: Future<Output = Result<String, Status>>,
 {
-    async move {
-        let shown = |asker: &Asker, result: Result<String, Status>| match result {
-            Ok(summary) => Shown::Answered(summary.replace(&asker.id, "<id>")),
-            Err(status) => refusal(&status, &asker.id),
-        };
-        let expected = shown(
-            unknown,
-            call(unknown.session.clone(), unknown.id.clone()).await,
+    let shown = |asker: &Asker, result: Result<String, Status>| match result {
+        Ok(summary) => Shown::Answered(summary.replace(&asker.id, "<id>")),
+        Err(status) => refusal(&status, &asker.id),
+    };
+    let expected = shown(
+        unknown,
+        call(unknown.session.clone(), unknown.id.clone()).await,
+    );
+    for asker in hidden {
+        let got = shown(asker, call(asker.session.clone(), asker.id.clone()).await);
+        assert_eq!(
+            got, expected,
+            "{rpc}: {} is told something an unknown id is not",
+            asker.label
         );
-        for asker in hidden {
-            let got = shown(asker, call(asker.session.clone(), asker.id.clone()).await);
-            assert_eq!(
-                got, expected,
-                "{rpc}: {} is told something an unknown id is not",
-                asker.label
-            );
-        }
-        expected
     }
+    expected
 }
