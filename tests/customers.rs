@@ -563,20 +563,49 @@ async fn duplicates_are_refused_found_and_merged(mode: Mode) {
     assert_eq!(reason(&refused), "DUPLICATE_RECORD");
     assert_eq!(metadata(&refused, "duplicate_id"), first.id);
     assert_eq!(metadata(&refused, "matched_field"), "phone");
-    // Another rep is told too: two reps must not chase one customer unknowingly.
+    // Another rep is told too, so two reps do not chase one customer unknowingly, but is
+    // never handed the id of a record it cannot see; the owner is named only when the
+    // tenant's ownership rules say so. A manager who reaches the record gets its id.
+    let same_phone = || Contact {
+        display_name: "Wei Zhang".into(),
+        phones: vec![point("0086 138 0013 8000", "", false)],
+        ..Default::default()
+    };
     let across = expect_code(
-        create_contact(
-            &o.rep2,
-            Contact {
-                display_name: "Wei Zhang".into(),
-                phones: vec![point("0086 138 0013 8000", "", false)],
-                ..Default::default()
-            },
-        )
-        .await,
+        create_contact(&o.rep2, same_phone()).await,
         Code::AlreadyExists,
     );
-    assert_eq!(metadata(&across, "duplicate_id"), first.id);
+    assert_eq!(reason(&across), "DUPLICATE_RECORD");
+    assert_eq!(metadata(&across, "duplicate_id"), "");
+    assert_eq!(metadata(&across, "owner_id"), "");
+    assert_eq!(metadata(&across, "matched_field"), "phone");
+    assert!(
+        !across.message().contains(&first.id),
+        "{}",
+        across.message()
+    );
+    admin
+        .contacts()
+        .update_pool_rules(UpdatePoolRulesRequest {
+            rules: Some(PoolRules {
+                resource_type: "contact".into(),
+                disclose_duplicate_owner: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let disclosed = expect_code(
+        create_contact(&o.rep2, same_phone()).await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(metadata(&disclosed, "duplicate_id"), "");
+    assert_eq!(metadata(&disclosed, "owner_id"), o.rep1.user_id);
+    let managed = expect_code(
+        create_contact(&o.manager, same_phone()).await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(metadata(&managed, "duplicate_id"), first.id);
     // Another tenant's customers are not duplicates.
     let platform_admin = suite.admin().await;
     let stranger = org::other_tenant(&suite, &platform_admin, "dupes-other").await;

@@ -420,6 +420,7 @@ async fn set_rules(session: &Session, days: i32, max: i32) -> Result<PoolRules, 
                 resource_type: "contact".into(),
                 return_after_days: days,
                 max_owned_per_rep: max,
+                disclose_duplicate_owner: false,
             }),
         })
         .await?

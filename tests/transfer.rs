@@ -438,8 +438,55 @@ async fn one_large_message_imports_in_batches(mode: Mode) {
     assert_eq!((imported.rows, imported.created), (3_000, 3_000));
 }
 
+/// An import row that duplicates a customer outside the importer's reach is skipped without
+/// that customer's id, under every duplicate policy, and the customer is left alone.
+async fn imports_never_name_hidden_duplicates(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin, "import-hidden").await;
+    let theirs = o
+        .rep1
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: "Rep one's customer".into(),
+                phone: "13800138000".into(),
+                ..Default::default()
+            }),
+            allow_duplicates: false,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    let file = "display_name,phone,title\r\nTaken over,138 0013 8000,Boss\r\n";
+    for policy in [DuplicatePolicy::Skip, DuplicatePolicy::Update] {
+        let imported = import_csv(&o.rep2, file, 1 << 16, false, policy).await;
+        assert_eq!((imported.skipped, imported.updated), (1, 0), "{policy:?}");
+        assert_eq!(result_for(&imported, 1).id, "", "{policy:?}");
+    }
+    // The same file from the owner's side names the record.
+    let own = import_csv(&o.rep1, file, 1 << 16, true, DuplicatePolicy::Skip).await;
+    assert_eq!(result_for(&own, 1).id, theirs.id);
+    let still = o
+        .rep1
+        .contacts()
+        .get_contact(GetContactRequest {
+            id: theirs.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    assert_eq!(still.etag, theirs.etag);
+}
+
 both_modes!(
     import_and_export,
+    imports_never_name_hidden_duplicates,
     exports_neutralise_formulas,
     one_large_message_imports_in_batches
 );

@@ -255,7 +255,7 @@ impl Handlers {
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None).await?;
             check_links::<R>(&txn, principal, &model).await?;
             if !allow_duplicates {
-                refuse_duplicate::<R>(&txn, &principal.tenant_id, &model).await?;
+                refuse_duplicate::<R>(&txn, principal, &model).await?;
             }
             let proto = self.insert_new::<R>(&txn, principal, &model).await?;
             Ok((txn, wrap(proto)))
@@ -298,7 +298,7 @@ impl Handlers {
             let keys_changed =
                 index::duplicate_keys::<R>(&next) != index::duplicate_keys::<R>(&current);
             if keys_changed && !allow_duplicates {
-                refuse_duplicate::<R>(&txn, &principal.tenant_id, &next).await?;
+                refuse_duplicate::<R>(&txn, principal, &next).await?;
             }
             let proto = self
                 .save_change::<R>(&txn, principal, &current, next, Action::Update, &[])
@@ -553,14 +553,18 @@ pub(crate) async fn check_links<R: Resource>(
     .await
 }
 
-/// Refuses a row that shares a duplicate-detection key with another live record.
+/// Refuses a row that shares a duplicate-detection key with another live record of the
+/// tenant, naming that record only if the caller can see it.
 async fn refuse_duplicate<R: Resource>(
     txn: &DatabaseTransaction,
-    tenant_id: &str,
+    principal: &Principal,
     model: &R::Model,
 ) -> Result<(), Error> {
-    match index::find_duplicate::<R>(txn, tenant_id, model).await? {
-        Some((existing, key)) => Err(index::duplicate_error(R::KIND, existing, key)),
+    match index::find_duplicate::<R>(txn, &principal.tenant_id, model).await? {
+        Some((existing, key)) => {
+            let existing = index::as_seen_by::<R>(txn, principal, &existing).await?;
+            Err(index::duplicate_error(R::KIND, existing, key))
+        }
         None => Ok(()),
     }
 }

@@ -258,16 +258,28 @@ impl Handlers {
             .flat_map(|(_, _, model)| index::duplicate_keys::<R>(model))
             .collect();
         let mut holders = index::holders::<R>(&txn, &principal.tenant_id, &keys).await?;
+        // A duplicate outside the importer's reach is skipped without its id, whatever the
+        // policy: it is someone else's customer, neither to be named nor changed.
+        let held: Vec<String> = holders.values().cloned().collect();
+        let owners = index::owners::<R>(&txn, &principal.tenant_id, &held).await?;
+        let reachable = |id: &str| owners.get(id).is_some_and(|o| principal.reaches(o));
         let mut fresh = Vec::with_capacity(ready.len());
         let mut updates = Vec::new();
         for (number, row, model) in ready {
             let model_keys = index::duplicate_keys::<R>(&model);
             let duplicate = model_keys.iter().find_map(|k| holders.get(k)).cloned();
+            let duplicate = duplicate.map(|id| {
+                let new_in_batch = !owners.contains_key(&id);
+                (new_in_batch || reachable(&id), id)
+            });
             match (duplicate, settings.policy) {
-                (Some(id), DuplicatePolicy::Skip) => {
+                (Some((false, _)), DuplicatePolicy::Skip | DuplicatePolicy::Update) => {
+                    tally.note(number, ImportOutcome::Skipped, String::new(), Vec::new());
+                }
+                (Some((true, id)), DuplicatePolicy::Skip) => {
                     tally.note(number, ImportOutcome::Skipped, id, Vec::new());
                 }
-                (Some(_), DuplicatePolicy::Update) => updates.push((number, (row, model))),
+                (Some((true, _)), DuplicatePolicy::Update) => updates.push((number, (row, model))),
                 _ => {
                     let id = R::stamps(&model).id;
                     for key in model_keys {

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crate::entity::record_index::{ActiveModel, Column, Entity};
 use crate::resource::{DUPLICATE_KINDS, IndexKey, Resource};
+use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 
 /// Every key of a row: its duplicate-detection keys and its labels. A deleted or merged row
@@ -190,23 +191,95 @@ pub async fn holders<R: Resource>(
     Ok(found)
 }
 
-/// The refusal of a write that would duplicate `existing_id`: `ALREADY_EXISTS` with reason
-/// `DUPLICATE_RECORD`, naming the record and the shared value, so a client can open it or
-/// retry with `allow_duplicates`.
-pub fn duplicate_error(kind: &'static str, existing_id: String, key: IndexKey) -> Error {
+/// The record a new one would duplicate, as the writer may learn of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// The writer can see it: named by id, so a client can open it.
+    Visible(String),
+    /// Outside the writer's reach: its id is never named; its owner only when the tenant's
+    /// ownership rules say so.
+    Hidden {
+        /// The owner, when disclosed.
+        owner_id: Option<String>,
+    },
+}
+
+/// The refusal of a write that would duplicate an existing record: `ALREADY_EXISTS` with
+/// reason `DUPLICATE_RECORD` and the shared value, so two reps do not chase one customer.
+pub fn duplicate_error(kind: &'static str, existing: Existing, key: IndexKey) -> Error {
+    let mut metadata: std::collections::HashMap<String, String> = [
+        ("matched_field".to_owned(), key.kind.to_owned()),
+        ("matched_value".to_owned(), key.value.clone()),
+    ]
+    .into();
+    let whose = match existing {
+        Existing::Visible(id) => {
+            metadata.insert("duplicate_id".to_owned(), id);
+            format!("another {kind}")
+        }
+        Existing::Hidden {
+            owner_id: Some(owner),
+        } => {
+            metadata.insert("owner_id".to_owned(), owner);
+            format!("a {kind} of another owner")
+        }
+        Existing::Hidden { owner_id: None } => format!("a {kind} outside your reach"),
+    };
     Error::AlreadyExists {
         reason: "DUPLICATE_RECORD",
         message: format!(
-            "another {kind} has the same {}: {}; set allow_duplicates to save anyway",
+            "{whose} has the same {}: {}; set allow_duplicates to save anyway",
             key.kind, key.value
         ),
-        metadata: [
-            ("duplicate_id".to_owned(), existing_id),
-            ("matched_field".to_owned(), key.kind.to_owned()),
-            ("matched_value".to_owned(), key.value),
-        ]
-        .into(),
+        metadata,
     }
+}
+
+/// The owners of records `ids` of the tenant, by id.
+pub async fn owners<R: Resource>(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, Error> {
+    let columns = R::columns();
+    let mut owners = std::collections::HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(String, String)> = R::Entity::find()
+            .select_only()
+            .column(columns.id)
+            .column(columns.owner_id)
+            .filter(columns.tenant_id.eq(tenant_id))
+            .filter(columns.id.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        owners.extend(rows);
+    }
+    Ok(owners)
+}
+
+/// How the writer may learn of the existing record `id`: by id when it can see it, else by
+/// owner if the tenant's rules disclose owners, else not at all.
+pub async fn as_seen_by<R: Resource>(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    id: &str,
+) -> Result<Existing, Error> {
+    let columns = R::columns();
+    let row = R::Entity::find()
+        .filter(columns.tenant_id.eq(principal.tenant_id.as_str()))
+        .filter(columns.id.eq(id))
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::internal("a duplicate key names a missing record"))?;
+    let owner = R::stamps(&row).owner_id;
+    if principal.reaches(&owner) {
+        return Ok(Existing::Visible(id.to_owned()));
+    }
+    let rules = crate::pool::rules(txn, &principal.tenant_id, R::KIND).await?;
+    Ok(Existing::Hidden {
+        owner_id: rules.disclose_duplicate_owner.then_some(owner),
+    })
 }
 
 /// Counts a tenant's records carrying a label (a group's members, before it is deleted).

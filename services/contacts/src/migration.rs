@@ -6,6 +6,7 @@ use sea_orm_migration::schema::*;
 mod birthdays;
 mod custom_fields;
 mod customer_record;
+mod duplicate_owner;
 mod engagement;
 mod narrow_masks;
 mod privacy;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(search::AddSearch));
         migrations.push(Box::new(privacy::AddPrivacy));
         migrations.push(Box::new(narrow_masks::NarrowIdMasks));
+        migrations.push(Box::new(duplicate_owner::AddDuplicateOwnerRule));
         migrations
     }
 }

@@ -52,6 +52,7 @@ pub async fn rules<C: ConnectionTrait>(
         resource_type: kind.to_owned(),
         return_after_days: row.as_ref().map_or(0, |r| r.return_after_days),
         max_owned_per_rep: row.as_ref().map_or(0, |r| r.max_owned_per_rep),
+        disclose_duplicate_owner: row.as_ref().is_some_and(|r| r.disclose_duplicate_owner),
     })
 }
 
@@ -222,6 +223,7 @@ impl Handlers {
             resource_kind: kind.to_owned(),
             return_after_days: input.return_after_days,
             max_owned_per_rep: input.max_owned_per_rep,
+            disclose_duplicate_owner: input.disclose_duplicate_owner,
             update_time: now_micros(),
         }
         .into_active_model()
@@ -231,6 +233,10 @@ impl Handlers {
             vec![
                 ("return_after_days", r.return_after_days.to_string()),
                 ("max_owned_per_rep", r.max_owned_per_rep.to_string()),
+                (
+                    "disclose_duplicate_owner",
+                    r.disclose_duplicate_owner.to_string(),
+                ),
             ]
         };
         let after = rules(&txn, &principal.tenant_id, kind).await?;

@@ -16,6 +16,8 @@ pub struct Model {
     pub return_after_days: i32,
     /// Most customers one rep may own; 0 = no limit.
     pub max_owned_per_rep: i32,
+    /// Whether a duplicate outside the caller's reach names its owner.
+    pub disclose_duplicate_owner: bool,
     /// Microseconds.
     pub update_time: i64,
 }
