@@ -717,11 +717,38 @@ async fn a_manager_of_a_large_team_reaches_all_of_it() {
         .unwrap();
     assert!(status.success());
     o.rep1.create_contact("Rep1 customer").await;
+    // The first, a middle and the last of the new members own a customer each, so the
+    // manager's reach is shown to span the whole list, not only its head.
+    let contacts_db = suite.contacts_database.clone().unwrap();
+    support::psql_db(
+        &contacts_db,
+        &format!(
+            "insert into contacts (id, tenant_id, owner_id, given_name, family_name, display_name, \
+             email, phone, title, account_id, version, create_time, update_time) \
+             select 'large-' || n, '{tenant}', 'member-' || n || '-' || md5(n::text), '', '', \
+             'Member ' || n || ' customer', '', '', '', '', 1, 0, 0 \
+             from unnest(array[1, 200, 400]) as n",
+            tenant = admin.tenant_id
+        ),
+    )
+    .unwrap();
     // The manager signs in afresh so the gateway resolves the grown team.
     let manager = Session::login(&suite, "manager@large.example", support::ADMIN_PASSWORD)
         .await
         .unwrap();
-    assert_eq!(visible_names(&manager, "").await, ["Rep1 customer"]);
+    let mut seen = visible_names(&manager, "").await;
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "Member 1 customer",
+            "Member 200 customer",
+            "Member 400 customer",
+            "Rep1 customer"
+        ]
+    );
+    // A rep of the same team reaches only their own.
+    assert_eq!(visible_names(&o.rep1, "").await, ["Rep1 customer"]);
 }
 
 async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
@@ -802,6 +829,19 @@ async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
         Code::PermissionDenied,
     );
     // Another tenant sees none of this tenant's teams and roles, and cannot build on them.
+    let own_team = other
+        .identity()
+        .create_team(CreateTeamRequest {
+            team: Some(Team {
+                display_name: "Their team".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
     let theirs = other
         .identity()
         .list_teams(ListTeamsRequest::default())
@@ -809,6 +849,11 @@ async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
         .unwrap()
         .into_inner()
         .teams;
+    // Their own team is listed (so the check below looks at something) and ours are not.
+    assert!(
+        theirs.iter().any(|t| t.id == own_team.id),
+        "the other tenant lists its own team"
+    );
     assert!(theirs.iter().all(|t| t.id != north.id));
     let roles = other
         .identity()
@@ -817,6 +862,10 @@ async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
         .unwrap()
         .into_inner()
         .roles;
+    assert!(
+        !roles.is_empty(),
+        "the other tenant lists its built-in roles"
+    );
     assert!(roles.iter().all(|r| r.id != created.id));
     expect_invalid(
         other
@@ -954,6 +1003,7 @@ async fn identity_calls_know_their_caller_and_their_tenant(mode: Mode) {
         .unwrap()
         .into_inner()
         .users;
+    assert!(!theirs.is_empty(), "the other tenant lists its own admin");
     assert!(theirs.iter().all(|u| u.tenant_id == other.tenant_id));
     let listed = admin
         .identity()
