@@ -834,6 +834,106 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
     )
     .await;
     assert_eq!(shown, Shown::Answered("0 entries".into()));
+    let team = platform
+        .identity()
+        .create_team(CreateTeamRequest {
+            team: Some(Team {
+                display_name: "Hidden team".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    let team_cases = [asked("another tenant", &stranger, &team.id)];
+    let shown = assert_hidden(
+        "GetTeam",
+        &team_cases,
+        &platform_nobody,
+        |s, id| async move {
+            s.identity()
+                .get_team(crm_proto::identity::GetTeamRequest { id })
+                .await
+                .map(|_| "found".into())
+        },
+    )
+    .await;
+    refused(shown, Code::NotFound);
+    let shown = assert_hidden(
+        "UpdateTeam",
+        &team_cases,
+        &platform_nobody,
+        |s, id| async move {
+            s.identity()
+                .update_team(crm_proto::identity::UpdateTeamRequest {
+                    team: Some(Team {
+                        id,
+                        display_name: "Mine".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("display_name"),
+                    request_id: String::new(),
+                })
+                .await
+                .map(|_| "updated".into())
+        },
+    )
+    .await;
+    refused(shown, Code::NotFound);
+    let shown = assert_hidden(
+        "DeleteTeam",
+        &team_cases,
+        &platform_nobody,
+        |s, id| async move {
+            s.identity()
+                .delete_team(crm_proto::identity::DeleteTeamRequest {
+                    id,
+                    ..Default::default()
+                })
+                .await
+                .map(|_| "deleted".into())
+        },
+    )
+    .await;
+    refused(shown, Code::NotFound);
+    let role = org::role_id(&platform, "sales_rep").await;
+    let role_cases = [asked("another tenant", &stranger, &role)];
+    let shown = assert_hidden(
+        "GetRole",
+        &role_cases,
+        &platform_nobody,
+        |s, id| async move {
+            s.identity()
+                .get_role(crm_proto::identity::GetRoleRequest { id })
+                .await
+                .map(|_| "found".into())
+        },
+    )
+    .await;
+    refused(shown, Code::NotFound);
+    let shown = assert_hidden(
+        "UpdateRole",
+        &role_cases,
+        &platform_nobody,
+        |s, id| async move {
+            s.identity()
+                .update_role(crm_proto::identity::UpdateRoleRequest {
+                    role: Some(crm_proto::identity::Role {
+                        id,
+                        display_name: "Mine".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("display_name"),
+                    request_id: String::new(),
+                })
+                .await
+                .map(|_| "updated".into())
+        },
+    )
+    .await;
+    refused(shown, Code::NotFound);
     for (rpc, field) in [("parent", true), ("manager", false)] {
         let shown = assert_hidden(
             "CreateTeam",

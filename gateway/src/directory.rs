@@ -195,7 +195,8 @@ pub async fn resolve<C: ConnectionTrait>(
     })
 }
 
-/// Users in the teams `user` belongs to or manages, and in all their sub-teams.
+/// Users in the teams `user` belongs to or manages, and in all their sub-teams, with the
+/// managers of those teams: a sub-team's manager belongs to the organisation above them.
 async fn team_members<C: ConnectionTrait>(
     db: &C,
     user: &user::Model,
@@ -223,6 +224,11 @@ async fn team_members<C: ConnectionTrait>(
             stack.extend(children.get(team).into_iter().flatten().copied());
         }
     }
+    let managers: HashSet<&str> = teams
+        .iter()
+        .filter(|t| reached.contains(t.id.as_str()) && !t.manager_user_id.is_empty())
+        .map(|t| t.manager_user_id.as_str())
+        .collect();
     let users = user::Entity::find()
         .filter(user::Column::TenantId.eq(user.tenant_id.as_str()))
         .all(db)
@@ -231,6 +237,7 @@ async fn team_members<C: ConnectionTrait>(
         .into_iter()
         .filter(|u| {
             u.id == user.id
+                || managers.contains(u.id.as_str())
                 || split(&u.team_ids)
                     .iter()
                     .any(|t| reached.contains(t.as_str()))

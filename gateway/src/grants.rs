@@ -85,26 +85,32 @@ pub async fn check_roles<C: ConnectionTrait>(
         ));
     }
     for role in &roles {
-        let permissions = split(&role.permissions);
-        let lacking = permissions.iter().find(|g| !may_grant(p, g));
-        if let Some(permission) = lacking {
-            return Err(denied(
-                field,
-                format!(
-                    "cannot assign role `{}`: it holds `{permission}`, which the caller does not",
-                    role.display_name
-                ),
-            ));
-        }
-        if parse_scope(&role.data_scope).is_wider_than(p.scope) {
-            return Err(denied(
-                field,
-                format!(
-                    "cannot assign role `{}`: its data scope is wider than the caller's",
-                    role.display_name
-                ),
-            ));
-        }
+        check_role(p, field, "assign", role)?;
+    }
+    Ok(())
+}
+
+/// Checks that the caller holds everything `role` grants, before it may `act` on it (assign
+/// it, or change it: a role above the caller is as out of reach as a user above it).
+pub fn check_role(p: &Principal, field: &str, act: &str, role: &role::Model) -> Result<(), Error> {
+    let permissions = split(&role.permissions);
+    if let Some(permission) = permissions.iter().find(|g| !may_grant(p, g)) {
+        return Err(denied(
+            field,
+            format!(
+                "cannot {act} role `{}`: it holds `{permission}`, which the caller does not",
+                role.display_name
+            ),
+        ));
+    }
+    if parse_scope(&role.data_scope).is_wider_than(p.scope) {
+        return Err(denied(
+            field,
+            format!(
+                "cannot {act} role `{}`: its data scope is wider than the caller's",
+                role.display_name
+            ),
+        ));
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ use crate::directory::{
 };
 use crate::entity::{api_key, join, role, split, team, user};
 use crate::grants;
+use crate::permissions;
+use crate::teams;
 use crate::tenants::{self, NewTenant};
 use crm_platform::audit;
 use crm_platform::auth::{DataScope, Principal};
@@ -122,6 +124,8 @@ fn role_proto(r: &role::Model) -> Role {
         display_name: r.display_name.clone(),
         permissions: split(&r.permissions),
         data_scope: scope as i32,
+        etag: etag::format(r.version),
+        built_in: permissions::is_built_in(&r.display_name),
     }
 }
 
@@ -131,7 +135,88 @@ fn team_proto(t: &team::Model) -> Team {
         display_name: t.display_name.clone(),
         parent_team_id: t.parent_team_id.clone(),
         manager_user_id: t.manager_user_id.clone(),
+        etag: etag::format(t.version),
     }
+}
+
+/// A role's data scope from the wire.
+fn role_scope(value: i32) -> Result<DataScope, Error> {
+    match crm_proto::identity::DataScope::try_from(value) {
+        Ok(crm_proto::identity::DataScope::All) => Ok(DataScope::All),
+        Ok(crm_proto::identity::DataScope::Team) => Ok(DataScope::Team),
+        Ok(_) => Ok(DataScope::Own),
+        Err(_) => Err(Error::invalid("role.data_scope", "unknown data scope")),
+    }
+}
+
+/// Refuses a role name another role of the tenant has.
+async fn check_role_name<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    name: &str,
+    except_id: &str,
+) -> Result<(), Error> {
+    let exists = role::Entity::find()
+        .filter(role::Column::TenantId.eq(tenant_id))
+        .filter(role::Column::DisplayName.eq(name))
+        .filter(role::Column::Id.ne(except_id))
+        .one(db)
+        .await?;
+    if exists.is_some() || permissions::is_built_in(name) {
+        return Err(Error::AlreadyExists {
+            reason: "ROLE_NAME_TAKEN",
+            message: "a role with this name already exists".to_owned(),
+            metadata: [("field".to_owned(), "role.display_name".to_owned())].into(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a team's new manager: a user of the tenant whom the caller could manage, since a
+/// manager reaches the team's records.
+async fn check_manager<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    manager_id: &str,
+) -> Result<(), Error> {
+    if manager_id.is_empty() {
+        return Ok(());
+    }
+    let manager = user_in_tenant(db, &p.tenant_id, manager_id)
+        .await
+        .map_err(|_| {
+            Error::invalid(
+                "team.manager_user_id",
+                "names an id that does not exist in this tenant",
+            )
+        })?;
+    grants::check_may_manage(db, p, "team.manager_user_id", &manager).await
+}
+
+/// A team of the caller's tenant, or `NOT_FOUND`.
+async fn team_in_tenant<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<team::Model, Error> {
+    team::Entity::find_by_id(id)
+        .filter(team::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("team", id))
+}
+
+/// A role of the caller's tenant, or `NOT_FOUND`.
+async fn role_in_tenant<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<role::Model, Error> {
+    role::Entity::find_by_id(id)
+        .filter(role::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("role", id))
 }
 
 fn key_proto(k: &api_key::Model) -> ApiKey {
@@ -474,25 +559,14 @@ impl IdentityService for IdentityGrpc {
             )
             .await?;
         }
-        if !input.manager_user_id.is_empty() {
-            // A manager reaches the team's records: naming one widens that user's reach, so
-            // the caller must be able to manage them.
-            let manager = user_in_tenant(db, &p.tenant_id, &input.manager_user_id)
-                .await
-                .map_err(|_| {
-                    Error::invalid(
-                        "team.manager_user_id",
-                        "names an id that does not exist in this tenant",
-                    )
-                })?;
-            grants::check_may_manage(db, p, "team.manager_user_id", &manager).await?;
-        }
+        check_manager(db, p, &input.manager_user_id).await?;
         let model = team::Model {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: p.tenant_id.clone(),
             display_name: input.display_name.trim().to_owned(),
             parent_team_id: input.parent_team_id,
             manager_user_id: input.manager_user_id,
+            version: 1,
             create_time: now_micros(),
         };
         let fields = [
@@ -545,12 +619,7 @@ impl IdentityService for IdentityGrpc {
         v.max_chars("role.display_name", &input.display_name, 100);
         v.finish()?;
         grants::check_permissions(p, "role.permissions", &input.permissions)?;
-        let scope = match crm_proto::identity::DataScope::try_from(input.data_scope) {
-            Ok(crm_proto::identity::DataScope::All) => DataScope::All,
-            Ok(crm_proto::identity::DataScope::Team) => DataScope::Team,
-            Ok(_) => DataScope::Own,
-            Err(_) => return Err(Error::invalid("role.data_scope", "unknown data scope").into()),
-        };
+        let scope = role_scope(input.data_scope)?;
         grants::check_scope(p, "role.data_scope", scope)?;
         let model = role::Model {
             id: uuid::Uuid::now_v7().to_string(),
@@ -558,22 +627,10 @@ impl IdentityService for IdentityGrpc {
             display_name: input.display_name.trim().to_owned(),
             permissions: join(&input.permissions),
             data_scope: scope_name(scope).to_owned(),
+            version: 1,
             create_time: now_micros(),
         };
-        let exists = role::Entity::find()
-            .filter(role::Column::TenantId.eq(p.tenant_id.as_str()))
-            .filter(role::Column::DisplayName.eq(model.display_name.as_str()))
-            .one(self.db())
-            .await
-            .map_err(Error::from)?;
-        if exists.is_some() {
-            return Err(Error::AlreadyExists {
-                reason: "ROLE_NAME_TAKEN",
-                message: "a role with this name already exists".to_owned(),
-                metadata: [("field".to_owned(), "role.display_name".to_owned())].into(),
-            }
-            .into());
-        }
+        check_role_name(self.db(), &p.tenant_id, &model.display_name, "").await?;
         let fields = [
             ("display_name", model.display_name.clone()),
             ("permissions", model.permissions.clone()),
@@ -703,6 +760,259 @@ impl IdentityService for IdentityGrpc {
         Ok(Response::new(RevokeApiKeyResponse {
             api_key: Some(key_proto(&key)),
         }))
+    }
+
+    async fn get_team(
+        &self,
+        request: Request<GetTeamRequest>,
+    ) -> Result<Response<GetTeamResponse>, Status> {
+        let p = caller(&request, Some("identity.teams.read"))?;
+        let team = team_in_tenant(self.db(), &p.tenant_id, &request.get_ref().id).await?;
+        Ok(Response::new(GetTeamResponse {
+            team: Some(team_proto(&team)),
+        }))
+    }
+
+    async fn update_team(
+        &self,
+        request: Request<UpdateTeamRequest>,
+    ) -> Result<Response<UpdateTeamResponse>, Status> {
+        let p = caller(&request, Some("identity.teams.write"))?;
+        let r = request.get_ref();
+        let input = r
+            .team
+            .clone()
+            .ok_or_else(|| Error::invalid("team", "is required"))?;
+        let paths = r.update_mask.clone().map(|m| m.paths).unwrap_or_default();
+        let fields = field_mask::resolve(
+            &paths,
+            &["display_name", "parent_team_id", "manager_user_id"],
+            &["id", "etag"],
+            |f| match f {
+                "display_name" => !input.display_name.is_empty(),
+                "parent_team_id" => !input.parent_team_id.is_empty(),
+                "manager_user_id" => !input.manager_user_id.is_empty(),
+                _ => false,
+            },
+        )?;
+        let expected = etag::parse("team.etag", &input.etag)?;
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/UpdateTeam",
+            &r.request_id,
+            r,
+        )?;
+        let response = mutate(self.db(), key.as_ref(), |txn| async move {
+            let current = team_in_tenant(&txn, &p.tenant_id, &input.id).await?;
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(Error::StaleEtag { resource: "team" });
+            }
+            let mut next = current.clone();
+            for field in fields {
+                match field {
+                    "display_name" => {
+                        let mut v = Violations::new();
+                        v.required("team.display_name", &input.display_name);
+                        v.max_chars("team.display_name", &input.display_name, 200);
+                        v.finish()?;
+                        next.display_name = input.display_name.trim().to_owned();
+                    }
+                    "parent_team_id" => {
+                        let parent = input.parent_team_id.trim();
+                        teams::check_parent(&txn, &p.tenant_id, &current.id, parent).await?;
+                        next.parent_team_id = parent.to_owned();
+                    }
+                    "manager_user_id" => {
+                        let manager = input.manager_user_id.trim();
+                        check_manager(&txn, p, manager).await?;
+                        next.manager_user_id = manager.to_owned();
+                    }
+                    _ => {}
+                }
+            }
+            next.version = current.version + 1;
+            let updated = team::Entity::update_many()
+                .set(next.clone().into_active_model().reset_all())
+                .filter(team::Column::Id.eq(current.id.as_str()))
+                .filter(team::Column::Version.eq(current.version))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected != 1 {
+                return Err(Error::StaleEtag { resource: "team" });
+            }
+            let snapshot = |t: &team::Model| {
+                vec![
+                    ("display_name", t.display_name.clone()),
+                    ("parent_team_id", t.parent_team_id.clone()),
+                    ("manager_user_id", t.manager_user_id.clone()),
+                ]
+            };
+            let changes = audit::diff(&snapshot(&current), &snapshot(&next));
+            audit::record(&txn, p, "team", &next.id, "update", &changes).await?;
+            Ok((
+                txn,
+                UpdateTeamResponse {
+                    team: Some(team_proto(&next)),
+                },
+            ))
+        })
+        .await?;
+        // Who reaches whom changed: the next call of everyone resolves it anew.
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(response))
+    }
+
+    async fn delete_team(
+        &self,
+        request: Request<DeleteTeamRequest>,
+    ) -> Result<Response<DeleteTeamResponse>, Status> {
+        let p = caller(&request, Some("identity.teams.write"))?;
+        let r = request.get_ref();
+        let expected = etag::parse("etag", &r.etag)?;
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/DeleteTeam",
+            &r.request_id,
+            r,
+        )?;
+        let id = r.id.clone();
+        let response = mutate(self.db(), key.as_ref(), |txn| async move {
+            let current = team_in_tenant(&txn, &p.tenant_id, &id).await?;
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(Error::StaleEtag { resource: "team" });
+            }
+            teams::check_empty(&txn, &p.tenant_id, &current.id).await?;
+            let deleted = team::Entity::delete_many()
+                .filter(team::Column::Id.eq(current.id.as_str()))
+                .filter(team::Column::Version.eq(current.version))
+                .exec(&txn)
+                .await?;
+            if deleted.rows_affected != 1 {
+                return Err(Error::StaleEtag { resource: "team" });
+            }
+            let changes = [audit::Change {
+                field: "display_name".into(),
+                before: current.display_name.clone(),
+                after: String::new(),
+            }];
+            audit::record(&txn, p, "team", &current.id, "delete", &changes).await?;
+            Ok((txn, DeleteTeamResponse {}))
+        })
+        .await?;
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(response))
+    }
+
+    async fn get_role(
+        &self,
+        request: Request<GetRoleRequest>,
+    ) -> Result<Response<GetRoleResponse>, Status> {
+        let p = caller(&request, Some("identity.roles.read"))?;
+        let role = role_in_tenant(self.db(), &p.tenant_id, &request.get_ref().id).await?;
+        Ok(Response::new(GetRoleResponse {
+            role: Some(role_proto(&role)),
+        }))
+    }
+
+    async fn update_role(
+        &self,
+        request: Request<UpdateRoleRequest>,
+    ) -> Result<Response<UpdateRoleResponse>, Status> {
+        let p = caller(&request, Some("identity.roles.write"))?;
+        let r = request.get_ref();
+        let input = r
+            .role
+            .clone()
+            .ok_or_else(|| Error::invalid("role", "is required"))?;
+        let paths = r.update_mask.clone().map(|m| m.paths).unwrap_or_default();
+        let fields = field_mask::resolve(
+            &paths,
+            &["display_name", "permissions", "data_scope"],
+            &["id", "etag", "built_in"],
+            |f| match f {
+                "display_name" => !input.display_name.is_empty(),
+                "permissions" => !input.permissions.is_empty(),
+                "data_scope" => input.data_scope != 0,
+                _ => false,
+            },
+        )?;
+        let mut v = Violations::new();
+        v.at_most("role.permissions", input.permissions.len(), MAX_PERMISSIONS);
+        v.finish()?;
+        let expected = etag::parse("role.etag", &input.etag)?;
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/UpdateRole",
+            &r.request_id,
+            r,
+        )?;
+        let response = mutate(self.db(), key.as_ref(), |txn| async move {
+            let current = role_in_tenant(&txn, &p.tenant_id, &input.id).await?;
+            if permissions::is_built_in(&current.display_name) {
+                return Err(Error::precondition(
+                    "BUILT_IN_ROLE",
+                    "built-in roles follow the release; create a custom role instead",
+                ));
+            }
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(Error::StaleEtag { resource: "role" });
+            }
+            // A role above the caller is out of its reach, before and after the change.
+            grants::check_role(p, "role.id", "change", &current)?;
+            let mut next = current.clone();
+            for field in fields {
+                match field {
+                    "display_name" => {
+                        let mut v = Violations::new();
+                        v.required("role.display_name", &input.display_name);
+                        v.max_chars("role.display_name", &input.display_name, 100);
+                        v.finish()?;
+                        let name = input.display_name.trim();
+                        check_role_name(&txn, &p.tenant_id, name, &current.id).await?;
+                        next.display_name = name.to_owned();
+                    }
+                    "permissions" => {
+                        grants::check_permissions(p, "role.permissions", &input.permissions)?;
+                        next.permissions = join(&input.permissions);
+                    }
+                    "data_scope" => {
+                        let scope = role_scope(input.data_scope)?;
+                        grants::check_scope(p, "role.data_scope", scope)?;
+                        next.data_scope = scope_name(scope).to_owned();
+                    }
+                    _ => {}
+                }
+            }
+            next.version = current.version + 1;
+            let updated = role::Entity::update_many()
+                .set(next.clone().into_active_model().reset_all())
+                .filter(role::Column::Id.eq(current.id.as_str()))
+                .filter(role::Column::Version.eq(current.version))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected != 1 {
+                return Err(Error::StaleEtag { resource: "role" });
+            }
+            let snapshot = |r: &role::Model| {
+                vec![
+                    ("display_name", r.display_name.clone()),
+                    ("permissions", r.permissions.clone()),
+                    ("data_scope", r.data_scope.clone()),
+                ]
+            };
+            let changes = audit::diff(&snapshot(&current), &snapshot(&next));
+            audit::record(&txn, p, "role", &next.id, "update", &changes).await?;
+            Ok((
+                txn,
+                UpdateRoleResponse {
+                    role: Some(role_proto(&next)),
+                },
+            ))
+        })
+        .await?;
+        // Everyone holding the role gets its new permissions on their next call.
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(response))
     }
 
     async fn list_audit_entries(

@@ -14,6 +14,7 @@ pub mod migration;
 pub mod permissions;
 pub mod rate_limit;
 pub mod sign_in;
+pub mod teams;
 pub mod tenants;
 pub mod upstream;
 

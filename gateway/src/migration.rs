@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = crm_platform::migration::migrations();
         migrations.push(Box::new(CreateIdentityTables));
         migrations.push(Box::new(AddSessionFamilies));
+        migrations.push(Box::new(AddTeamAndRoleVersions));
         migrations
     }
 }
@@ -198,6 +199,47 @@ impl MigrationTrait for AddSessionFamilies {
                     Table::alter()
                         .table("refresh_tokens")
                         .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Gives teams and roles a version, so their updates are conditional on an etag.
+struct AddTeamAndRoleVersions;
+
+impl MigrationName for AddTeamAndRoleVersions {
+    fn name(&self) -> &str {
+        "m20261201_000002_add_team_and_role_versions"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddTeamAndRoleVersions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["teams", "roles"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(big_integer("version").default(1))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["teams", "roles"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .drop_column("version")
                         .to_owned(),
                 )
                 .await?;

@@ -47,10 +47,10 @@ pub fn required(path: &str) -> Option<Requirement> {
             "CreateTenant" => "identity.tenants.create",
             "GetUser" | "ListUsers" => "identity.users.read",
             "CreateUser" | "UpdateUser" => "identity.users.write",
-            "ListTeams" => "identity.teams.read",
-            "CreateTeam" => "identity.teams.write",
-            "ListRoles" => "identity.roles.read",
-            "CreateRole" => "identity.roles.write",
+            "ListTeams" | "GetTeam" => "identity.teams.read",
+            "CreateTeam" | "UpdateTeam" | "DeleteTeam" => "identity.teams.write",
+            "ListRoles" | "GetRole" => "identity.roles.read",
+            "CreateRole" | "UpdateRole" => "identity.roles.write",
             "ListApiKeys" => "identity.api_keys.read",
             "CreateApiKey" | "RevokeApiKey" => "identity.api_keys.write",
             "ListAuditEntries" => "identity.audit.read",
@@ -177,6 +177,12 @@ pub fn built_in_roles() -> Vec<BuiltInRole> {
             scope: DataScope::Own,
         },
     ]
+}
+
+/// Tells whether a role of this name is one every tenant starts with, which follows the
+/// release and cannot be changed.
+pub fn is_built_in(name: &str) -> bool {
+    name == "platform_admin" || built_in_roles().iter().any(|r| r.name == name)
 }
 
 /// Tells whether `permission` names something the suite knows (or is the `*` wildcard).

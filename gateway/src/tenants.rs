@@ -67,6 +67,7 @@ pub async fn create<C: ConnectionTrait>(
             display_name: Set(name),
             permissions: Set(permissions.join(",")),
             data_scope: Set(scope_name(scope).to_owned()),
+            version: Set(1),
             create_time: Set(now),
         })
         .exec(db)

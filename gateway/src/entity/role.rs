@@ -17,6 +17,8 @@ pub struct Model {
     pub permissions: String,
     /// own, team or all.
     pub data_scope: String,
+    /// Row version, for etags.
+    pub version: i64,
     /// Microseconds since the epoch.
     pub create_time: i64,
 }

@@ -17,6 +17,8 @@ pub struct Model {
     pub parent_team_id: String,
     /// Manager, empty if none.
     pub manager_user_id: String,
+    /// Row version, for etags.
+    pub version: i64,
     /// Microseconds since the epoch.
     pub create_time: i64,
 }
