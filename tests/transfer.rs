@@ -161,10 +161,22 @@ async fn import_and_export(mode: Mode) {
         o.rep1.contact_names("").await.unwrap(),
         ["Li, Na", "王小明"]
     );
+    // Errors name the file's column, as the spreadsheet user wrote it, and the record field.
     let column = |row: i64| result_for(&first, row).errors[0].column.clone();
-    assert!(column(3).starts_with("contact.phones"), "{}", column(3));
-    assert_eq!(column(4), "contact.display_name");
-    assert_eq!(column(5), "contact.custom_fields[segment]");
+    let field = |row: i64| result_for(&first, row).errors[0].field.clone();
+    assert_eq!(column(3), "phones");
+    assert!(field(3).starts_with("contact.phones["), "{}", field(3));
+    assert_eq!(
+        (column(4), field(4)),
+        ("display_name".into(), "contact.display_name".into())
+    );
+    assert_eq!(
+        (column(5), field(5)),
+        (
+            "custom.segment".into(),
+            "contact.custom_fields[segment]".into()
+        )
+    );
     assert!(
         result_for(&first, 7).errors[0]
             .description
@@ -201,8 +213,9 @@ async fn import_and_export(mode: Mode) {
     .await;
     assert!(dry.dry_run);
     assert_eq!((dry.created, dry.failed), (1, 1));
+    assert_eq!(result_for(&dry, 2).errors[0].column, "emails");
     assert_eq!(
-        result_for(&dry, 2).errors[0].column,
+        result_for(&dry, 2).errors[0].field,
         "contact.emails[0].value"
     );
     assert_eq!(o.rep1.contact_names("").await.unwrap().len(), 2);
@@ -258,10 +271,7 @@ async fn import_and_export(mode: Mode) {
     .await
     .unwrap();
     assert_eq!((structured.created, structured.failed), (1, 1));
-    assert_eq!(
-        result_for(&structured, 2).errors[0].column,
-        "contact.owner_id"
-    );
+    assert_eq!(result_for(&structured, 2).errors[0].column, "owner_id");
 
     // Malformed streams are refused whole.
     expect_invalid(

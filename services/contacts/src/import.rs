@@ -64,8 +64,9 @@ impl Tally {
                 errors: errors
                     .into_iter()
                     .map(|e| ImportError {
-                        column: e.field,
+                        column: crate::tabular::column_of(&e.field),
                         description: e.description,
+                        field: e.field,
                     })
                     .collect(),
             });

@@ -81,6 +81,25 @@ fn point_values(points: &[ContactPoint]) -> String {
         .join(";")
 }
 
+/// The file column a record field path comes from, as a spreadsheet user wrote it:
+/// `contact.emails[0].value` is `emails`, `contact.custom_fields[segment]` is
+/// `custom.segment`, `contact.address.locality` is `locality`.
+pub fn column_of(path: &str) -> String {
+    let path = path
+        .strip_prefix("contact.")
+        .or_else(|| path.strip_prefix("account."))
+        .unwrap_or(path);
+    if let Some(name) = path
+        .strip_prefix("custom_fields[")
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        return format!("{CUSTOM_PREFIX}{name}");
+    }
+    let path = path.strip_prefix("address.").unwrap_or(path);
+    let end = path.find(['[', '.']).unwrap_or(path.len());
+    path[..end].to_owned()
+}
+
 const ADDRESS_COLUMNS: &[&str] = &[
     "region_code",
     "administrative_area",
@@ -423,6 +442,21 @@ impl Tabular for Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_paths_map_to_the_columns_of_the_file() {
+        for (path, column) in [
+            ("contact.emails[0].value", "emails"),
+            ("contact.phones[2].label", "phones"),
+            ("contact.custom_fields[segment]", "custom.segment"),
+            ("contact.address.locality", "locality"),
+            ("account.display_name", "display_name"),
+            ("contact.birthday", "birthday"),
+            ("", ""),
+        ] {
+            assert_eq!(column_of(path), column, "{path}");
+        }
+    }
 
     fn row(cells: &[(&str, &str)]) -> Row {
         cells
