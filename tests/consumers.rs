@@ -69,13 +69,44 @@ fn event(id: &str, kind: &str) -> Envelope {
     }
 }
 
+/// A fresh PostgreSQL database with the platform's tables, on the harness's server.
+async fn inbox_pg(name: &str) -> sea_orm::DatabaseConnection {
+    let pg = support::postgres();
+    let database = format!("{name}_{}", std::process::id());
+    support::psql(pg.port, &format!("create database {database}")).unwrap();
+    let db = crm_platform::db::connect(&format!(
+        "postgres://postgres@127.0.0.1:{}/{database}",
+        pg.port
+    ))
+    .await
+    .unwrap();
+    crm_platform::db::migrate::<TestMigrator>(&db)
+        .await
+        .unwrap();
+    db
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_apply_once_survive_a_dead_consumer_and_poison_is_dead_lettered() {
+async fn events_apply_once_with_an_sqlite_inbox() {
+    let (db, dir) = inbox_db("consumer").await;
+    events_apply_once_survive_a_dead_consumer_and_poison_is_dead_lettered(db).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_apply_once_with_a_postgres_inbox() {
+    let db = inbox_pg("inbox").await;
+    events_apply_once_survive_a_dead_consumer_and_poison_is_dead_lettered(db).await;
+}
+
+async fn events_apply_once_survive_a_dead_consumer_and_poison_is_dead_lettered(
+    db: sea_orm::DatabaseConnection,
+) {
     let redis = support::Redis::start();
     let client = redis::Client::open(redis.url()).unwrap();
     let conn = ConnectionManager::new(client.clone()).await.unwrap();
     let bus = Bus::Redis(conn.clone());
-    let (db, dir) = inbox_db("consumer").await;
+    let inbox = db.clone();
 
     // e2 is published twice, as a relay does when it re-sends after a crash.
     for e in [
@@ -177,7 +208,14 @@ async fn events_apply_once_survive_a_dead_consumer_and_poison_is_dead_lettered()
     assert_eq!(pending.count(), 0);
     let _ = stop.send(());
     running.await.unwrap();
-    let _ = std::fs::remove_dir_all(dir);
+    // The inbox holds each applied event once, in the subscriber's own database.
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+    let recorded = crm_platform::entity::inbox::Entity::find()
+        .filter(crm_platform::entity::inbox::Column::Consumer.eq("reporting"))
+        .count(&inbox)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 3, "e1, e2 and e3, each once");
 }
 
 /// Event payloads hold personal data, so they live on the stream, and on its dead-letter

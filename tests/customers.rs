@@ -1215,7 +1215,167 @@ async fn tags_groups_and_ownership_transfer(mode: Mode) {
     assert!(owner_updates >= 3, "{owner_updates} transfer events");
 }
 
+/// An account's whole life: updated (conditionally on its etag), deleted, undeleted; and a
+/// group removed once empty. Each change is audited and announced.
+async fn accounts_and_groups_through_their_lives(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "lives").await;
+    let created = create_account(&o.rep1, company("深圳华强电子有限公司"))
+        .await
+        .unwrap();
+    let mut api = o.rep1.contacts();
+    let updated = api
+        .update_account(UpdateAccountRequest {
+            account: Some(Account {
+                id: created.id.clone(),
+                etag: created.etag.clone(),
+                industry: "electronics".into(),
+                website: "https://huaqiang.example.cn".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["industry".into(), "website".into()],
+            }),
+            request_id: String::new(),
+            allow_duplicates: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert_eq!(updated.industry, "electronics");
+    assert_eq!(
+        updated.display_name, created.display_name,
+        "unmasked fields stay"
+    );
+    assert_ne!(updated.etag, created.etag);
+    let stale = api
+        .update_account(UpdateAccountRequest {
+            account: Some(Account {
+                id: created.id.clone(),
+                etag: created.etag.clone(),
+                industry: "retail".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["industry".into()],
+            }),
+            request_id: String::new(),
+            allow_duplicates: false,
+        })
+        .await;
+    expect_code(stale, Code::Aborted);
+    let read = api
+        .get_account(GetAccountRequest {
+            id: created.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert_eq!(read, updated, "the stale write changed nothing");
+    let deleted = api
+        .delete_account(DeleteAccountRequest {
+            id: created.id.clone(),
+            etag: updated.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert!(deleted.delete_time.is_some());
+    let listed = api
+        .list_accounts(ListAccountsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .accounts;
+    assert!(listed.iter().all(|a| a.id != created.id));
+    let restored = api
+        .undelete_account(UndeleteAccountRequest {
+            id: created.id.clone(),
+            etag: deleted.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert!(restored.delete_time.is_none());
+    assert_eq!(restored.industry, "electronics");
+    let history: Vec<String> = api
+        .list_audit_entries(ListAuditEntriesRequest {
+            resource_type: "account".into(),
+            resource_id: created.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(history, ["undelete", "delete", "update", "create"]);
+    let events: Vec<ContactsEventType> = suite
+        .contacts_events()
+        .await
+        .into_iter()
+        .filter(|e| matches!(&e.subject, Some(contacts_event::Subject::Account(a)) if a.id == created.id))
+        .map(|e| e.r#type())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ContactsEventType::AccountCreated,
+            ContactsEventType::AccountUpdated,
+            ContactsEventType::AccountDeleted,
+            ContactsEventType::AccountUndeleted,
+        ]
+    );
+
+    // A group with no members goes; ListGroups no longer shows it.
+    let group = o
+        .manager
+        .contacts()
+        .create_group(CreateGroupRequest {
+            group: Some(Group {
+                display_name: "Trade fair 2026".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    o.manager
+        .contacts()
+        .delete_group(DeleteGroupRequest {
+            id: group.id.clone(),
+        })
+        .await
+        .unwrap();
+    let groups = o
+        .manager
+        .contacts()
+        .list_groups(ListGroupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .groups;
+    assert!(groups.iter().all(|g| g.id != group.id));
+}
+
 both_modes!(
+    accounts_and_groups_through_their_lives,
     full_records_and_group_trees,
     duplicates_are_refused_found_and_merged,
     tags_groups_and_ownership_transfer,

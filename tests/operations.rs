@@ -430,6 +430,79 @@ async fn rate_limits_answer_resource_exhausted_per_principal() {
         .unwrap();
 }
 
+/// A tenant's budget holds across all its principals, other tenants keep theirs, and the
+/// public sign-in RPCs are limited per client address before any password is checked.
+async fn tenant_and_public_limits(mode: Mode) {
+    let suite = Suite::start_with(
+        mode,
+        &[
+            ("CRM_RATE_LIMIT_RPS", "1000"),
+            ("CRM_TENANT_RATE_LIMIT_RPS", "3"),
+            ("CRM_PUBLIC_RATE_LIMIT_RPS", "1"),
+        ],
+    )
+    .await;
+    let admin = suite.admin().await;
+    let platform = suite.admin().await;
+    let stranger = support::org::other_tenant(&suite, &platform, "limits-other").await;
+    let rep = support::org::user(
+        &suite,
+        &admin,
+        "rep@tenant-limits.example",
+        "sales_rep",
+        &[],
+    )
+    .await;
+    // Burst 6 (twice the rate), then 3 a second, whoever of the tenant calls.
+    let (mut ok, mut limited) = (0u32, 0u32);
+    let started = Instant::now();
+    for i in 0..30 {
+        let caller = if i % 2 == 0 { &admin } else { &rep };
+        match caller.list_contacts("").await {
+            Ok(_) => ok += 1,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                assert!(status.get_error_details().retry_info().is_some());
+                limited += 1;
+            }
+        }
+    }
+    let allowed = 6 + (3.0 * started.elapsed().as_secs_f64()).ceil() as u32;
+    assert!(
+        ok <= allowed && limited >= 1,
+        "ok {ok} (allowed {allowed}), limited {limited}"
+    );
+    stranger.list_contacts("").await.unwrap();
+    // Sign-in from one address: a burst of 5, then one a second, for any account.
+    let mut auth =
+        crm_proto::identity::auth_service_client::AuthServiceClient::new(suite.channel().await);
+    let mut refused = 0;
+    for i in 0..12 {
+        let attempt = auth
+            .login(crm_proto::identity::LoginRequest {
+                email: format!("nobody{i}@limits.example"),
+                password: "not a password at all".into(),
+            })
+            .await;
+        match attempt {
+            Err(s) if s.code() == Code::ResourceExhausted => refused += 1,
+            Err(s) => assert_eq!(s.code(), Code::Unauthenticated, "{s:?}"),
+            Ok(_) => panic!("a made-up account signed in"),
+        }
+    }
+    assert!(refused >= 1, "the address limit held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_and_public_limits_embedded() {
+    tenant_and_public_limits(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_and_public_limits_distributed() {
+    tenant_and_public_limits(Mode::Distributed).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_lists_the_services_without_credentials() {
     use tonic_reflection::pb::v1::ServerReflectionRequest;
