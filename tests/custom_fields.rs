@@ -313,6 +313,7 @@ async fn custom_fields(mode: Mode) {
             ("referrer", "trade fair"),
         ])
     );
+    let footprint = suite.contacts_footprint().await;
     let bad = expect_code(
         create(
             &o.rep1,
@@ -343,6 +344,7 @@ async fn custom_fields(mode: Mode) {
         ["Ada"],
         "nothing written"
     );
+    assert_eq!(suite.contacts_footprint().await, footprint);
     // A required field must be given when creating.
     let account = o
         .rep1

@@ -428,6 +428,7 @@ async fn full_records_and_group_trees(mode: Mode) {
 
     // Every bad field is named, and nothing is written.
     let before = admin.list_contacts("").await.unwrap().len();
+    let footprint = suite.contacts_footprint().await;
     let bad = create_contact(
         &o.rep1,
         Contact {
@@ -476,6 +477,11 @@ async fn full_records_and_group_trees(mode: Mode) {
         )
         .await,
         "contact.related_account_ids[0]",
+    );
+    assert_eq!(
+        suite.contacts_footprint().await,
+        footprint,
+        "refused writes leave no row anywhere"
     );
     // A contact cannot be linked to an account outside its creator's scope.
     expect_invalid(

@@ -225,6 +225,7 @@ async fn sensitive_data(mode: Mode) {
     }
 
     // Bad numbers name the field, and nothing is written.
+    let footprint = suite.contacts_footprint().await;
     for (document, card, field) in [
         (
             (IdDocumentType::ResidentId, "110105194912310021"),
@@ -250,6 +251,7 @@ async fn sensitive_data(mode: Mode) {
         expect_invalid(create(&o.rep1, "Bad", document, card).await, field);
     }
     assert_eq!(admin.list_contacts("").await.unwrap().len(), 1);
+    assert_eq!(suite.contacts_footprint().await, footprint);
 
     // History and events carry the masked forms only.
     let entries = history(&o.rep1, &chen.id).await;

@@ -597,6 +597,7 @@ async fn oversized_lists_are_refused_at_once(mode: Mode) {
         request_id: String::new(),
     };
     let mut api = admin.contacts();
+    let footprint = suite.contacts_footprint().await;
     expect_invalid(
         api.create_contact(contact(Contact {
             tags: many("t"),
@@ -635,6 +636,7 @@ async fn oversized_lists_are_refused_at_once(mode: Mode) {
         "contact.custom_fields",
     );
     assert!(admin.list_contacts("").await.unwrap().is_empty());
+    assert_eq!(suite.contacts_footprint().await, footprint);
     expect_invalid(
         api.batch_modify_labels(BatchModifyLabelsRequest {
             resource_type: "contact".into(),

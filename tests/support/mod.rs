@@ -415,6 +415,37 @@ impl Suite {
             .expect("contacts database")
     }
 
+    /// How many rows each table of the contacts database holds that a write would add to:
+    /// the records, their index and search grams, the audit log, the outbox and the request
+    /// ids. "Nothing written" means this is unchanged, not only that the API shows nothing.
+    pub async fn contacts_footprint(&self) -> Vec<(&'static str, i64)> {
+        use sea_orm::ConnectionTrait as _;
+        let db = self.contacts_db().await;
+        let mut counts = Vec::new();
+        for table in [
+            "accounts",
+            "contacts",
+            "record_index",
+            "search_grams",
+            "audit_log",
+            "outbox",
+            "idempotency_keys",
+            "interactions",
+            "follow_ups",
+        ] {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .expect("count rows")
+                .expect("one row");
+            counts.push((table, row.try_get::<i64>("", "n").expect("a count")));
+        }
+        counts
+    }
+
     /// Runs one statement on the contacts database.
     pub async fn contacts_sql(&self, sql: &str) {
         use sea_orm::ConnectionTrait as _;
