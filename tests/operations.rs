@@ -512,12 +512,21 @@ async fn reflection_lists_the_services_without_credentials() {
 
     let suite = Suite::start(Mode::Embedded).await;
     let mut client = ServerReflectionClient::new(suite.channel().await);
-    let request = ServerReflectionRequest {
+    let ask = |message| ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+        message_request: Some(message),
     };
+    let requests = vec![
+        ask(MessageRequest::ListServices(String::new())),
+        ask(MessageRequest::FileContainingSymbol(
+            "crm.nothing.v1.Nothing".into(),
+        )),
+        ask(MessageRequest::FileContainingSymbol(
+            "crm.contacts.v1.ContactsService".into(),
+        )),
+    ];
     let mut responses = client
-        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .server_reflection_info(tokio_stream::iter(requests))
         .await
         .unwrap()
         .into_inner();
@@ -531,12 +540,42 @@ async fn reflection_lists_the_services_without_credentials() {
         "crm.identity.v1.AuthService",
         "crm.identity.v1.IdentityService",
         "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
             "{expected} missing from {names:?}"
         );
     }
+    // An unknown symbol is an error answer, and the stream goes on.
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ErrorResponse(error)) = response.message_response else {
+        panic!("expected an error answer");
+    };
+    assert_eq!(error.error_code, Code::NotFound as i32);
+    // A symbol's file comes with all it imports, so a client that never asks for a file by
+    // name can resolve every type from this one answer.
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::FileDescriptorResponse(files)) = response.message_response else {
+        panic!("expected files");
+    };
+    let files: Vec<prost_types::FileDescriptorProto> = files
+        .file_descriptor_proto
+        .iter()
+        .map(|raw| prost::Message::decode(raw.as_slice()).unwrap())
+        .collect();
+    let names: Vec<&str> = files.iter().map(|f| f.name()).collect();
+    assert_eq!(names[0], "crm/contacts/v1/contacts_service.proto");
+    for file in &files {
+        for import in &file.dependency {
+            assert!(
+                names.contains(&import.as_str()),
+                "{} imports {import}, not sent: {names:?}",
+                file.name()
+            );
+        }
+    }
+    assert!(names.contains(&"crm/common/v1/common.proto"));
 }
 
 /// Sends one gRPC-Web call over plain HTTP/1.1 and returns (HTTP header block, body).

@@ -24,6 +24,7 @@ pub mod migration;
 pub mod normalize;
 pub mod paging;
 pub mod private_files;
+pub mod reflection;
 pub mod sealing;
 pub mod secrets;
 pub mod server;

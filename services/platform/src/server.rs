@@ -150,20 +150,20 @@ pub async fn add_health_and_reflection(
     reporter
         .set_service_status("", ServingStatus::Serving)
         .await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ConfigError(format!("reflection descriptors are invalid: {e}")))?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| ConfigError(format!("reflection descriptors are invalid: {e}")))?;
+    let descriptors = crate::reflection::Descriptors::new(&[
+        crm_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ])
+    .map_err(|e| ConfigError(format!("reflection descriptors are invalid: {e}")))?;
+    let descriptors = std::sync::Arc::new(descriptors);
     routes
         .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
+        .add_service(crate::reflection::v1::server(std::sync::Arc::clone(
+            &descriptors,
+        )))
+        .add_service(crate::reflection::v1alpha::server(descriptors));
     Ok(reporter)
 }
 
