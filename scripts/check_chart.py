@@ -93,6 +93,9 @@ for name, deployment in deployments.items():
     check(f"{name} runs non-root with a read-only root filesystem",
           spec["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"])
     check(f"{name} runs `crm serve --target`", container["args"][:2] == ["serve", "--target"])
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    check(f"{name} has a writable scratch /tmp", "emptyDir" in volumes.get(mounts.get("/tmp"), {}), mounts)
 configmap = kinds["ConfigMap"][0]["data"]
 check("the gateway finds contacts through the ConfigMap", configmap.get("CRM_CONTACTS_URL") == "http://crm-contacts:50052", configmap)
 

@@ -494,7 +494,115 @@ async fn imports_never_name_hidden_duplicates(mode: Mode) {
     assert_eq!(still.etag, theirs.etag);
 }
 
+/// Reads a workbook with openpyxl, as a spreadsheet user's tools would, and returns what it
+/// found as `key=value` lines.
+fn read_workbook(file: &[u8]) -> String {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/venv/bin/python");
+    assert!(
+        python.exists(),
+        "openpyxl lives in target/tools/venv: run scripts/test once"
+    );
+    let path = support::process::scratch_dir("workbook").join("export.xlsx");
+    std::fs::write(&path, file).unwrap();
+    let script = r#"
+import sys, openpyxl
+ws = openpyxl.load_workbook(sys.argv[1]).active
+print(f"title={ws.title}")
+print(f"freeze={ws.freeze_panes}")
+print(f"filter={ws.auto_filter.ref}")
+print(f"bold={all(c.font.b for c in ws[1])}")
+header = [c.value for c in ws[1]]
+for row in ws.iter_rows(min_row=2):
+    for name, cell in zip(header, row):
+        if cell.value is not None:
+            print(f"{name}={type(cell.value).__name__}:{cell.value}")
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A workbook a sales manager can work with: numbers and dates typed, phones kept as text, a
+/// bold frozen header with an autofilter.
+async fn workbooks_type_their_cells(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    for (name, kind) in [
+        ("annual_spend", CustomFieldType::Decimal),
+        ("first_order", CustomFieldType::Date),
+        ("vip", CustomFieldType::Boolean),
+    ] {
+        admin
+            .contacts()
+            .create_custom_field(CreateCustomFieldRequest {
+                custom_field: Some(CustomFieldDefinition {
+                    resource_type: "contact".into(),
+                    name: name.into(),
+                    display_name: name.into(),
+                    r#type: kind as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    admin
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: "王小明".into(),
+                phone: "13800138000".into(),
+                birthday: Some(crm_proto::common::Date {
+                    year: 1990,
+                    month: 5,
+                    day: 1,
+                }),
+                custom_fields: [
+                    ("annual_spend", "12500.75"),
+                    ("first_order", "2024-03-18"),
+                    ("vip", "true"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+                ..Default::default()
+            }),
+            allow_duplicates: false,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let workbook = export(&admin, "contact", "", ExportFormat::Xlsx)
+        .await
+        .unwrap();
+    let seen = read_workbook(&workbook);
+    for expected in [
+        "title=contact",
+        "freeze=A2",
+        "bold=True",
+        "display_name=str:王小明",
+        "phones=str:+8613800138000",
+        "birthday=datetime:1990-05-01 00:00:00",
+        "custom.annual_spend=float:12500.75",
+        "custom.first_order=datetime:2024-03-18 00:00:00",
+        "custom.vip=bool:True",
+    ] {
+        assert!(seen.lines().any(|l| l == expected), "{expected} in\n{seen}");
+    }
+    assert!(seen.lines().any(|l| l.starts_with("filter=A1:")), "{seen}");
+}
+
 both_modes!(
+    workbooks_type_their_cells,
     import_and_export,
     imports_never_name_hidden_duplicates,
     exports_neutralise_formulas,

@@ -1,6 +1,7 @@
 //! Exporting the accounts or contacts a filtered List returns, as CSV or XLSX, with a column
 //! for each custom field. Pages are read with the List query (so the caller's data scope and
-//! the masking of sensitive fields apply unchanged) and streamed as they are written.
+//! the masking of sensitive fields apply unchanged). CSV is streamed page by page; a workbook
+//! is written on a blocking thread in constant memory and streamed as it is compressed.
 
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -13,7 +14,7 @@ use crm_platform::audit;
 use crm_platform::auth::Principal;
 use crm_platform::csv;
 use crm_platform::error::Error;
-use crm_platform::xlsx::{MAX_ROWS, SheetWriter};
+use crm_platform::xlsx::{self, Column};
 use crm_proto::contacts::{ExportFormat, ExportRecordsResponse};
 
 /// Records read per page.
@@ -42,25 +43,71 @@ async fn send(tx: &Sender, bytes: Vec<u8>) -> bool {
     true
 }
 
+/// The custom fields among the columns, by name.
+fn custom_names(columns: &[Column]) -> Vec<&str> {
+    columns
+        .iter()
+        .filter_map(|c| c.name.strip_prefix(CUSTOM_PREFIX))
+        .collect()
+}
+
+/// Writes a workbook's bytes into the response stream, a message per [`CHUNK`]; from the
+/// blocking thread that writes the workbook. Fails once the client is gone, which stops it.
+struct ChunkWriter {
+    tx: Sender,
+    buffer: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.buffer);
+        self.tx
+            .blocking_send(Ok(ExportRecordsResponse { chunk }))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
 impl Handlers {
-    /// Checks an export request and records it in the audit log; returns the header.
+    /// Checks an export request and records it in the audit log; returns the columns.
     pub async fn start_export<R: Tabular>(
         &self,
         principal: &Principal,
         filter: &str,
         format: ExportFormat,
-    ) -> Result<Vec<String>, Error> {
+    ) -> Result<Vec<Column>, Error> {
         principal.require(R::READ)?;
         // The first page checks the filter before anything is streamed.
         self.list::<R>(principal, 1, "", filter, "", false).await?;
         let definitions =
             custom_fields::definitions(&self.db, &principal.tenant_id, R::KIND, false).await?;
-        let mut header: Vec<String> = R::COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-        header.extend(
-            definitions
-                .iter()
-                .map(|d| format!("{CUSTOM_PREFIX}{}", d.name)),
-        );
+        let mut columns: Vec<Column> = R::COLUMNS
+            .iter()
+            .map(|c| Column {
+                name: (*c).to_owned(),
+                kind: R::cell_kind(c),
+            })
+            .collect();
+        columns.extend(definitions.iter().map(|d| Column {
+            name: format!("{CUSTOM_PREFIX}{}", d.name),
+            kind: crate::tabular::custom_cell_kind(d.field_type),
+        }));
         let change = audit::Change {
             field: "filter".to_owned(),
             before: String::new(),
@@ -71,7 +118,7 @@ impl Handlers {
             ),
         };
         audit::record(&self.db, principal, R::KIND, "", "export", &[change]).await?;
-        Ok(header)
+        Ok(columns)
     }
 
     /// Streams the file to `tx`; errors after the start travel as the stream's last item.
@@ -80,81 +127,121 @@ impl Handlers {
         principal: Principal,
         filter: String,
         format: ExportFormat,
-        header: Vec<String>,
+        columns: Vec<Column>,
         tx: Sender,
     ) {
-        if let Err(e) = self
-            .write_export::<R>(&principal, &filter, format, &header, &tx)
-            .await
-        {
+        let result = match format {
+            ExportFormat::Xlsx => {
+                self.write_workbook::<R>(&principal, &filter, columns, &tx)
+                    .await
+            }
+            _ => {
+                self.write_csv::<R>(&principal, &filter, &columns, &tx)
+                    .await
+            }
+        };
+        if let Err(e) = result {
             let _ = tx.send(Err(e.into())).await;
         }
     }
 
-    async fn write_export<R: Tabular>(
+    /// One page of the export's rows, and the next page's token (empty after the last).
+    async fn export_page<R: Tabular>(
         &self,
         principal: &Principal,
         filter: &str,
-        format: ExportFormat,
-        header: &[String],
+        custom: &[&str],
+        token: &str,
+    ) -> Result<(Vec<Vec<String>>, String), Error> {
+        let (page, next) = self
+            .list::<R>(principal, PAGE, token, filter, "", false)
+            .await?;
+        let rows = page
+            .iter()
+            .map(|proto| {
+                let mut cells = R::to_row(proto);
+                let values = R::custom(proto);
+                cells.extend(
+                    custom
+                        .iter()
+                        .map(|name| values.get(*name).cloned().unwrap_or_default()),
+                );
+                cells
+            })
+            .collect();
+        Ok((rows, next))
+    }
+
+    async fn write_csv<R: Tabular>(
+        &self,
+        principal: &Principal,
+        filter: &str,
+        columns: &[Column],
         tx: &Sender,
     ) -> Result<(), Error> {
-        let custom: Vec<&str> = header
-            .iter()
-            .filter_map(|h| h.strip_prefix(CUSTOM_PREFIX))
-            .collect();
-        let cells = |proto: &R::Proto| {
-            let mut cells = R::to_row(proto);
-            let values = R::custom(proto);
-            cells.extend(
-                custom
-                    .iter()
-                    .map(|name| values.get(*name).cloned().unwrap_or_default()),
-            );
-            cells
-        };
-        let mut sheet = SheetWriter::new(R::KIND);
+        let custom = custom_names(columns);
         let mut buffer = csv::BOM.to_vec();
-        match format {
-            ExportFormat::Xlsx => sheet.row(header),
-            _ => csv::write_record(&mut buffer, header),
-        }
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        csv::write_record(&mut buffer, &names);
         let mut token = String::new();
         loop {
-            let (page, next) = self
-                .list::<R>(principal, PAGE, &token, filter, "", false)
+            let (rows, next) = self
+                .export_page::<R>(principal, filter, &custom, &token)
                 .await?;
-            for proto in &page {
-                let row = cells(proto);
-                match format {
-                    ExportFormat::Xlsx => {
-                        if sheet.rows() > MAX_ROWS {
-                            return Err(Error::precondition(
-                                "TOO_MANY_ROWS",
-                                "a workbook holds 1,048,575 rows: export CSV or narrow the filter",
-                            ));
-                        }
-                        sheet.row(&row);
-                    }
-                    _ => csv::write_record(&mut buffer, &row),
-                }
+            for row in &rows {
+                csv::write_record(&mut buffer, row);
             }
-            // Each page leaves as soon as it is written, in either format.
-            let chunk = match format {
-                ExportFormat::Xlsx => sheet.take(),
-                _ => std::mem::take(&mut buffer),
-            };
-            if !send(tx, chunk).await {
+            if !send(tx, std::mem::take(&mut buffer)).await || next.is_empty() {
                 return Ok(());
-            }
-            if next.is_empty() {
-                break;
             }
             token = next;
         }
-        if format == ExportFormat::Xlsx {
-            send(tx, sheet.finish()).await;
+    }
+
+    async fn write_workbook<R: Tabular>(
+        &self,
+        principal: &Principal,
+        filter: &str,
+        columns: Vec<Column>,
+        tx: &Sender,
+    ) -> Result<(), Error> {
+        let (rows_tx, mut rows_rx) = mpsc::channel::<Vec<String>>(PAGE as usize);
+        let writer = ChunkWriter {
+            tx: tx.clone(),
+            buffer: Vec::with_capacity(CHUNK),
+        };
+        let sheet_columns = columns.clone();
+        let workbook = tokio::task::spawn_blocking(move || {
+            let rows = std::iter::from_fn(|| rows_rx.blocking_recv());
+            let mut writer = writer;
+            let written = xlsx::write_workbook(R::KIND, &sheet_columns, rows, &mut writer);
+            // What the archive left in the buffer goes too; a gone client is no error here.
+            let _ = std::io::Write::flush(&mut writer);
+            written
+        });
+        let custom = custom_names(&columns);
+        let fed = async {
+            let mut token = String::new();
+            loop {
+                let (rows, next) = self
+                    .export_page::<R>(principal, filter, &custom, &token)
+                    .await?;
+                for row in rows {
+                    // The workbook's thread stopped (the client went away, or it failed).
+                    if rows_tx.send(row).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                if next.is_empty() {
+                    return Ok::<(), Error>(());
+                }
+                token = next;
+            }
         }
-        Ok(())
+        .await;
+        drop(rows_tx);
+        let written = workbook.await.map_err(Error::internal)?;
+        fed?;
+        written.map(|_| ())
     }
 }

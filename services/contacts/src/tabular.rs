@@ -2,6 +2,7 @@
 //! field's name; lists (phones, emails, tags, groups) joined by ";"; enums by their short
 //! name ("male", "customer"); custom fields as `custom.<name>` columns.
 
+use crm_platform::xlsx::CellKind;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::account::Accounts;
@@ -30,6 +31,24 @@ pub trait Tabular: Resource {
     fn to_row(proto: &Self::Proto) -> Vec<String>;
     /// Its custom values.
     fn custom(proto: &Self::Proto) -> &HashMap<String, String>;
+    /// How a workbook writes one of [`Self::COLUMNS`]: text unless a column says otherwise.
+    fn cell_kind(_column: &str) -> CellKind {
+        CellKind::Text
+    }
+}
+
+/// How a workbook writes a custom field's values: numbers, dates and booleans typed, the
+/// rest as text.
+pub fn custom_cell_kind(field_type: i32) -> CellKind {
+    match crm_proto::contacts::CustomFieldType::try_from(field_type) {
+        Ok(
+            crm_proto::contacts::CustomFieldType::Number
+            | crm_proto::contacts::CustomFieldType::Decimal,
+        ) => CellKind::Number,
+        Ok(crm_proto::contacts::CustomFieldType::Date) => CellKind::Date,
+        Ok(crm_proto::contacts::CustomFieldType::Boolean) => CellKind::Boolean,
+        _ => CellKind::Text,
+    }
 }
 
 fn list(text: &str) -> Vec<String> {
@@ -319,6 +338,13 @@ impl Tabular for Contacts {
 
     fn custom(c: &Contact) -> &HashMap<String, String> {
         &c.custom_fields
+    }
+
+    fn cell_kind(column: &str) -> CellKind {
+        match column {
+            "birthday" => CellKind::Date,
+            _ => CellKind::Text,
+        }
     }
 }
 
