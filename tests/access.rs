@@ -677,18 +677,7 @@ async fn a_manager_of_a_large_team_reaches_all_of_it() {
     let suite = Suite::start(Mode::Distributed).await;
     let admin = suite.admin().await;
     let o = org::build(&suite, admin.clone(), "large").await;
-    let team_of_rep1 = admin
-        .identity()
-        .get_user(GetUserRequest {
-            id: o.rep1.user_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap()
-        .team_ids[0]
-        .clone();
+    let team_of_rep1 = org::team_of(&admin, &o.rep1.user_id).await;
     // 400 more reps in the manager's team, inserted directly: hashing 400 passwords is not
     // what is under test.
     let sql = format!(

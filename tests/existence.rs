@@ -900,6 +900,29 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
     refused(shown, Code::NotFound);
     let role = org::role_id(&platform, "sales_rep").await;
     let role_cases = [asked("another tenant", &stranger, &role)];
+    // A user of another tenant's roles or teams is refused as for ids that name nothing.
+    for (rpc, roles) in [
+        ("CreateUser(role_ids)", true),
+        ("CreateUser(team_ids)", false),
+    ] {
+        let cases = if roles {
+            vec![asked("another tenant", &stranger, &role)]
+        } else {
+            vec![asked("another tenant", &stranger, &team.id)]
+        };
+        let shown = assert_hidden(rpc, &cases, &platform_nobody, |s, id| async move {
+            let (role_ids, team_ids) = if roles {
+                (vec![id], vec![])
+            } else {
+                (vec![], vec![id])
+            };
+            org::create_user(&s, "new@exist-users.example", role_ids, team_ids)
+                .await
+                .map(|_| "created".into())
+        })
+        .await;
+        refused(shown, Code::InvalidArgument);
+    }
     let shown = assert_hidden(
         "GetRole",
         &role_cases,

@@ -65,19 +65,6 @@ async fn update_role(session: &Session, role: Role, path: &str) -> Result<Role, 
         .unwrap())
 }
 
-async fn team_of(admin: &Session, user_id: &str) -> String {
-    admin
-        .identity()
-        .get_user(GetUserRequest { id: user_id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap()
-        .team_ids[0]
-        .clone()
-}
-
 async fn audit_actions(admin: &Session, kind: &str, id: &str) -> Vec<String> {
     admin
         .identity()
@@ -99,8 +86,8 @@ async fn teams_change_with_the_organisation(mode: Mode) {
     let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
     let o = org::build(&suite, admin.clone(), "teams").await;
-    let north = team_of(&admin, &o.rep1.user_id).await;
-    let north_east = team_of(&admin, &o.rep2.user_id).await;
+    let north = org::team_of(&admin, &o.rep1.user_id).await;
+    let north_east = org::team_of(&admin, &o.rep2.user_id).await;
     for session in [&o.rep1, &o.rep2, &o.manager] {
         session
             .create_contact(&format!("Customer of {}", session.user_id))

@@ -187,3 +187,17 @@ pub async fn custom_user(
         .unwrap();
     Session::login(suite, email, ADMIN_PASSWORD).await.unwrap()
 }
+
+/// The first team a user belongs to.
+pub async fn team_of(admin: &Session, user_id: &str) -> String {
+    admin
+        .identity()
+        .get_user(crm_proto::identity::GetUserRequest { id: user_id.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+        .team_ids[0]
+        .clone()
+}
