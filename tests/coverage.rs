@@ -97,9 +97,12 @@ fn the_coverage_table_follows_the_contracts() {
                     source.contains(&format!("fn {test}(")),
                     "{rpc}: tests/{file}.rs has no fn {test}"
                 );
-                // Directly, or through a helper of the same name that takes the caller.
+                // Directly, through a helper of the same name that takes the caller, or
+                // through a `call!(client, method, request)` table.
                 let calls = source.contains(&format!(".{method}("))
-                    || source.contains(&format!("{method}(&"));
+                    || source.contains(&format!("{method}(&"))
+                    || source.contains(&format!(", {method},"))
+                    || source.lines().any(|l| l.trim() == format!("{method},"));
                 assert!(calls, "{rpc}: tests/{file}.rs never calls {method}");
             }
         }
