@@ -1,0 +1,338 @@
+//! Retried mutations, RPC by RPC, through the gateway in both modes: a call sent again with
+//! its request id answers exactly as the first time and changes nothing more (no row, audit
+//! entry or event is added by the retry).
+
+// Helpers panic on purpose: a failed step is a failed test with a clear message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::future::Future;
+
+use prost_types::{FieldMask, Timestamp};
+
+use crm_proto::contacts::*;
+use support::clients::Session;
+use support::{Mode, Suite, org};
+
+/// Sends `call` twice under one request id: the answers are equal, and the retry writes
+/// nothing to the contacts database. Returns the answer.
+async fn replayed<T, F, Fut>(suite: &Suite, rpc: &str, call: F) -> T
+where
+    T: PartialEq + std::fmt::Debug,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let first = call()
+        .await
+        .unwrap_or_else(|e| panic!("{rpc}: {e:?}"))
+        .into_inner();
+    let footprint = suite.contacts_footprint().await;
+    let again = call()
+        .await
+        .unwrap_or_else(|e| panic!("{rpc} retried: {e:?}"))
+        .into_inner();
+    assert_eq!(first, again, "{rpc}: the retry answers as the first call");
+    assert_eq!(
+        suite.contacts_footprint().await,
+        footprint,
+        "{rpc}: the retry wrote nothing"
+    );
+    first
+}
+
+fn id(n: &str) -> String {
+    format!("retry-{n}")
+}
+
+async fn contact(session: &Session, name: &str) -> Contact {
+    session.create_contact(name).await
+}
+
+async fn every_mutation_replays_its_first_answer(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "retries").await;
+    let rep = &o.rep1;
+
+    let account = replayed(&suite, "CreateAccount", || {
+        let mut api = rep.contacts();
+        async move {
+            api.create_account(CreateAccountRequest {
+                account: Some(Account {
+                    display_name: "Retry Trading".into(),
+                    ..Default::default()
+                }),
+                request_id: id("create-account"),
+                allow_duplicates: false,
+            })
+            .await
+        }
+    })
+    .await
+    .account
+    .unwrap();
+    let deleted = replayed(&suite, "DeleteAccount", || {
+        let mut api = rep.contacts();
+        let id_ = account.id.clone();
+        async move {
+            api.delete_account(DeleteAccountRequest {
+                id: id_,
+                etag: String::new(),
+                request_id: id("delete-account"),
+            })
+            .await
+        }
+    })
+    .await;
+    assert!(deleted.account.unwrap().delete_time.is_some());
+    replayed(&suite, "UndeleteAccount", || {
+        let mut api = rep.contacts();
+        let id_ = account.id.clone();
+        async move {
+            api.undelete_account(UndeleteAccountRequest {
+                id: id_,
+                etag: String::new(),
+                request_id: id("undelete-account"),
+            })
+            .await
+        }
+    })
+    .await;
+
+    let customer = contact(rep, "Retry Customer").await;
+    rep.contacts()
+        .delete_contact(DeleteContactRequest {
+            id: customer.id.clone(),
+            etag: String::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    replayed(&suite, "UndeleteContact", || {
+        let mut api = rep.contacts();
+        let id_ = customer.id.clone();
+        async move {
+            api.undelete_contact(UndeleteContactRequest {
+                id: id_,
+                etag: String::new(),
+                request_id: id("undelete-contact"),
+            })
+            .await
+        }
+    })
+    .await;
+
+    let group = replayed(&suite, "CreateGroup", || {
+        let mut api = o.manager.contacts();
+        async move {
+            api.create_group(CreateGroupRequest {
+                group: Some(Group {
+                    display_name: "Retry group".into(),
+                    ..Default::default()
+                }),
+                request_id: id("create-group"),
+            })
+            .await
+        }
+    })
+    .await
+    .group
+    .unwrap();
+    replayed(&suite, "BatchModifyLabels", || {
+        let mut api = rep.contacts();
+        let ids = vec![customer.id.clone()];
+        let groups = vec![group.id.clone()];
+        async move {
+            api.batch_modify_labels(BatchModifyLabelsRequest {
+                resource_type: "contact".into(),
+                ids,
+                add_tags: vec!["retried".into()],
+                add_group_ids: groups,
+                request_id: id("labels"),
+                ..Default::default()
+            })
+            .await
+        }
+    })
+    .await;
+
+    let interaction = replayed(&suite, "RecordInteraction", || {
+        let mut api = rep.contacts();
+        let subject = customer.id.clone();
+        async move {
+            api.record_interaction(RecordInteractionRequest {
+                interaction: Some(Interaction {
+                    subject_type: "contact".into(),
+                    subject_id: subject,
+                    kind: InteractionKind::Call as i32,
+                    occur_time: Some(Timestamp {
+                        seconds: 1_700_000_000,
+                        nanos: 0,
+                    }),
+                    summary: "called once".into(),
+                    next_follow_up_time: Some(Timestamp {
+                        seconds: 4_000_000_000,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                }),
+                follow_up_note: "call back".into(),
+                request_id: id("interaction"),
+            })
+            .await
+        }
+    })
+    .await
+    .interaction
+    .unwrap();
+    replayed(&suite, "UpdateFollowUp", || {
+        let mut api = rep.contacts();
+        let follow_up = interaction.follow_up_id.clone();
+        async move {
+            api.update_follow_up(UpdateFollowUpRequest {
+                follow_up: Some(FollowUp {
+                    id: follow_up,
+                    note: "call back twice".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["note".into()],
+                }),
+                request_id: id("follow-up"),
+            })
+            .await
+        }
+    })
+    .await;
+
+    let handed = contact(rep, "Handed over").await;
+    let to = o.rep2.user_id.clone();
+    replayed(&suite, "TransferOwnership", || {
+        let mut api = o.manager.contacts();
+        let ids = vec![handed.id.clone()];
+        let to = to.clone();
+        async move {
+            api.transfer_ownership(TransferOwnershipRequest {
+                resource_type: "contact".into(),
+                ids,
+                to_owner_id: to,
+                request_id: id("transfer"),
+                ..Default::default()
+            })
+            .await
+        }
+    })
+    .await;
+    let released = contact(rep, "Released").await;
+    replayed(&suite, "ReleaseToPool", || {
+        let mut api = rep.contacts();
+        let ids = vec![released.id.clone()];
+        async move {
+            api.release_to_pool(ReleaseToPoolRequest {
+                resource_type: "contact".into(),
+                ids,
+                reason: "no budget".into(),
+                request_id: id("release"),
+            })
+            .await
+        }
+    })
+    .await;
+
+    let survivor = replayed(&suite, "CreateAccount (survivor)", || {
+        let mut api = rep.contacts();
+        async move {
+            api.create_account(CreateAccountRequest {
+                account: Some(Account {
+                    display_name: "Merged Trading".into(),
+                    ..Default::default()
+                }),
+                request_id: id("survivor"),
+                allow_duplicates: false,
+            })
+            .await
+        }
+    })
+    .await
+    .account
+    .unwrap();
+    replayed(&suite, "MergeAccounts", || {
+        let mut api = o.manager.contacts();
+        let survivor = survivor.id.clone();
+        let merged = vec![account.id.clone()];
+        async move {
+            api.merge_accounts(MergeAccountsRequest {
+                survivor_id: survivor,
+                merged_ids: merged,
+                request_id: id("merge-accounts"),
+                ..Default::default()
+            })
+            .await
+        }
+    })
+    .await;
+
+    let field = replayed(&suite, "CreateCustomField", || {
+        let mut api = admin.contacts();
+        async move {
+            api.create_custom_field(CreateCustomFieldRequest {
+                custom_field: Some(CustomFieldDefinition {
+                    resource_type: "contact".into(),
+                    name: "retried".into(),
+                    display_name: "Retried".into(),
+                    r#type: CustomFieldType::Text as i32,
+                    ..Default::default()
+                }),
+                request_id: id("custom-field"),
+            })
+            .await
+        }
+    })
+    .await
+    .custom_field
+    .unwrap();
+    replayed(&suite, "DeleteCustomField", || {
+        let mut api = admin.contacts();
+        let field_id = field.id.clone();
+        async move {
+            api.delete_custom_field(DeleteCustomFieldRequest {
+                id: field_id,
+                etag: String::new(),
+                request_id: id("delete-field"),
+            })
+            .await
+        }
+    })
+    .await;
+
+    // Identity: a team removed twice under one request id is removed once, answered alike.
+    let team = admin
+        .identity()
+        .create_team(crm_proto::identity::CreateTeamRequest {
+            team: Some(crm_proto::identity::Team {
+                display_name: "Short-lived".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    replayed(&suite, "DeleteTeam", || {
+        let mut api = admin.identity();
+        let team_id = team.id.clone();
+        async move {
+            api.delete_team(crm_proto::identity::DeleteTeamRequest {
+                id: team_id,
+                etag: String::new(),
+                request_id: id("delete-team"),
+            })
+            .await
+        }
+    })
+    .await;
+}
+
+both_modes!(every_mutation_replays_its_first_answer);
