@@ -181,10 +181,8 @@ async fn tenant_wide_data_stays_in_its_tenant(mode: Mode) {
         .unwrap()
         .into_inner()
         .groups;
-    assert_eq!(
-        listed.iter().map(|g| g.id.clone()).collect::<Vec<_>>(),
-        [theirs.id.clone()]
-    );
+    let listed: Vec<&str> = listed.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!(listed, [theirs.id.as_str()]);
 
     // Pool rules are each tenant's own.
     set_rules(&admin, 10).await;
