@@ -321,6 +321,15 @@ fn cases(s: &Session) -> Vec<(&'static str, &'static str, Call)> {
             ),
         ),
         case(
+            "RevokeApiKey",
+            "id",
+            call!(
+                i(),
+                revoke_api_key,
+                crm_proto::identity::RevokeApiKeyRequest { id: String::new() }
+            ),
+        ),
+        case(
             "CreateApiKey",
             "permissions",
             call!(

@@ -306,6 +306,44 @@ async fn every_mutation_replays_its_first_answer(mode: Mode) {
     })
     .await;
 
+    // Identity: a role changed twice under one request id changes once.
+    let role = admin
+        .identity()
+        .create_role(crm_proto::identity::CreateRoleRequest {
+            role: Some(crm_proto::identity::Role {
+                display_name: "Retried role".into(),
+                permissions: vec!["contacts.contacts.read".into()],
+                data_scope: crm_proto::identity::DataScope::Own as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    let changed = replayed(&suite, "UpdateRole", || {
+        let mut api = admin.identity();
+        let role = crm_proto::identity::Role {
+            id: role.id.clone(),
+            etag: role.etag.clone(),
+            display_name: "Retried role, renamed".into(),
+            ..Default::default()
+        };
+        async move {
+            api.update_role(crm_proto::identity::UpdateRoleRequest {
+                role: Some(role),
+                update_mask: Some(FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+                request_id: id("update-role"),
+            })
+            .await
+        }
+    })
+    .await;
+    assert_ne!(changed.role.unwrap().etag, role.etag);
+
     // Identity: a team removed twice under one request id is removed once, answered alike.
     let team = admin
         .identity()

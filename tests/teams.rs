@@ -274,6 +274,43 @@ async fn teams_change_with_the_organisation(mode: Mode) {
     // rep2 is now in North: the manager still reaches them.
     assert_eq!(o.manager.list_contacts("").await.unwrap().len(), 3);
 
+    // A teams writer makes manager only someone it could manage itself.
+    let writer = org::custom_user(
+        &suite,
+        &admin,
+        "teams@teams.example",
+        &["identity.teams.write", "identity.teams.read"],
+        DataScope::Own,
+    )
+    .await;
+    let refused = expect_code(
+        update_team(
+            &writer,
+            Team {
+                id: north.clone(),
+                manager_user_id: o.manager.user_id.clone(),
+                ..Default::default()
+            },
+            "manager_user_id",
+            "",
+        )
+        .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(reason(&refused), "GRANT_EXCEEDS_CALLER");
+    update_team(
+        &writer,
+        Team {
+            id: north.clone(),
+            manager_user_id: writer.user_id.clone(),
+            ..Default::default()
+        },
+        "manager_user_id",
+        "",
+    )
+    .await
+    .unwrap();
+
     // Reps may not change teams; another tenant finds none of them.
     expect_code(
         update_team(

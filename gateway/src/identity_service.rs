@@ -739,6 +739,9 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<RevokeApiKeyResponse>, Status> {
         let p = caller(&request, Some("identity.api_keys.write"))?;
         let id = &request.get_ref().id;
+        if id.trim().is_empty() {
+            return Err(Error::invalid("id", "is required").into());
+        }
         let key = api_key::Entity::find_by_id(id.as_str())
             .filter(api_key::Column::TenantId.eq(p.tenant_id.as_str()))
             .one(self.db())
