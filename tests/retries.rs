@@ -306,6 +306,57 @@ async fn every_mutation_replays_its_first_answer(mode: Mode) {
     })
     .await;
 
+    // Setting the same pool rules again, and revoking a revoked key, change nothing more.
+    let rules = || {
+        let mut api = admin.contacts();
+        async move {
+            api.update_pool_rules(UpdatePoolRulesRequest {
+                rules: Some(PoolRules {
+                    resource_type: "contact".into(),
+                    return_after_days: 30,
+                    max_owned_per_rep: 100,
+                    disclose_duplicate_owner: true,
+                }),
+            })
+            .await
+        }
+    };
+    replayed(&suite, "UpdatePoolRules", rules).await;
+    let key = admin
+        .identity()
+        .create_api_key(crm_proto::identity::CreateApiKeyRequest {
+            display_name: "Revoked twice".into(),
+            user_id: String::new(),
+            permissions: vec!["contacts.contacts.read".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .api_key
+        .unwrap();
+    replayed(&suite, "RevokeApiKey", || {
+        let mut api = admin.identity();
+        let key_id = key.id.clone();
+        async move {
+            api.revoke_api_key(crm_proto::identity::RevokeApiKeyRequest { id: key_id })
+                .await
+        }
+    })
+    .await;
+    let history = admin
+        .identity()
+        .list_audit_entries(crm_proto::identity::ListAuditEntriesRequest {
+            resource_type: "api_key".into(),
+            resource_id: key.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["revoke", "create"], "revoked once");
+
     // Identity: a role changed twice under one request id changes once.
     let role = admin
         .identity()

@@ -748,6 +748,12 @@ impl IdentityService for IdentityGrpc {
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found("api_key", id))?;
+        // Revoking a revoked key changes nothing: a retry answers as the first call did.
+        if key.revoked {
+            return Ok(Response::new(RevokeApiKeyResponse {
+                api_key: Some(key_proto(&key)),
+            }));
+        }
         let txn = crm_platform::db::begin_write(self.db()).await?;
         let mut revoked = key.into_active_model();
         revoked.revoked = Set(true);

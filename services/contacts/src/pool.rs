@@ -215,6 +215,14 @@ impl Handlers {
         v.finish()?;
         let txn = crm_platform::db::begin_write(&self.db).await?;
         let before = rules(&txn, &principal.tenant_id, kind).await?;
+        let wanted = PoolRules {
+            resource_type: kind.to_owned(),
+            ..input.clone()
+        };
+        // Setting the rules they already are changes nothing, so a retry writes nothing.
+        if before == wanted {
+            return Ok(before);
+        }
         pool_rule::Entity::delete_by_id((principal.tenant_id.clone(), kind.to_owned()))
             .exec(&txn)
             .await?;
