@@ -436,6 +436,7 @@ async fn permissions_api_keys_and_disabled_users(mode: Mode) {
     admin
         .identity()
         .update_user(UpdateUserRequest {
+            request_id: String::new(),
             user: Some(User {
                 id: user.id.clone(),
                 state: UserState::Disabled as i32,
@@ -464,6 +465,7 @@ async fn permissions_api_keys_and_disabled_users(mode: Mode) {
         admin
             .identity()
             .update_user(UpdateUserRequest {
+                request_id: String::new(),
                 user: Some(User {
                     id: user.id,
                     display_name: "x".into(),
@@ -750,6 +752,7 @@ async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
     let admin = suite.admin().await;
     let mut identity = admin.identity();
     let role = |name: &str, permissions: &[&str]| CreateRoleRequest {
+        request_id: String::new(),
         role: Some(Role {
             display_name: name.into(),
             permissions: permissions.iter().map(|p| p.to_string()).collect(),
@@ -786,6 +789,7 @@ async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
     );
 
     let team = |name: &str, parent: &str| CreateTeamRequest {
+        request_id: String::new(),
         team: Some(Team {
             display_name: name.into(),
             parent_team_id: parent.into(),
@@ -821,6 +825,7 @@ async fn teams_and_roles_validate_and_stay_in_their_tenant(mode: Mode) {
     let own_team = other
         .identity()
         .create_team(CreateTeamRequest {
+            request_id: String::new(),
             team: Some(Team {
                 display_name: "Their team".into(),
                 ..Default::default()
@@ -899,6 +904,7 @@ async fn identity_calls_know_their_caller_and_their_tenant(mode: Mode) {
 
     // Tenant creation names every bad field.
     let bad = CreateTenantRequest {
+        request_id: String::new(),
         display_name: " ".into(),
         admin_email: "not-an-email".into(),
         admin_password: ADMIN_PASSWORD.into(),
@@ -911,6 +917,7 @@ async fn identity_calls_know_their_caller_and_their_tenant(mode: Mode) {
         admin
             .identity()
             .create_tenant(CreateTenantRequest {
+                request_id: String::new(),
                 display_name: "Short".into(),
                 admin_email: "short@whoami.example".into(),
                 admin_password: "short".into(),
@@ -966,6 +973,7 @@ async fn identity_calls_know_their_caller_and_their_tenant(mode: Mode) {
         other
             .identity()
             .update_user(UpdateUserRequest {
+                request_id: String::new(),
                 user: Some(User {
                     id: first.id.clone(),
                     state: UserState::Disabled as i32,

@@ -111,4 +111,14 @@ fn the_coverage_table_follows_the_contracts() {
     for hole in &missing {
         eprintln!("  missing: {hole}");
     }
+    // Contacts and identity are complete; a new service may start with holes, listed above.
+    let complete = ["ContactsService/", "AuthService/", "IdentityService/"];
+    let holes: Vec<&String> = missing
+        .iter()
+        .filter(|m| complete.iter().any(|c| m.starts_with(c)))
+        .collect();
+    assert!(
+        holes.is_empty(),
+        "contacts and identity have holes: {holes:?}"
+    );
 }

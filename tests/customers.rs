@@ -1062,6 +1062,7 @@ async fn tags_groups_and_ownership_transfer(mode: Mode) {
         stranger
             .contacts()
             .delete_group(DeleteGroupRequest {
+                request_id: String::new(),
                 id: frequent.id.clone(),
             })
             .await,
@@ -1073,6 +1074,7 @@ async fn tags_groups_and_ownership_transfer(mode: Mode) {
         o.manager
             .contacts()
             .delete_group(DeleteGroupRequest {
+                request_id: String::new(),
                 id: frequent.id.clone(),
             })
             .await,
@@ -1365,6 +1367,7 @@ async fn accounts_and_groups_through_their_lives(mode: Mode) {
     o.manager
         .contacts()
         .delete_group(DeleteGroupRequest {
+            request_id: String::new(),
             id: group.id.clone(),
         })
         .await

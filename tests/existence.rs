@@ -677,7 +677,10 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
         &admin_nobody,
         |s, id| async move {
             s.contacts()
-                .delete_group(DeleteGroupRequest { id })
+                .delete_group(DeleteGroupRequest {
+                    id,
+                    request_id: String::new(),
+                })
                 .await
                 .map(|_| "deleted".into())
         },
@@ -762,6 +765,7 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
         |s, id| async move {
             s.identity()
                 .update_user(UpdateUserRequest {
+                    request_id: String::new(),
                     user: Some(User {
                         id,
                         display_name: "Mine".into(),
@@ -837,6 +841,7 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
     let team = platform
         .identity()
         .create_team(CreateTeamRequest {
+            request_id: String::new(),
             team: Some(Team {
                 display_name: "Hidden team".into(),
                 ..Default::default()
@@ -973,7 +978,10 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
                     team.manager_user_id = id;
                 }
                 s.identity()
-                    .create_team(CreateTeamRequest { team: Some(team) })
+                    .create_team(CreateTeamRequest {
+                        team: Some(team),
+                        request_id: String::new(),
+                    })
                     .await
                     .map(|_| "created".into())
             },

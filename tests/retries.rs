@@ -306,6 +306,38 @@ async fn every_mutation_replays_its_first_answer(mode: Mode) {
     })
     .await;
 
+    // An import is a stream without a request id: sending the same file again with the skip
+    // policy skips every row the first run created, and writes no record.
+    let import = || {
+        let mut api = rep.contacts();
+        async move {
+            api.import_records(tokio_stream::iter(vec![
+                ImportRecordsRequest {
+                    part: Some(import_records_request::Part::Options(ImportOptions {
+                        resource_type: "contact".into(),
+                        dry_run: false,
+                        duplicate_policy: DuplicatePolicy::Skip as i32,
+                    })),
+                },
+                ImportRecordsRequest {
+                    part: Some(import_records_request::Part::Csv(
+                        b"display_name,phone\r\nImported A,13700000001\r\nImported B,13700000002\r\n"
+                            .to_vec(),
+                    )),
+                },
+            ]))
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let first = import().await;
+    assert_eq!(first.created, 2);
+    let before = rep.list_contacts("").await.unwrap().len();
+    let again = import().await;
+    assert_eq!((again.created, again.skipped), (0, 2), "{again:?}");
+    assert_eq!(rep.list_contacts("").await.unwrap().len(), before);
+
     // Setting the same pool rules again, and revoking a revoked key, change nothing more.
     let rules = || {
         let mut api = admin.contacts();
@@ -357,10 +389,121 @@ async fn every_mutation_replays_its_first_answer(mode: Mode) {
     let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["revoke", "create"], "revoked once");
 
+    // A group removed twice under one request id: the retry answers OK, not NOT_FOUND.
+    let doomed = o
+        .manager
+        .contacts()
+        .create_group(CreateGroupRequest {
+            group: Some(Group {
+                display_name: "Doomed".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    replayed(&suite, "DeleteGroup", || {
+        let mut api = o.manager.contacts();
+        let group_id = doomed.id.clone();
+        async move {
+            api.delete_group(DeleteGroupRequest {
+                id: group_id,
+                request_id: id("delete-group"),
+            })
+            .await
+        }
+    })
+    .await;
+
+    // Identity creates and updates under a request id: one tenant, team, role and change.
+    let tenant = replayed(&suite, "CreateTenant", || {
+        let mut api = admin.identity();
+        async move {
+            api.create_tenant(crm_proto::identity::CreateTenantRequest {
+                display_name: "Retried Ltd".into(),
+                admin_email: "admin@retried.example".into(),
+                admin_password: support::ADMIN_PASSWORD.into(),
+                admin_display_name: "Admin".into(),
+                request_id: id("tenant"),
+            })
+            .await
+        }
+    })
+    .await;
+    assert!(tenant.tenant.is_some());
+    let created_team = replayed(&suite, "CreateTeam", || {
+        let mut api = admin.identity();
+        async move {
+            api.create_team(crm_proto::identity::CreateTeamRequest {
+                team: Some(crm_proto::identity::Team {
+                    display_name: "Created once".into(),
+                    ..Default::default()
+                }),
+                request_id: id("team"),
+            })
+            .await
+        }
+    })
+    .await;
+    let teams = admin
+        .identity()
+        .list_teams(crm_proto::identity::ListTeamsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .teams;
+    assert_eq!(
+        teams
+            .iter()
+            .filter(|t| t.display_name == "Created once")
+            .count(),
+        1
+    );
+    replayed(&suite, "CreateRole", || {
+        let mut api = admin.identity();
+        async move {
+            api.create_role(crm_proto::identity::CreateRoleRequest {
+                role: Some(crm_proto::identity::Role {
+                    display_name: "Created once".into(),
+                    permissions: vec!["contacts.contacts.read".into()],
+                    data_scope: crm_proto::identity::DataScope::Own as i32,
+                    ..Default::default()
+                }),
+                request_id: id("role"),
+            })
+            .await
+        }
+    })
+    .await;
+    let team_id = created_team.team.unwrap().id;
+    replayed(&suite, "UpdateUser", || {
+        let mut api = admin.identity();
+        let user = crm_proto::identity::User {
+            id: o.rep2.user_id.clone(),
+            team_ids: vec![team_id.clone()],
+            ..Default::default()
+        };
+        async move {
+            api.update_user(crm_proto::identity::UpdateUserRequest {
+                user: Some(user),
+                update_mask: Some(FieldMask {
+                    paths: vec!["team_ids".into()],
+                }),
+                request_id: id("user"),
+            })
+            .await
+        }
+    })
+    .await;
+
     // Identity: a role changed twice under one request id changes once.
     let role = admin
         .identity()
         .create_role(crm_proto::identity::CreateRoleRequest {
+            request_id: String::new(),
             role: Some(crm_proto::identity::Role {
                 display_name: "Retried role".into(),
                 permissions: vec!["contacts.contacts.read".into()],
@@ -399,6 +542,7 @@ async fn every_mutation_replays_its_first_answer(mode: Mode) {
     let team = admin
         .identity()
         .create_team(crm_proto::identity::CreateTeamRequest {
+            request_id: String::new(),
             team: Some(crm_proto::identity::Team {
                 display_name: "Short-lived".into(),
                 ..Default::default()

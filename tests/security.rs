@@ -74,6 +74,7 @@ async fn update_user(
     Ok(caller
         .identity()
         .update_user(UpdateUserRequest {
+            request_id: String::new(),
             user: Some(user),
             update_mask: Some(prost_types::FieldMask {
                 paths: vec![path.into()],
@@ -94,6 +95,7 @@ async fn create_role(
     Ok(caller
         .identity()
         .create_role(CreateRoleRequest {
+            request_id: String::new(),
             role: Some(Role {
                 display_name: name.into(),
                 permissions: permissions.iter().map(|p| p.to_string()).collect(),
@@ -285,6 +287,7 @@ async fn grants_never_exceed_the_granter(mode: Mode) {
     let create_tenant = tenant_admin
         .identity()
         .create_tenant(CreateTenantRequest {
+            request_id: String::new(),
             display_name: "Mine".into(),
             admin_email: "mine@grants.example".into(),
             admin_password: ADMIN_PASSWORD.into(),
@@ -461,6 +464,7 @@ async fn grants_never_exceed_the_granter(mode: Mode) {
         let result = caller
             .identity()
             .create_team(crm_proto::identity::CreateTeamRequest {
+                request_id: String::new(),
                 team: Some(crm_proto::identity::Team {
                     display_name: format!("{caller_name} team {manager}"),
                     manager_user_id: manager.into(),
@@ -676,6 +680,7 @@ async fn oversized_lists_are_refused_at_once(mode: Mode) {
     let masked = admin
         .identity()
         .update_user(UpdateUserRequest {
+            request_id: String::new(),
             user: Some(User {
                 id: admin.user_id.clone(),
                 role_ids: vec!["r".into()],

@@ -106,6 +106,7 @@ async fn teams_change_with_the_organisation(mode: Mode) {
     let sales = admin
         .identity()
         .create_team(CreateTeamRequest {
+            request_id: String::new(),
             team: Some(Team {
                 display_name: "Sales".into(),
                 manager_user_id: director.user_id.clone(),
@@ -240,6 +241,7 @@ async fn teams_change_with_the_organisation(mode: Mode) {
     admin
         .identity()
         .update_user(UpdateUserRequest {
+            request_id: String::new(),
             user: Some(User {
                 id: o.rep2.user_id.clone(),
                 team_ids: vec![north.clone()],
@@ -347,6 +349,7 @@ async fn custom_roles_change_and_built_in_ones_stay(mode: Mode) {
     let viewer_role = admin
         .identity()
         .create_role(CreateRoleRequest {
+            request_id: String::new(),
             role: Some(Role {
                 display_name: "Viewer".into(),
                 permissions: vec!["contacts.contacts.read".into()],
@@ -477,6 +480,7 @@ async fn custom_roles_change_and_built_in_ones_stay(mode: Mode) {
     let small = writer
         .identity()
         .create_role(CreateRoleRequest {
+            request_id: String::new(),
             role: Some(Role {
                 display_name: "Small".into(),
                 permissions: vec!["contacts.contacts.read".into()],

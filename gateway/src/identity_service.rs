@@ -230,25 +230,29 @@ fn key_proto(k: &api_key::Model) -> ApiKey {
     }
 }
 
-/// Inserts a new row and its audit entry in one transaction.
-async fn insert_audited<A>(
+/// Inserts a new row and its audit entry in one transaction and answers `response`; under a
+/// request id, a retry answers the first response instead.
+async fn insert_audited<A, R>(
     db: &sea_orm::DatabaseConnection,
-    p: &Principal,
+    (p, key): (&Principal, Option<&RequestKey>),
     row: A,
     (kind, id): (&str, &str),
     fields: &[(&str, String)],
-) -> Result<(), Error>
+    response: R,
+) -> Result<R, Error>
 where
     A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
     <A::Entity as sea_orm::EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+    R: prost::Message + Default,
 {
-    let txn = crm_platform::db::begin_write(db).await?;
-    <A::Entity as sea_orm::EntityTrait>::insert(row)
-        .exec(&txn)
-        .await?;
-    audit::record(&txn, p, kind, id, "create", &audit::created(fields)).await?;
-    txn.commit().await?;
-    Ok(())
+    mutate(db, key, |txn| async move {
+        <A::Entity as sea_orm::EntityTrait>::insert(row)
+            .exec(&txn)
+            .await?;
+        audit::record(&txn, p, kind, id, "create", &audit::created(fields)).await?;
+        Ok((txn, response))
+    })
+    .await
 }
 
 #[tonic::async_trait]
@@ -267,42 +271,51 @@ impl IdentityService for IdentityGrpc {
         v.required("admin_display_name", &r.admin_display_name);
         v.finish()?;
         check_password("admin_password", &r.admin_password)?;
-        let admin_password_hash = self.gatekeeper.passwords.hash(&r.admin_password).await?;
-        let txn = crm_platform::db::begin_write(self.db()).await?;
-        let (tenant, admin) = tenants::create(
-            &txn,
-            NewTenant {
-                display_name: &r.display_name,
-                admin_email: &email,
-                admin_password_hash,
-                admin_display_name: &r.admin_display_name,
-                platform_admin: false,
-            },
-        )
-        .await?;
-        // Recorded in the creating platform admin's tenant: that is who acted.
-        let fields = [
-            ("display_name", tenant.display_name.clone()),
-            ("admin_email", admin.email.clone()),
-        ];
-        audit::record(
-            &txn,
+        let key = RequestKey::new(
             p,
-            "tenant",
-            &tenant.id,
-            "create",
-            &audit::created(&fields),
-        )
+            "/crm.identity.v1.IdentityService/CreateTenant",
+            &r.request_id,
+            r,
+        )?;
+        let admin_password_hash = self.gatekeeper.passwords.hash(&r.admin_password).await?;
+        let response = mutate(self.db(), key.as_ref(), |txn| async move {
+            let (tenant, admin) = tenants::create(
+                &txn,
+                NewTenant {
+                    display_name: &r.display_name,
+                    admin_email: &email,
+                    admin_password_hash,
+                    admin_display_name: &r.admin_display_name,
+                    platform_admin: false,
+                },
+            )
+            .await?;
+            // Recorded in the creating platform admin's tenant: that is who acted.
+            let fields = [
+                ("display_name", tenant.display_name.clone()),
+                ("admin_email", admin.email.clone()),
+            ];
+            audit::record(
+                &txn,
+                p,
+                "tenant",
+                &tenant.id,
+                "create",
+                &audit::created(&fields),
+            )
+            .await?;
+            let response = CreateTenantResponse {
+                tenant: Some(Tenant {
+                    id: tenant.id,
+                    display_name: tenant.display_name,
+                    create_time: Some(to_timestamp(tenant.create_time)),
+                }),
+                admin: Some(user_proto(&admin)),
+            };
+            Ok((txn, response))
+        })
         .await?;
-        txn.commit().await.map_err(Error::from)?;
-        Ok(Response::new(CreateTenantResponse {
-            tenant: Some(Tenant {
-                id: tenant.id,
-                display_name: tenant.display_name,
-                create_time: Some(to_timestamp(tenant.create_time)),
-            }),
-            admin: Some(user_proto(&admin)),
-        }))
+        Ok(Response::new(response))
     }
 
     async fn get_current_user(
@@ -458,79 +471,91 @@ impl IdentityService for IdentityGrpc {
         v.at_most("user.team_ids", input.team_ids.len(), MAX_TEAMS_PER_USER);
         v.finish()?;
         let expected = etag::parse("user.etag", &input.etag)?;
-        let txn = crm_platform::db::begin_write(self.db()).await?;
-        let current = user_in_tenant(&txn, &p.tenant_id, &input.id).await?;
-        if expected.is_some_and(|v| v != current.version) {
-            return Err(Error::StaleEtag { resource: "user" }.into());
-        }
-        grants::check_may_manage(&txn, p, "user.id", &current).await?;
-        let mut next = current.clone();
-        for field in fields {
-            match field {
-                "display_name" => {
-                    let mut v = Violations::new();
-                    v.required("user.display_name", &input.display_name);
-                    v.finish()?;
-                    next.display_name = input.display_name.trim().to_owned();
-                }
-                "role_ids" => {
-                    grants::check_roles(&txn, p, "user.role_ids", &input.role_ids).await?;
-                    next.role_ids = join(&input.role_ids);
-                }
-                "team_ids" => {
-                    check_ids_exist::<team::Entity, _>(
-                        &txn,
-                        &input.team_ids,
-                        team::Column::TenantId,
-                        &p.tenant_id,
-                        team::Column::Id,
-                        "user.team_ids",
-                    )
-                    .await?;
-                    next.team_ids = join(&input.team_ids);
-                }
-                "state" => {
-                    next.disabled = match UserState::try_from(input.state) {
-                        Ok(UserState::Active) => false,
-                        Ok(UserState::Disabled) => true,
-                        _ => {
-                            return Err(
-                                Error::invalid("user.state", "must be ACTIVE or DISABLED").into()
-                            );
-                        }
-                    };
-                }
-                _ => {}
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/UpdateUser",
+            &r.request_id,
+            r,
+        )?;
+        let response = mutate(self.db(), key.as_ref(), |txn| async move {
+            let current = user_in_tenant(&txn, &p.tenant_id, &input.id).await?;
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(Error::StaleEtag { resource: "user" });
             }
-        }
-        next.version = current.version + 1;
-        next.update_time = now_micros();
-        let updated = user::Entity::update_many()
-            .set(next.clone().into_active_model().reset_all())
-            .filter(user::Column::Id.eq(current.id.as_str()))
-            .filter(user::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await
-            .map_err(Error::from)?;
-        if updated.rows_affected != 1 {
-            return Err(Error::StaleEtag { resource: "user" }.into());
-        }
-        let snapshot = |u: &user::Model| {
-            vec![
-                ("display_name", u.display_name.clone()),
-                ("role_ids", u.role_ids.clone()),
-                ("team_ids", u.team_ids.clone()),
-                ("disabled", u.disabled.to_string()),
-            ]
-        };
-        let changes = audit::diff(&snapshot(&current), &snapshot(&next));
-        audit::record(&txn, p, "user", &next.id, "update", &changes).await?;
-        txn.commit().await.map_err(Error::from)?;
+            grants::check_may_manage(&txn, p, "user.id", &current).await?;
+            let mut next = current.clone();
+            for field in fields {
+                match field {
+                    "display_name" => {
+                        let mut v = Violations::new();
+                        v.required("user.display_name", &input.display_name);
+                        v.finish()?;
+                        next.display_name = input.display_name.trim().to_owned();
+                    }
+                    "role_ids" => {
+                        grants::check_roles(&txn, p, "user.role_ids", &input.role_ids).await?;
+                        next.role_ids = join(&input.role_ids);
+                    }
+                    "team_ids" => {
+                        check_ids_exist::<team::Entity, _>(
+                            &txn,
+                            &input.team_ids,
+                            team::Column::TenantId,
+                            &p.tenant_id,
+                            team::Column::Id,
+                            "user.team_ids",
+                        )
+                        .await?;
+                        next.team_ids = join(&input.team_ids);
+                    }
+                    "state" => {
+                        next.disabled = match UserState::try_from(input.state) {
+                            Ok(UserState::Active) => false,
+                            Ok(UserState::Disabled) => true,
+                            _ => {
+                                return Err(Error::invalid(
+                                    "user.state",
+                                    "must be ACTIVE or DISABLED",
+                                ));
+                            }
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            next.version = current.version + 1;
+            next.update_time = now_micros();
+            let updated = user::Entity::update_many()
+                .set(next.clone().into_active_model().reset_all())
+                .filter(user::Column::Id.eq(current.id.as_str()))
+                .filter(user::Column::Version.eq(current.version))
+                .exec(&txn)
+                .await
+                .map_err(Error::from)?;
+            if updated.rows_affected != 1 {
+                return Err(Error::StaleEtag { resource: "user" });
+            }
+            let snapshot = |u: &user::Model| {
+                vec![
+                    ("display_name", u.display_name.clone()),
+                    ("role_ids", u.role_ids.clone()),
+                    ("team_ids", u.team_ids.clone()),
+                    ("disabled", u.disabled.to_string()),
+                ]
+            };
+            let changes = audit::diff(&snapshot(&current), &snapshot(&next));
+            audit::record(&txn, p, "user", &next.id, "update", &changes).await?;
+            Ok((
+                txn,
+                UpdateUserResponse {
+                    user: Some(user_proto(&next)),
+                },
+            ))
+        })
+        .await?;
         // Role, team and state changes apply to this user's next call.
         self.gatekeeper.principals.clear();
-        Ok(Response::new(UpdateUserResponse {
-            user: Some(user_proto(&next)),
-        }))
+        Ok(Response::new(response))
     }
 
     async fn create_team(
@@ -574,12 +599,27 @@ impl IdentityService for IdentityGrpc {
             ("parent_team_id", model.parent_team_id.clone()),
             ("manager_user_id", model.manager_user_id.clone()),
         ];
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/CreateTeam",
+            &request.get_ref().request_id,
+            request.get_ref(),
+        )?;
         let row = team::ActiveModel::from(model.clone());
-        insert_audited(db, p, row, ("team", &model.id), &fields).await?;
-        self.gatekeeper.principals.clear();
-        Ok(Response::new(CreateTeamResponse {
+        let response = CreateTeamResponse {
             team: Some(team_proto(&model)),
-        }))
+        };
+        let response = insert_audited(
+            db,
+            (p, key.as_ref()),
+            row,
+            ("team", &model.id),
+            &fields,
+            response,
+        )
+        .await?;
+        self.gatekeeper.principals.clear();
+        Ok(Response::new(response))
     }
 
     async fn list_teams(
@@ -630,6 +670,19 @@ impl IdentityService for IdentityGrpc {
             version: 1,
             create_time: now_micros(),
         };
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/CreateRole",
+            &request.get_ref().request_id,
+            request.get_ref(),
+        )?;
+        // A retry replays its first answer before the name is checked again (it is taken by
+        // then, by the role the first call made).
+        if let Some(key) = &key
+            && let Some(first) = key.replay::<_, CreateRoleResponse>(self.db()).await?
+        {
+            return Ok(Response::new(first));
+        }
         check_role_name(self.db(), &p.tenant_id, &model.display_name, "").await?;
         let fields = [
             ("display_name", model.display_name.clone()),
@@ -637,10 +690,19 @@ impl IdentityService for IdentityGrpc {
             ("data_scope", model.data_scope.clone()),
         ];
         let row = role::ActiveModel::from(model.clone());
-        insert_audited(self.db(), p, row, ("role", &model.id), &fields).await?;
-        Ok(Response::new(CreateRoleResponse {
+        let response = CreateRoleResponse {
             role: Some(role_proto(&model)),
-        }))
+        };
+        let response = insert_audited(
+            self.db(),
+            (p, key.as_ref()),
+            row,
+            ("role", &model.id),
+            &fields,
+            response,
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn list_roles(
@@ -705,11 +767,21 @@ impl IdentityService for IdentityGrpc {
             ("permissions", model.permissions.clone()),
         ];
         let row = api_key::ActiveModel::from(model.clone());
-        insert_audited(self.db(), p, row, ("api_key", &model.id), &fields).await?;
-        Ok(Response::new(CreateApiKeyResponse {
+        // No request id: the secret is shown once and never stored, not even for a replay.
+        let response = CreateApiKeyResponse {
             api_key: Some(key_proto(&model)),
             secret,
-        }))
+        };
+        let response = insert_audited(
+            self.db(),
+            (p, None),
+            row,
+            ("api_key", &model.id),
+            &fields,
+            response,
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn list_api_keys(

@@ -83,6 +83,7 @@ async fn team(admin: &Session, name: &str, parent: &str, manager: &str) -> Strin
     admin
         .identity()
         .create_team(CreateTeamRequest {
+            request_id: String::new(),
             team: Some(Team {
                 display_name: name.into(),
                 parent_team_id: parent.into(),
@@ -149,6 +150,7 @@ pub async fn other_tenant(suite: &Suite, platform_admin: &Session, tag: &str) ->
     platform_admin
         .identity()
         .create_tenant(CreateTenantRequest {
+            request_id: String::new(),
             display_name: format!("Tenant {tag}"),
             admin_email: email.clone(),
             admin_password: ADMIN_PASSWORD.into(),
@@ -170,6 +172,7 @@ pub async fn custom_user(
     let role = admin
         .identity()
         .create_role(crm_proto::identity::CreateRoleRequest {
+            request_id: String::new(),
             role: Some(crm_proto::identity::Role {
                 display_name: format!("role of {email}"),
                 permissions: permissions.iter().map(|p| p.to_string()).collect(),

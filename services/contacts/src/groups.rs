@@ -14,7 +14,7 @@ use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::time::{now_micros, to_timestamp};
 use crm_platform::validate::Violations;
-use crm_proto::contacts::Group;
+use crm_proto::contacts::{DeleteGroupResponse, Group};
 
 /// Permission to read groups.
 pub const READ: &str = "contacts.groups.read";
@@ -120,32 +120,45 @@ impl Handlers {
         Ok(rows.iter().map(to_proto).collect())
     }
 
-    /// Deletes a group without members.
-    pub async fn delete_group(&self, principal: &Principal, id: &str) -> Result<(), Error> {
+    /// Deletes a group without members; under a request id a retry answers as the first
+    /// call did.
+    pub async fn delete_group<M: prost::Message>(
+        &self,
+        principal: &Principal,
+        idem: crate::handlers::Idempotency<'_, M>,
+        id: &str,
+    ) -> Result<DeleteGroupResponse, Error> {
         principal.require(WRITE)?;
+        let key = crm_platform::idempotency::RequestKey::new(
+            principal,
+            idem.method,
+            idem.request_id,
+            idem.request,
+        )?;
         if id.is_empty() {
             return Err(Error::invalid("id", "is required"));
         }
-        let txn = crm_platform::db::begin_write(&self.db).await?;
-        let group = Entity::find()
-            .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
-            .filter(Column::Id.eq(id))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::not_found("group", id))?;
-        let members = index::count_label(&txn, &principal.tenant_id, "group", id).await?;
-        if members > 0 {
-            return Err(Error::precondition(
-                "GROUP_IN_USE",
-                format!(
-                    "group `{}` has {members} members; remove them first",
-                    group.display_name
-                ),
-            ));
-        }
-        Entity::delete_by_id(id).exec(&txn).await?;
-        crm_platform::audit::record(&txn, principal, "group", id, "delete", &[]).await?;
-        txn.commit().await?;
-        Ok(())
+        crm_platform::idempotency::mutate(&self.db, key.as_ref(), |txn| async move {
+            let group = Entity::find()
+                .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
+                .filter(Column::Id.eq(id))
+                .one(&txn)
+                .await?
+                .ok_or_else(|| Error::not_found("group", id))?;
+            let members = index::count_label(&txn, &principal.tenant_id, "group", id).await?;
+            if members > 0 {
+                return Err(Error::precondition(
+                    "GROUP_IN_USE",
+                    format!(
+                        "group `{}` has {members} members; remove them first",
+                        group.display_name
+                    ),
+                ));
+            }
+            Entity::delete_by_id(id).exec(&txn).await?;
+            crm_platform::audit::record(&txn, principal, "group", id, "delete", &[]).await?;
+            Ok((txn, DeleteGroupResponse {}))
+        })
+        .await
     }
 }

@@ -408,8 +408,15 @@ impl ContactsService for ContactsGrpc {
         request: Request<DeleteGroupRequest>,
     ) -> Result<Response<DeleteGroupResponse>, Status> {
         let p = principal(&request)?;
-        self.handlers.delete_group(p, &request.get_ref().id).await?;
-        Ok(Response::new(DeleteGroupResponse {}))
+        let r = request.get_ref();
+        let idem = Idempotency {
+            method: "/crm.contacts.v1.ContactsService/DeleteGroup",
+            request_id: &r.request_id,
+            request: r,
+        };
+        Ok(Response::new(
+            self.handlers.delete_group(p, idem, &r.id).await?,
+        ))
     }
 
     async fn batch_modify_labels(
