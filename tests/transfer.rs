@@ -202,7 +202,8 @@ async fn import_and_export(mode: Mode) {
     assert_eq!(wang.custom_fields["segment"], "Retail");
     assert_eq!(wang.phone, "+8613800138000");
 
-    // A dry run checks everything and writes nothing.
+    // A dry run checks everything and writes nothing, anywhere in the database.
+    let footprint = suite.contacts_footprint().await;
     let dry = import_csv(
         &o.rep1,
         "display_name,email\nZhao Lei,zhao@example.com\nQian Yu,not-an-email\n",
@@ -213,6 +214,7 @@ async fn import_and_export(mode: Mode) {
     .await;
     assert!(dry.dry_run);
     assert_eq!((dry.created, dry.failed), (1, 1));
+    assert_eq!(suite.contacts_footprint().await, footprint);
     assert_eq!(result_for(&dry, 2).errors[0].column, "emails");
     assert_eq!(
         result_for(&dry, 2).errors[0].field,
