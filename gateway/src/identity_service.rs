@@ -255,6 +255,37 @@ where
     .await
 }
 
+/// A record's audited fields and their values.
+type Snapshot<'a> = &'a [(&'a str, String)];
+
+/// Writes `next` over the row `id` only while its version is still `version`
+/// (compare-and-set: a concurrent change wins and this one is `ABORTED`), and audits the
+/// fields that differ between the `before` and `after` snapshots.
+async fn save_versioned<E, A>(
+    txn: &sea_orm::DatabaseTransaction,
+    p: &Principal,
+    (kind, id_column, version_column): (&'static str, E::Column, E::Column),
+    (id, version): (&str, i64),
+    next: A,
+    (before, after): (Snapshot<'_>, Snapshot<'_>),
+) -> Result<(), Error>
+where
+    E: EntityTrait,
+    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    let updated = E::update_many()
+        .set(next)
+        .filter(id_column.eq(id))
+        .filter(version_column.eq(version))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(Error::StaleEtag { resource: kind });
+    }
+    let changes = audit::diff(before, after);
+    audit::record(txn, p, kind, id, "update", &changes).await
+}
+
 #[tonic::async_trait]
 impl IdentityService for IdentityGrpc {
     async fn create_tenant(
@@ -525,16 +556,6 @@ impl IdentityService for IdentityGrpc {
             }
             next.version = current.version + 1;
             next.update_time = now_micros();
-            let updated = user::Entity::update_many()
-                .set(next.clone().into_active_model().reset_all())
-                .filter(user::Column::Id.eq(current.id.as_str()))
-                .filter(user::Column::Version.eq(current.version))
-                .exec(&txn)
-                .await
-                .map_err(Error::from)?;
-            if updated.rows_affected != 1 {
-                return Err(Error::StaleEtag { resource: "user" });
-            }
             let snapshot = |u: &user::Model| {
                 vec![
                     ("display_name", u.display_name.clone()),
@@ -543,8 +564,15 @@ impl IdentityService for IdentityGrpc {
                     ("disabled", u.disabled.to_string()),
                 ]
             };
-            let changes = audit::diff(&snapshot(&current), &snapshot(&next));
-            audit::record(&txn, p, "user", &next.id, "update", &changes).await?;
+            save_versioned(
+                &txn,
+                p,
+                ("user", user::Column::Id, user::Column::Version),
+                (&current.id, current.version),
+                next.clone().into_active_model().reset_all(),
+                (&snapshot(&current), &snapshot(&next)),
+            )
+            .await?;
             Ok((
                 txn,
                 UpdateUserResponse {
@@ -912,15 +940,6 @@ impl IdentityService for IdentityGrpc {
                 }
             }
             next.version = current.version + 1;
-            let updated = team::Entity::update_many()
-                .set(next.clone().into_active_model().reset_all())
-                .filter(team::Column::Id.eq(current.id.as_str()))
-                .filter(team::Column::Version.eq(current.version))
-                .exec(&txn)
-                .await?;
-            if updated.rows_affected != 1 {
-                return Err(Error::StaleEtag { resource: "team" });
-            }
             let snapshot = |t: &team::Model| {
                 vec![
                     ("display_name", t.display_name.clone()),
@@ -928,8 +947,15 @@ impl IdentityService for IdentityGrpc {
                     ("manager_user_id", t.manager_user_id.clone()),
                 ]
             };
-            let changes = audit::diff(&snapshot(&current), &snapshot(&next));
-            audit::record(&txn, p, "team", &next.id, "update", &changes).await?;
+            save_versioned(
+                &txn,
+                p,
+                ("team", team::Column::Id, team::Column::Version),
+                (&current.id, current.version),
+                next.clone().into_active_model().reset_all(),
+                (&snapshot(&current), &snapshot(&next)),
+            )
+            .await?;
             Ok((
                 txn,
                 UpdateTeamResponse {
@@ -1065,15 +1091,6 @@ impl IdentityService for IdentityGrpc {
                 }
             }
             next.version = current.version + 1;
-            let updated = role::Entity::update_many()
-                .set(next.clone().into_active_model().reset_all())
-                .filter(role::Column::Id.eq(current.id.as_str()))
-                .filter(role::Column::Version.eq(current.version))
-                .exec(&txn)
-                .await?;
-            if updated.rows_affected != 1 {
-                return Err(Error::StaleEtag { resource: "role" });
-            }
             let snapshot = |r: &role::Model| {
                 vec![
                     ("display_name", r.display_name.clone()),
@@ -1081,8 +1098,15 @@ impl IdentityService for IdentityGrpc {
                     ("data_scope", r.data_scope.clone()),
                 ]
             };
-            let changes = audit::diff(&snapshot(&current), &snapshot(&next));
-            audit::record(&txn, p, "role", &next.id, "update", &changes).await?;
+            save_versioned(
+                &txn,
+                p,
+                ("role", role::Column::Id, role::Column::Version),
+                (&current.id, current.version),
+                next.clone().into_active_model().reset_all(),
+                (&snapshot(&current), &snapshot(&next)),
+            )
+            .await?;
             Ok((
                 txn,
                 UpdateRoleResponse {
