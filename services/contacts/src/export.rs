@@ -181,16 +181,18 @@ impl Handlers {
     ) -> Result<(), Error> {
         let custom = custom_names(columns);
         let mut buffer = csv::BOM.to_vec();
+        let mut writer = csv::CsvWriter::new();
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        csv::write_record(&mut buffer, &names);
+        writer.write(&names)?;
         let mut token = String::new();
         loop {
             let (rows, next) = self
                 .export_page::<R>(principal, filter, &custom, &token)
                 .await?;
             for row in &rows {
-                csv::write_record(&mut buffer, row);
+                writer.write(row)?;
             }
+            buffer.extend(writer.take()?);
             if !send(tx, std::mem::take(&mut buffer)).await || next.is_empty() {
                 return Ok(());
             }
