@@ -909,8 +909,14 @@ async fn identity_calls_know_their_caller_and_their_tenant(mode: Mode) {
         admin_email: "not-an-email".into(),
         admin_password: ADMIN_PASSWORD.into(),
         admin_display_name: String::new(),
+        phone_region: "XX".into(),
     };
-    for field in ["display_name", "admin_email", "admin_display_name"] {
+    for field in [
+        "display_name",
+        "admin_email",
+        "admin_display_name",
+        "phone_region",
+    ] {
         expect_invalid(admin.identity().create_tenant(bad.clone()).await, field);
     }
     expect_invalid(
@@ -922,6 +928,7 @@ async fn identity_calls_know_their_caller_and_their_tenant(mode: Mode) {
                 admin_email: "short@whoami.example".into(),
                 admin_password: "short".into(),
                 admin_display_name: "Short".into(),
+                phone_region: String::new(),
             })
             .await,
         "admin_password",

@@ -903,6 +903,37 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
     )
     .await;
     refused(shown, Code::NotFound);
+    // A tenant admin changes only their own tenant.
+    let our_tenant = platform
+        .identity()
+        .get_tenant(crm_proto::identity::GetTenantRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .tenant
+        .unwrap();
+    let tenant_cases = [asked("another tenant", &stranger, &our_tenant.id)];
+    let shown = assert_hidden(
+        "UpdateTenant",
+        &tenant_cases,
+        &platform_nobody,
+        |s, id| async move {
+            s.identity()
+                .update_tenant(crm_proto::identity::UpdateTenantRequest {
+                    tenant: Some(crm_proto::identity::Tenant {
+                        id,
+                        display_name: "Mine".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("display_name"),
+                    request_id: String::new(),
+                })
+                .await
+                .map(|_| "updated".into())
+        },
+    )
+    .await;
+    refused(shown, Code::NotFound);
     let role = org::role_id(&platform, "sales_rep").await;
     let role_cases = [asked("another tenant", &stranger, &role)];
     // A user of another tenant's roles or teams is refused as for ids that name nothing.

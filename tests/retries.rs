@@ -428,6 +428,7 @@ async fn every_mutation_replays_its_first_answer(mode: Mode) {
                 admin_password: support::ADMIN_PASSWORD.into(),
                 admin_display_name: "Admin".into(),
                 request_id: id("tenant"),
+                phone_region: "HK".into(),
             })
             .await
         }

@@ -292,6 +292,7 @@ async fn grants_never_exceed_the_granter(mode: Mode) {
             admin_email: "mine@grants.example".into(),
             admin_password: ADMIN_PASSWORD.into(),
             admin_display_name: "Me".into(),
+            phone_region: String::new(),
         })
         .await;
     check("tenant admin creates a tenant", create_tenant, NoPermission);
@@ -855,6 +856,7 @@ async fn targets_run_on_their_own_keys() {
         permissions: vec!["*".into()],
         scope: Scope::All,
         team_member_ids: vec![],
+        phone_region: String::new(),
         expires_at: 0,
     };
     let channel = tonic::transport::Endpoint::from_shared(format!(

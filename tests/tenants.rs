@@ -10,8 +10,10 @@ mod support;
 
 use crm_proto::common::Date;
 use crm_proto::contacts::*;
-use support::clients::Session;
+use crm_proto::identity::{GetTenantRequest, ListAuditEntriesRequest, Tenant, UpdateTenantRequest};
+use support::clients::{Session, expect_code, expect_invalid};
 use support::{Mode, Suite, org};
+use tonic::Code;
 
 async fn create_group(session: &Session, name: &str) -> Result<Group, tonic::Status> {
     Ok(session
@@ -251,4 +253,208 @@ async fn tenant_wide_data_stays_in_its_tenant(mode: Mode) {
     assert!(their_keys.iter().all(|k| k.id != key.id));
 }
 
-both_modes!(tenant_wide_data_stays_in_its_tenant);
+async fn get_tenant(session: &Session) -> Result<Tenant, tonic::Status> {
+    Ok(session
+        .identity()
+        .get_tenant(GetTenantRequest {})
+        .await?
+        .into_inner()
+        .tenant
+        .unwrap())
+}
+
+async fn update_tenant(
+    session: &Session,
+    tenant: Tenant,
+    paths: &[&str],
+    request_id: &str,
+) -> Result<Tenant, tonic::Status> {
+    Ok(session
+        .identity()
+        .update_tenant(UpdateTenantRequest {
+            tenant: Some(tenant),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+            }),
+            request_id: request_id.into(),
+        })
+        .await?
+        .into_inner()
+        .tenant
+        .unwrap())
+}
+
+async fn contact_with_phone(session: &Session, name: &str, phone: &str) -> Contact {
+    session
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: name.into(),
+                phone: phone.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap()
+}
+
+/// A tenant's settings: everyone reads them, only its admin changes them (etag, request id,
+/// audit), another tenant neither sees nor changes them, and the phone region reads the
+/// numbers its people write without a country code from their next call on.
+async fn tenant_settings_read_phone_numbers(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "settings").await;
+    let platform = suite.admin().await;
+    let stranger = org::other_tenant(&suite, &platform, "settings-other").await;
+
+    let ours = get_tenant(&o.rep1).await.unwrap();
+    assert_eq!(ours.phone_region, "CN");
+    assert_eq!(get_tenant(&admin).await.unwrap(), ours);
+    let theirs = get_tenant(&stranger).await.unwrap();
+    assert_ne!(theirs.id, ours.id);
+
+    // Bad input names its field; a rep and a manager may not change the tenant.
+    let gb = || Tenant {
+        phone_region: "gb".into(),
+        etag: ours.etag.clone(),
+        ..Default::default()
+    };
+    for bad in ["G", "ZZ", "001", "GBR", "中国"] {
+        let tenant = Tenant {
+            phone_region: bad.into(),
+            ..Default::default()
+        };
+        expect_invalid(
+            update_tenant(&admin, tenant, &["phone_region"], "").await,
+            "tenant.phone_region",
+        );
+    }
+    expect_invalid(
+        update_tenant(&admin, Tenant::default(), &["display_name"], "").await,
+        "tenant.display_name",
+    );
+    expect_invalid(
+        update_tenant(&admin, gb(), &["create_time"], "").await,
+        "update_mask",
+    );
+    for refused in [&o.rep1, &o.manager] {
+        expect_code(
+            update_tenant(refused, gb(), &["phone_region"], "").await,
+            Code::PermissionDenied,
+        );
+    }
+    // Naming another tenant answers as an unknown id does, and changes nothing there.
+    for id in [
+        theirs.id.clone(),
+        "0190c0c0-0000-7000-8000-000000000000".into(),
+    ] {
+        let tenant = Tenant { id, ..gb() };
+        let status = expect_code(
+            update_tenant(&admin, tenant, &["phone_region"], "").await,
+            Code::NotFound,
+        );
+        assert!(status.message().contains("tenant"), "{status:?}");
+    }
+    assert_eq!(get_tenant(&stranger).await.unwrap(), theirs);
+
+    // Before the change, a number without its code is a mainland one.
+    let before = contact_with_phone(&o.rep1, "Guangzhou", "020 7946 0958").await;
+    assert_eq!(before.phone, "+862079460958");
+
+    let changed = update_tenant(&admin, gb(), &["phone_region"], "to-britain")
+        .await
+        .unwrap();
+    assert_eq!(changed.phone_region, "GB");
+    assert_ne!(changed.etag, ours.etag);
+    // A retry with the request id answers the same; a stale etag is refused.
+    let replayed = update_tenant(&admin, gb(), &["phone_region"], "to-britain")
+        .await
+        .unwrap();
+    assert_eq!(replayed, changed);
+    expect_code(
+        update_tenant(&admin, gb(), &["phone_region"], "").await,
+        Code::Aborted,
+    );
+    assert_eq!(get_tenant(&o.rep1).await.unwrap(), changed);
+    let audit = admin
+        .identity()
+        .list_audit_entries(ListAuditEntriesRequest {
+            resource_type: "tenant".into(),
+            resource_id: ours.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let change = &audit[0].changes[0];
+    assert_eq!(
+        (
+            change.field.as_str(),
+            change.before.as_str(),
+            change.after.as_str()
+        ),
+        ("phone_region", "CN", "GB")
+    );
+
+    // The rep's next call reads the same digits as a London number; the other tenant still
+    // reads them in China; numbers with their code read alike everywhere.
+    let london = contact_with_phone(&o.rep1, "London", "020 7946 0958").await;
+    assert_eq!(london.phone, "+442079460958");
+    let mobile = contact_with_phone(&o.rep1, "Mobile", "+86 139 0013 9000").await;
+    assert_eq!(mobile.phone, "+8613900139000");
+    let there = contact_with_phone(&stranger, "Guangzhou", "020 7946 0958").await;
+    assert_eq!(there.phone, "+862079460958");
+    // A mainland mobile without its code is no British number.
+    let refused = o
+        .rep1
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: "Unreadable".into(),
+                phone: "13800138000".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await;
+    expect_invalid(refused, "contact.phone");
+    // An import reads the tenant's region too.
+    let csv = "display_name,phone\nImported,020 7946 0000\n";
+    let imported = o
+        .rep1
+        .contacts()
+        .import_records(tokio_stream::iter([
+            ImportRecordsRequest {
+                part: Some(import_records_request::Part::Options(ImportOptions {
+                    resource_type: "contact".into(),
+                    duplicate_policy: DuplicatePolicy::Skip as i32,
+                    ..Default::default()
+                })),
+            },
+            ImportRecordsRequest {
+                part: Some(import_records_request::Part::Csv(csv.as_bytes().to_vec())),
+            },
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(imported.created, 1, "{imported:?}");
+    let found = o
+        .rep1
+        .list_contacts("phone = \"+442079460000\"")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+}
+
+both_modes!(
+    tenant_wide_data_stays_in_its_tenant,
+    tenant_settings_read_phone_numbers
+);

@@ -406,6 +406,7 @@ async fn store_level(bench: &mut Bench, database: &str, owner: &Session) {
         permissions: vec!["*".into()],
         scope: DataScope::All,
         team_member_ids: vec![],
+        phone_region: String::new(),
         expires_at: 0,
     });
     let me = [std::process::id()];

@@ -7,8 +7,9 @@ use std::time::Instant;
 use sea_orm::{ActiveModelTrait as _, EntityTrait as _, IntoActiveModel as _};
 
 use crm_contacts::contact::Contacts;
-use crm_contacts::resource::Resource as _;
+use crm_contacts::resource::{Resource as _, WriteContext};
 use crm_contacts::tabular::{Row, Tabular as _};
+use crm_platform::normalize::PhoneRegion;
 use crm_platform::sealing::DataKeys;
 use crm_proto::contacts::{
     DuplicatePolicy, ImportOptions, ImportRecordsRequest, import_records_request::Part,
@@ -60,6 +61,10 @@ pub(crate) async fn through_gateway(session: &Session, rows: u64) -> f64 {
 /// events) into another tenant; returns rows per second.
 pub(crate) async fn bulk_insert(suite: &Suite, rows: u64) -> f64 {
     let keys = DataKeys::derived(&[1; 32], vec![2; 32]);
+    let cx = WriteContext {
+        keys: &keys,
+        phone_region: PhoneRegion::CHINA,
+    };
     let text = rows_text(rows);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -73,7 +78,7 @@ pub(crate) async fn bulk_insert(suite: &Suite, rows: u64) -> f64 {
                 .collect();
             let (input, _) = Contacts::from_row(&row).unwrap();
             let id = format!("0190c0c0-0000-7000-8000-{n:012}");
-            Contacts::create("bulk-tenant", "bulk-owner".into(), (id, 0), input, &keys).unwrap()
+            Contacts::create("bulk-tenant", "bulk-owner".into(), (id, 0), input, &cx).unwrap()
         })
         .collect();
     let db = suite.contacts_db().await;

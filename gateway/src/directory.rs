@@ -10,7 +10,7 @@ use sea_orm::{
     QuerySelect, Select,
 };
 
-use crate::entity::{role, split, team, user};
+use crate::entity::{role, split, team, tenant, user};
 use crm_platform::auth::{DataScope, Principal};
 use crm_platform::error::Error;
 use crm_platform::paging::{Cursor, id_cursor, split_page};
@@ -184,7 +184,13 @@ pub async fn resolve<C: ConnectionTrait>(
     } else {
         Vec::new()
     };
+    let phone_region = tenant::Entity::find_by_id(user.tenant_id.as_str())
+        .one(db)
+        .await?
+        .map(|t| t.phone_region)
+        .unwrap_or_default();
     Ok(Principal {
+        phone_region,
         tenant_id: user.tenant_id.clone(),
         user_id: user.id.clone(),
         client: client.to_owned(),

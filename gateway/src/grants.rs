@@ -150,6 +150,7 @@ mod tests {
             permissions: permissions.iter().map(|p| p.to_string()).collect(),
             scope,
             team_member_ids: vec![],
+            phone_region: String::new(),
             expires_at: 0,
         }
     }

@@ -13,7 +13,7 @@ use crate::credentials::{check_password, random_secret, secret_hash};
 use crate::directory::{
     self, check_ids_exist, email_unavailable, page, parse_scope, scope_name, user_in_tenant,
 };
-use crate::entity::{api_key, join, role, split, team, user};
+use crate::entity::{api_key, join, role, split, team, tenant, user};
 use crate::grants;
 use crate::permissions;
 use crate::teams;
@@ -111,6 +111,27 @@ fn user_proto(u: &user::Model) -> User {
         etag: etag::format(u.version),
         create_time: Some(to_timestamp(u.create_time)),
     }
+}
+
+fn tenant_proto(t: &tenant::Model) -> Tenant {
+    Tenant {
+        id: t.id.clone(),
+        display_name: t.display_name.clone(),
+        create_time: Some(to_timestamp(t.create_time)),
+        phone_region: t.phone_region.clone(),
+        etag: etag::format(t.version),
+    }
+}
+
+/// The caller's own tenant.
+async fn own_tenant<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+) -> Result<tenant::Model, Error> {
+    tenant::Entity::find_by_id(p.tenant_id.as_str())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("tenant", &p.tenant_id))
 }
 
 fn role_proto(r: &role::Model) -> Role {
@@ -300,6 +321,7 @@ impl IdentityService for IdentityGrpc {
         v.required("admin_email", &r.admin_email);
         let email = v.email("admin_email", &r.admin_email);
         v.required("admin_display_name", &r.admin_display_name);
+        let phone_region = v.phone_region("phone_region", &r.phone_region);
         v.finish()?;
         check_password("admin_password", &r.admin_password)?;
         let key = RequestKey::new(
@@ -314,6 +336,7 @@ impl IdentityService for IdentityGrpc {
                 &txn,
                 NewTenant {
                     display_name: &r.display_name,
+                    phone_region,
                     admin_email: &email,
                     admin_password_hash,
                     admin_display_name: &r.admin_display_name,
@@ -324,6 +347,7 @@ impl IdentityService for IdentityGrpc {
             // Recorded in the creating platform admin's tenant: that is who acted.
             let fields = [
                 ("display_name", tenant.display_name.clone()),
+                ("phone_region", tenant.phone_region.clone()),
                 ("admin_email", admin.email.clone()),
             ];
             audit::record(
@@ -336,16 +360,105 @@ impl IdentityService for IdentityGrpc {
             )
             .await?;
             let response = CreateTenantResponse {
-                tenant: Some(Tenant {
-                    id: tenant.id,
-                    display_name: tenant.display_name,
-                    create_time: Some(to_timestamp(tenant.create_time)),
-                }),
+                tenant: Some(tenant_proto(&tenant)),
                 admin: Some(user_proto(&admin)),
             };
             Ok((txn, response))
         })
         .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_tenant(
+        &self,
+        request: Request<GetTenantRequest>,
+    ) -> Result<Response<GetTenantResponse>, Status> {
+        let p = caller(&request, None)?;
+        let tenant = own_tenant(self.db(), p).await?;
+        Ok(Response::new(GetTenantResponse {
+            tenant: Some(tenant_proto(&tenant)),
+        }))
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<UpdateTenantRequest>,
+    ) -> Result<Response<UpdateTenantResponse>, Status> {
+        let p = caller(&request, Some("identity.tenants.write"))?;
+        let r = request.get_ref();
+        let input = r
+            .tenant
+            .clone()
+            .ok_or_else(|| Error::invalid("tenant", "is required"))?;
+        // Only the caller's own tenant: another id answers as if it did not exist.
+        if !input.id.is_empty() && input.id != p.tenant_id {
+            return Err(Error::not_found("tenant", &input.id).into());
+        }
+        let paths = r.update_mask.clone().map(|m| m.paths).unwrap_or_default();
+        let fields = field_mask::resolve(
+            &paths,
+            &["display_name", "phone_region"],
+            &["id", "etag", "create_time"],
+            |f| match f {
+                "display_name" => !input.display_name.is_empty(),
+                "phone_region" => !input.phone_region.is_empty(),
+                _ => false,
+            },
+        )?;
+        let mut v = Violations::new();
+        if fields.contains(&"display_name") {
+            v.required("tenant.display_name", &input.display_name);
+            v.max_chars("tenant.display_name", &input.display_name, 200);
+        }
+        let region = fields
+            .contains(&"phone_region")
+            .then(|| v.phone_region("tenant.phone_region", &input.phone_region));
+        v.finish()?;
+        let expected = etag::parse("tenant.etag", &input.etag)?;
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/UpdateTenant",
+            &r.request_id,
+            r,
+        )?;
+        let response = mutate(self.db(), key.as_ref(), |txn| async move {
+            let current = own_tenant(&txn, p).await?;
+            if expected.is_some_and(|v| v != current.version) {
+                return Err(Error::StaleEtag { resource: "tenant" });
+            }
+            let mut next = current.clone();
+            if fields.contains(&"display_name") {
+                next.display_name = input.display_name.trim().to_owned();
+            }
+            if let Some(region) = region {
+                next.phone_region = region.code().to_owned();
+            }
+            next.version = current.version + 1;
+            let snapshot = |t: &tenant::Model| {
+                vec![
+                    ("display_name", t.display_name.clone()),
+                    ("phone_region", t.phone_region.clone()),
+                ]
+            };
+            save_versioned(
+                &txn,
+                p,
+                ("tenant", tenant::Column::Id, tenant::Column::Version),
+                (&current.id, current.version),
+                next.clone().into_active_model().reset_all(),
+                (&snapshot(&current), &snapshot(&next)),
+            )
+            .await?;
+            Ok((
+                txn,
+                UpdateTenantResponse {
+                    tenant: Some(tenant_proto(&next)),
+                },
+            ))
+        })
+        .await?;
+        // Everyone in the tenant reads numbers in the new region from their next call.
+        self.gatekeeper.principals.clear();
         Ok(Response::new(response))
     }
 

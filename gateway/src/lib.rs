@@ -164,6 +164,7 @@ pub async fn bootstrap(
         &txn,
         tenants::NewTenant {
             display_name: "Default",
+            phone_region: crm_platform::normalize::PhoneRegion::CHINA,
             admin_email: email,
             admin_password_hash: credentials::hash_password(&password)?,
             admin_display_name: "Administrator",

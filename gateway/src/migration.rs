@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(CreateIdentityTables));
         migrations.push(Box::new(AddSessionFamilies));
         migrations.push(Box::new(AddTeamAndRoleVersions));
+        migrations.push(Box::new(AddTenantSettings));
         migrations
     }
 }
@@ -240,6 +241,50 @@ impl MigrationTrait for AddTeamAndRoleVersions {
                     Table::alter()
                         .table(table)
                         .drop_column("version")
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+struct AddTenantSettings;
+
+impl MigrationName for AddTenantSettings {
+    fn name(&self) -> &str {
+        "m20261202_000001_add_tenant_settings"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddTenantSettings {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Existing tenants read numbers as mainland China did before the setting existed.
+        for column in [
+            string("phone_region").default("CN").to_owned(),
+            big_integer("version").default(1).to_owned(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("tenants")
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["phone_region", "version"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("tenants")
+                        .drop_column(column)
                         .to_owned(),
                 )
                 .await?;

@@ -45,6 +45,9 @@ pub fn required(path: &str) -> Option<Requirement> {
         "crm.identity.v1.IdentityService" => match method {
             "GetCurrentUser" => return Some(Requirement::Authenticated),
             "CreateTenant" => "identity.tenants.create",
+            // Everyone reads their own tenant's name and settings.
+            "GetTenant" => return Some(Requirement::Authenticated),
+            "UpdateTenant" => "identity.tenants.write",
             "GetUser" | "ListUsers" => "identity.users.read",
             "CreateUser" | "UpdateUser" => "identity.users.write",
             "ListTeams" | "GetTeam" => "identity.teams.read",
@@ -96,6 +99,7 @@ pub fn required(path: &str) -> Option<Requirement> {
 
 /// Every permission a tenant admin holds (all but platform-level ones).
 pub const TENANT_ADMIN: &[&str] = &[
+    "identity.tenants.write",
     "identity.users.read",
     "identity.users.write",
     "identity.teams.read",

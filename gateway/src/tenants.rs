@@ -2,13 +2,16 @@
 //! RPC and the first start's bootstrap.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 
 use crate::directory::{email_unavailable, scope_name, user_by_email};
 use crate::entity::{role, tenant, user};
 use crate::permissions::built_in_roles;
 use crm_platform::auth::DataScope;
 use crm_platform::error::Error;
+use crm_platform::normalize::PhoneRegion;
 use crm_platform::time::now_micros;
 
 /// What a new tenant starts with.
@@ -16,6 +19,8 @@ use crm_platform::time::now_micros;
 pub struct NewTenant<'a> {
     /// Tenant name.
     pub display_name: &'a str,
+    /// Region for phone numbers without a country code.
+    pub phone_region: PhoneRegion,
     /// First admin's email (already validated).
     pub admin_email: &'a str,
     /// First admin's password hash.
@@ -39,14 +44,12 @@ pub async fn create<C: ConnectionTrait>(
         id: uuid::Uuid::now_v7().to_string(),
         display_name: new.display_name.trim().to_owned(),
         create_time: now,
+        phone_region: new.phone_region.code().to_owned(),
+        version: 1,
     };
-    tenant::Entity::insert(tenant::ActiveModel {
-        id: Set(tenant.id.clone()),
-        display_name: Set(tenant.display_name.clone()),
-        create_time: Set(now),
-    })
-    .exec(db)
-    .await?;
+    tenant::Entity::insert(tenant.clone().into_active_model())
+        .exec(db)
+        .await?;
 
     let mut roles: Vec<(String, Vec<&str>, DataScope)> = built_in_roles()
         .into_iter()
@@ -127,6 +130,7 @@ mod tests {
             &db,
             NewTenant {
                 display_name: "Old",
+                phone_region: PhoneRegion::CHINA,
                 admin_email: "admin@old.example",
                 admin_password_hash: crate::credentials::hash_password("a long enough password")
                     .unwrap(),

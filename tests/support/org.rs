@@ -155,6 +155,7 @@ pub async fn other_tenant(suite: &Suite, platform_admin: &Session, tag: &str) ->
             admin_email: email.clone(),
             admin_password: ADMIN_PASSWORD.into(),
             admin_display_name: "Other admin".into(),
+            phone_region: String::new(),
         })
         .await
         .unwrap();

@@ -13,6 +13,10 @@ pub struct Model {
     pub display_name: String,
     /// Microseconds since the epoch.
     pub create_time: i64,
+    /// CLDR region code that reads phone numbers written without a country code.
+    pub phone_region: String,
+    /// Bumped on every change; the etag.
+    pub version: i64,
 }
 
 /// No relations are navigated through sea-orm.

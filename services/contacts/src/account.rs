@@ -6,12 +6,11 @@ use crate::custom_values;
 use crate::entity::account::{Column, Entity, Model};
 use crate::fields::{self, AddressColumns};
 use crate::hierarchy;
-use crate::resource::{Action, FieldKind, IndexKey, Resource};
+use crate::resource::{Action, FieldKind, IndexKey, Resource, WriteContext};
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask;
-use crm_platform::normalize;
-use crm_platform::sealing::DataKeys;
+use crm_platform::normalize::{self, PhoneRegion};
 use crm_platform::time::{to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::contacts::{
@@ -53,7 +52,12 @@ const OUTPUT_ONLY: &[&str] = &[
 ];
 
 /// Checks every field and writes the normalised values into `model`.
-fn apply(model: &mut Model, input: &Account, fields: &[&str]) -> Result<(), Error> {
+fn apply(
+    model: &mut Model,
+    input: &Account,
+    fields: &[&str],
+    region: PhoneRegion,
+) -> Result<(), Error> {
     let mut v = Violations::new();
     for field in fields {
         match *field {
@@ -70,7 +74,7 @@ fn apply(model: &mut Model, input: &Account, fields: &[&str]) -> Result<(), Erro
                 v.max_chars("account.website", &input.website, 500);
                 model.website = v.url("account.website", &input.website);
             }
-            "phone" => model.phone = v.phone("account.phone", &input.phone),
+            "phone" => model.phone = v.phone("account.phone", &input.phone, region),
             "email" => {
                 v.max_chars("account.email", &input.email, 320);
                 model.email = v.email("account.email", &input.email);
@@ -261,7 +265,7 @@ impl Resource for Accounts {
         owner_id: String,
         (id, now): (String, i64),
         input: Account,
-        _keys: &DataKeys,
+        cx: &WriteContext<'_>,
     ) -> Result<Model, Error> {
         let mut model = Model {
             id,
@@ -294,7 +298,7 @@ impl Resource for Accounts {
             update_time: now,
             delete_time: None,
         };
-        apply(&mut model, &input, UPDATABLE)?;
+        apply(&mut model, &input, UPDATABLE, cx.phone_region)?;
         model.owner_id = owner_id;
         Ok(model)
     }
@@ -303,7 +307,7 @@ impl Resource for Accounts {
         current: &Model,
         input: Account,
         mask: &[String],
-        _keys: &DataKeys,
+        cx: &WriteContext<'_>,
     ) -> Result<Model, Error> {
         let fields = field_mask::resolve(mask, UPDATABLE, OUTPUT_ONLY, |f| match f {
             "display_name" => !input.display_name.is_empty(),
@@ -325,7 +329,7 @@ impl Resource for Accounts {
             _ => false,
         })?;
         let mut next = current.clone();
-        apply(&mut next, &input, &fields)?;
+        apply(&mut next, &input, &fields, cx.phone_region)?;
         Ok(next)
     }
 

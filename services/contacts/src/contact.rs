@@ -6,7 +6,7 @@ use crate::account::{Accounts, enum_name, fill};
 use crate::custom_values;
 use crate::entity::contact::{Column, Entity, Model};
 use crate::fields::{self, AddressColumns, PointKind, StoredPoint};
-use crate::resource::{Action, FieldKind, IndexKey, Resource};
+use crate::resource::{Action, FieldKind, IndexKey, Resource, WriteContext};
 use crate::sensitive;
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
@@ -125,14 +125,20 @@ fn apply(
     model: &mut Model,
     input: &Contact,
     fields: &[&str],
-    keys: &DataKeys,
+    cx: &WriteContext<'_>,
 ) -> Result<(), Error> {
     let mut v = Violations::new();
+    let region = cx.phone_region;
     let mut phones: Vec<StoredPoint> = fields::from_json(&model.phones);
     let mut emails: Vec<StoredPoint> = fields::from_json(&model.emails);
     // Lists first, so a primary value given alongside them wins.
     if fields.contains(&"phones") {
-        phones = fields::points(&mut v, "contact.phones", PointKind::Phone, &input.phones);
+        phones = fields::points(
+            &mut v,
+            "contact.phones",
+            PointKind::Phone(region),
+            &input.phones,
+        );
     }
     if fields.contains(&"emails") {
         emails = fields::points(&mut v, "contact.emails", PointKind::Email, &input.emails);
@@ -152,7 +158,9 @@ fn apply(
                 v.max_chars("contact.email", &input.email, 320);
                 fields::set_primary(&mut emails, v.email("contact.email", &input.email));
             }
-            "phone" => fields::set_primary(&mut phones, v.phone("contact.phone", &input.phone)),
+            "phone" => {
+                fields::set_primary(&mut phones, v.phone("contact.phone", &input.phone, region))
+            }
             "title" => model.title = text(&mut v, "contact.title", &input.title, 100),
             "account_id" => model.account_id = input.account_id.trim().to_owned(),
             "owner_id" => model.owner_id = input.owner_id.clone(),
@@ -206,7 +214,7 @@ fn apply(
         }
     }
     set_points(model, &phones, &emails);
-    apply_sensitive(model, input, fields, keys, &mut v);
+    apply_sensitive(model, input, fields, cx.keys, &mut v);
     if model.display_name.is_empty() {
         model.display_name = derive_display_name(&model.given_name, &model.family_name);
     }
@@ -412,7 +420,7 @@ impl Resource for Contacts {
         owner_id: String,
         (id, now): (String, i64),
         input: Contact,
-        keys: &DataKeys,
+        cx: &WriteContext<'_>,
     ) -> Result<Model, Error> {
         let empty = || String::new();
         let mut model = Model {
@@ -471,7 +479,7 @@ impl Resource for Contacts {
                 _ => true,
             })
             .collect();
-        apply(&mut model, &input, &fields, keys)?;
+        apply(&mut model, &input, &fields, cx)?;
         model.owner_id = owner_id;
         Ok(model)
     }
@@ -480,7 +488,7 @@ impl Resource for Contacts {
         current: &Model,
         input: Contact,
         mask: &[String],
-        keys: &DataKeys,
+        cx: &WriteContext<'_>,
     ) -> Result<Model, Error> {
         let fields = field_mask::resolve(mask, UPDATABLE, OUTPUT_ONLY, |f| match f {
             "given_name" => !input.given_name.is_empty(),
@@ -509,7 +517,7 @@ impl Resource for Contacts {
             _ => false,
         })?;
         let mut next = current.clone();
-        apply(&mut next, &input, &fields, keys)?;
+        apply(&mut next, &input, &fields, cx)?;
         Ok(next)
     }
 

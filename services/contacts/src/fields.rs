@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crm_platform::normalize;
+use crm_platform::normalize::{self, PhoneRegion};
 use crm_platform::time::{civil_date, days_in_month};
 use crm_platform::validate::Violations;
 use crm_proto::common::{Date, PostalAddress};
@@ -224,8 +224,9 @@ impl StoredPoint {
 /// What a contact point holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PointKind {
-    /// A phone number, normalised to E.164.
-    Phone,
+    /// A phone number, normalised to E.164; one without its country code is read in the
+    /// region's numbering plan.
+    Phone(PhoneRegion),
     /// An email address, lowercased.
     Email,
 }
@@ -248,7 +249,7 @@ pub fn points(
         }
         let path = format!("{field}[{i}].value");
         let value = match kind {
-            PointKind::Phone => v.phone(&path, &point.value),
+            PointKind::Phone(region) => v.phone(&path, &point.value, region),
             PointKind::Email => {
                 v.max_chars(&path, &point.value, 320);
                 v.email(&path, &point.value)
@@ -369,7 +370,7 @@ mod tests {
         let stored = points(
             &mut v,
             "contact.phones",
-            PointKind::Phone,
+            PointKind::Phone(PhoneRegion::CHINA),
             &[
                 point("138 0013 8000", false),
                 point("+86 13800138000", true),

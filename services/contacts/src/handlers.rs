@@ -7,7 +7,7 @@ use std::sync::Arc;
 use prost::Message as _;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 
-use crate::resource::{Action, Resource, Stamps};
+use crate::resource::{Action, Resource, Stamps, WriteContext};
 use crate::store::{self, ListQuery, Order};
 use crate::{custom_fields, custom_values, groups, index, sensitive};
 use crm_platform::audit;
@@ -58,6 +58,14 @@ fn cache_key(kind: &str, tenant_id: &str, id: &str) -> String {
 }
 
 impl Handlers {
+    /// What validating `principal`'s writes needs.
+    pub fn write_context(&self, principal: &Principal) -> WriteContext<'_> {
+        WriteContext {
+            keys: &self.keys,
+            phone_region: principal.phone_region(),
+        }
+    }
+
     /// Returns one record the caller may see, from the cache when possible.
     pub async fn get<R: Resource>(
         &self,
@@ -248,7 +256,7 @@ impl Handlers {
             owner_id,
             (id, now_micros()),
             input,
-            &self.keys,
+            &self.write_context(principal),
         )?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let mut model = model;
@@ -287,7 +295,7 @@ impl Handlers {
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let (current, stamps) = current::<R>(&txn, principal, &id, expected).await?;
             refuse_deleted::<R>(&stamps)?;
-            let mut next = R::update(&current, input, &mask, &self.keys)?;
+            let mut next = R::update(&current, input, &mask, &self.write_context(principal))?;
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut next, Some(&current))
                 .await?;
             let owner = R::stamps(&next).owner_id;

@@ -348,7 +348,7 @@ impl Handlers {
             owner_id,
             (id, now_micros()),
             input,
-            &self.keys,
+            &self.write_context(principal),
         )?;
         custom_fields::check_with::<R>(definitions, &mut model, None)?;
         check_links::<R>(txn, principal, &model).await?;
@@ -383,7 +383,7 @@ impl Handlers {
                     "duplicates a record outside your data scope; it was not changed",
                 )
             })?;
-        let mut next = R::update(&current, input, &mask, &self.keys)?;
+        let mut next = R::update(&current, input, &mask, &self.write_context(principal))?;
         custom_fields::check_with::<R>(definitions, &mut next, Some(&current))?;
         check_links::<R>(txn, principal, &next).await?;
         self.save_change::<R>(txn, principal, &current, next, Action::Update, &[])

@@ -40,6 +40,7 @@ pub fn system_principal(tenant_id: &str) -> Principal {
         permissions: Vec::new(),
         scope: DataScope::All,
         team_member_ids: Vec::new(),
+        phone_region: String::new(),
         expires_at: 0,
     }
 }

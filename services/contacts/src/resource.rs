@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
+use crm_platform::normalize::PhoneRegion;
 use crm_platform::sealing::DataKeys;
 use crm_proto::contacts::ContactsEvent;
 
@@ -172,6 +173,16 @@ pub struct Stamps {
     pub delete_time: Option<i64>,
 }
 
+/// What validating a write needs besides its input: the keys that seal sensitive fields and
+/// the tenant's region for phone numbers written without their country code.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteContext<'a> {
+    /// Seals and opens sensitive fields.
+    pub keys: &'a DataKeys,
+    /// Reads numbers that carry no country code.
+    pub phone_region: PhoneRegion,
+}
+
 /// An owner-scoped, soft-deletable, versioned resource of the contacts service.
 pub trait Resource: Send + Sync + 'static {
     /// The sea-orm entity.
@@ -248,14 +259,14 @@ pub trait Resource: Send + Sync + 'static {
         owner_id: String,
         id_and_time: (String, i64),
         input: Self::Proto,
-        keys: &DataKeys,
+        cx: &WriteContext<'_>,
     ) -> Result<Self::Model, Error>;
     /// Applies the masked fields of an update request to a copy of `current`.
     fn update(
         current: &Self::Model,
         input: Self::Proto,
         mask: &[String],
-        keys: &DataKeys,
+        cx: &WriteContext<'_>,
     ) -> Result<Self::Model, Error>;
     /// Whether its personal data was erased: such a tombstone never comes back.
     fn is_erased(model: &Self::Model) -> bool {

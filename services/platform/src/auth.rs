@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+
+use crate::normalize::PhoneRegion;
 use sha2::Sha256;
 use tonic::{Request, Status};
 
@@ -63,6 +65,10 @@ pub struct Principal {
     /// Owners whose records the caller reaches under `DataScope::Team` (always includes the
     /// caller); empty for other scopes.
     pub team_member_ids: Vec<String>,
+    /// The tenant's region for phone numbers written without their country code (a CLDR
+    /// code); empty reads as mainland China.
+    #[serde(default)]
+    pub phone_region: String,
     /// Expiry of this signed copy, microseconds since the epoch.
     pub expires_at: i64,
 }
@@ -77,6 +83,11 @@ pub enum OwnerFilter {
 }
 
 impl Principal {
+    /// The numbering plan that reads the caller's tenant's numbers.
+    pub fn phone_region(&self) -> PhoneRegion {
+        PhoneRegion::from_code(&self.phone_region)
+    }
+
     /// Returns `PermissionDenied` unless the principal holds `permission`.
     pub fn require(&self, permission: &str) -> Result<(), Error> {
         if self.has(permission) {
@@ -216,6 +227,7 @@ mod tests {
             permissions: vec!["contacts.contacts.read".into()],
             scope: DataScope::Own,
             team_member_ids: vec![],
+            phone_region: String::new(),
             expires_at: 0,
         }
     }

@@ -2,9 +2,46 @@
 //! addresses and company names. Duplicate detection, search and exact-match lookups compare
 //! these forms, so "+86 138-0013-8000", "13800138000" and "0086 138 0013 8000" are one number.
 
-/// The country assumed for numbers written without a country code. Mainland China is the
-/// first market; numbers of other countries must carry their code.
-const HOME_COUNTRY_CODE: &str = "86";
+use std::str::FromStr;
+
+use phonenumber::country::Id;
+
+/// The region whose numbering plan reads a number written without its country code: a
+/// tenant setting (CLDR region code, for example `CN` or `GB`), mainland China unless set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneRegion(Id);
+
+impl PhoneRegion {
+    /// Mainland China, the first market.
+    pub const CHINA: PhoneRegion = PhoneRegion(Id::CN);
+
+    /// The region of a two-letter CLDR code (`cn` and `CN` alike), if libphonenumber has its
+    /// numbering plan.
+    pub fn parse(code: &str) -> Option<Self> {
+        let code = code.trim().to_ascii_uppercase();
+        // `001` and the other non-geographic entities are not regions a tenant lives in.
+        if code.len() != 2 {
+            return None;
+        }
+        Id::from_str(&code).ok().map(PhoneRegion)
+    }
+
+    /// The region from a stored code: mainland China for an empty or unknown one.
+    pub fn from_code(code: &str) -> Self {
+        Self::parse(code).unwrap_or_default()
+    }
+
+    /// Its two-letter code.
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl Default for PhoneRegion {
+    fn default() -> Self {
+        Self::CHINA
+    }
+}
 
 /// Maps full-width ASCII forms (what Chinese input methods often produce: `１３８`, `＠`, `＋`)
 /// and the ideographic space to their plain forms.
@@ -21,60 +58,37 @@ pub fn halfwidth(text: &str) -> String {
 /// Normalises a phone number to E.164 (`+8613800138000`), keeping an extension in the
 /// RFC 3966 form (`+861012345678;ext=801`).
 ///
-/// Accepted: numbers with `+` or `00` and a country code; mainland-China mobiles (11 digits
-/// starting 13–19), with or without `86`; mainland landlines with their area code (`010-…`,
-/// `0755 …`). Spaces, dashes, dots, parentheses and a `(0)` trunk marker may separate digits.
-pub fn phone(input: &str) -> Result<String, &'static str> {
+/// libphonenumber's metadata parses and validates it: a number with `+` or an international
+/// prefix (`00` from China) carries its country; one without is read in `region`'s numbering
+/// plan (`13800138000` and `0755 8888 0000` in China, `020 7946 0958` in Britain). Spaces,
+/// dashes, dots, parentheses and full-width digits may appear; extensions follow `ext`, `x`,
+/// `#` or `转`.
+pub fn phone(input: &str, region: PhoneRegion) -> Result<String, &'static str> {
     let text = halfwidth(input.trim()).to_lowercase();
     let (main, extension) = split_extension(&text)?;
-    let main = main.replace("(0)", "");
-    let international = main.trim_start().starts_with('+');
-    let mut digits = String::with_capacity(main.len());
-    for (i, c) in main.trim().char_indices() {
-        match c {
-            '0'..='9' => digits.push(c),
-            '+' if i == 0 => {}
-            ' ' | '-' | '.' | '(' | ')' | '/' => {}
-            _ => return Err("may contain only digits, spaces, - . ( ) and a leading +"),
-        }
+    let allowed = |c: char| c.is_ascii_digit() || " -.()/+".contains(c);
+    if !main.chars().all(allowed) || main.trim_start().get(1..).is_some_and(|r| r.contains('+')) {
+        return Err("may contain only digits, spaces, - . ( ) and a leading +");
     }
-    let e164 = if international {
-        digits
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        rest.to_owned()
-    } else if is_cn_mobile(&digits) {
-        format!("{HOME_COUNTRY_CODE}{digits}")
-    } else if digits.len() == 13 && digits.starts_with("86") && is_cn_mobile(&digits[2..]) {
-        digits
-    } else if digits.starts_with('0') && (10..=12).contains(&digits.len()) {
-        format!("{HOME_COUNTRY_CODE}{}", &digits[1..])
-    } else {
+    let Ok(number) = phonenumber::parse(Some(region.0), main) else {
+        return Err("is not a phone number");
+    };
+    if !number.is_valid() {
         return Err(
-            "needs a country code (+44 20 7946 0958), or a mainland China mobile or landline with its area code",
+            "is not a valid number: numbers of another country need its code (+44 20 7946 0958)",
         );
-    };
-    // A trunk zero written after the country code (+86 0755 ...) is not dialled.
-    let e164 = match e164.strip_prefix("860") {
-        Some(rest) => format!("86{rest}"),
-        None => e164,
-    };
-    if !(8..=15).contains(&e164.len()) || e164.starts_with('0') {
-        return Err("is not a phone number: E.164 numbers have 8 to 15 digits");
     }
-    let cn_mobile_shape = e164.starts_with("86") && e164.len() == 13 && e164.as_bytes()[2] == b'1';
-    if cn_mobile_shape && !is_cn_mobile(&e164[2..]) {
-        return Err("is not a mainland China mobile number");
-    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
     Ok(match extension {
-        Some(ext) => format!("+{e164};ext={ext}"),
-        None => format!("+{e164}"),
+        Some(ext) => format!("{e164};ext={ext}"),
+        None => e164,
     })
 }
 
-/// Splits `main ext 801`, `main x801`, `main 转801` and `main#801` into the number and the
-/// extension digits.
+/// Splits `main;ext=801` (the stored form), `main ext 801`, `main x801`, `main 转801` and
+/// `main#801` into the number and the extension digits.
 fn split_extension(text: &str) -> Result<(&str, Option<&str>), &'static str> {
-    let marker = ["ext.", "ext", "转", "x", "#"]
+    let marker = [";ext=", "ext.", "ext", "转", "x", "#"]
         .iter()
         .filter_map(|m| text.find(m).map(|at| (at, m.len())))
         .min_by_key(|(at, _)| *at);
@@ -87,15 +101,6 @@ fn split_extension(text: &str) -> Result<(&str, Option<&str>), &'static str> {
         return Err("has an extension that is not 1 to 6 digits");
     }
     Ok((&text[..at], Some(extension)))
-}
-
-/// A mainland China mobile number: 11 digits, `1` then `3`–`9`.
-fn is_cn_mobile(digits: &str) -> bool {
-    let bytes = digits.as_bytes();
-    bytes.len() == 11
-        && bytes[0] == b'1'
-        && (b'3'..=b'9').contains(&bytes[1])
-        && bytes.iter().all(u8::is_ascii_digit)
 }
 
 /// Normalises an email address: trimmed, full-width forms folded, lowercased, and checked
@@ -195,19 +200,74 @@ mod tests {
             ("0755 8888 0000", "+8675588880000"),
             ("+86 (0)755 8888 0000", "+8675588880000"),
             ("+86 0755 8888 0000", "+8675588880000"),
-            ("+1 (415) 555-0100", "+14155550100"),
+            ("+1 (415) 555-2671", "+14155552671"),
             ("+44 20 7946 0958", "+442079460958"),
             ("010-12345678 转 801", "+861012345678;ext=801"),
-            ("+1 415 555 0100 ext. 12", "+14155550100;ext=12"),
+            ("+1 415 555 2671 ext. 12", "+14155552671;ext=12"),
+            ("+852 2123 4567", "+85221234567"),
         ] {
-            assert_eq!(phone(input).as_deref(), Ok(expected), "{input}");
+            assert_eq!(
+                phone(input, PhoneRegion::CHINA).as_deref(),
+                Ok(expected),
+                "{input}"
+            );
+        }
+    }
+
+    /// Stored numbers and the duplicate and search keys made from them are E.164 strings.
+    /// libphonenumber writes the same E.164 form the earlier hand-written rules wrote, so
+    /// every stored form reads back as itself in every region and no stored key changes.
+    #[test]
+    fn stored_forms_read_back_as_themselves() {
+        let gb = PhoneRegion::parse("GB").unwrap();
+        for stored in [
+            "+8613800138000",
+            "+861012345678",
+            "+8675588880000",
+            "+442079460958",
+            "+14155552671",
+            "+861012345678;ext=801",
+            "+14155552671;ext=12",
+        ] {
+            for region in [PhoneRegion::CHINA, gb] {
+                assert_eq!(phone(stored, region).as_deref(), Ok(stored), "{stored}");
+            }
         }
     }
 
     #[test]
-    fn phones_without_a_country_are_refused() {
+    fn numbers_without_a_country_follow_the_tenant_region() {
+        let britain = PhoneRegion::parse("gb").unwrap();
+        assert_eq!(
+            phone("020 7946 0958", britain).as_deref(),
+            Ok("+442079460958")
+        );
+        assert_eq!(
+            phone("07400 123456", britain).as_deref(),
+            Ok("+447400123456")
+        );
+        // A number that carries its country reads alike in every region.
+        assert_eq!(
+            phone("+8613800138000", britain).as_deref(),
+            Ok("+8613800138000")
+        );
+        let us = PhoneRegion::parse("US").unwrap();
+        assert_eq!(phone("(415) 555-2671", us).as_deref(), Ok("+14155552671"));
+        // The same digits are a Guangzhou landline to a tenant in China.
+        assert_eq!(
+            phone("020 7946 0958", PhoneRegion::CHINA).as_deref(),
+            Ok("+862079460958")
+        );
+        assert_eq!(PhoneRegion::parse("jp").unwrap().code(), "JP");
+        for unknown in ["", "C", "ZZ", "001", "CHN"] {
+            assert_eq!(PhoneRegion::parse(unknown), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn malformed_phones_are_refused() {
         for input in [
-            "4155550100",
+            "555-0100",
             "call me",
             "+86 12 3",
             "12345",
@@ -215,7 +275,7 @@ mod tests {
             "138 0013 8000 ext",
             "+1234567890123456",
         ] {
-            assert!(phone(input).is_err(), "{input}");
+            assert!(phone(input, PhoneRegion::CHINA).is_err(), "{input}");
         }
     }
 

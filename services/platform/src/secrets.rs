@@ -320,6 +320,7 @@ mod tests {
             permissions: vec![],
             scope: DataScope::Own,
             team_member_ids: vec![],
+            phone_region: String::new(),
             expires_at: 0,
         }
     }

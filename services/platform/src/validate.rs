@@ -1,7 +1,7 @@
 //! Field checks shared by every service; each failure names the field and says why.
 
 use crate::error::FieldViolation;
-use crate::normalize;
+use crate::normalize::{self, PhoneRegion};
 
 /// Collects violations so a request reports every bad field at once.
 #[derive(Debug, Default)]
@@ -61,17 +61,31 @@ impl Violations {
     }
 
     /// Checks an optional phone number; returns its E.164 form (see [`normalize::phone`]).
-    pub fn phone(&mut self, field: &str, value: &str) -> String {
+    pub fn phone(&mut self, field: &str, value: &str, region: PhoneRegion) -> String {
         if value.trim().is_empty() {
             return String::new();
         }
-        match normalize::phone(value) {
+        match normalize::phone(value, region) {
             Ok(phone) => phone,
             Err(why) => {
                 self.add(field, why);
                 value.trim().to_owned()
             }
         }
+    }
+
+    /// Checks an optional region code for phone numbers; mainland China when empty.
+    pub fn phone_region(&mut self, field: &str, code: &str) -> PhoneRegion {
+        if code.trim().is_empty() {
+            return PhoneRegion::CHINA;
+        }
+        PhoneRegion::parse(code).unwrap_or_else(|| {
+            self.add(
+                field,
+                "is not a region with a numbering plan: two letters, for example CN, HK or GB",
+            );
+            PhoneRegion::CHINA
+        })
     }
 
     /// Checks an optional http(s) URL.
@@ -112,8 +126,8 @@ mod tests {
             "li.lei@example.com"
         );
         v.email("email2", "not-an-email");
-        v.phone("phone", "+86 138-0013-8000");
-        v.phone("phone2", "call me");
+        v.phone("phone", "+86 138-0013-8000", PhoneRegion::CHINA);
+        v.phone("phone2", "call me", PhoneRegion::CHINA);
         v.url("website", "ftp://x");
         v.required("name", "  ");
         let Err(crate::Error::InvalidArgument(violations)) = v.finish() else {
