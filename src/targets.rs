@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use tonic::service::RoutesBuilder;
 
 use crate::settings;
+use crm_platform::client::ServiceChannel;
 use crm_platform::config::{ConfigError, Infra, Secrets};
 use crm_platform::{db, housekeeping, private_files, server};
 
@@ -107,6 +108,10 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
     ];
     let health = server::add_health_and_reflection(&mut routes, &services).await?;
     let contacts = crm_contacts::add_to(&mut routes, contacts_db.clone(), &infra)?;
+    let peers = crm_gateway::Peers::new(
+        ServiceChannel::in_process(crm_contacts::in_process(&contacts, &infra)?),
+        &infra,
+    )?;
     tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
     tokio::spawn(crm_contacts::jobs::run(
         contacts,
@@ -119,7 +124,7 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
         shutdown.clone().wait(),
     ));
     let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &settings::gateway_options()?)?;
-    crm_gateway::add_identity(&mut routes, &gatekeeper, &infra);
+    crm_gateway::add_identity(&mut routes, &gatekeeper, &infra, peers);
 
     announce_listening("gateway", &listener);
     println!("crm: data in {}", dir.display());
@@ -184,9 +189,10 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             let services = crm_gateway::SERVICE_NAMES;
             let health = server::add_health_and_reflection(&mut routes, services).await?;
             let gatekeeper = crm_gateway::gatekeeper(db, &infra, &settings::gateway_options()?)?;
-            crm_gateway::add_identity(&mut routes, &gatekeeper, &infra);
             let channel =
                 crm_gateway::upstream::channel(&contacts_url, settings::upstream_connections()?)?;
+            let peers = crm_gateway::Peers::new(ServiceChannel::remote(channel.clone()), &infra)?;
+            crm_gateway::add_identity(&mut routes, &gatekeeper, &infra, peers);
             let routes = crm_gateway::upstream::forward(
                 routes.routes(),
                 crm_contacts::SERVICE_NAME,

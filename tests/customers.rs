@@ -63,17 +63,6 @@ async fn get_contact(session: &Session, id: &str) -> Result<Contact, tonic::Stat
         .unwrap())
 }
 
-async fn get_account(session: &Session, id: &str) -> Account {
-    session
-        .contacts()
-        .get_account(GetAccountRequest { id: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .account
-        .unwrap()
-}
-
 async fn update_contact(
     session: &Session,
     contact: Contact,
@@ -205,7 +194,7 @@ async fn full_records_and_group_trees(mode: Mode) {
     assert_eq!(group.address.as_ref().unwrap().region_code, "CN");
     assert_eq!(group.tags, ["VIP", "华南"], "tags are unique ignoring case");
     assert_eq!(group.tier(), AccountTier::Strategic);
-    assert_eq!(get_account(&admin, &group.id).await, group);
+    assert_eq!(admin.get_account(&group.id).await, group);
 
     // A group's subsidiaries form a tree.
     let electronics = create_account(
@@ -892,9 +881,9 @@ async fn duplicates_are_refused_found_and_merged(mode: Mode) {
     assert_eq!(survivor.id, acme.id);
     let buyer = get_contact(&admin, &buyer.id).await.unwrap();
     assert_eq!(buyer.account_id, acme.id, "the contact moved");
-    assert_eq!(get_account(&admin, &branch.id).await.parent_id, acme.id);
+    assert_eq!(admin.get_account(&branch.id).await.parent_id, acme.id);
     assert_eq!(
-        get_account(&admin, &acme_twin.id).await.merged_into_id,
+        admin.get_account(&acme_twin.id).await.merged_into_id,
         acme.id
     );
 
@@ -1206,7 +1195,7 @@ async fn tags_groups_and_ownership_transfer(mode: Mode) {
         1
     );
     assert_eq!(
-        get_account(&o.rep1, &account.id).await.owner_id,
+        o.rep1.get_account(&account.id).await.owner_id,
         o.rep1.user_id
     );
 

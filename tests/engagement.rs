@@ -334,17 +334,7 @@ async fn interactions_and_follow_ups(mode: Mode) {
     record(&o.rep2, call(&twin, "old call", 3 * DAY, None))
         .await
         .unwrap();
-    let survivor = o
-        .rep2
-        .contacts()
-        .get_contact(GetContactRequest {
-            id: customer.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let survivor = o.rep2.get_contact(&customer.id).await;
     o.manager
         .contacts()
         .merge_contacts(MergeContactsRequest {

@@ -780,6 +780,24 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
     .await;
     refused(shown, Code::NotFound);
     let shown = assert_hidden(
+        "DeactivateUser",
+        &user_cases,
+        &platform_nobody,
+        |s, id| async move {
+            let successor_user_id = s.user_id.clone();
+            s.identity()
+                .deactivate_user(crm_proto::identity::DeactivateUserRequest {
+                    user_id: id,
+                    successor_user_id,
+                    request_id: String::new(),
+                })
+                .await
+                .map(|_| "deactivated".into())
+        },
+    )
+    .await;
+    refused(shown, Code::NotFound);
+    let shown = assert_hidden(
         "CreateApiKey(user_id)",
         &user_cases,
         &platform_nobody,
@@ -1022,33 +1040,13 @@ async fn every_id_taking_rpc_hides_what_the_caller_may_not_see(mode: Mode) {
     }
 
     // None of it touched the hidden records.
-    let still = o
-        .outsider
-        .contacts()
-        .get_contact(GetContactRequest {
-            id: theirs.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let still = o.outsider.get_contact(&theirs.id).await;
     assert_eq!(
         still.etag, theirs.etag,
         "the outsider's contact is unchanged"
     );
     assert!(still.tags.is_empty() && still.owner_id == o.outsider.user_id);
-    let ours_now = o
-        .rep1
-        .contacts()
-        .get_contact(GetContactRequest {
-            id: ours.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let ours_now = o.rep1.get_contact(&ours.id).await;
     assert_eq!(ours_now.etag, ours.etag, "rep1's contact is unchanged");
 }
 

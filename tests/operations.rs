@@ -27,16 +27,7 @@ async fn embedded_restart_keeps_data_and_admin() {
 
     let suite = Suite::start_embedded(data_dir, &[]);
     let admin = suite.admin().await;
-    let read = admin
-        .contacts()
-        .get_contact(GetContactRequest {
-            id: kept.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let read = admin.get_contact(&kept.id).await;
     assert_eq!(read.display_name, "Survives restarts");
     let users = admin
         .identity()

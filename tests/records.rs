@@ -524,16 +524,7 @@ async fn etags_and_idempotent_retries(mode: Mode) {
         .unwrap()
         .into_inner();
     assert_eq!(first, again);
-    let now = other
-        .contacts()
-        .get_contact(GetContactRequest {
-            id: target.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let now = other.get_contact(&target.id).await;
     assert_eq!(now.etag, first.contact.unwrap().etag, "changed once");
 }
 

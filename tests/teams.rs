@@ -570,7 +570,204 @@ async fn custom_roles_change_and_built_in_ones_stay(mode: Mode) {
     );
 }
 
+async fn deactivate(
+    session: &Session,
+    user_id: &str,
+    successor_user_id: &str,
+    request_id: &str,
+) -> Result<DeactivateUserResponse, tonic::Status> {
+    Ok(session
+        .identity()
+        .deactivate_user(DeactivateUserRequest {
+            user_id: user_id.into(),
+            successor_user_id: successor_user_id.into(),
+            request_id: request_id.into(),
+        })
+        .await?
+        .into_inner())
+}
+
+/// A rep who leaves is disabled and their customers go to a successor in one call, which is
+/// checked whole before anything changes, refused to whoever may not make it, replayed by
+/// its request id, and finished by a plain retry.
+async fn leavers_hand_their_customers_over(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "leavers").await;
+    let stranger = org::other_tenant(&suite, &admin, "leavers-other").await;
+    let (leaver, successor) = (o.rep1.user_id.clone(), o.rep2.user_id.clone());
+    let first = o.rep1.create_contact("Leaver first").await;
+    let second = o.rep1.create_contact("Leaver second").await;
+    let account = o.rep1.create_account("Leaver Ltd").await;
+    let kept = o.rep2.create_contact("Successor own").await;
+    let theirs = stranger.create_contact("Other tenant").await;
+
+    // Each bad input names its field, and nothing changes.
+    for (user, next, field) in [
+        ("", successor.as_str(), "user_id"),
+        (leaver.as_str(), "", "successor_user_id"),
+        (leaver.as_str(), leaver.as_str(), "successor_user_id"),
+        (admin.user_id.as_str(), successor.as_str(), "user_id"),
+        (
+            leaver.as_str(),
+            stranger.user_id.as_str(),
+            "successor_user_id",
+        ),
+        (
+            leaver.as_str(),
+            "0190c0c0-0000-7000-8000-000000000000",
+            "successor_user_id",
+        ),
+    ] {
+        expect_invalid(deactivate(&admin, user, next, "").await, field);
+    }
+    // Another tenant's user answers as an unknown id, from either side.
+    for (session, user, next) in [
+        (&admin, stranger.user_id.as_str(), successor.as_str()),
+        (
+            &admin,
+            "0190c0c0-0000-7000-8000-000000000000",
+            successor.as_str(),
+        ),
+        (&stranger, leaver.as_str(), stranger.user_id.as_str()),
+    ] {
+        expect_code(deactivate(session, user, next, "").await, Code::NotFound);
+    }
+    // Reps and managers may not; nor may a user admin who could not move the customers.
+    let users_only = org::custom_user(
+        &suite,
+        &admin,
+        "users@leavers.example",
+        &["identity.users.read", "identity.users.write"],
+        DataScope::All,
+    )
+    .await;
+    for refused in [&o.rep2, &o.manager, &users_only] {
+        expect_code(
+            deactivate(refused, &leaver, &successor, "").await,
+            Code::PermissionDenied,
+        );
+    }
+    // A user admin of team scope, in no team, holding all a rep holds, reaches neither rep.
+    let rep_role = crm_gateway::permissions::built_in_roles()
+        .into_iter()
+        .find(|r| r.name == "sales_rep")
+        .unwrap();
+    let narrow_permissions: Vec<String> = ["identity.users.read", "identity.users.write"]
+        .into_iter()
+        .chain(rep_role.permissions)
+        .map(str::to_owned)
+        .collect();
+    let narrow = org::custom_user(
+        &suite,
+        &admin,
+        "narrow@leavers.example",
+        &narrow_permissions
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        DataScope::Team,
+    )
+    .await;
+    expect_invalid(
+        deactivate(&narrow, &leaver, &successor, "").await,
+        "user_id",
+    );
+    // A disabled successor cannot take over.
+    let outsider_id = o.outsider.user_id.clone();
+    admin
+        .identity()
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                id: outsider_id.clone(),
+                state: UserState::Disabled as i32,
+                ..Default::default()
+            }),
+            update_mask: mask("state"),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    expect_invalid(
+        deactivate(&admin, &leaver, &outsider_id, "").await,
+        "successor_user_id",
+    );
+    // None of that touched the leaver, who still works.
+    assert_eq!(
+        o.rep1.contact_names("").await.unwrap(),
+        ["Leaver first", "Leaver second"]
+    );
+
+    let done = deactivate(&admin, &leaver, &successor, "leaver-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.transferred_accounts, done.transferred_contacts),
+        (1, 2)
+    );
+    let user = done.user.clone().unwrap();
+    assert_eq!(user.state, UserState::Disabled as i32);
+    // The leaver's tokens stop at once.
+    expect_code(o.rep1.contact_names("").await, Code::Unauthenticated);
+    // The successor has every customer, with the leaver's history kept.
+    assert_eq!(
+        o.rep2.contact_names("").await.unwrap(),
+        ["Leaver first", "Leaver second", "Successor own"]
+    );
+    assert_eq!(o.rep2.get_account(&account.id).await.owner_id, successor);
+    let history = admin
+        .contacts()
+        .list_audit_entries(crm_proto::contacts::ListAuditEntriesRequest {
+            resource_type: "contact".into(),
+            resource_id: first.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let handed = history
+        .iter()
+        .find(|e| e.changes.iter().any(|c| c.field == "owner_id"))
+        .expect("the transfer is in the contact's history");
+    assert_eq!(handed.actor_id, admin.user_id);
+    let change = handed
+        .changes
+        .iter()
+        .find(|c| c.field == "owner_id")
+        .unwrap();
+    assert_eq!(
+        (change.before.as_str(), change.after.as_str()),
+        (leaver.as_str(), successor.as_str())
+    );
+    assert!(
+        audit_actions(&admin, "user", &leaver)
+            .await
+            .contains(&"update".to_owned()),
+        "the deactivation is in the user's history"
+    );
+
+    // The same request id answers the same; a plain retry finds nothing left to move.
+    assert_eq!(
+        deactivate(&admin, &leaver, &successor, "leaver-1")
+            .await
+            .unwrap(),
+        done
+    );
+    let again = deactivate(&admin, &leaver, &successor, "").await.unwrap();
+    assert_eq!(
+        (again.transferred_accounts, again.transferred_contacts),
+        (0, 0)
+    );
+    assert_eq!(again.user.unwrap().etag, user.etag);
+    // Nothing of the other tenant moved.
+    let there = stranger.get_contact(&theirs.id).await;
+    assert_eq!(there.owner_id, stranger.user_id);
+    let _ = (second, kept);
+}
+
 both_modes!(
     teams_change_with_the_organisation,
-    custom_roles_change_and_built_in_ones_stay
+    custom_roles_change_and_built_in_ones_stay,
+    leavers_hand_their_customers_over
 );

@@ -232,17 +232,7 @@ async fn import_and_export(mode: Mode) {
     )
     .await;
     assert_eq!(updated.updated, 1, "{updated:?}");
-    let refreshed = o
-        .rep1
-        .contacts()
-        .get_contact(GetContactRequest {
-            id: wang.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let refreshed = o.rep1.get_contact(&wang.id).await;
     assert_eq!(refreshed.title, "经理");
     assert_eq!(
         refreshed.tags,
@@ -486,17 +476,7 @@ async fn imports_never_name_hidden_duplicates(mode: Mode) {
     // The same file from the owner's side names the record.
     let own = import_csv(&o.rep1, file, 1 << 16, true, DuplicatePolicy::Skip).await;
     assert_eq!(result_for(&own, 1).id, theirs.id);
-    let still = o
-        .rep1
-        .contacts()
-        .get_contact(GetContactRequest {
-            id: theirs.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let still = o.rep1.get_contact(&theirs.id).await;
     assert_eq!(still.etag, theirs.etag);
 }
 

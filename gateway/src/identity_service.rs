@@ -8,6 +8,7 @@ use sea_orm::{
 };
 use tonic::{Request, Response, Status};
 
+use crate::Peers;
 use crate::authn::Gatekeeper;
 use crate::credentials::{check_password, random_secret, secret_hash};
 use crate::directory::{
@@ -15,6 +16,7 @@ use crate::directory::{
 };
 use crate::entity::{api_key, join, role, split, team, tenant, user};
 use crate::grants;
+use crate::hand_over::{self, HandOver};
 use crate::permissions;
 use crate::teams;
 use crate::tenants::{self, NewTenant};
@@ -43,12 +45,17 @@ const MAX_PERMISSIONS: usize = 200;
 pub struct IdentityGrpc {
     gatekeeper: Arc<Gatekeeper>,
     pages: PageTokens,
+    peers: Peers,
 }
 
 impl IdentityGrpc {
     /// Creates the service.
-    pub fn new(gatekeeper: Arc<Gatekeeper>, pages: PageTokens) -> Self {
-        Self { gatekeeper, pages }
+    pub fn new(gatekeeper: Arc<Gatekeeper>, pages: PageTokens, peers: Peers) -> Self {
+        Self {
+            gatekeeper,
+            pages,
+            peers,
+        }
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {
@@ -305,6 +312,52 @@ where
     }
     let changes = audit::diff(before, after);
     audit::record(txn, p, kind, id, "update", &changes).await
+}
+
+/// Checks a deactivation and disables the leaver (audited) unless they already are; returns
+/// the leaver as stored.
+async fn disable_for_hand_over(
+    db: &sea_orm::DatabaseConnection,
+    p: &Principal,
+    r: &DeactivateUserRequest,
+) -> Result<user::Model, Error> {
+    let txn = crm_platform::db::begin_write(db).await?;
+    let current = user_in_tenant(&txn, &p.tenant_id, &r.user_id).await?;
+    grants::check_may_manage(&txn, p, "user_id", &current).await?;
+    let successor = user_in_tenant(&txn, &p.tenant_id, &r.successor_user_id)
+        .await
+        .map_err(|_| Error::invalid("successor_user_id", "names no user of this tenant"))?;
+    if successor.disabled {
+        return Err(Error::invalid("successor_user_id", "is disabled"));
+    }
+    // Contacts would refuse a transfer across the caller's data scope; say so before the
+    // leaver is disabled.
+    for (field, user) in [("user_id", &current), ("successor_user_id", &successor)] {
+        if !p.reaches(&user.id) {
+            return Err(Error::invalid(field, "is outside your data scope"));
+        }
+    }
+    if current.disabled {
+        return Ok(current);
+    }
+    let mut next = current.clone();
+    next.disabled = true;
+    next.version = current.version + 1;
+    next.update_time = now_micros();
+    save_versioned(
+        &txn,
+        p,
+        ("user", user::Column::Id, user::Column::Version),
+        (&current.id, current.version),
+        next.clone().into_active_model().reset_all(),
+        (
+            &[("disabled", current.disabled.to_string())],
+            &[("disabled", next.disabled.to_string())],
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(next)
 }
 
 #[tonic::async_trait]
@@ -696,6 +749,62 @@ impl IdentityService for IdentityGrpc {
         .await?;
         // Role, team and state changes apply to this user's next call.
         self.gatekeeper.principals.clear();
+        Ok(Response::new(response))
+    }
+
+    async fn deactivate_user(
+        &self,
+        request: Request<DeactivateUserRequest>,
+    ) -> Result<Response<DeactivateUserResponse>, Status> {
+        let p = caller(&request, Some("identity.users.write"))?;
+        // The hand-over is a transfer in contacts, which needs both write permissions: refused
+        // before anything changes rather than halfway.
+        p.require("contacts.accounts.write")?;
+        p.require("contacts.contacts.write")?;
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        v.required("user_id", &r.user_id);
+        v.required("successor_user_id", &r.successor_user_id);
+        v.finish()?;
+        if r.user_id == p.user_id {
+            return Err(Error::invalid("user_id", "is you: another admin deactivates you").into());
+        }
+        if r.successor_user_id == r.user_id {
+            return Err(Error::invalid("successor_user_id", "is the user who leaves").into());
+        }
+        let key = RequestKey::new(
+            p,
+            "/crm.identity.v1.IdentityService/DeactivateUser",
+            &r.request_id,
+            r,
+        )?;
+        if let Some(key) = &key
+            && let Some(response) = key.replay(self.db()).await?
+        {
+            return Ok(Response::new(response));
+        }
+        // First the leaver stops working, so that nothing new lands on them; a retry after a
+        // cut finds them disabled and goes on to the hand-over.
+        let user = disable_for_hand_over(self.db(), p, r).await?;
+        self.gatekeeper.principals.clear();
+        let moved = hand_over::transfer_customers(
+            &self.peers.contacts,
+            p,
+            HandOver {
+                from_user_id: &user.id,
+                to_user_id: &r.successor_user_id,
+                request_id: &r.request_id,
+            },
+        )
+        .await?;
+        let response = DeactivateUserResponse {
+            user: Some(user_proto(&user)),
+            transferred_accounts: moved.accounts,
+            transferred_contacts: moved.contacts,
+        };
+        if let Some(key) = &key {
+            key.remember(self.db(), &response).await?;
+        }
         Ok(Response::new(response))
     }
 

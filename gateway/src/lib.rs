@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod directory;
 pub mod entity;
 pub mod grants;
+pub mod hand_over;
 pub mod identity_service;
 pub mod migration;
 pub mod permissions;
@@ -28,10 +29,12 @@ use crate::authn::{AuthLayer, Gatekeeper};
 use crate::directory::PrincipalCache;
 use crate::rate_limit::RateLimiter;
 use crate::sign_in::{PasswordWorkers, SignInThrottle, TrustedProxies};
+use crm_platform::client::{ServiceChannel, ServiceClient};
 use crm_platform::config::{ConfigError, Infra};
 use crm_platform::error::Error;
 use crm_platform::paging::PageTokens;
 use crm_platform::server::MAX_MESSAGE_BYTES;
+use crm_proto::contacts::contacts_service_server::SERVICE_NAME as CONTACTS_SERVICE;
 use crm_proto::identity::auth_service_server::AuthServiceServer;
 use crm_proto::identity::identity_service_server::IdentityServiceServer;
 
@@ -107,13 +110,39 @@ pub fn gatekeeper(
     }))
 }
 
+/// The services the gateway calls itself, beyond forwarding callers' requests to them.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    /// Contacts: deactivating a user hands their customers over.
+    pub contacts: ServiceClient,
+}
+
+impl Peers {
+    /// Peers reached through these channels, with principals signed for each.
+    pub fn new(contacts: ServiceChannel, infra: &Infra) -> Result<Self, ConfigError> {
+        let signer = infra.secrets.principal_signer()?;
+        Ok(Self {
+            contacts: ServiceClient::new(
+                contacts,
+                signer.codec_for(&format!("/{CONTACTS_SERVICE}/")),
+            ),
+        })
+    }
+}
+
 /// Adds the identity services to `routes`.
-pub fn add_identity(routes: &mut RoutesBuilder, gatekeeper: &Arc<Gatekeeper>, infra: &Infra) {
+pub fn add_identity(
+    routes: &mut RoutesBuilder,
+    gatekeeper: &Arc<Gatekeeper>,
+    infra: &Infra,
+    peers: Peers,
+) {
     let auth = AuthServiceServer::new(auth_service::AuthGrpc::new(Arc::clone(gatekeeper)))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let identity = IdentityServiceServer::new(identity_service::IdentityGrpc::new(
         Arc::clone(gatekeeper),
         PageTokens::new(&infra.secrets.page_key),
+        peers,
     ))
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
     routes.add_service(auth).add_service(identity);

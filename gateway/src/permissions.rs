@@ -49,7 +49,7 @@ pub fn required(path: &str) -> Option<Requirement> {
             "GetTenant" => return Some(Requirement::Authenticated),
             "UpdateTenant" => "identity.tenants.write",
             "GetUser" | "ListUsers" => "identity.users.read",
-            "CreateUser" | "UpdateUser" => "identity.users.write",
+            "CreateUser" | "UpdateUser" | "DeactivateUser" => "identity.users.write",
             "ListTeams" | "GetTeam" => "identity.teams.read",
             "CreateTeam" | "UpdateTeam" | "DeleteTeam" => "identity.teams.write",
             "ListRoles" | "GetRole" => "identity.roles.read",

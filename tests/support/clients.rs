@@ -103,6 +103,46 @@ impl Session {
             .unwrap()
     }
 
+    /// Creates an account with just a display name.
+    pub async fn create_account(&self, name: &str) -> crm_proto::contacts::Account {
+        use crm_proto::contacts::{Account, CreateAccountRequest};
+        self.contacts()
+            .create_account(CreateAccountRequest {
+                account: Some(Account {
+                    display_name: name.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .account
+            .unwrap()
+    }
+
+    /// A contact the caller can see.
+    pub async fn get_contact(&self, id: &str) -> crm_proto::contacts::Contact {
+        self.contacts()
+            .get_contact(crm_proto::contacts::GetContactRequest { id: id.into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .contact
+            .unwrap()
+    }
+
+    /// An account the caller can see.
+    pub async fn get_account(&self, id: &str) -> crm_proto::contacts::Account {
+        self.contacts()
+            .get_account(crm_proto::contacts::GetAccountRequest { id: id.into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .account
+            .unwrap()
+    }
+
     /// The contacts a filtered List returns (the first 1,000).
     pub async fn list_contacts(
         &self,

@@ -30,8 +30,8 @@ pub mod store;
 pub mod tabular;
 
 use sea_orm::DatabaseConnection;
-use tonic::service::RoutesBuilder;
 use tonic::service::interceptor::InterceptedService;
+use tonic::service::{Routes, RoutesBuilder};
 
 use crm_platform::config::ConfigError;
 use crm_platform::config::Infra;
@@ -62,10 +62,28 @@ pub fn add_to(
         pages: PageTokens::new(&infra.secrets.page_key),
         keys: infra.secrets.data_keys()?,
     };
+    add_server(routes, handlers.clone(), infra)?;
+    Ok(handlers)
+}
+
+/// Adds the gRPC service over `handlers`, behind the check of forwarded principals.
+fn add_server(
+    routes: &mut RoutesBuilder,
+    handlers: handlers::Handlers,
+    infra: &Infra,
+) -> Result<(), ConfigError> {
     let codec = infra.secrets.principal_codec(AUDIENCE)?;
-    let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers.clone()))
+    let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     routes.add_service(InterceptedService::new(server, codec.interceptor()));
-    Ok(handlers)
+    Ok(())
+}
+
+/// The service as other parts of this process call it: the same handlers and the same
+/// principal check as its public routes, without a socket.
+pub fn in_process(handlers: &handlers::Handlers, infra: &Infra) -> Result<Routes, ConfigError> {
+    let mut routes = RoutesBuilder::default();
+    add_server(&mut routes, handlers.clone(), infra)?;
+    Ok(routes.routes())
 }
