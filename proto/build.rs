@@ -1,9 +1,16 @@
-//! Compiles every .proto under `crm/` with protox (pure Rust), so no system protoc is needed,
-//! and writes the descriptor set that server reflection serves.
+//! Compiles every .proto under `crm/` with protox (pure Rust), so no system protoc is needed;
+//! writes the descriptor set that server reflection serves (custom options included); and
+//! generates, from each RPC's `(crm.common.v1.access)` option, the table of who may call it.
+//! An RPC without that option fails the build.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+use prost_reflect::{DescriptorPool, DynamicMessage, Value};
+
+type BuildError = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), BuildError> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     collect_protos(&root.join("crm"), &mut files)?;
@@ -13,17 +20,118 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
 
-    let descriptors = protox::compile(&files, [root])?;
+    let mut compiler = protox::Compiler::new([root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&files)?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out_dir.join("crm_descriptor.bin"),
-        prost::Message::encode_to_vec(&descriptors),
+        compiler.encode_file_descriptor_set(),
+    )?;
+    std::fs::write(
+        out_dir.join("access.rs"),
+        access_table(&compiler.descriptor_pool())?,
     )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(descriptors)?;
+        .compile_fds(compiler.file_descriptor_set())?;
     Ok(())
+}
+
+/// `pub fn of(path) -> Option<Access>` over every RPC of the `crm.` packages.
+fn access_table(pool: &DescriptorPool) -> Result<String, BuildError> {
+    let option = pool
+        .get_extension_by_name("crm.common.v1.access")
+        .ok_or("crm/common/v1/access.proto must define the `access` method option")?;
+    let mut arms = String::new();
+    let mut missing = Vec::new();
+    for service in pool.services() {
+        if !service.full_name().starts_with("crm.") {
+            continue;
+        }
+        for method in service.methods() {
+            let path = format!("/{}/{}", service.full_name(), method.name());
+            let options = method.options();
+            if !options.has_extension(&option) {
+                missing.push(path);
+                continue;
+            }
+            let access = match options.get_extension(&option).as_ref() {
+                Value::Message(access) => rust_access(&path, access)?,
+                _ => return Err(format!("{path}: the access option is not a message").into()),
+            };
+            writeln!(arms, "        {path:?} => Some({access}),")?;
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "these RPCs declare no `option (crm.common.v1.access)`: {}",
+            missing.join(", ")
+        )
+        .into());
+    }
+    Ok(format!(
+        "/// Who may call the RPC at `path` (`/package.Service/Method`), as its contract declares;\n\
+         /// `None` for a path that names no RPC of the suite.\n\
+         pub fn of(path: &str) -> Option<Access> {{\n    match path {{\n{arms}        _ => None,\n    }}\n}}\n"
+    ))
+}
+
+/// The Rust value of one RPC's access option, which must say exactly one thing.
+fn rust_access(path: &str, access: &DynamicMessage) -> Result<String, BuildError> {
+    let text = |name: &str| match access.get_field_by_name(name).as_deref() {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let flag = |name: &str| {
+        matches!(
+            access.get_field_by_name(name).as_deref(),
+            Some(Value::Bool(true))
+        )
+    };
+    let any_of: Vec<String> = match access.get_field_by_name("any_of").as_deref() {
+        Some(Value::List(values)) => values
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let permission = text("permission");
+    for name in any_of.iter().chain(std::iter::once(&permission)) {
+        let well_formed = name.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        });
+        if !name.is_empty() && (!well_formed || name.split('.').count() != 3) {
+            return Err(format!(
+                "{path}: `{name}` is not a permission such as contacts.contacts.read"
+            )
+            .into());
+        }
+    }
+    let said = [
+        !permission.is_empty(),
+        !any_of.is_empty(),
+        flag("authenticated"),
+        flag("public"),
+    ];
+    if said.iter().filter(|s| **s).count() != 1 {
+        return Err(format!(
+            "{path}: the access option must set exactly one of permission, any_of, authenticated, public"
+        )
+        .into());
+    }
+    Ok(if !permission.is_empty() {
+        format!("Access::Permission({permission:?})")
+    } else if !any_of.is_empty() {
+        format!("Access::AnyOf(&{any_of:?})")
+    } else if flag("authenticated") {
+        "Access::Authenticated".to_owned()
+    } else {
+        "Access::Public".to_owned()
+    })
 }
 
 fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -15,12 +15,13 @@ use tower::{Layer, Service};
 use crate::credentials::{AccessTokens, same_hash, secret_hash, split_api_key};
 use crate::directory::{self, PrincipalCache};
 use crate::entity::{api_key, split};
-use crate::permissions::{self, Requirement};
+use crate::permissions;
 use crate::rate_limit::RateLimiter;
 use crate::sign_in::{self, PasswordWorkers, SignInThrottle, TrustedProxies};
 use crm_platform::auth::{PRINCIPAL_HEADER, Principal};
 use crm_platform::error::Error;
 use crm_platform::secrets::PrincipalSigner;
+use crm_proto::access::Access;
 
 /// Everything the front door needs.
 #[derive(Debug)]
@@ -59,14 +60,15 @@ impl Gatekeeper {
     pub async fn admit(&self, path: &str, headers: &HeaderMap) -> Result<Principal, Error> {
         let principal = self.authenticate(headers).await?;
         match permissions::required(path) {
-            None => {
+            None | Some(Access::Public) => {
+                // Public RPCs never reach this check; anything else unknown is refused.
                 return Err(Error::PermissionDenied {
                     permission: format!("unknown rpc {path}"),
                 });
             }
-            Some(Requirement::Authenticated) => {}
-            Some(Requirement::Permission(permission)) => principal.require(permission)?,
-            Some(Requirement::AnyOf(permissions)) => {
+            Some(Access::Authenticated) => {}
+            Some(Access::Permission(permission)) => principal.require(permission)?,
+            Some(Access::AnyOf(permissions)) => {
                 if !permissions.iter().any(|p| principal.require(p).is_ok()) {
                     principal.require(permissions[0])?;
                 }

@@ -1,17 +1,16 @@
-//! The permission each RPC needs, and the built-in roles every tenant starts with.
-//! An RPC missing from the table is refused: new RPCs must be classified before anyone can
-//! call them.
+//! The built-in roles every tenant starts with, and the gateway's reading of who may call an
+//! RPC. That is declared by each RPC in its contract (`option (crm.common.v1.access)`) and
+//! compiled into `crm_proto::access`; an RPC that is not there is refused, and one without
+//! the option does not build.
 
 use crm_platform::auth::DataScope;
+use crm_proto::access::Access;
 
-/// RPCs anyone may call without credentials.
+/// RPCs anyone may call without credentials: those whose contract says so, and the
+/// standard health and reflection services.
 pub fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/crm.identity.v1.AuthService/Login"
-            | "/crm.identity.v1.AuthService/RefreshToken"
-            | "/crm.identity.v1.AuthService/Logout"
-    ) || path.starts_with("/grpc.health.v1.Health/")
+    required(path) == Some(Access::Public)
+        || path.starts_with("/grpc.health.v1.Health/")
         || path.starts_with("/grpc.reflection.v1.ServerReflection/")
         || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
 }
@@ -23,78 +22,9 @@ pub fn is_sign_in(path: &str) -> bool {
     path.starts_with("/crm.identity.v1.AuthService/")
 }
 
-/// What an authenticated RPC requires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Requirement {
-    /// Any authenticated caller.
-    Authenticated,
-    /// One permission.
-    Permission(&'static str),
-    /// At least one of these; the service checks the one the request's resource type needs.
-    AnyOf(&'static [&'static str]),
-}
-
-const ANY_CONTACTS_READ: &[&str] = &["contacts.accounts.read", "contacts.contacts.read"];
-const ANY_CONTACTS_WRITE: &[&str] = &["contacts.accounts.write", "contacts.contacts.write"];
-const POOL_READ: &[&str] = &["contacts.pool.use", "contacts.pool.admin"];
-
-/// The requirement of an RPC path, or `None` for an unknown RPC.
-pub fn required(path: &str) -> Option<Requirement> {
-    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
-    let permission = match service {
-        "crm.identity.v1.IdentityService" => match method {
-            "GetCurrentUser" => return Some(Requirement::Authenticated),
-            "CreateTenant" => "identity.tenants.create",
-            // Everyone reads their own tenant's name and settings.
-            "GetTenant" => return Some(Requirement::Authenticated),
-            "UpdateTenant" => "identity.tenants.write",
-            "GetUser" | "ListUsers" => "identity.users.read",
-            "CreateUser" | "UpdateUser" | "DeactivateUser" => "identity.users.write",
-            "ListTeams" | "GetTeam" => "identity.teams.read",
-            "CreateTeam" | "UpdateTeam" | "DeleteTeam" => "identity.teams.write",
-            "ListRoles" | "GetRole" => "identity.roles.read",
-            "CreateRole" | "UpdateRole" => "identity.roles.write",
-            "ListApiKeys" => "identity.api_keys.read",
-            "CreateApiKey" | "RevokeApiKey" => "identity.api_keys.write",
-            "ListAuditEntries" => "identity.audit.read",
-            _ => return None,
-        },
-        "crm.contacts.v1.ContactsService" => match method {
-            "GetAccount" | "ListAccounts" => "contacts.accounts.read",
-            "CreateAccount" | "UpdateAccount" | "DeleteAccount" | "UndeleteAccount" => {
-                "contacts.accounts.write"
-            }
-            "GetContact" | "ListContacts" | "ListBirthdays" => "contacts.contacts.read",
-            "CreateContact" | "UpdateContact" | "DeleteContact" | "UndeleteContact" => {
-                "contacts.contacts.write"
-            }
-            "ListAuditEntries" => "contacts.audit.read",
-            "GetAccountHierarchy" => "contacts.accounts.read",
-            "MergeAccounts" => "contacts.accounts.merge",
-            "MergeContacts" => "contacts.contacts.merge",
-            "ListGroups" => "contacts.groups.read",
-            "ListCustomFields" => "contacts.custom_fields.read",
-            "ExportPersonalData" | "ErasePersonalData" => "contacts.privacy.admin",
-            "CreateCustomField" | "UpdateCustomField" | "DeleteCustomField" => {
-                "contacts.custom_fields.write"
-            }
-            "CreateGroup" | "DeleteGroup" => "contacts.groups.write",
-            "ListInteractions" | "ListFollowUps" => "contacts.interactions.read",
-            "RecordInteraction" | "UpdateFollowUp" => "contacts.interactions.write",
-            "ListPool" | "ClaimFromPool" => "contacts.pool.use",
-            "UpdatePoolRules" => "contacts.pool.admin",
-            "GetPoolRules" => return Some(Requirement::AnyOf(POOL_READ)),
-            "FindDuplicates" | "SearchCustomers" | "ExportRecords" => {
-                return Some(Requirement::AnyOf(ANY_CONTACTS_READ));
-            }
-            "BatchModifyLabels" | "TransferOwnership" | "ReleaseToPool" | "ImportRecords" => {
-                return Some(Requirement::AnyOf(ANY_CONTACTS_WRITE));
-            }
-            _ => return None,
-        },
-        _ => return None,
-    };
-    Some(Requirement::Permission(permission))
+/// What calling the RPC at `path` takes, or `None` for an unknown RPC.
+pub fn required(path: &str) -> Option<Access> {
+    crm_proto::access::of(path)
 }
 
 /// Every permission a tenant admin holds (all but platform-level ones).
@@ -209,7 +139,18 @@ mod tests {
             for service in &file.service {
                 for method in &service.method {
                     let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
-                    assert!(is_public(&path) || required(&path).is_some(), "{path}");
+                    if let Some(access) = required(&path) {
+                        for permission in match access {
+                            Access::Permission(p) => vec![p],
+                            Access::AnyOf(any) => any.to_vec(),
+                            Access::Public | Access::Authenticated => vec![],
+                        } {
+                            // A permission nobody can hold would make the RPC unreachable.
+                            assert!(is_known(permission), "{path}: {permission}");
+                        }
+                    } else {
+                        panic!("{path} has no access rule");
+                    }
                     checked += 1;
                 }
             }
@@ -221,7 +162,7 @@ mod tests {
     fn unknown_rpcs_are_refused() {
         assert_eq!(
             required("/crm.contacts.v1.ContactsService/GetContact"),
-            Some(Requirement::Permission("contacts.contacts.read"))
+            Some(Access::Permission("contacts.contacts.read"))
         );
         assert_eq!(
             required("/crm.contacts.v1.ContactsService/DropTables"),

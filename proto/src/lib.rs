@@ -4,6 +4,26 @@
 /// Encoded `FileDescriptorSet` of every CRM proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("crm_descriptor");
 
+/// Who may call each RPC, generated from the `(crm.common.v1.access)` option every RPC
+/// declares in its contract.
+pub mod access {
+    /// What calling an RPC takes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Access {
+        /// Nothing: the RPCs that sign in.
+        Public,
+        /// Any signed-in caller.
+        Authenticated,
+        /// One permission.
+        Permission(&'static str),
+        /// At least one of these; the service checks the one the request's resource type
+        /// needs.
+        AnyOf(&'static [&'static str]),
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/access.rs"));
+}
+
 /// `crm.*` packages.
 pub mod crm {
     /// `crm.common.*`.
