@@ -18,7 +18,7 @@ use crm_platform::time::civil_date;
 use crm_proto::common::Date;
 use crm_proto::contacts::*;
 use support::clients::{Session, expect_code, expect_invalid, reason};
-use support::{Mode, Suite, org};
+use support::{ADMIN_PASSWORD, Mode, Suite, org};
 
 const JOBS_EVERY_SECOND: &[(&str, &str)] = &[("CRM_JOBS_INTERVAL_SECS", "1")];
 const DAY: i64 = 86_400;
@@ -521,33 +521,58 @@ async fn shared_pool(mode: Mode) {
     );
 
     // The return rule: 30 days without an interaction sends a customer back to the pool.
-    // Time is arranged by backdating when the owner took each customer.
+    // The rule rests while the suite's clock moves 40 days on, so that the one customer
+    // called meanwhile can be called before the sweep looks.
+    set_rules(&admin, 0, 3).await.unwrap();
     let idle = o.rep1.create_contact("Idle").await;
     let recent = o.rep1.create_contact("Recently called").await;
     let stale = o.rep1.create_contact("Called long ago").await;
-    record(&o.rep1, call(&recent, "checking in", 2 * DAY, None))
+    record(&o.rep1, call(&stale, "long ago", 2 * DAY, None))
         .await
         .unwrap();
-    record(&o.rep1, call(&stale, "long ago", 40 * DAY, None))
-        .await
-        .unwrap();
-    let long_ago = (now_secs() - 40 * DAY) * 1_000_000;
-    let ids = [&idle.id, &recent.id, &stale.id]
-        .iter()
-        .map(|id| format!("'{id}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
     suite
-        .contacts_sql(&format!(
-            "UPDATE contacts SET owner_since = {long_ago} WHERE id IN ({ids})"
-        ))
+        .advance_clock(Duration::from_secs(40 * DAY as u64))
         .await;
+    // Every token is 40 days old now: people sign in again.
+    expect_code(o.rep1.contact_names("").await, Code::Unauthenticated);
+    let rep1 = Session::login(&suite, "rep1@pool.example", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let rep2 = Session::login(&suite, "rep2@pool.example", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let admin = suite.admin().await;
+    let two_days_ago = Timestamp {
+        seconds: suite.now_micros() / 1_000_000 - 2 * DAY,
+        nanos: 0,
+    };
+    record(
+        &rep1,
+        Interaction {
+            occur_time: Some(two_days_ago),
+            ..call(&recent, "checking in", 0, None)
+        },
+    )
+    .await
+    .unwrap();
+    set_rules(&admin, 30, 3).await.unwrap();
+    // Every customer of the tenant left alone for 30 days returns, whoever held it.
+    let returned = [
+        "Called long ago",
+        "Idle",
+        "Kept",
+        "Own A",
+        "Own B",
+        "Own C",
+        "Pooled One",
+        "Spare",
+    ];
     let deadline = Instant::now() + Duration::from_secs(20);
-    while pool_names(&o.rep2).await != ["Called long ago", "Idle"] {
+    while pool_names(&rep2).await != returned {
         assert!(
             Instant::now() < deadline,
             "idle customers did not return: {:?}",
-            pool_names(&o.rep2).await
+            pool_names(&rep2).await
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -569,8 +594,7 @@ async fn shared_pool(mode: Mode) {
     assert_eq!(returned.actor_id, "system");
     assert_eq!(returned.changes[0].after, "no interaction for 30 days");
     // The customer called recently stays with its rep.
-    let names: Vec<String> = o
-        .rep1
+    let names: Vec<String> = rep1
         .contacts()
         .list_contacts(ListContactsRequest {
             page_size: 100,

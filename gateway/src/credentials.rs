@@ -101,6 +101,9 @@ impl AccessTokens {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
+        // Expiry is checked against the platform clock below, not the library's reading of
+        // the system clock.
+        validation.validate_exp = false;
         Self {
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
@@ -137,6 +140,9 @@ impl AccessTokens {
         // future, was not made by it: refuse it even when its signature holds.
         let now = (now_micros() / 1_000_000) as u64;
         let leeway = self.validation.leeway;
+        if claims.exp + leeway < now {
+            return Err(Error::Unauthenticated("invalid or expired access token"));
+        }
         if claims.iat > now + leeway || claims.exp.saturating_sub(claims.iat) > self.ttl_secs {
             return Err(Error::Unauthenticated("invalid or expired access token"));
         }

@@ -359,6 +359,38 @@ impl Suite {
             .collect()
     }
 
+    /// Moves the platform clock of every process of the suite forward by `by`, and returns
+    /// once each has taken the new time (see `crm_platform::clock`).
+    pub async fn advance_clock(&self, by: std::time::Duration) {
+        let file = clock_file(&self.data_dir);
+        let offset = clock_offset(&self.data_dir) + by.as_micros() as i64;
+        let staged = file.with_extension("staged");
+        std::fs::write(&staged, offset.to_string()).expect("clock file written");
+        std::fs::rename(&staged, &file).expect("clock file replaced");
+        let pids = self.server_pids();
+        assert!(!pids.is_empty(), "the suite has processes");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for pid in pids {
+            let ack = file.with_extension(pid.to_string());
+            while std::fs::read_to_string(&ack).ok().as_deref() != Some(&offset.to_string()) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "process {pid} did not move its clock"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    /// Now as the suite's processes read it, in microseconds since the epoch.
+    pub fn now_micros(&self) -> i64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64;
+        wall + clock_offset(&self.data_dir)
+    }
+
     pub fn redis(&mut self) -> &mut Redis {
         self.redis.as_mut().expect("distributed suites have redis")
     }
@@ -479,6 +511,19 @@ pub fn target_keys_of(target: &str) -> String {
 }
 
 /// A `crm` command with the suite's common environment.
+/// The file through which a suite's clock is moved.
+fn clock_file(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("clock-offset")
+}
+
+/// How far the suite's clock has been moved, in microseconds.
+fn clock_offset(data_dir: &std::path::Path) -> i64 {
+    std::fs::read_to_string(clock_file(data_dir))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 pub fn crm(data_dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crm"));
     // Settings from the developer's shell must not leak into the suite.
@@ -486,6 +531,7 @@ pub fn crm(data_dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Co
         cmd.env_remove(key);
     }
     cmd.env("CRM_DATA_DIR", data_dir)
+        .env("CRM_TEST_CLOCK_FILE", clock_file(data_dir))
         .env("CRM_SECRET", SECRET)
         .env("CRM_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("CRM_LOG", "warn");

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod csv;

@@ -1,15 +1,9 @@
-//! Wall-clock helpers. Timestamps are stored as microseconds since the Unix epoch (a portable
+//! Time helpers. Timestamps are stored as microseconds since the Unix epoch (a portable
 //! BIGINT on SQLite and PostgreSQL) and sent as `google.protobuf.Timestamp`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Returns the current time in microseconds since the Unix epoch.
-pub fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or_default()
-}
+/// The current time from the platform clock ([`crate::clock`]), in microseconds since the
+/// Unix epoch: what "now" means everywhere in the suite, so tests can move it.
+pub use crate::clock::now_micros;
 
 /// Converts microseconds since the epoch to a protobuf timestamp.
 pub fn to_timestamp(micros: i64) -> prost_types::Timestamp {
