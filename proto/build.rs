@@ -47,6 +47,7 @@ fn access_table(pool: &DescriptorPool) -> Result<String, BuildError> {
         .get_extension_by_name("crm.common.v1.access")
         .ok_or("crm/common/v1/access.proto must define the `access` method option")?;
     let mut arms = String::new();
+    let mut whole_stream = Vec::new();
     let mut missing = Vec::new();
     for service in pool.services() {
         if !service.full_name().starts_with("crm.") {
@@ -54,6 +55,9 @@ fn access_table(pool: &DescriptorPool) -> Result<String, BuildError> {
         }
         for method in service.methods() {
             let path = format!("/{}/{}", service.full_name(), method.name());
+            if method.is_client_streaming() && !method.is_server_streaming() {
+                whole_stream.push(format!("{path:?}"));
+            }
             let options = method.options();
             if !options.has_extension(&option) {
                 missing.push(path);
@@ -76,7 +80,15 @@ fn access_table(pool: &DescriptorPool) -> Result<String, BuildError> {
     Ok(format!(
         "/// Who may call the RPC at `path` (`/package.Service/Method`), as its contract declares;\n\
          /// `None` for a path that names no RPC of the suite.\n\
-         pub fn of(path: &str) -> Option<Access> {{\n    match path {{\n{arms}        _ => None,\n    }}\n}}\n"
+         pub fn of(path: &str) -> Option<Access> {{\n    match path {{\n{arms}        _ => None,\n    }}\n}}\n\n\
+         /// Whether the RPC at `path` answers only after reading the client's whole stream (an\n\
+         /// import, say), so its deadline must allow for the upload.\n\
+         pub fn reads_whole_stream(path: &str) -> bool {{\n    {}\n}}\n",
+        if whole_stream.is_empty() {
+            "let _ = path;\n    false".to_owned()
+        } else {
+            format!("matches!(path, {})", whole_stream.join(" | "))
+        }
     ))
 }
 

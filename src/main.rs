@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(parse(&args("")).unwrap(), Command::Up);
         assert_eq!(
             parse(&args("serve --target contacts")).unwrap(),
-            Command::Serve(targets::Target::Contacts)
+            Command::Serve(targets::Target::parse("contacts").unwrap())
         );
         assert_eq!(parse(&args("migrate")).unwrap(), Command::Migrate(None));
         assert_eq!(

@@ -75,31 +75,6 @@ pub(crate) fn upstream_connections() -> Result<usize, ConfigError> {
     Ok(number("CRM_UPSTREAM_CONNECTIONS", 4)? as usize)
 }
 
-/// How often background jobs sweep (due follow-ups, pool returns, birthdays, erasure of
-/// long-deleted contacts), the local day they count in, and the retention of deleted contacts.
-pub(crate) fn jobs_schedule() -> Result<crm_contacts::jobs::Schedule, ConfigError> {
-    const NAME: &str = "CRM_LOCAL_UTC_OFFSET_MINUTES";
-    let utc_offset_minutes = match env(NAME) {
-        None => 0,
-        Some(text) => text
-            .parse::<i32>()
-            .ok()
-            .filter(|m| (-14 * 60..=14 * 60).contains(m))
-            .ok_or_else(|| {
-                ConfigError(format!(
-                    "{NAME} must be minutes from -840 to 840, got {text:?}"
-                ))
-            })?,
-    };
-    // Zero erases deleted contacts at the next sweep.
-    let erase_days = config::count("CRM_ERASE_DELETED_AFTER_DAYS", 30)?;
-    Ok(crm_contacts::jobs::Schedule {
-        interval: std::time::Duration::from_secs(number("CRM_JOBS_INTERVAL_SECS", 60)?),
-        utc_offset_minutes,
-        erase_deleted_after: std::time::Duration::from_secs(erase_days * 86_400),
-    })
-}
-
 /// Whether `serve` applies migrations before listening.
 pub(crate) fn migrate_on_start() -> bool {
     env("CRM_MIGRATE_ON_START").is_some_and(|v| v == "true" || v == "1")

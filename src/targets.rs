@@ -1,34 +1,51 @@
 //! What each command runs. `up` and `serve` share every code path but the adapters:
-//! SQLite and in-process cache and bus for `up`, PostgreSQL and Redis for `serve`.
+//! SQLite and in-process cache and bus for `up`, PostgreSQL and Redis for `serve`. Both walk
+//! the same registry of services (`crm::registry`), so they cannot drift apart.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
 use tonic::service::RoutesBuilder;
 
 use crate::settings;
+use crm::registry;
 use crm_platform::client::ServiceChannel;
 use crm_platform::config::{ConfigError, Infra, Secrets};
+use crm_platform::service::{ServiceModule, Shutdown, StartContext, url_variable};
 use crm_platform::{db, housekeeping, private_files, server};
 
 /// A role the binary can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(crate) enum Target {
     /// The gateway with the identity store.
     Gateway,
-    /// The contacts service.
-    Contacts,
+    /// One domain service of the registry.
+    Service(&'static dyn ServiceModule),
     /// Every target (migrate only).
     All,
 }
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Target {}
 
 impl Target {
     /// The target's name.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Target::Gateway => "gateway",
-            Target::Contacts => "contacts",
+            Target::Service(module) => module.name(),
             Target::All => "all",
         }
     }
@@ -37,12 +54,21 @@ impl Target {
     pub(crate) fn parse(name: &str) -> Result<Self, ConfigError> {
         match name {
             "gateway" => Ok(Target::Gateway),
-            "contacts" => Ok(Target::Contacts),
             "all" => Ok(Target::All),
-            other => Err(ConfigError(format!(
-                "unknown target `{other}`; use gateway or contacts"
-            ))),
+            other => registry::find(other).map(Target::Service).ok_or_else(|| {
+                ConfigError(format!(
+                    "unknown target `{other}`; use {}",
+                    Self::names().join(", ")
+                ))
+            }),
         }
+    }
+
+    /// The names of the targets one process can run.
+    pub(crate) fn names() -> Vec<&'static str> {
+        std::iter::once("gateway")
+            .chain(registry::services().iter().map(|m| m.name()))
+            .collect()
     }
 }
 
@@ -57,30 +83,40 @@ fn sqlite_url(dir: &Path, name: &str) -> Result<String, ConfigError> {
 async fn migrate_db(target: Target, db: &DatabaseConnection) -> Result<(), ConfigError> {
     let result = match target {
         Target::Gateway => db::migrate::<crm_gateway::migration::Migrator>(db).await,
-        Target::Contacts => db::migrate::<crm_contacts::migration::Migrator>(db).await,
+        Target::Service(module) => module.migrate(db).await,
         Target::All => Ok(()),
     };
-    result.map_err(|e| ConfigError(format!("migration failed: {e:?}")))
+    result.map_err(|e| ConfigError(format!("migration of {} failed: {e:?}", target.name())))
 }
 
-/// A shutdown signal every task can wait on.
-#[derive(Debug, Clone)]
-struct Shutdown(watch::Receiver<bool>);
-
-impl Shutdown {
-    /// Starts listening for Ctrl-C and SIGTERM.
-    fn on_signal() -> Self {
-        let (tx, rx) = watch::channel(false);
-        tokio::spawn(async move {
-            server::shutdown_signal().await;
-            let _ = tx.send(true);
-        });
-        Shutdown(rx)
+/// The services this deployment runs: those `CRM_SERVICES` names (comma-separated; `none`
+/// for the gateway alone), or every registered one.
+fn deployed() -> Result<Vec<&'static dyn ServiceModule>, ConfigError> {
+    let Some(list) = crm_platform::config::env("CRM_SERVICES") else {
+        return Ok(registry::services().to_vec());
+    };
+    if list.trim() == "none" {
+        return Ok(Vec::new());
     }
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            registry::find(name).ok_or_else(|| {
+                ConfigError(format!(
+                    "CRM_SERVICES names `{name}`, which is not a service; use {}",
+                    Target::names()[1..].join(", ")
+                ))
+            })
+        })
+        .collect()
+}
 
-    async fn wait(mut self) {
-        let _ = self.0.wait_for(|stop| *stop).await;
-    }
+/// Every target `migrate` and `up` handle, the gateway first.
+fn every_target() -> Vec<Target> {
+    std::iter::once(Target::Gateway)
+        .chain(registry::services().iter().copied().map(Target::Service))
+        .collect()
 }
 
 /// Runs the gateway and every service in one process on embedded defaults.
@@ -88,42 +124,58 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
     let dir = settings::data_dir();
     private_files::private_dir(&dir)?;
     let infra = Infra::embedded(Secrets::load_or_create(&dir)?)?;
-    let gateway_db = db::connect(&sqlite_url(&dir, "gateway")?).await?;
-    migrate_db(Target::Gateway, &gateway_db).await?;
-    let contacts_db = db::connect(&sqlite_url(&dir, "contacts")?).await?;
-    migrate_db(Target::Contacts, &contacts_db).await?;
+    let modules = deployed()?;
+    let mut databases = BTreeMap::new();
+    let targets =
+        std::iter::once(Target::Gateway).chain(modules.iter().copied().map(Target::Service));
+    for target in targets {
+        let db = db::connect(&sqlite_url(&dir, target.name())?).await?;
+        migrate_db(target, &db).await?;
+        databases.insert(target.name(), db);
+    }
     let listener = server::bind(
         settings::listen_addr(settings::DEFAULT_UP_ADDR)?,
         "CRM_LISTEN_ADDR",
     )
     .await?;
+    let gateway_db = databases
+        .remove("gateway")
+        .unwrap_or_else(|| unreachable!());
     announce_bootstrap(&gateway_db).await?;
 
     let shutdown = Shutdown::on_signal();
     let mut routes = RoutesBuilder::default();
-    let services = [
-        crm_contacts::SERVICE_NAME,
-        crm_gateway::SERVICE_NAMES[0],
-        crm_gateway::SERVICE_NAMES[1],
-    ];
+    let services: Vec<&str> = modules
+        .iter()
+        .flat_map(|m| m.grpc_services().iter().copied())
+        .chain(crm_gateway::SERVICE_NAMES.iter().copied())
+        .collect();
     let health = server::add_health_and_reflection(&mut routes, &services).await?;
-    let contacts = crm_contacts::add_to(&mut routes, contacts_db.clone(), &infra)?;
-    let peers = crm_gateway::Peers::new(
-        ServiceChannel::in_process(crm_contacts::in_process(&contacts, &infra)?),
-        &infra,
-    )?;
-    tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
-    tokio::spawn(crm_contacts::jobs::run(
-        contacts,
-        settings::jobs_schedule()?,
-        shutdown.clone().wait(),
-    ));
-    tokio::spawn(housekeeping::run(contacts_db, shutdown.clone().wait()));
+    let mut in_process = BTreeMap::new();
+    for module in &modules {
+        let db = databases
+            .remove(module.name())
+            .unwrap_or_else(|| unreachable!());
+        tokio::spawn(housekeeping::run(db.clone(), shutdown.clone().wait()));
+        let running = module.start(
+            &mut routes,
+            StartContext {
+                db,
+                infra: &infra,
+                shutdown: shutdown.clone(),
+            },
+        )?;
+        in_process.insert(
+            module.name(),
+            ServiceChannel::in_process(running.in_process),
+        );
+    }
     tokio::spawn(housekeeping::run(
         gateway_db.clone(),
         shutdown.clone().wait(),
     ));
     let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &settings::gateway_options()?)?;
+    let peers = crm_gateway::Peers::new(in_process.remove("contacts"), &infra)?;
     crm_gateway::add_identity(&mut routes, &gatekeeper, &infra, peers);
 
     announce_listening("gateway", &listener);
@@ -155,22 +207,26 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
     tokio::spawn(housekeeping::run(db.clone(), shutdown.clone().wait()));
     let mut routes = RoutesBuilder::default();
     match target {
-        Target::Contacts => {
-            let services = [crm_contacts::SERVICE_NAME];
-            let listener =
-                server::bind(settings::listen_addr("0.0.0.0:50052")?, "CRM_LISTEN_ADDR").await?;
-            let health = server::add_health_and_reflection(&mut routes, &services).await?;
-            let contacts = crm_contacts::add_to(&mut routes, db, &infra)?;
-            tokio::spawn(contacts.relay.clone().run(shutdown.clone().wait()));
-            tokio::spawn(crm_contacts::jobs::run(
-                contacts,
-                settings::jobs_schedule()?,
-                shutdown.clone().wait(),
-            ));
-            announce_listening("contacts", &listener);
+        Target::Service(module) => {
+            let services = module.grpc_services();
+            let listener = server::bind(
+                settings::listen_addr(module.default_listen_addr())?,
+                "CRM_LISTEN_ADDR",
+            )
+            .await?;
+            let health = server::add_health_and_reflection(&mut routes, services).await?;
+            module.start(
+                &mut routes,
+                StartContext {
+                    db,
+                    infra: &infra,
+                    shutdown: shutdown.clone(),
+                },
+            )?;
+            announce_listening(module.name(), &listener);
             let drain = async move {
                 shutdown.wait().await;
-                server::mark_not_serving(&health, &services).await;
+                server::mark_not_serving(&health, services).await;
             };
             server::builder(server::Listener::Internal)
                 .add_routes(routes.routes())
@@ -179,25 +235,44 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
                 .map_err(|e| ConfigError(format!("server failed: {e}")))
         }
         Target::Gateway => {
-            let contacts_url = crm_platform::config::required(
-                "CRM_CONTACTS_URL",
-                "set it to the contacts service's address, such as http://contacts:50052",
-            )?;
+            // Every deployed service runs on its own, at its CRM_<NAME>_URL.
+            let mut channels = BTreeMap::new();
+            for module in deployed()? {
+                let variable = url_variable(module);
+                let url = crm_platform::config::required(
+                    &variable,
+                    &format!(
+                        "set it to the {} service's address, such as http://{}:{}",
+                        module.name(),
+                        module.name(),
+                        module
+                            .default_listen_addr()
+                            .rsplit(':')
+                            .next()
+                            .unwrap_or("50052"),
+                    ),
+                )?;
+                let channel =
+                    crm_gateway::upstream::channel(&url, settings::upstream_connections()?)?;
+                channels.insert(module.name(), (module, channel));
+            }
             let listener =
                 server::bind(settings::listen_addr("0.0.0.0:50051")?, "CRM_LISTEN_ADDR").await?;
             announce_bootstrap(&db).await?;
             let services = crm_gateway::SERVICE_NAMES;
             let health = server::add_health_and_reflection(&mut routes, services).await?;
             let gatekeeper = crm_gateway::gatekeeper(db, &infra, &settings::gateway_options()?)?;
-            let channel =
-                crm_gateway::upstream::channel(&contacts_url, settings::upstream_connections()?)?;
-            let peers = crm_gateway::Peers::new(ServiceChannel::remote(channel.clone()), &infra)?;
+            let contacts = channels
+                .get("contacts")
+                .map(|(_, channel)| ServiceChannel::remote(channel.clone()));
+            let peers = crm_gateway::Peers::new(contacts, &infra)?;
             crm_gateway::add_identity(&mut routes, &gatekeeper, &infra, peers);
-            let routes = crm_gateway::upstream::forward(
-                routes.routes(),
-                crm_contacts::SERVICE_NAME,
-                channel,
-            );
+            let mut routes = routes.routes();
+            for (module, channel) in channels.into_values() {
+                for service in module.grpc_services() {
+                    routes = crm_gateway::upstream::forward(routes, service, channel.clone());
+                }
+            }
             announce_listening("gateway", &listener);
             let drain = async move {
                 shutdown.wait().await;
@@ -207,24 +282,25 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
                 .await
                 .map_err(|e| ConfigError(format!("server failed: {e}")))
         }
-        Target::All => Err(ConfigError(
-            "serve runs one target: gateway or contacts".to_owned(),
-        )),
+        Target::All => Err(ConfigError(format!(
+            "serve runs one target: {}",
+            Target::names().join(", ")
+        ))),
     }
 }
 
 /// Applies migrations: to `CRM_DATABASE_URL` for one target, or to the embedded databases.
 pub(crate) async fn migrate(target: Option<Target>) -> Result<(), ConfigError> {
     match target {
-        Some(target @ (Target::Gateway | Target::Contacts)) => {
+        Some(target @ (Target::Gateway | Target::Service(_))) => {
             let db = db::connect(&settings::database_url()?).await?;
             migrate_db(target, &db).await?;
         }
         None | Some(Target::All) => {
             let dir = settings::data_dir();
             private_files::private_dir(&dir)?;
-            for (target, name) in [(Target::Gateway, "gateway"), (Target::Contacts, "contacts")] {
-                let db = db::connect(&sqlite_url(&dir, name)?).await?;
+            for target in every_target() {
+                let db = db::connect(&sqlite_url(&dir, target.name())?).await?;
                 migrate_db(target, &db).await?;
             }
         }

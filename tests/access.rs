@@ -689,7 +689,7 @@ async fn a_manager_of_a_large_team_reaches_all_of_it() {
         tenant = admin.tenant_id,
         team = team_of_rep1,
     );
-    let database = suite.gateway_database.clone().unwrap();
+    let database = suite.database_name("gateway").unwrap();
     let status = std::process::Command::new(support::find_pg_bin("psql"))
         .args([
             "-q",
@@ -710,7 +710,7 @@ async fn a_manager_of_a_large_team_reaches_all_of_it() {
     o.rep1.create_contact("Rep1 customer").await;
     // The first, a middle and the last of the new members own a customer each, so the
     // manager's reach is shown to span the whole list, not only its head.
-    let contacts_db = suite.contacts_database.clone().unwrap();
+    let contacts_db = suite.database_name("contacts").unwrap();
     support::psql_db(
         &contacts_db,
         &format!(

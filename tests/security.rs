@@ -861,7 +861,7 @@ async fn targets_run_on_their_own_keys() {
     };
     let channel = tonic::transport::Endpoint::from_shared(format!(
         "http://{}",
-        suite.contacts_addr.clone().unwrap()
+        suite.service_addr("contacts").unwrap()
     ))
     .unwrap()
     .connect()

@@ -336,7 +336,7 @@ fn contact_id(n: u64) -> String {
 /// Inserts contacts `bench-0000001…` owned by the session's user, straight into the database
 /// (seeding is not what is measured).
 fn seed(suite: &Suite, owner: &Session, count: u64) {
-    let database = suite.contacts_database.as_ref().unwrap();
+    let database = &suite.database_name("contacts").unwrap();
     let sql = format!(
         "insert into contacts (id, tenant_id, owner_id, given_name, family_name, display_name, email, phone, title, account_id, version, create_time, update_time, delete_time) \
          select 'bench-' || lpad(n::text, 7, '0'), '{t}', '{o}', 'Given', 'Family', 'Bench ' || n, 'bench' || n || '@example.com', '+86 138 0013 8000', '', '', 1, 0, 0, null \
@@ -549,7 +549,7 @@ async fn run() {
     let suite = Suite::start_with(Mode::Distributed, &env_fast()).await;
     let admin = suite.admin().await;
     let pids = suite.server_pids();
-    let check = health_check(suite.contacts_addr.as_ref().unwrap()).await;
+    let check = health_check(&suite.service_addr("contacts").unwrap()).await;
     bench
         .closed(
             "service: contacts, full middleware",
@@ -673,7 +673,7 @@ async fn run() {
     let admin = suite.admin().await;
     let pids = suite.server_pids();
     seed(&suite, &admin, SEEDED);
-    let database = suite.contacts_database.clone().unwrap();
+    let database = suite.database_name("contacts").unwrap();
     let read_sql = format!(
         "\\set n random(1, {SEEDED})\nselect id, tenant_id, owner_id, given_name, family_name, display_name, email, phone, title, account_id, version, create_time, update_time, delete_time from contacts where tenant_id = '{}' and id = 'bench-' || lpad(:n::text, 7, '0') limit 1;\n",
         admin.tenant_id

@@ -223,8 +223,7 @@ pub(crate) fn contacts(
     rng: &mut Rng,
 ) -> Seeded {
     let database = suite
-        .contacts_database
-        .clone()
+        .database_name("contacts")
         .expect("a distributed suite");
     let others: Vec<String> = (0..99)
         .map(|i| format!("0190a0a0-0000-7000-8000-{i:012}"))

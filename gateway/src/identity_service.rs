@@ -761,6 +761,13 @@ impl IdentityService for IdentityGrpc {
         // before anything changes rather than halfway.
         p.require("contacts.accounts.write")?;
         p.require("contacts.contacts.write")?;
+        let Some(contacts) = &self.peers.contacts else {
+            return Err(Error::precondition(
+                "SERVICE_NOT_DEPLOYED",
+                "customers cannot be handed over: the contacts service is not part of this deployment",
+            )
+            .into());
+        };
         let r = request.get_ref();
         let mut v = Violations::new();
         v.required("user_id", &r.user_id);
@@ -788,7 +795,7 @@ impl IdentityService for IdentityGrpc {
         let user = disable_for_hand_over(self.db(), p, r).await?;
         self.gatekeeper.principals.clear();
         let moved = hand_over::transfer_customers(
-            &self.peers.contacts,
+            contacts,
             p,
             HandOver {
                 from_user_id: &user.id,

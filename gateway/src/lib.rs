@@ -111,21 +111,20 @@ pub fn gatekeeper(
 }
 
 /// The services the gateway calls itself, beyond forwarding callers' requests to them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Peers {
-    /// Contacts: deactivating a user hands their customers over.
-    pub contacts: ServiceClient,
+    /// Contacts, when deployed: deactivating a user hands their customers over.
+    pub contacts: Option<ServiceClient>,
 }
 
 impl Peers {
     /// Peers reached through these channels, with principals signed for each.
-    pub fn new(contacts: ServiceChannel, infra: &Infra) -> Result<Self, ConfigError> {
+    pub fn new(contacts: Option<ServiceChannel>, infra: &Infra) -> Result<Self, ConfigError> {
         let signer = infra.secrets.principal_signer()?;
         Ok(Self {
-            contacts: ServiceClient::new(
-                contacts,
-                signer.codec_for(&format!("/{CONTACTS_SERVICE}/")),
-            ),
+            contacts: contacts.map(|channel| {
+                ServiceClient::new(channel, signer.codec_for(&format!("/{CONTACTS_SERVICE}/")))
+            }),
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod existence;
 pub mod org;
 pub mod process;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -117,6 +118,11 @@ pub fn postgres() -> &'static Postgres {
 }
 
 impl Postgres {
+    /// The URL of one of its databases.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
     /// Kills the server outright (as a crash would); the suite's databases stay unreachable.
     pub fn kill(&self) {
         // The postmaster and every backend: backends outlive a killed postmaster and would go
@@ -238,39 +244,72 @@ pub struct Suite {
     pub data_dir: PathBuf,
     processes: Vec<Watched>,
     keep_data: bool,
-    /// Distributed suites: the contacts service's database name.
-    pub contacts_database: Option<String>,
-    /// Distributed suites: the contacts service's own address.
-    pub contacts_addr: Option<String>,
-    /// Distributed suites: the gateway's database name.
-    pub gateway_database: Option<String>,
+    /// Distributed suites: each target's PostgreSQL database, the gateway's included.
+    databases: BTreeMap<String, String>,
+    /// Distributed suites: each service's own address.
+    addrs: BTreeMap<String, String>,
 }
 
 static SUITE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-impl Suite {
-    pub async fn start(mode: Mode) -> Suite {
-        Self::start_with(mode, &[]).await
+/// What to start: the mode, extra environment, and which services of the registry (all
+/// unless named), with the gateway always.
+pub struct SuiteBuilder {
+    mode: Mode,
+    env: Vec<(String, String)>,
+    services: Vec<&'static dyn crm_platform::service::ServiceModule>,
+    target_keys: bool,
+}
+
+impl SuiteBuilder {
+    /// Extra environment for every process.
+    pub fn env(mut self, env: &[(&str, &str)]) -> Self {
+        self.env
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
     }
 
-    /// Starts a suite with extra environment for every process.
-    pub async fn start_with(mode: Mode, env: &[(&str, &str)]) -> Suite {
+    /// Only these services of the registry, besides the gateway.
+    pub fn services(mut self, names: &[&str]) -> Self {
+        self.services = names
+            .iter()
+            .map(|name| crm::registry::find(name).unwrap_or_else(|| panic!("no service {name}")))
+            .collect();
+        self
+    }
+
+    /// Distributed targets that each hold only their own keys (`crm keys --target`), not
+    /// `CRM_SECRET`.
+    pub fn target_keys(mut self) -> Self {
+        self.target_keys = true;
+        self
+    }
+
+    pub async fn start(self) -> Suite {
         let data_dir = scratch_dir("suite");
-        match mode {
-            Mode::Embedded => Self::start_embedded(data_dir, env),
-            Mode::Distributed => Self::start_distributed(data_dir, env, false),
+        match self.mode {
+            Mode::Embedded => self.start_embedded(data_dir),
+            Mode::Distributed => self.start_distributed(data_dir),
         }
     }
 
-    /// Starts `crm serve` targets that each hold only their own keys (`crm keys --target`),
-    /// not `CRM_SECRET`.
-    pub async fn start_with_target_keys() -> Suite {
-        Self::start_distributed(scratch_dir("suite"), &[], true)
+    /// Every process's environment: the extra one, and which services are deployed.
+    fn environment(&self) -> Vec<(String, String)> {
+        let names: Vec<&str> = self.services.iter().map(|m| m.name()).collect();
+        let deployed = if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(",")
+        };
+        let mut env = vec![("CRM_SERVICES".to_owned(), deployed)];
+        env.extend(self.env.iter().cloned());
+        env
     }
 
-    /// Starts `crm up` on an existing data directory.
-    pub fn start_embedded(data_dir: PathBuf, env: &[(&str, &str)]) -> Suite {
-        let mut cmd = crm(&data_dir, env);
+    fn start_embedded(self, data_dir: PathBuf) -> Suite {
+        let env = self.environment();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut cmd = crm(&data_dir, &env);
         cmd.arg("up").env("CRM_LISTEN_ADDR", "127.0.0.1:0");
         let (process, gateway) = Watched::spawn_crm(cmd, "gateway");
         Suite {
@@ -280,14 +319,16 @@ impl Suite {
             data_dir,
             processes: vec![process],
             keep_data: false,
-            contacts_database: None,
-            contacts_addr: None,
-            gateway_database: None,
+            databases: BTreeMap::new(),
+            addrs: BTreeMap::new(),
         }
     }
 
-    fn start_distributed(data_dir: PathBuf, env: &[(&str, &str)], target_keys: bool) -> Suite {
+    fn start_distributed(self, data_dir: PathBuf) -> Suite {
+        let env = self.environment();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         // Each target's own keys, from the master secret, or the master for all.
+        let target_keys = self.target_keys;
         let keys = |cmd: &mut std::process::Command, target: &str| {
             if target_keys {
                 cmd.env_remove("CRM_SECRET")
@@ -298,51 +339,105 @@ impl Suite {
         let redis = Redis::start();
         let n = SUITE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}_{n}", std::process::id());
-        let mut urls = Vec::new();
-        let contacts_database = format!("contacts_{tag}");
-        for (target, name) in [
-            ("contacts", format!("contacts_{tag}")),
-            ("gateway", format!("gateway_{tag}")),
-        ] {
+        let targets: Vec<&str> = self
+            .services
+            .iter()
+            .map(|m| m.name())
+            .chain(["gateway"])
+            .collect();
+        let mut databases = BTreeMap::new();
+        for target in &targets {
+            let name = format!("{target}_{tag}");
             psql(pg.port, &format!("create database {name}")).expect("create database");
-            let url = format!("postgres://postgres@127.0.0.1:{}/{name}", pg.port);
-            let status = crm(&data_dir, env)
+            let status = crm(&data_dir, &env)
                 .args(["migrate", "--target", target])
-                .env("CRM_DATABASE_URL", &url)
+                .env("CRM_DATABASE_URL", pg.url(&name))
                 .stdout(std::process::Stdio::null())
                 .status()
                 .expect("crm migrate runs");
             assert!(status.success(), "crm migrate --target {target} failed");
-            urls.push(url);
+            databases.insert(target.to_string(), name);
         }
-        let mut contacts = crm(&data_dir, env);
-        keys(&mut contacts, "contacts");
-        contacts
-            .args(["serve", "--target", "contacts"])
-            .env("CRM_DATABASE_URL", &urls[0])
-            .env("CRM_REDIS_URL", redis.url())
-            .env("CRM_LISTEN_ADDR", "127.0.0.1:0");
-        let (contacts, contacts_addr) = Watched::spawn_crm(contacts, "contacts");
-        let mut gateway = crm(&data_dir, env);
+        let mut processes = Vec::new();
+        let mut addrs = BTreeMap::new();
+        let mut gateway = crm(&data_dir, &env);
+        for module in &self.services {
+            let mut cmd = crm(&data_dir, &env);
+            keys(&mut cmd, module.name());
+            cmd.args(["serve", "--target", module.name()])
+                .env("CRM_DATABASE_URL", pg.url(&databases[module.name()]))
+                .env("CRM_REDIS_URL", redis.url())
+                .env("CRM_LISTEN_ADDR", "127.0.0.1:0");
+            let (process, addr) = Watched::spawn_crm(cmd, module.name());
+            gateway.env(
+                crm_platform::service::url_variable(*module),
+                format!("http://{addr}"),
+            );
+            processes.push(process);
+            addrs.insert(module.name().to_owned(), addr);
+        }
         keys(&mut gateway, "gateway");
         gateway
             .args(["serve", "--target", "gateway"])
-            .env("CRM_DATABASE_URL", &urls[1])
+            .env("CRM_DATABASE_URL", pg.url(&databases["gateway"]))
             .env("CRM_REDIS_URL", redis.url())
-            .env("CRM_CONTACTS_URL", format!("http://{contacts_addr}"))
             .env("CRM_LISTEN_ADDR", "127.0.0.1:0");
         let (gateway_process, gateway) = Watched::spawn_crm(gateway, "gateway");
+        processes.insert(0, gateway_process);
         Suite {
             mode: Mode::Distributed,
             gateway,
             redis: Some(redis),
             data_dir,
-            processes: vec![gateway_process, contacts],
+            processes,
             keep_data: false,
-            contacts_database: Some(contacts_database),
-            contacts_addr: Some(contacts_addr),
-            gateway_database: Some(format!("gateway_{tag}")),
+            databases,
+            addrs,
         }
+    }
+}
+
+impl Suite {
+    /// A suite to start: every service of the registry unless told otherwise.
+    pub fn builder(mode: Mode) -> SuiteBuilder {
+        SuiteBuilder {
+            mode,
+            env: Vec::new(),
+            services: crm::registry::services().to_vec(),
+            target_keys: false,
+        }
+    }
+
+    pub async fn start(mode: Mode) -> Suite {
+        Self::builder(mode).start().await
+    }
+
+    /// Starts a suite with extra environment for every process.
+    pub async fn start_with(mode: Mode, env: &[(&str, &str)]) -> Suite {
+        Self::builder(mode).env(env).start().await
+    }
+
+    /// Starts `crm serve` targets that each hold only their own keys (`crm keys --target`),
+    /// not `CRM_SECRET`.
+    pub async fn start_with_target_keys() -> Suite {
+        Self::builder(Mode::Distributed).target_keys().start().await
+    }
+
+    /// Starts `crm up` on an existing data directory.
+    pub fn start_embedded(data_dir: PathBuf, env: &[(&str, &str)]) -> Suite {
+        Self::builder(Mode::Embedded)
+            .env(env)
+            .start_embedded(data_dir)
+    }
+
+    /// Distributed suites: the PostgreSQL database of a target (`contacts`, `gateway`).
+    pub fn database_name(&self, target: &str) -> Option<String> {
+        self.databases.get(target).cloned()
+    }
+
+    /// Distributed suites: a service's own address.
+    pub fn service_addr(&self, service: &str) -> Option<String> {
+        self.addrs.get(service).cloned()
     }
 
     /// Stops every process of the suite, keeping its data directory for a restart.
@@ -404,47 +499,44 @@ impl Suite {
     }
 
     /// Signs in as the first admin.
-    /// Every event the contacts service wrote to its outbox, oldest first. The outbox is the
-    /// record of what was announced, in both modes.
+    /// Every event the contacts service wrote to its outbox, oldest first.
     pub async fn contacts_events(&self) -> Vec<crm_proto::contacts::ContactsEvent> {
-        use prost::Message as _;
+        self.outbox("contacts").await
+    }
+
+    /// Every event a service wrote to its outbox, oldest first. The outbox is the record of
+    /// what was announced, in both modes.
+    pub async fn outbox<E: prost::Message + Default>(&self, service: &str) -> Vec<E> {
         use sea_orm::{EntityTrait as _, QueryOrder as _};
-        let url = match &self.contacts_database {
-            Some(name) => format!("postgres://postgres@127.0.0.1:{}/{name}", postgres().port),
-            None => format!(
-                "sqlite://{}?mode=ro",
-                self.data_dir.join("contacts.db").display()
-            ),
-        };
-        let db = sea_orm::Database::connect(url)
-            .await
-            .expect("contacts database");
+        let db = self.db(service).await;
         let rows = crm_platform::entity::outbox::Entity::find()
             .order_by_asc(crm_platform::entity::outbox::Column::Seq)
             .all(&db)
             .await
             .expect("outbox rows");
         rows.iter()
-            .map(|row| {
-                crm_proto::contacts::ContactsEvent::decode(row.payload.as_slice())
-                    .expect("a ContactsEvent")
-            })
+            .map(|row| E::decode(row.payload.as_slice()).expect("an event of the service"))
             .collect()
     }
 
-    /// A connection to the contacts service's own database, for arranging what no API may
-    /// do (such as a customer held for weeks) and for reading the outbox.
+    /// A connection to the contacts service's own database.
     pub async fn contacts_db(&self) -> sea_orm::DatabaseConnection {
-        let url = match &self.contacts_database {
-            Some(name) => format!("postgres://postgres@127.0.0.1:{}/{name}", postgres().port),
+        self.db("contacts").await
+    }
+
+    /// A connection to a target's own database, for arranging what no API may do and for
+    /// reading the outbox.
+    pub async fn db(&self, target: &str) -> sea_orm::DatabaseConnection {
+        let url = match self.databases.get(target) {
+            Some(name) => postgres().url(name),
             None => format!(
                 "sqlite://{}?mode=rw",
-                self.data_dir.join("contacts.db").display()
+                self.data_dir.join(format!("{target}.db")).display()
             ),
         };
         sea_orm::Database::connect(url)
             .await
-            .expect("contacts database")
+            .unwrap_or_else(|e| panic!("{target} database: {e}"))
     }
 
     /// How many rows each table of the contacts database holds that a write would add to:

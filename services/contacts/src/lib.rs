@@ -21,6 +21,7 @@ pub mod interactions;
 pub mod jobs;
 pub mod merge;
 pub mod migration;
+pub mod module;
 pub mod pool;
 pub mod privacy;
 pub mod resource;

@@ -30,6 +30,7 @@ pub mod reflection;
 pub mod sealing;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

@@ -18,11 +18,10 @@ use crate::config::ConfigError;
 
 /// Longest an RPC may run on the server side before it answers.
 pub const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
-/// RPCs that answer only after reading a whole client stream (imports), allowed
-/// [`LONG_RPC_TIMEOUT`]. Server-streaming RPCs answer at once and stream after; their
-/// streams are not bounded by these limits.
-pub const LONG_RPCS: &[&str] = &["/crm.contacts.v1.ContactsService/ImportRecords"];
-/// Longest one of [`LONG_RPCS`] may run.
+/// Longest an RPC that answers only after reading the client's whole stream (an import) may
+/// run. Which RPCs do is read from their contracts (client streaming, unary reply).
+/// Server-streaming RPCs answer at once and stream after; their streams are not bounded by
+/// these limits.
 pub const LONG_RPC_TIMEOUT: Duration = Duration::from_secs(3600);
 /// HTTP/2 streams one connection may have open (tonic's default is unbounded).
 pub const MAX_CONCURRENT_STREAMS: u32 = 1024;
@@ -70,7 +69,7 @@ pub fn builder(listener: Listener) -> Server<Stack<DeadlineLayer, Identity>> {
 
 /// The time an RPC at `path` may take to answer.
 pub fn limit_for(path: &str) -> Duration {
-    if LONG_RPCS.contains(&path) {
+    if crm_proto::access::reads_whole_stream(path) {
         LONG_RPC_TIMEOUT
     } else {
         SERVER_TIMEOUT

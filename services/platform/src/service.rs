@@ -1,0 +1,88 @@
+//! A domain service as the suite runs it. Each service crate registers one [`ServiceModule`]:
+//! its name, its gRPC services, its migrations and how it starts (routes and background
+//! tasks). `crm up`, `crm serve --target`, `crm migrate --target`, the gateway's routing
+//! (`CRM_<NAME>_URL`) and the test harness all read the same registration, so the embedded
+//! and the distributed suite cannot drift apart, and a new service joins all of them at once.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
+use tonic::service::{Routes, RoutesBuilder};
+
+use crate::config::{ConfigError, Infra};
+use crate::error::Error;
+
+/// A future a registration returns (the trait stays object-safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A signal every task of a process waits on to stop.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Starts listening for Ctrl-C and SIGTERM.
+    pub fn on_signal() -> Self {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            crate::server::shutdown_signal().await;
+            let _ = tx.send(true);
+        });
+        Shutdown(rx)
+    }
+
+    /// Resolves once the process is asked to stop.
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+/// What a service is given to start.
+#[derive(Debug)]
+pub struct StartContext<'a> {
+    /// Its own database, migrated.
+    pub db: DatabaseConnection,
+    /// Cache, bus and secrets.
+    pub infra: &'a Infra,
+    /// Ends its background tasks.
+    pub shutdown: Shutdown,
+}
+
+/// A started service.
+#[derive(Debug)]
+pub struct Running {
+    /// Its gRPC services without a socket, for other parts of this process that call it
+    /// (see [`crate::client::ServiceChannel::in_process`]).
+    pub in_process: Routes,
+}
+
+/// One domain service of the suite.
+pub trait ServiceModule: Send + Sync {
+    /// Its name: the `--target`, the embedded database's file name, the `CRM_<NAME>_URL` the
+    /// gateway reads, and the audience its principals are signed for.
+    fn name(&self) -> &'static str;
+
+    /// The full names of the gRPC services it serves (`crm.contacts.v1.ContactsService`):
+    /// what the gateway routes to it and what its health service reports.
+    fn grpc_services(&self) -> &'static [&'static str];
+
+    /// Where `crm serve --target <name>` listens unless `CRM_LISTEN_ADDR` says otherwise.
+    fn default_listen_addr(&self) -> &'static str;
+
+    /// Brings its database to the release's schema.
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Adds its gRPC services to `routes` and spawns its background tasks (outbox relay,
+    /// jobs, consumers), which stop on the context's shutdown signal.
+    fn start(
+        &self,
+        routes: &mut RoutesBuilder,
+        context: StartContext<'_>,
+    ) -> Result<Running, ConfigError>;
+}
+
+/// `CRM_<NAME>_URL`, where the gateway finds a service run on its own.
+pub fn url_variable(module: &dyn ServiceModule) -> String {
+    format!("CRM_{}_URL", module.name().to_ascii_uppercase())
+}
