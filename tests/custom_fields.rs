@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use prost_types::FieldMask;
 use tonic::Code;
 
+use crm_proto::common::{CustomFieldDefinition, CustomFieldType};
 use crm_proto::contacts::*;
 use support::clients::{Session, expect_code, expect_invalid, reason, violations};
 use support::{Mode, Suite, org};

@@ -11,6 +11,7 @@ mod support;
 use prost_types::{FieldMask, Timestamp};
 use tonic::Code;
 
+use crm_proto::common::{CustomFieldDefinition, CustomFieldType};
 use crm_proto::contacts::*;
 use crm_proto::identity::{
     CreateApiKeyRequest, CreateTeamRequest, GetUserRequest, RevokeApiKeyRequest, Team,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use sea_orm::EntityTrait as _;
 use tonic::Code;
 
+use crm_proto::common::ExportFormat;
 use crm_proto::contacts::*;
 use support::clients::{Session, expect_code, expect_invalid, reason};
 use support::{Mode, Suite, org};

@@ -11,6 +11,7 @@ use std::future::Future;
 
 use prost_types::{FieldMask, Timestamp};
 
+use crm_proto::common::{CustomFieldDefinition, CustomFieldType, DuplicatePolicy, ImportOptions};
 use crm_proto::contacts::*;
 use support::clients::Session;
 use support::{Mode, Suite, org};

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use tonic::Code;
 
+use crm_proto::common::{CustomFieldDefinition, CustomFieldType};
 use crm_proto::contacts::*;
 use crm_proto::identity::auth_service_client::AuthServiceClient;
 use crm_proto::identity::{

@@ -9,6 +9,9 @@
 mod support;
 
 use crm_proto::common::Date;
+use crm_proto::common::{
+    CustomFieldDefinition, CustomFieldType, DuplicatePolicy, ExportFormat, ImportOptions,
+};
 use crm_proto::contacts::*;
 use crm_proto::identity::{GetTenantRequest, ListAuditEntriesRequest, Tenant, UpdateTenantRequest};
 use support::clients::{Session, expect_code, expect_invalid};

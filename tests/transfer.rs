@@ -11,6 +11,10 @@ mod support;
 use std::collections::HashMap;
 
 use crm_platform::csv::CsvReader;
+use crm_proto::common::{
+    CustomFieldDefinition, CustomFieldType, DuplicatePolicy, ExportFormat, ImportOptions,
+    ImportOutcome, ImportRow, ImportRowResult, ImportRows,
+};
 use crm_proto::contacts::*;
 use support::clients::{Session, expect_invalid};
 use support::{Mode, Suite, org};

@@ -11,9 +11,8 @@ use crm_contacts::resource::{Resource as _, WriteContext};
 use crm_contacts::tabular::{Row, Tabular as _};
 use crm_platform::normalize::PhoneRegion;
 use crm_platform::sealing::DataKeys;
-use crm_proto::contacts::{
-    DuplicatePolicy, ImportOptions, ImportRecordsRequest, import_records_request::Part,
-};
+use crm_proto::common::{DuplicatePolicy, ImportOptions};
+use crm_proto::contacts::{ImportRecordsRequest, import_records_request::Part};
 
 use crate::support::Suite;
 use crate::support::clients::Session;

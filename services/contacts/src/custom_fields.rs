@@ -28,10 +28,8 @@ use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::time::{now_micros, to_timestamp};
 use crm_platform::validate::Violations;
 use crm_platform::{etag, field_mask};
-use crm_proto::contacts::{
-    ContactsEvent, ContactsEventType, CustomFieldDefinition, CustomFieldType,
-    contacts_event::Subject,
-};
+use crm_proto::common::{CustomFieldDefinition, CustomFieldType};
+use crm_proto::contacts::{ContactsEvent, ContactsEventType, contacts_event::Subject};
 
 /// Permission to read definitions (everyone who edits records needs them to build forms).
 pub const READ: &str = "contacts.custom_fields.read";

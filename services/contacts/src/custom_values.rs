@@ -20,7 +20,7 @@ use crm_platform::error::Error;
 use crm_platform::filter::{Comparison, Op};
 use crm_platform::time::days_in_month;
 use crm_platform::validate::Violations;
-use crm_proto::contacts::CustomFieldType;
+use crm_proto::common::CustomFieldType;
 
 /// The record-index kind of custom values.
 pub const INDEX_KIND: &str = "custom";

@@ -15,7 +15,8 @@ use crm_platform::auth::Principal;
 use crm_platform::csv;
 use crm_platform::error::Error;
 use crm_platform::xlsx::{self, Column};
-use crm_proto::contacts::{ExportFormat, ExportRecordsResponse};
+use crm_proto::common::ExportFormat;
+use crm_proto::contacts::ExportRecordsResponse;
 
 /// Records read per page.
 const PAGE: i32 = 1000;

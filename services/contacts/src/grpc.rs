@@ -15,6 +15,7 @@ use crate::tabular::Tabular;
 use crm_platform::audit;
 use crm_platform::auth::principal;
 use crm_platform::error::Error;
+use crm_proto::common::{DuplicatePolicy, ExportFormat};
 use crm_proto::contacts::contacts_service_server::ContactsService;
 use crm_proto::contacts::*;
 

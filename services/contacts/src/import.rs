@@ -18,9 +18,8 @@ use crm_platform::auth::Principal;
 use crm_platform::csv::{CsvError, CsvReader};
 use crm_platform::error::{Error, FieldViolation};
 use crm_platform::time::now_micros;
-use crm_proto::contacts::{
-    DuplicatePolicy, ImportError, ImportOutcome, ImportRecordsResponse, ImportRow, ImportRowResult,
-};
+use crm_proto::common::{DuplicatePolicy, ImportError, ImportOutcome, ImportRow, ImportRowResult};
+use crm_proto::contacts::ImportRecordsResponse;
 
 /// Rows per transaction.
 pub const BATCH_ROWS: usize = 256;

@@ -40,13 +40,13 @@ pub trait Tabular: Resource {
 /// How a workbook writes a custom field's values: numbers, dates and booleans typed, the
 /// rest as text.
 pub fn custom_cell_kind(field_type: i32) -> CellKind {
-    match crm_proto::contacts::CustomFieldType::try_from(field_type) {
+    match crm_proto::common::CustomFieldType::try_from(field_type) {
         Ok(
-            crm_proto::contacts::CustomFieldType::Number
-            | crm_proto::contacts::CustomFieldType::Decimal,
+            crm_proto::common::CustomFieldType::Number
+            | crm_proto::common::CustomFieldType::Decimal,
         ) => CellKind::Number,
-        Ok(crm_proto::contacts::CustomFieldType::Date) => CellKind::Date,
-        Ok(crm_proto::contacts::CustomFieldType::Boolean) => CellKind::Boolean,
+        Ok(crm_proto::common::CustomFieldType::Date) => CellKind::Date,
+        Ok(crm_proto::common::CustomFieldType::Boolean) => CellKind::Boolean,
         _ => CellKind::Text,
     }
 }
