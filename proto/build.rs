@@ -34,6 +34,10 @@ fn main() -> Result<(), BuildError> {
         out_dir.join("access.rs"),
         access_table(&compiler.descriptor_pool())?,
     )?;
+    std::fs::write(
+        out_dir.join("events.rs"),
+        domain_events(&compiler.descriptor_pool())?,
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
@@ -90,6 +94,47 @@ fn access_table(pool: &DescriptorPool) -> Result<String, BuildError> {
             format!("matches!(path, {})", whole_stream.join(" | "))
         }
     ))
+}
+
+/// `impl DomainEvent` for every `<Service>Event` message of a `crm.<service>.v1` package: its
+/// stream is the package, and it must carry the stamps every event carries.
+fn domain_events(pool: &DescriptorPool) -> Result<String, BuildError> {
+    const STAMPS: [&str; 5] = ["event_id", "tenant_id", "type", "actor_id", "occur_time"];
+    let mut out = String::new();
+    for message in pool.all_messages() {
+        let package = message.package_name();
+        if !package.starts_with("crm.") || !message.name().ends_with("Event") {
+            continue;
+        }
+        if message.parent_message().is_some() {
+            continue;
+        }
+        if let Some(missing) = STAMPS
+            .iter()
+            .find(|f| message.get_field_by_name(f).is_none())
+        {
+            return Err(format!(
+                "{}: a domain event needs the field `{missing}` (every event carries {})",
+                message.full_name(),
+                STAMPS.join(", ")
+            )
+            .into());
+        }
+        let rust_path = format!("crate::{}::{}", package.replace('.', "::"), message.name());
+        writeln!(
+            out,
+            "impl crate::DomainEvent for {rust_path} {{\n    \
+             const STREAM: &'static str = {package:?};\n\n    \
+             fn type_name(&self) -> &'static str {{\n        self.r#type().as_str_name()\n    }}\n\n    \
+             fn event_id(&self) -> &str {{\n        &self.event_id\n    }}\n\n    \
+             fn stamp(&mut self, stamp: crate::EventStamp) {{\n        \
+             self.event_id = stamp.event_id;\n        \
+             self.tenant_id = stamp.tenant_id;\n        \
+             self.actor_id = stamp.actor_id;\n        \
+             self.occur_time = Some(stamp.occur_time);\n    }}\n}}\n"
+        )?;
+    }
+    Ok(out)
 }
 
 /// The Rust value of one RPC's access option, which must say exactly one thing.

@@ -49,6 +49,35 @@ pub mod crm {
     }
 }
 
+/// What stamps a domain event before it is written to the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventStamp {
+    /// A fresh id; consumers deduplicate on it.
+    pub event_id: String,
+    /// The tenant of the subject.
+    pub tenant_id: String,
+    /// Who caused it.
+    pub actor_id: String,
+    /// When it was committed.
+    pub occur_time: prost_types::Timestamp,
+}
+
+/// A service's domain event as its contract declares it: the `<Service>Event` message of
+/// `crm.<service>.v1`, published on the stream named after the package. The build implements
+/// it for every such message, and refuses one without the stamps.
+pub trait DomainEvent: prost::Message + Default + Clone + Send + Sync + 'static {
+    /// The stream it is published on (`crm.contacts.v1`).
+    const STREAM: &'static str;
+    /// Its type's name, as consumers and the outbox see it (`CONTACT_CREATED`).
+    fn type_name(&self) -> &'static str;
+    /// Its id.
+    fn event_id(&self) -> &str;
+    /// Sets the stamps.
+    fn stamp(&mut self, stamp: EventStamp);
+}
+
+include!(concat!(env!("OUT_DIR"), "/events.rs"));
+
 pub use crm::common::v1 as common;
 pub use crm::contacts::v1 as contacts;
 pub use crm::identity::v1 as identity;

@@ -18,12 +18,10 @@ use crm_platform::events::{self, Envelope, Relay};
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::paging::{self, PageTokens};
 use crm_platform::sealing::DataKeys;
-use crm_platform::time::{now_micros, to_timestamp};
+use crm_platform::time::now_micros;
 use crm_platform::{etag, filter};
 use crm_proto::contacts::ContactsEvent;
 
-/// The stream the contacts service publishes on.
-pub const EVENT_STREAM: &str = "crm.contacts.v1";
 /// Largest page a list returns.
 const MAX_PAGE_SIZE: u64 = 1000;
 
@@ -509,8 +507,7 @@ impl Handlers {
     }
 }
 
-/// Appends `event` to the outbox in `txn`, stamped with a fresh id, the tenant, the actor,
-/// the time and the current trace.
+/// Appends `event` to the outbox in `txn` (see [`crm_platform::events::envelope`]).
 pub(crate) async fn announce(
     txn: &DatabaseTransaction,
     tenant_id: &str,
@@ -525,23 +522,17 @@ pub(crate) async fn announce(
 pub(crate) fn envelope(
     tenant_id: &str,
     actor_id: &str,
-    mut event: ContactsEvent,
+    event: ContactsEvent,
     aggregate_id: &str,
 ) -> Envelope {
-    event.event_id = uuid::Uuid::now_v7().to_string();
-    event.tenant_id = tenant_id.to_owned();
-    event.actor_id = actor_id.to_owned();
-    event.occur_time = Some(to_timestamp(now_micros()));
-    let event_type = event.r#type().as_str_name().to_owned();
-    Envelope {
-        id: event.event_id.clone(),
-        stream: EVENT_STREAM.to_owned(),
-        tenant_id: tenant_id.to_owned(),
-        event_type,
-        aggregate_id: aggregate_id.to_owned(),
-        payload: event.encode_to_vec(),
-        trace_context: crm_platform::telemetry::current_traceparent(),
-    }
+    events::envelope(
+        events::Origin {
+            tenant_id,
+            actor_id,
+            aggregate_id,
+        },
+        event,
+    )
 }
 
 /// Checks a row's references: the resource's own (accounts, parents) and its groups.

@@ -54,6 +54,48 @@ pub struct Envelope {
     pub trace_context: Option<String>,
 }
 
+/// Whose change an event announces: the tenant, the actor and the changed resource.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The tenant of the subject.
+    pub tenant_id: &'a str,
+    /// Who caused it (a user id, or `system` for background work).
+    pub actor_id: &'a str,
+    /// The id of the changed resource; events of one aggregate are published in order.
+    pub aggregate_id: &'a str,
+}
+
+/// The outbox envelope of a service's event, stamped with a fresh id, the tenant, the actor,
+/// the platform clock's time and the current trace, for the stream its contract names.
+pub fn envelope<E: crm_proto::DomainEvent>(origin: Origin<'_>, mut event: E) -> Envelope {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    event.stamp(crm_proto::EventStamp {
+        event_id: event_id.clone(),
+        tenant_id: origin.tenant_id.to_owned(),
+        actor_id: origin.actor_id.to_owned(),
+        occur_time: crate::time::to_timestamp(now_micros()),
+    });
+    Envelope {
+        id: event_id,
+        stream: E::STREAM.to_owned(),
+        tenant_id: origin.tenant_id.to_owned(),
+        event_type: event.type_name().to_owned(),
+        aggregate_id: origin.aggregate_id.to_owned(),
+        payload: prost::Message::encode_to_vec(&event),
+        trace_context: crate::telemetry::current_traceparent(),
+    }
+}
+
+/// Appends a service's event to the outbox inside the caller's transaction (see
+/// [`envelope`]).
+pub async fn announce<C: ConnectionTrait, E: crm_proto::DomainEvent>(
+    db: &C,
+    origin: Origin<'_>,
+    event: E,
+) -> Result<(), Error> {
+    append(db, envelope(origin, event)).await
+}
+
 /// Appends an event to the outbox inside the caller's transaction.
 pub async fn append<C: ConnectionTrait>(db: &C, event: Envelope) -> Result<(), Error> {
     append_many(db, vec![event]).await
