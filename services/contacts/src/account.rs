@@ -127,6 +127,7 @@ fn apply(
 }
 
 impl Resource for Accounts {
+    type Event = ContactsEvent;
     type Entity = Entity;
     type Model = Model;
     type Active = crate::entity::account::ActiveModel;
@@ -245,7 +246,7 @@ impl Resource for Accounts {
         keys
     }
 
-    fn event(action: Action, proto: Account) -> ContactsEvent {
+    fn event(action: Action, proto: Account, merged_ids: &[String]) -> ContactsEvent {
         let kind = match action {
             Action::Create => ContactsEventType::AccountCreated,
             Action::Update => ContactsEventType::AccountUpdated,
@@ -256,6 +257,7 @@ impl Resource for Accounts {
         ContactsEvent {
             r#type: kind as i32,
             subject: Some(Subject::Account(proto)),
+            merged_ids: merged_ids.to_vec(),
             ..Default::default()
         }
     }

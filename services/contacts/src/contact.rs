@@ -245,6 +245,7 @@ fn birthday(m: &Model) -> Option<Date> {
 }
 
 impl Resource for Contacts {
+    type Event = ContactsEvent;
     type Entity = Entity;
     type Model = Model;
     type Active = crate::entity::contact::ActiveModel;
@@ -400,7 +401,7 @@ impl Resource for Contacts {
             .collect()
     }
 
-    fn event(action: Action, proto: Contact) -> ContactsEvent {
+    fn event(action: Action, proto: Contact, merged_ids: &[String]) -> ContactsEvent {
         let kind = match action {
             Action::Create => ContactsEventType::ContactCreated,
             Action::Update => ContactsEventType::ContactUpdated,
@@ -411,6 +412,7 @@ impl Resource for Contacts {
         ContactsEvent {
             r#type: kind as i32,
             subject: Some(Subject::Contact(proto)),
+            merged_ids: merged_ids.to_vec(),
             ..Default::default()
         }
     }

@@ -7,5 +7,5 @@ pub mod custom_field;
 pub mod follow_up;
 pub mod interaction;
 pub mod pool_rule;
-pub mod record_index;
+pub use crm_records::entity::record_index;
 pub mod search_gram;

@@ -141,15 +141,7 @@ macro_rules! address_columns {
 }
 pub(crate) use address_columns;
 
-/// Encodes a list column.
-pub fn to_json<T: Serialize>(items: &[T]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
-}
-
-/// Decodes a list column; a damaged value reads as empty rather than failing every read.
-pub fn from_json<T: for<'de> Deserialize<'de>>(column: &str) -> Vec<T> {
-    serde_json::from_str(column).unwrap_or_default()
-}
+pub use crm_records::json::{from_json, to_json};
 
 /// Trims tags, drops empty ones and repeats (ignoring case, the first spelling wins) and
 /// checks their count and length.

@@ -20,7 +20,7 @@ use crm_platform::paging::{self, PageTokens};
 use crm_platform::sealing::DataKeys;
 use crm_platform::time::now_micros;
 use crm_platform::{etag, filter};
-use crm_proto::contacts::ContactsEvent;
+use crm_proto::DomainEvent;
 
 /// Largest page a list returns.
 const MAX_PAGE_SIZE: u64 = 1000;
@@ -424,7 +424,7 @@ impl Handlers {
             .iter()
             .map(|proto| {
                 let id = R::keys(proto).0;
-                let event = R::event(Action::Create, proto.clone());
+                let event = R::event(Action::Create, proto.clone(), &[]);
                 envelope(&principal.tenant_id, &principal.user_id, event, id)
             })
             .collect();
@@ -482,8 +482,7 @@ impl Handlers {
     ) -> Result<(), Error> {
         let id = R::keys(proto).0.to_owned();
         audit::record(txn, principal, R::KIND, &id, action.name(), changes).await?;
-        let mut event = R::event(action, proto.clone());
-        event.merged_ids = merged_ids.to_vec();
+        let event = R::event(action, proto.clone(), merged_ids);
         announce(txn, &principal.tenant_id, &principal.user_id, event, &id).await
     }
 
@@ -508,21 +507,21 @@ impl Handlers {
 }
 
 /// Appends `event` to the outbox in `txn` (see [`crm_platform::events::envelope`]).
-pub(crate) async fn announce(
+pub(crate) async fn announce<E: DomainEvent>(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     actor_id: &str,
-    event: ContactsEvent,
+    event: E,
     aggregate_id: &str,
 ) -> Result<(), Error> {
     events::append(txn, envelope(tenant_id, actor_id, event, aggregate_id)).await
 }
 
 /// The outbox envelope of an event, stamped as [`announce`] says.
-pub(crate) fn envelope(
+pub(crate) fn envelope<E: DomainEvent>(
     tenant_id: &str,
     actor_id: &str,
-    event: ContactsEvent,
+    event: E,
     aggregate_id: &str,
 ) -> Envelope {
     events::envelope(

@@ -26,8 +26,8 @@ pub mod pool;
 pub mod privacy;
 pub mod resource;
 pub mod search;
+pub use crm_records::store;
 pub mod sensitive;
-pub mod store;
 pub mod tabular;
 
 use sea_orm::DatabaseConnection;

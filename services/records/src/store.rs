@@ -1,4 +1,4 @@
-//! Queries over accounts and contacts. Every query is filtered by the caller's tenant and data
+//! Queries over a service's resources. Every query is filtered by the caller's tenant and data
 //! scope here, in the service, whatever the gateway already checked: a record outside the
 //! scope behaves exactly like a record that does not exist.
 
@@ -101,7 +101,7 @@ pub struct ListQuery {
     pub show_deleted: bool,
 }
 
-pub(crate) fn scoped<R: Resource>(principal: &Principal) -> Select<R::Entity> {
+pub fn scoped<R: Resource>(principal: &Principal) -> Select<R::Entity> {
     let columns = R::columns();
     let query = R::Entity::find().filter(columns.tenant_id.eq(principal.tenant_id.as_str()));
     match principal.owner_filter() {

@@ -1,0 +1,12 @@
+//! The record machinery every domain service shares, generic over the service's resources and
+//! its event type: the [`resource::Resource`] trait a service implements per aggregate, the
+//! scoped [`store`] whose every query carries the caller's tenant and data scope, and the
+//! record index of labels and duplicate keys. A service crate keeps only its domain.
+
+pub mod entity;
+pub mod json;
+pub mod resource;
+pub mod store;
+
+/// A field search finds a record by, with its value.
+pub type SearchField = (&'static str, String);
