@@ -3,7 +3,7 @@
 pub mod account;
 pub mod contact;
 pub mod contact_group;
-pub mod custom_field;
+pub use crm_records::entity::custom_field;
 pub mod follow_up;
 pub mod interaction;
 pub mod pool_rule;

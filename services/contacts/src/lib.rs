@@ -6,7 +6,7 @@ pub mod birthdays;
 pub mod bulk;
 pub mod contact;
 pub mod custom_fields;
-pub mod custom_values;
+pub use crm_records::custom_values;
 pub mod duplicates;
 pub mod entity;
 pub mod export;

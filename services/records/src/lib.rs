@@ -3,6 +3,8 @@
 //! scoped [`store`] whose every query carries the caller's tenant and data scope, and the
 //! record index of labels and duplicate keys. A service crate keeps only its domain.
 
+pub mod custom_fields;
+pub mod custom_values;
 pub mod entity;
 pub mod json;
 pub mod resource;

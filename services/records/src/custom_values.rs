@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entity::custom_field::Model as Definition;
 use crate::entity::record_index;
-use crate::fields;
+use crate::json;
 use crate::resource::{IndexKey, Resource};
 use crm_platform::error::Error;
 use crm_platform::filter::{Comparison, Op};
@@ -24,6 +24,8 @@ use crm_proto::common::CustomFieldType;
 
 /// The record-index kind of custom values.
 pub const INDEX_KIND: &str = "custom";
+/// Most custom fields a tenant defines per resource type.
+pub const MAX_DEFINITIONS: u64 = 100;
 /// Separator of a multi-choice value's options on the wire.
 pub const CHOICE_SEPARATOR: char = ';';
 /// Longest text value, in characters.
@@ -103,7 +105,7 @@ pub fn absorb(survivor: &str, merged: &str) -> String {
 /// The canonical stored form of `text` for a field, or why it does not fit.
 pub fn canonical(def: &Definition, text: &str) -> Result<Stored, String> {
     let text = crm_platform::normalize::halfwidth(text.trim());
-    let options: Vec<String> = fields::from_json(&def.options);
+    let options: Vec<String> = json::from_json(&def.options);
     // Looked up by their lowercase form, so a value of many parts costs one lookup a part.
     let by_lowercase: std::collections::HashMap<String, &String> =
         options.iter().map(|o| (o.to_lowercase(), o)).collect();
@@ -244,7 +246,7 @@ pub fn check(
     let mut v = Violations::new();
     // No resource type has more definitions than this: a longer map is refused before any
     // value is read.
-    let cap = crate::custom_fields::MAX_DEFINITIONS as usize;
+    let cap = MAX_DEFINITIONS as usize;
     if !v.at_most(&format!("{kind}.custom_fields"), given.len(), cap) {
         return v.finish().map(|()| String::new());
     }
@@ -369,7 +371,7 @@ mod tests {
             display_name: "F".into(),
             field_type: field_type as i32,
             required: false,
-            options: fields::to_json(options),
+            options: json::to_json(options),
             version: 1,
             create_time: 0,
             update_time: 0,
