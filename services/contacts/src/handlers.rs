@@ -211,7 +211,7 @@ impl Handlers {
         principal: &Principal,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<crm_proto::contacts::DuplicateSet>, String), Error> {
+    ) -> Result<(Vec<crm_proto::common::DuplicateSet>, String), Error> {
         principal.require(R::READ)?;
         let limit = paging::page_size(page_size, 500)?;
         let binding = paging::binding(&[

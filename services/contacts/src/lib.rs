@@ -7,7 +7,7 @@ pub mod bulk;
 pub mod contact;
 pub mod custom_fields;
 pub use crm_records::custom_values;
-pub mod duplicates;
+pub use crm_records::duplicates;
 pub mod entity;
 pub mod export;
 pub mod fields;

@@ -5,6 +5,7 @@
 
 pub mod custom_fields;
 pub mod custom_values;
+pub mod duplicates;
 pub mod entity;
 pub mod json;
 pub mod resource;

@@ -1,5 +1,5 @@
-//! Sets of live records that share a normalised phone, email or company name, read from the
-//! record index and limited to what the caller may see.
+//! Sets of live records that share a normalised duplicate key (phone, email, company name, a
+//! code), read from the record index and limited to what the caller may see.
 
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
@@ -12,7 +12,7 @@ use crate::store;
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::paging::{Cursor, SortKey, split_page};
-use crm_proto::contacts::DuplicateSet;
+use crm_proto::common::DuplicateSet;
 
 /// One page of duplicate sets in (field, value) order, and the cursor of the next page.
 pub async fn find_sets<R: Resource, C: ConnectionTrait>(
