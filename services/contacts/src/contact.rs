@@ -523,6 +523,14 @@ impl Resource for Contacts {
         Ok(next)
     }
 
+    async fn discloses_duplicate_owner(
+        txn: &DatabaseTransaction,
+        tenant_id: &str,
+    ) -> Result<bool, Error> {
+        let rules = crate::pool::rules(txn, tenant_id, Self::KIND).await?;
+        Ok(rules.disclose_duplicate_owner)
+    }
+
     fn keys(input: &Contact) -> (&str, &str, &str) {
         (&input.id, &input.owner_id, &input.etag)
     }

@@ -8,4 +8,4 @@ pub mod follow_up;
 pub mod interaction;
 pub mod pool_rule;
 pub use crm_records::entity::record_index;
-pub mod search_gram;
+pub use crm_records::entity::search_gram;

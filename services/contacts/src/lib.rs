@@ -16,7 +16,7 @@ pub mod grpc;
 pub mod handlers;
 pub mod hierarchy;
 pub mod import;
-pub mod index;
+pub use crm_records::index;
 pub mod interactions;
 pub mod jobs;
 pub mod merge;

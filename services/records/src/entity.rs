@@ -2,3 +2,4 @@
 
 pub mod custom_field;
 pub mod record_index;
+pub mod search_gram;

@@ -7,8 +7,10 @@ pub mod custom_fields;
 pub mod custom_values;
 pub mod duplicates;
 pub mod entity;
+pub mod index;
 pub mod json;
 pub mod resource;
+pub mod search;
 pub mod store;
 
 /// A field search finds a record by, with its value.

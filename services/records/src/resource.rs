@@ -272,6 +272,15 @@ pub trait Resource: Send + Sync + 'static {
     }
     /// The id, owner and etag of a wire form (what a client sent, or a cached copy).
     fn keys(proto: &Self::Proto) -> (&str, &str, &str);
+    /// Whether the tenant lets a writer learn who owns a record the writer cannot see but
+    /// would duplicate (so two reps do not chase one customer); by default it does not.
+    fn discloses_duplicate_owner<'a>(
+        txn: &'a DatabaseTransaction,
+        tenant_id: &'a str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send + 'a {
+        let _ = (txn, tenant_id);
+        async { Ok(false) }
+    }
     /// Checks references to other records (inside the write's transaction).
     fn check_references<'a>(
         txn: &'a DatabaseTransaction,

@@ -1,6 +1,6 @@
-//! The record index: each live record's normalised phones, emails and company name (for
-//! duplicate detection) and its tags, groups and custom values (for filters), rewritten in the transaction of
-//! every write so it always agrees with the record.
+//! The record index: each live record's duplicate keys (normalised phones, emails, company
+//! names, codes) and its tags, groups and custom values (for filters), rewritten in the
+//! transaction of every write so it always agrees with the record.
 
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
@@ -42,7 +42,7 @@ pub fn keys<R: Resource>(model: &R::Model) -> Vec<IndexKey> {
 
 /// Whether a row is being created: version 1 is only ever written by the insert, in the
 /// transaction that also writes its first index rows, so there are none to delete yet.
-pub(crate) fn is_new(version: i64) -> bool {
+pub fn is_new(version: i64) -> bool {
     version == 1
 }
 
@@ -276,9 +276,9 @@ pub async fn as_seen_by<R: Resource>(
     if principal.reaches(&owner) {
         return Ok(Existing::Visible(id.to_owned()));
     }
-    let rules = crate::pool::rules(txn, &principal.tenant_id, R::KIND).await?;
+    let disclose = R::discloses_duplicate_owner(txn, &principal.tenant_id).await?;
     Ok(Existing::Hidden {
-        owner_id: rules.disclose_duplicate_owner.then_some(owner),
+        owner_id: disclose.then_some(owner),
     })
 }
 
