@@ -354,6 +354,7 @@ impl Resource for Accounts {
         principal: &Principal,
         model: &Model,
     ) -> Result<(), Error> {
+        crate::groups::check_labels::<Self>(txn, principal, model).await?;
         hierarchy::check_parent(txn, principal, model).await
     }
 

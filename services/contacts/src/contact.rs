@@ -255,6 +255,7 @@ impl Resource for Contacts {
     const READ: &'static str = "contacts.contacts.read";
     const WRITE: &'static str = "contacts.contacts.write";
     const MERGE: &'static str = "contacts.contacts.merge";
+    const SENSITIVE_READ: Option<&'static str> = Some(crate::sensitive::READ);
 
     crate::resource::shared_columns!();
 
@@ -541,6 +542,7 @@ impl Resource for Contacts {
         principal: &Principal,
         model: &Model,
     ) -> Result<(), Error> {
+        crate::groups::check_labels::<Self>(txn, principal, model).await?;
         let related: Vec<String> = fields::from_json(&model.related_account_ids);
         let primary = std::iter::once(("contact.account_id".to_owned(), &model.account_id));
         let others = related

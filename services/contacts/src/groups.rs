@@ -2,13 +2,14 @@
 //! `group_ids`. A group with members cannot be deleted, so no record points at nothing.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 
 use crate::entity::contact_group::{Column, Entity, Model};
 use crate::handlers::{Handlers, Idempotency};
 use crate::index;
+use crate::resource::Resource;
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
@@ -28,6 +29,23 @@ fn to_proto(m: &Model) -> Group {
         description: m.description.clone(),
         create_time: Some(to_timestamp(m.create_time)),
     }
+}
+
+/// Checks that the groups a record is put in exist in the caller's tenant (on
+/// `<kind>.group_ids`).
+pub async fn check_labels<R: Resource>(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    model: &R::Model,
+) -> Result<(), Error> {
+    let field = format!("{}.group_ids", R::KIND);
+    check_exist(
+        txn,
+        &principal.tenant_id,
+        &field,
+        &R::labels(model).group_ids,
+    )
+    .await
 }
 
 /// Every id must name a group of the tenant; `field` is the request path of the list.

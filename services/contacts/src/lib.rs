@@ -56,13 +56,15 @@ pub fn add_to(
     infra: &Infra,
 ) -> Result<handlers::Handlers, ConfigError> {
     let relay = Relay::new(db.clone(), infra.bus.clone());
-    let handlers = handlers::Handlers {
+    let handlers = handlers::Handlers(handlers::Records {
+        cache_prefix: "contacts:v1",
         db,
         cache: infra.cache.clone(),
         relay: relay.clone(),
         pages: PageTokens::new(&infra.secrets.page_key),
         keys: infra.secrets.data_keys()?,
-    };
+    });
+
     add_server(routes, handlers.clone(), infra)?;
     Ok(handlers)
 }

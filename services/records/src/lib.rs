@@ -7,6 +7,7 @@ pub mod custom_fields;
 pub mod custom_values;
 pub mod duplicates;
 pub mod entity;
+pub mod handlers;
 pub mod index;
 pub mod json;
 pub mod resource;

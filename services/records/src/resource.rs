@@ -183,6 +183,9 @@ pub trait Resource: Send + Sync + 'static {
     /// Permission to merge duplicates (besides [`Self::WRITE`]): a merge deletes records and
     /// moves what refers to them, so it is granted apart.
     const MERGE: &'static str;
+    /// Permission to see its sensitive fields unmasked and to filter on them; `None` when it
+    /// has none.
+    const SENSITIVE_READ: Option<&'static str> = None;
 
     /// The shared columns.
     fn columns() -> Columns<<Self::Entity as EntityTrait>::Column>;
