@@ -946,7 +946,9 @@ impl ContactsService for ContactsGrpc {
         Ok(Response::new(response))
     }
 
-    type ExportRecordsStream = ReceiverStream<Result<ExportRecordsResponse, Status>>;
+    type ExportRecordsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<ExportRecordsResponse, Status>> + Send>,
+    >;
 
     async fn export_records(
         &self,
@@ -963,16 +965,29 @@ impl ContactsService for ContactsGrpc {
                 let header = handlers
                     .start_export::<Accounts>(&p, &r.filter, format)
                     .await?;
-                tokio::spawn(handlers.stream_export::<Accounts>(p, r.filter, format, header, tx));
+                tokio::spawn(
+                    handlers
+                        .0
+                        .stream_export::<Accounts>(p, r.filter, format, header, tx),
+                );
             }
             Kind::Contact => {
                 let header = handlers
                     .start_export::<Contacts>(&p, &r.filter, format)
                     .await?;
-                tokio::spawn(handlers.stream_export::<Contacts>(p, r.filter, format, header, tx));
+                tokio::spawn(
+                    handlers
+                        .0
+                        .stream_export::<Contacts>(p, r.filter, format, header, tx),
+                );
             }
         }
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let chunks = tokio_stream::StreamExt::map(ReceiverStream::new(rx), |bytes| {
+            bytes
+                .map(|chunk| ExportRecordsResponse { chunk })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(chunks)))
     }
 }
 
@@ -984,7 +999,7 @@ async fn import_stream<R: Tabular>(
     settings: ImportSettings,
     mut stream: Streaming<ImportRecordsRequest>,
 ) -> Result<ImportRecordsResponse, Status> {
-    let mut tally = Tally::default();
+    let mut tally = Tally::new(R::KIND);
     let mut rows = RowReader::default();
     let mut batch = Vec::with_capacity(import::BATCH_ROWS);
     while let Some(message) = stream.message().await? {
@@ -1013,5 +1028,14 @@ async fn import_stream<R: Tabular>(
             .import_batch::<R>(principal, settings, chunk.to_vec(), &mut tally)
             .await?;
     }
-    Ok(tally.finish(settings.dry_run))
+    let summary = tally.finish(settings.dry_run);
+    Ok(ImportRecordsResponse {
+        rows: summary.rows,
+        created: summary.created,
+        updated: summary.updated,
+        skipped: summary.skipped,
+        failed: summary.failed,
+        results: summary.results,
+        dry_run: summary.dry_run,
+    })
 }

@@ -1,82 +1,18 @@
-//! Accounts and contacts as table rows, for import and export: one column per field, by the
-//! field's name; lists (phones, emails, tags, groups) joined by ";"; enums by their short
-//! name ("male", "customer"); custom fields as `custom.<name>` columns.
+//! Accounts and contacts as table rows, on the shared rules of [`crm_records::tabular`]:
+//! phones and emails as ";" lists, the primary first.
+
+use std::collections::HashMap;
 
 use crm_platform::xlsx::CellKind;
-use std::collections::{BTreeMap, HashMap};
+pub use crm_records::tabular::*;
 
 use crate::account::Accounts;
 use crate::contact::Contacts;
-use crate::resource::Resource;
 use crm_platform::error::FieldViolation;
-use crm_proto::common::{Date, PostalAddress};
+use crm_proto::common::Date;
 use crm_proto::contacts::{
     Account, AccountSize, AccountTier, AccountType, Contact, ContactPoint, Gender, IdDocumentType,
 };
-
-/// A row: column name to text.
-pub type Row = BTreeMap<String, String>;
-/// The prefix of custom field columns.
-pub const CUSTOM_PREFIX: &str = "custom.";
-/// Separator of list values in a cell.
-const LIST_SEPARATOR: char = ';';
-
-/// A resource that reads and writes table rows.
-pub trait Tabular: Resource {
-    /// Its columns, in export order (custom fields follow).
-    const COLUMNS: &'static [&'static str];
-    /// The record a row describes, and the fields the row gives (an update's mask).
-    fn from_row(row: &Row) -> Result<(Self::Proto, Vec<String>), Vec<FieldViolation>>;
-    /// A record's cells, in [`Self::COLUMNS`] order.
-    fn to_row(proto: &Self::Proto) -> Vec<String>;
-    /// Its custom values.
-    fn custom(proto: &Self::Proto) -> &HashMap<String, String>;
-    /// How a workbook writes one of [`Self::COLUMNS`]: text unless a column says otherwise.
-    fn cell_kind(_column: &str) -> CellKind {
-        CellKind::Text
-    }
-}
-
-/// How a workbook writes a custom field's values: numbers, dates and booleans typed, the
-/// rest as text.
-pub fn custom_cell_kind(field_type: i32) -> CellKind {
-    match crm_proto::common::CustomFieldType::try_from(field_type) {
-        Ok(
-            crm_proto::common::CustomFieldType::Number
-            | crm_proto::common::CustomFieldType::Decimal,
-        ) => CellKind::Number,
-        Ok(crm_proto::common::CustomFieldType::Date) => CellKind::Date,
-        Ok(crm_proto::common::CustomFieldType::Boolean) => CellKind::Boolean,
-        _ => CellKind::Text,
-    }
-}
-
-fn list(text: &str) -> Vec<String> {
-    text.split(LIST_SEPARATOR)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn join(items: &[String]) -> String {
-    items.join(&LIST_SEPARATOR.to_string())
-}
-
-/// An enum value by short name ("male") or full name ("GENDER_MALE"), any case.
-fn enum_value(prefix: &str, text: &str, parse: fn(&str) -> Option<i32>) -> Option<i32> {
-    let upper = text.trim().to_uppercase();
-    parse(&upper).or_else(|| parse(&format!("{prefix}_{upper}")))
-}
-
-/// The short lowercase name of an enum value, empty when unset.
-fn enum_text(full: &str, prefix: &str) -> String {
-    full.strip_prefix(prefix)
-        .and_then(|s| s.strip_prefix('_'))
-        .filter(|s| *s != "UNSPECIFIED")
-        .unwrap_or_default()
-        .to_lowercase()
-}
 
 fn points(text: &str) -> Vec<ContactPoint> {
     list(text)
@@ -100,104 +36,6 @@ fn point_values(points: &[ContactPoint]) -> String {
         .join(";")
 }
 
-/// The file column a record field path comes from, as a spreadsheet user wrote it:
-/// `contact.emails[0].value` is `emails`, `contact.custom_fields[segment]` is
-/// `custom.segment`, `contact.address.locality` is `locality`.
-pub fn column_of(path: &str) -> String {
-    let path = path
-        .strip_prefix("contact.")
-        .or_else(|| path.strip_prefix("account."))
-        .unwrap_or(path);
-    if let Some(name) = path
-        .strip_prefix("custom_fields[")
-        .and_then(|rest| rest.strip_suffix(']'))
-    {
-        return format!("{CUSTOM_PREFIX}{name}");
-    }
-    let path = path.strip_prefix("address.").unwrap_or(path);
-    let end = path.find(['[', '.']).unwrap_or(path.len());
-    path[..end].to_owned()
-}
-
-const ADDRESS_COLUMNS: &[&str] = &[
-    "region_code",
-    "administrative_area",
-    "locality",
-    "sublocality",
-    "postal_code",
-    "address_lines",
-];
-
-fn set_address(address: &mut Option<PostalAddress>, column: &str, value: &str) {
-    let a = address.get_or_insert_with(PostalAddress::default);
-    let value = value.to_owned();
-    match column {
-        "region_code" => a.region_code = value,
-        "administrative_area" => a.administrative_area = value,
-        "locality" => a.locality = value,
-        "sublocality" => a.sublocality = value,
-        "postal_code" => a.postal_code = value,
-        _ => a.address_lines = vec![value],
-    }
-}
-
-fn address_cells(address: Option<&PostalAddress>) -> Vec<String> {
-    let a = address.cloned().unwrap_or_default();
-    vec![
-        a.region_code,
-        a.administrative_area,
-        a.locality,
-        a.sublocality,
-        a.postal_code,
-        a.address_lines.join(" "),
-    ]
-}
-
-/// Walks a row's non-empty cells: custom columns into `custom`, the rest to `set`, which
-/// returns the field the column fills (for the mask) or `None` for an unknown column.
-fn read_row(
-    row: &Row,
-    custom: &mut HashMap<String, String>,
-    mut set: impl FnMut(&str, &str) -> Result<Option<&'static str>, String>,
-) -> Result<Vec<String>, Vec<FieldViolation>> {
-    let mut mask = Vec::new();
-    let mut errors = Vec::new();
-    for (column, value) in row {
-        let value = value.trim();
-        // Exports carry the id; an import finds records by their duplicates instead.
-        if value.is_empty() || column == "id" {
-            continue;
-        }
-        if let Some(name) = column.strip_prefix(CUSTOM_PREFIX) {
-            custom.insert(name.to_owned(), value.to_owned());
-            if !mask.iter().any(|m| m == "custom_fields") {
-                mask.push("custom_fields".to_owned());
-            }
-            continue;
-        }
-        match set(column, value) {
-            Ok(Some(field)) => {
-                if !mask.iter().any(|m| m == field) {
-                    mask.push(field.to_owned());
-                }
-            }
-            Ok(None) => errors.push(FieldViolation {
-                field: column.clone(),
-                description: "is not a column of this resource".to_owned(),
-            }),
-            Err(why) => errors.push(FieldViolation {
-                field: column.clone(),
-                description: why,
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(mask)
-    } else {
-        Err(errors)
-    }
-}
-
 /// The text field a column fills, and the field's name.
 fn contact_text<'a>(c: &'a mut Contact, column: &str) -> Option<(&'static str, &'a mut String)> {
     Some(match column {
@@ -217,6 +55,10 @@ fn contact_text<'a>(c: &'a mut Contact, column: &str) -> Option<(&'static str, &
 }
 
 impl Tabular for Contacts {
+    fn redacted_filter(filter: &str) -> String {
+        crate::sensitive::redacted_filter(filter)
+    }
+
     const COLUMNS: &'static [&'static str] = &[
         "id",
         "display_name",
@@ -365,6 +207,10 @@ fn account_text<'a>(a: &'a mut Account, column: &str) -> Option<(&'static str, &
 }
 
 impl Tabular for Accounts {
+    fn redacted_filter(filter: &str) -> String {
+        crate::sensitive::redacted_filter(filter)
+    }
+
     const COLUMNS: &'static [&'static str] = &[
         "id",
         "display_name",
@@ -468,21 +314,6 @@ impl Tabular for Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn field_paths_map_to_the_columns_of_the_file() {
-        for (path, column) in [
-            ("contact.emails[0].value", "emails"),
-            ("contact.phones[2].label", "phones"),
-            ("contact.custom_fields[segment]", "custom.segment"),
-            ("contact.address.locality", "locality"),
-            ("account.display_name", "display_name"),
-            ("contact.birthday", "birthday"),
-            ("", ""),
-        ] {
-            assert_eq!(column_of(path), column, "{path}");
-        }
-    }
 
     fn row(cells: &[(&str, &str)]) -> Row {
         cells

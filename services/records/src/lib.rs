@@ -7,12 +7,15 @@ pub mod custom_fields;
 pub mod custom_values;
 pub mod duplicates;
 pub mod entity;
+pub mod export;
 pub mod handlers;
+pub mod import;
 pub mod index;
 pub mod json;
 pub mod resource;
 pub mod search;
 pub mod store;
+pub mod tabular;
 
 /// A field search finds a record by, with its value.
 pub type SearchField = (&'static str, String);

@@ -1,7 +1,7 @@
-//! Importing accounts and contacts from rows (parsed CSV or structured rows).
+//! Importing any resource's records from rows (parsed CSV or structured rows).
 //!
 //! Rows are written in batches, one transaction a batch. Every row is first checked like a
-//! CreateContact/CreateAccount (fields, owner, custom values, references) with reads only, so
+//! create of the resource (fields, owner, custom values, references) with reads only, so
 //! a refused row leaves nothing; duplicates are then looked up for the whole batch at once
 //! (its keys locked in one statement) and the new records written in a few multi-row
 //! statements with their index entries, audit entries and events. Updates of duplicates go
@@ -10,7 +10,7 @@
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use crate::entity::custom_field::Model as Definition;
-use crate::handlers::{Handlers, check_links, check_owner};
+use crate::handlers::{Records, check_links, check_owner};
 use crate::resource::{Action, IndexKey};
 use crate::tabular::{Row, Tabular};
 use crate::{custom_fields, index, store};
@@ -19,12 +19,11 @@ use crm_platform::csv::{CsvError, CsvReader};
 use crm_platform::error::{Error, FieldViolation};
 use crm_platform::time::now_micros;
 use crm_proto::common::{DuplicatePolicy, ImportError, ImportOutcome, ImportRow, ImportRowResult};
-use crm_proto::contacts::ImportRecordsResponse;
 
 /// Rows per transaction.
 pub const BATCH_ROWS: usize = 256;
 /// Most row results a response lists.
-const MAX_RESULTS: usize = 10_000;
+pub const MAX_RESULTS: usize = 10_000;
 
 /// How an import runs.
 #[derive(Debug, Clone, Copy)]
@@ -38,13 +37,44 @@ pub struct ImportSettings {
 /// One row to import: its number and its cells, or why it could not be read.
 pub type NumberedRow = (i64, Result<Row, Vec<FieldViolation>>);
 
-/// The running totals of an import.
-#[derive(Debug, Default)]
-pub struct Tally(ImportRecordsResponse);
+/// What an import did: the fields of every service's `ImportRecordsResponse`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ImportSummary {
+    /// Rows read.
+    pub rows: i64,
+    /// Records created.
+    pub created: i64,
+    /// Records updated.
+    pub updated: i64,
+    /// Rows skipped as duplicates.
+    pub skipped: i64,
+    /// Rows refused.
+    pub failed: i64,
+    /// Every row not simply created, in row order; at most [`MAX_RESULTS`].
+    pub results: Vec<ImportRowResult>,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+}
+
+/// The running totals of an import of one resource type.
+#[derive(Debug)]
+pub struct Tally {
+    kind: &'static str,
+    summary: ImportSummary,
+}
 
 impl Tally {
+    /// Totals of an import of `kind` records.
+    pub fn new(kind: &'static str) -> Self {
+        Self {
+            kind,
+            summary: ImportSummary::default(),
+        }
+    }
+
     fn note(&mut self, row: i64, outcome: ImportOutcome, id: String, errors: Vec<FieldViolation>) {
-        let r = &mut self.0;
+        let kind = self.kind;
+        let r = &mut self.summary;
         r.rows += 1;
         match outcome {
             ImportOutcome::Created => {
@@ -63,7 +93,7 @@ impl Tally {
                 errors: errors
                     .into_iter()
                     .map(|e| ImportError {
-                        column: crate::tabular::column_of(&e.field),
+                        column: crate::tabular::column_of(kind, &e.field),
                         description: e.description,
                         field: e.field,
                     })
@@ -72,11 +102,11 @@ impl Tally {
         }
     }
 
-    /// The response.
-    pub fn finish(mut self, dry_run: bool) -> ImportRecordsResponse {
-        self.0.dry_run = dry_run;
-        self.0.results.sort_by_key(|r| r.row);
-        self.0
+    /// What the import did.
+    pub fn finish(mut self, dry_run: bool) -> ImportSummary {
+        self.summary.dry_run = dry_run;
+        self.summary.results.sort_by_key(|r| r.row);
+        self.summary
     }
 }
 
@@ -221,7 +251,7 @@ impl RowReader {
     }
 }
 
-impl Handlers {
+impl Records {
     /// Imports one batch of rows, adding their outcomes to `tally`. Errors that are not a
     /// row's own (the database is gone) end the import.
     pub async fn import_batch<R: Tabular>(

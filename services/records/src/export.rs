@@ -1,14 +1,12 @@
-//! Exporting the accounts or contacts a filtered List returns, as CSV or XLSX, with a column
+//! Exporting the records a filtered List returns, as CSV or XLSX, with a column
 //! for each custom field. Pages are read with the List query (so the caller's data scope and
 //! the masking of sensitive fields apply unchanged). CSV is streamed page by page; a workbook
 //! is written on a blocking thread in constant memory and streamed as it is compressed.
 
 use tokio::sync::mpsc;
-use tonic::Status;
 
 use crate::custom_fields;
-use crate::handlers::Handlers;
-use crate::sensitive;
+use crate::handlers::Records;
 use crate::tabular::{CUSTOM_PREFIX, Tabular};
 use crm_platform::audit;
 use crm_platform::auth::Principal;
@@ -16,28 +14,22 @@ use crm_platform::csv;
 use crm_platform::error::Error;
 use crm_platform::xlsx::{self, Column};
 use crm_proto::common::ExportFormat;
-use crm_proto::contacts::ExportRecordsResponse;
 
 /// Records read per page.
 const PAGE: i32 = 1000;
 /// Most bytes in one streamed message (well under the 4 MiB message limit).
 const CHUNK: usize = 1 << 20;
 
-type Sender = mpsc::Sender<Result<ExportRecordsResponse, Status>>;
+/// Where an export's bytes go: each service wraps them in its own `ExportRecordsResponse`.
+pub type Sender = mpsc::Sender<Result<Vec<u8>, Error>>;
 
 /// Sends bytes in messages of at most [`CHUNK`]; false when the client went away.
 async fn send(tx: &Sender, bytes: Vec<u8>) -> bool {
     if bytes.len() <= CHUNK {
-        return tx
-            .send(Ok(ExportRecordsResponse { chunk: bytes }))
-            .await
-            .is_ok();
+        return tx.send(Ok(bytes)).await.is_ok();
     }
     for chunk in bytes.chunks(CHUNK) {
-        let message = ExportRecordsResponse {
-            chunk: chunk.to_vec(),
-        };
-        if tx.send(Ok(message)).await.is_err() {
+        if tx.send(Ok(chunk.to_vec())).await.is_err() {
             return false;
         }
     }
@@ -66,7 +58,7 @@ impl ChunkWriter {
         }
         let chunk = std::mem::take(&mut self.buffer);
         self.tx
-            .blocking_send(Ok(ExportRecordsResponse { chunk }))
+            .blocking_send(Ok(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
     }
 }
@@ -85,7 +77,7 @@ impl std::io::Write for ChunkWriter {
     }
 }
 
-impl Handlers {
+impl Records {
     /// Checks an export request and records it in the audit log; returns the columns.
     pub async fn start_export<R: Tabular>(
         &self,
@@ -112,11 +104,7 @@ impl Handlers {
         let change = audit::Change {
             field: "filter".to_owned(),
             before: String::new(),
-            after: format!(
-                "{} ({})",
-                sensitive::redacted_filter(filter),
-                format.as_str_name()
-            ),
+            after: format!("{} ({})", R::redacted_filter(filter), format.as_str_name()),
         };
         audit::record(&self.db, principal, R::KIND, "", "export", &[change]).await?;
         Ok(columns)
@@ -142,7 +130,7 @@ impl Handlers {
             }
         };
         if let Err(e) = result {
-            let _ = tx.send(Err(e.into())).await;
+            let _ = tx.send(Err(e)).await;
         }
     }
 
