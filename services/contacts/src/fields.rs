@@ -1,24 +1,16 @@
 //! Field shapes accounts and contacts share: postal addresses, label lists (tags, group ids,
 //! linked ids) kept as JSON arrays in a text column, contact points, enums and dates.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
-use crm_platform::normalize::{self, PhoneRegion};
+use crm_platform::normalize::PhoneRegion;
 use crm_platform::time::{civil_date, days_in_month};
 use crm_platform::validate::Violations;
 use crm_proto::common::{Date, PostalAddress};
 use crm_proto::contacts::ContactPoint;
 
-/// Most tags a record carries.
-pub const MAX_TAGS: usize = 50;
-/// Longest tag.
-const MAX_TAG_CHARS: usize = 50;
 /// Most phones or emails a contact carries.
 const MAX_POINTS: usize = 10;
-/// Most ids in a list field (groups, linked accounts).
-const MAX_IDS: usize = 50;
 
 /// The six address columns both tables carry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,51 +135,7 @@ pub(crate) use address_columns;
 
 pub use crm_records::json::{from_json, to_json};
 
-/// Trims tags, drops empty ones and repeats (ignoring case, the first spelling wins) and
-/// checks their count and length.
-pub fn tags(v: &mut Violations, field: &str, input: &[String]) -> Vec<String> {
-    if !v.at_most(field, input.len(), MAX_TAGS) {
-        return Vec::new();
-    }
-    let mut out: Vec<String> = Vec::with_capacity(input.len());
-    let mut seen = HashSet::with_capacity(input.len());
-    for tag in input {
-        let tag = normalize::halfwidth(tag.trim());
-        if tag.is_empty() {
-            continue;
-        }
-        if tag.chars().count() > MAX_TAG_CHARS {
-            v.add(
-                field,
-                format!("tag `{tag}` is longer than {MAX_TAG_CHARS} characters"),
-            );
-            continue;
-        }
-        if seen.insert(tag.to_lowercase()) {
-            out.push(tag);
-        }
-    }
-    out
-}
-
-/// Trims ids and drops empty ones and repeats; checks the count.
-pub fn ids(v: &mut Violations, field: &str, input: &[String]) -> Vec<String> {
-    if !v.at_most(field, input.len(), MAX_IDS) {
-        return Vec::new();
-    }
-    unique_ids(input)
-}
-
-/// Trimmed, non-empty ids without repeats, in their first order; linear in the input.
-pub fn unique_ids(input: &[String]) -> Vec<String> {
-    let mut seen = HashSet::with_capacity(input.len());
-    input
-        .iter()
-        .map(|id| id.trim())
-        .filter(|id| !id.is_empty() && seen.insert(*id))
-        .map(str::to_owned)
-        .collect()
-}
+pub use crm_records::labels::{MAX_TAGS, ids, tags, unique_ids};
 
 /// A stored phone or email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

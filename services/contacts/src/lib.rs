@@ -3,7 +3,7 @@
 
 pub mod account;
 pub mod birthdays;
-pub mod bulk;
+pub use crm_records::bulk;
 pub mod contact;
 pub mod custom_fields;
 pub use crm_records::custom_values;

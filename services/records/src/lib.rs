@@ -3,6 +3,7 @@
 //! scoped [`store`] whose every query carries the caller's tenant and data scope, and the
 //! record index of labels and duplicate keys. A service crate keeps only its domain.
 
+pub mod bulk;
 pub mod custom_fields;
 pub mod custom_values;
 pub mod duplicates;
@@ -12,6 +13,7 @@ pub mod handlers;
 pub mod import;
 pub mod index;
 pub mod json;
+pub mod labels;
 pub mod resource;
 pub mod search;
 pub mod store;

@@ -156,6 +156,19 @@ pub struct WriteContext<'a> {
     pub phone_region: PhoneRegion,
 }
 
+/// A record that changed hands, for what else of the service follows its owner.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnerChange<'a> {
+    /// Its tenant.
+    pub tenant_id: &'a str,
+    /// The record.
+    pub id: &'a str,
+    /// The owner before.
+    pub from: &'a str,
+    /// The owner now.
+    pub to: &'a str,
+}
+
 /// An owner-scoped, soft-deletable, versioned resource of a service.
 pub trait Resource: Send + Sync + 'static {
     /// The sea-orm entity.
@@ -283,6 +296,32 @@ pub trait Resource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, Error>> + Send + 'a {
         let _ = (txn, tenant_id);
         async { Ok(false) }
+    }
+    /// Checks that `ids` name groups of the tenant, reported on `field`. By default a
+    /// resource has no groups, so any id is refused.
+    fn check_groups<'a>(
+        txn: &'a DatabaseTransaction,
+        tenant_id: &'a str,
+        field: &'a str,
+        ids: &'a [String],
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        let _ = (txn, tenant_id);
+        async move {
+            if ids.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::invalid(field, "this resource has no groups"))
+            }
+        }
+    }
+    /// Moves what follows a record's owner (open follow-ups, say) when it changes hands in a
+    /// transfer, inside the transfer's transaction.
+    fn after_owner_change<'a>(
+        txn: &'a DatabaseTransaction,
+        change: OwnerChange<'a>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        let _ = (txn, change);
+        async { Ok(()) }
     }
     /// Checks references to other records (inside the write's transaction).
     fn check_references<'a>(

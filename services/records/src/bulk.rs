@@ -2,11 +2,9 @@
 //! transfer. Each record is written like a single update (new version, record index, audit
 //! entry, event), all in one transaction, so either every record changes or none does.
 
-use crate::fields;
-use crate::groups;
-use crate::handlers::{Handlers, Idempotency, check_owner};
-use crate::interactions;
-use crate::resource::{Action, Labels, Resource, Stamps};
+use crate::handlers::{Idempotency, Records, check_owner};
+use crate::labels as fields;
+use crate::resource::{Action, Labels, OwnerChange, Resource, Stamps};
 use crate::store;
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
@@ -58,7 +56,7 @@ impl LabelChange {
 }
 
 /// Checks a batch's ids: 1 to [`MAX_BATCH`], repeats dropped.
-pub(crate) fn batch_ids(ids: &[String]) -> Result<Vec<String>, Error> {
+pub fn batch_ids(ids: &[String]) -> Result<Vec<String>, Error> {
     // The cap comes before any work on the ids, repeats included.
     if ids.len() > MAX_BATCH {
         return Err(Error::invalid(
@@ -76,7 +74,7 @@ pub(crate) fn batch_ids(ids: &[String]) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
-impl Handlers {
+impl Records {
     /// Adds and removes tags and groups on every named record, atomically. Returns how many
     /// records changed.
     pub async fn modify_labels<R: Resource, M: prost::Message>(
@@ -108,7 +106,7 @@ impl Handlers {
         }
         v.finish()?;
         let changed = mutate(&self.db, key.as_ref(), |txn| async move {
-            groups::check_exist(
+            R::check_groups(
                 &txn,
                 &principal.tenant_id,
                 "add_group_ids",
@@ -228,12 +226,14 @@ impl Handlers {
                 );
                 self.save_change::<R>(&txn, principal, &current, next, Action::Update, &[])
                     .await?;
-                interactions::reassign_open_follow_ups(
+                R::after_owner_change(
                     &txn,
-                    &principal.tenant_id,
-                    (R::KIND, &stamps.id),
-                    &stamps.owner_id,
-                    to,
+                    OwnerChange {
+                        tenant_id: &principal.tenant_id,
+                        id: &stamps.id,
+                        from: &stamps.owner_id,
+                        to,
+                    },
                 )
                 .await?;
                 moved.push(stamps.id);
