@@ -6,7 +6,7 @@ use crate::account::{Accounts, enum_name, fill};
 use crate::custom_values;
 use crate::entity::contact::{Column, Entity, Model};
 use crate::fields::{self, AddressColumns, PointKind, StoredPoint};
-use crate::resource::{Action, FieldKind, IndexKey, OwnerChange, Resource, WriteContext};
+use crate::resource::{Action, FieldKind, IndexKey, Resource, WriteContext, customer_hooks};
 use crate::sensitive;
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
@@ -524,37 +524,7 @@ impl Resource for Contacts {
         Ok(next)
     }
 
-    async fn check_groups(
-        txn: &DatabaseTransaction,
-        tenant_id: &str,
-        field: &str,
-        ids: &[String],
-    ) -> Result<(), Error> {
-        crate::groups::check_exist(txn, tenant_id, field, ids).await
-    }
-
-    async fn after_owner_change(
-        txn: &DatabaseTransaction,
-        change: OwnerChange<'_>,
-    ) -> Result<(), Error> {
-        crate::interactions::reassign_open_follow_ups(
-            txn,
-            change.tenant_id,
-            (Self::KIND, change.id),
-            change.from,
-            change.to,
-        )
-        .await
-        .map(|_| ())
-    }
-
-    async fn discloses_duplicate_owner(
-        txn: &DatabaseTransaction,
-        tenant_id: &str,
-    ) -> Result<bool, Error> {
-        let rules = crate::pool::rules(txn, tenant_id, Self::KIND).await?;
-        Ok(rules.disclose_duplicate_owner)
-    }
+    customer_hooks!();
 
     fn keys(input: &Contact) -> (&str, &str, &str) {
         (&input.id, &input.owner_id, &input.etag)

@@ -32,3 +32,43 @@ impl ResourceType {
         }
     }
 }
+
+/// The hooks accounts and contacts implement alike as customers: their groups, the open
+/// follow-ups that follow their owner on a transfer, and the pool rule on disclosing the
+/// owner of a hidden duplicate. Expand inside the `impl Resource` block.
+macro_rules! customer_hooks {
+    () => {
+        async fn check_groups(
+            txn: &sea_orm::DatabaseTransaction,
+            tenant_id: &str,
+            field: &str,
+            ids: &[String],
+        ) -> Result<(), crm_platform::error::Error> {
+            $crate::groups::check_exist(txn, tenant_id, field, ids).await
+        }
+
+        async fn after_owner_change(
+            txn: &sea_orm::DatabaseTransaction,
+            change: $crate::resource::OwnerChange<'_>,
+        ) -> Result<(), crm_platform::error::Error> {
+            $crate::interactions::reassign_open_follow_ups(
+                txn,
+                change.tenant_id,
+                (Self::KIND, change.id),
+                change.from,
+                change.to,
+            )
+            .await
+            .map(|_| ())
+        }
+
+        async fn discloses_duplicate_owner(
+            txn: &sea_orm::DatabaseTransaction,
+            tenant_id: &str,
+        ) -> Result<bool, crm_platform::error::Error> {
+            let rules = $crate::pool::rules(txn, tenant_id, Self::KIND).await?;
+            Ok(rules.disclose_duplicate_owner)
+        }
+    };
+}
+pub(crate) use customer_hooks;
