@@ -12,6 +12,7 @@ pub mod export;
 pub mod handlers;
 pub mod import;
 pub mod index;
+pub mod jobs;
 pub mod json;
 pub mod labels;
 pub mod resource;
