@@ -164,3 +164,49 @@ impl MigrationTrait for CreateAccountsAndContacts {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    use sea_orm_migration::prelude::*;
+
+    /// A service that starts today builds the machinery's tables with `RecordTables`.
+    struct NewService;
+
+    #[async_trait::async_trait]
+    impl MigratorTrait for NewService {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(crm_records::schema::RecordTables)]
+        }
+    }
+
+    async fn schema(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT sql FROM sqlite_master WHERE tbl_name IN \
+                 ('record_index', 'search_grams', 'custom_fields') AND sql IS NOT NULL \
+                 ORDER BY name",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn contacts_has_the_record_tables_a_new_service_gets() {
+        let contacts = Database::connect("sqlite::memory:").await.unwrap();
+        crm_platform::db::migrate::<super::Migrator>(&contacts)
+            .await
+            .unwrap();
+        let fresh = Database::connect("sqlite::memory:").await.unwrap();
+        crm_platform::db::migrate::<NewService>(&fresh)
+            .await
+            .unwrap();
+        let expected = schema(&contacts).await;
+        assert_eq!(expected.len(), 6, "{expected:?}");
+        assert_eq!(schema(&fresh).await, expected);
+    }
+}

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod json;
 pub mod labels;
 pub mod resource;
+pub mod schema;
 pub mod search;
 pub mod store;
 pub mod tabular;

@@ -28,42 +28,10 @@ impl MigrationTrait for AddCustomFields {
                 .await?;
         }
         manager
-            .create_table(
-                Table::create()
-                    .table("custom_fields")
-                    .if_not_exists()
-                    .col(string("id").primary_key())
-                    .col(string("tenant_id"))
-                    .col(string("resource_kind"))
-                    .col(string("name"))
-                    .col(string("display_name"))
-                    .col(integer("field_type"))
-                    .col(boolean("required"))
-                    .col(text("options"))
-                    .col(big_integer("version"))
-                    .col(big_integer("create_time"))
-                    .col(big_integer("update_time"))
-                    .to_owned(),
-            )
+            .create_table(crm_records::schema::custom_fields())
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("custom_fields_by_name")
-                    .table("custom_fields")
-                    .col("tenant_id")
-                    .col("resource_kind")
-                    .col("name")
-                    .unique()
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table("custom_fields").to_owned())
+            .create_index(crm_records::schema::custom_fields_by_name())
             .await?;
         for table in ["accounts", "contacts"] {
             manager

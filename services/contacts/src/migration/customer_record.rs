@@ -72,11 +72,6 @@ const INDEXES: &[(&str, &str, &[&str])] = &[
         "contacts",
         &["tenant_id", "birth_month", "birth_day"],
     ),
-    (
-        "record_index_by_value",
-        "record_index",
-        &["tenant_id", "record_kind", "key_kind", "key_value"],
-    ),
 ];
 
 // The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
@@ -101,24 +96,10 @@ impl MigrationTrait for AddCustomerRecord {
             }
         }
         manager
-            .create_table(
-                Table::create()
-                    .table("record_index")
-                    .if_not_exists()
-                    .col(string("tenant_id"))
-                    .col(string("record_kind"))
-                    .col(string("record_id"))
-                    .col(string("key_kind"))
-                    .col(string("key_value"))
-                    .primary_key(
-                        Index::create()
-                            .col("record_kind")
-                            .col("record_id")
-                            .col("key_kind")
-                            .col("key_value"),
-                    )
-                    .to_owned(),
-            )
+            .create_table(crm_records::schema::record_index())
+            .await?;
+        manager
+            .create_index(crm_records::schema::record_index_by_value())
             .await?;
         manager
             .create_table(

@@ -1,7 +1,7 @@
 //! Customer search: the grams of every live record's names, phones and emails.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::*;
+
 use sea_orm_migration::sea_orm::{ConnectionTrait, EntityTrait};
 
 /// Adds `search_grams`.
@@ -18,38 +18,11 @@ impl MigrationName for AddSearch {
 #[async_trait::async_trait]
 impl MigrationTrait for AddSearch {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // The key's order is the lookup's: tenant, gram, then owner for scoped searches.
         manager
-            .create_table(
-                Table::create()
-                    .table("search_grams")
-                    .if_not_exists()
-                    .col(string("tenant_id"))
-                    .col(string("gram"))
-                    .col(string("owner_id"))
-                    .col(string("record_kind"))
-                    .col(string("record_id"))
-                    .primary_key(
-                        Index::create()
-                            .col("tenant_id")
-                            .col("gram")
-                            .col("owner_id")
-                            .col("record_kind")
-                            .col("record_id"),
-                    )
-                    .to_owned(),
-            )
+            .create_table(crm_records::schema::search_grams())
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("search_grams_by_record")
-                    .table("search_grams")
-                    .col("record_kind")
-                    .col("record_id")
-                    .if_not_exists()
-                    .to_owned(),
-            )
+            .create_index(crm_records::schema::search_grams_by_record())
             .await?;
         // Records written before search existed are indexed now.
         let db = manager.get_connection();
