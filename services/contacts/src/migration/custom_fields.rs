@@ -32,6 +32,12 @@ impl MigrationTrait for AddCustomFields {
             .await?;
         manager
             .create_index(crm_records::schema::custom_fields_by_name())
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("custom_fields").to_owned())
             .await?;
         for table in ["accounts", "contacts"] {
             manager
