@@ -24,24 +24,69 @@ pub struct Accounts;
 
 crate::fields::address_columns!(Model);
 
-const UPDATABLE: &[&str] = &[
-    "display_name",
-    "industry",
-    "website",
-    "phone",
-    "email",
-    "address",
-    "owner_id",
-    "account_type",
-    "size",
-    "tier",
-    "source",
-    "parent_id",
-    "tags",
-    "group_ids",
-    "notes",
-    "custom_fields",
-];
+/// The fields an account update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountField {
+    DisplayName,
+    Industry,
+    Website,
+    Phone,
+    Email,
+    Address,
+    OwnerId,
+    AccountType,
+    Size,
+    Tier,
+    Source,
+    ParentId,
+    Tags,
+    GroupIds,
+    Notes,
+    CustomFields,
+}
+
+impl field_mask::Field for AccountField {
+    const ALL: &'static [Self] = &[
+        AccountField::DisplayName,
+        AccountField::Industry,
+        AccountField::Website,
+        AccountField::Phone,
+        AccountField::Email,
+        AccountField::Address,
+        AccountField::OwnerId,
+        AccountField::AccountType,
+        AccountField::Size,
+        AccountField::Tier,
+        AccountField::Source,
+        AccountField::ParentId,
+        AccountField::Tags,
+        AccountField::GroupIds,
+        AccountField::Notes,
+        AccountField::CustomFields,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            AccountField::DisplayName => "display_name",
+            AccountField::Industry => "industry",
+            AccountField::Website => "website",
+            AccountField::Phone => "phone",
+            AccountField::Email => "email",
+            AccountField::Address => "address",
+            AccountField::OwnerId => "owner_id",
+            AccountField::AccountType => "account_type",
+            AccountField::Size => "size",
+            AccountField::Tier => "tier",
+            AccountField::Source => "source",
+            AccountField::ParentId => "parent_id",
+            AccountField::Tags => "tags",
+            AccountField::GroupIds => "group_ids",
+            AccountField::Notes => "notes",
+            AccountField::CustomFields => "custom_fields",
+        }
+    }
+}
+
 const OUTPUT_ONLY: &[&str] = &[
     "id",
     "etag",
@@ -55,72 +100,71 @@ const OUTPUT_ONLY: &[&str] = &[
 fn apply(
     model: &mut Model,
     input: &Account,
-    fields: &[&str],
+    fields: &[AccountField],
     region: PhoneRegion,
 ) -> Result<(), Error> {
     let mut v = Violations::new();
     for field in fields {
-        match *field {
-            "display_name" => {
+        match field {
+            AccountField::DisplayName => {
                 v.required("account.display_name", &input.display_name);
                 v.max_chars("account.display_name", &input.display_name, 200);
                 model.display_name = input.display_name.trim().to_owned();
             }
-            "industry" => {
+            AccountField::Industry => {
                 v.max_chars("account.industry", &input.industry, 100);
                 model.industry = input.industry.trim().to_owned();
             }
-            "website" => {
+            AccountField::Website => {
                 v.max_chars("account.website", &input.website, 500);
                 model.website = v.url("account.website", &input.website);
             }
-            "phone" => model.phone = v.phone("account.phone", &input.phone, region),
-            "email" => {
+            AccountField::Phone => model.phone = v.phone("account.phone", &input.phone, region),
+            AccountField::Email => {
                 v.max_chars("account.email", &input.email, 320);
                 model.email = v.email("account.email", &input.email);
             }
-            "address" => model.set_address(AddressColumns::check(
+            AccountField::Address => model.set_address(AddressColumns::check(
                 &mut v,
                 "account.address",
                 input.address.as_ref(),
             )),
             // The owner is checked against the caller's scope by the generic handler.
-            "owner_id" => model.owner_id = input.owner_id.clone(),
-            "account_type" => {
+            AccountField::OwnerId => model.owner_id = input.owner_id.clone(),
+            AccountField::AccountType => {
                 model.account_type = fields::enumeration::<AccountType>(
                     &mut v,
                     "account.account_type",
                     input.account_type,
                 );
             }
-            "size" => {
+            AccountField::Size => {
                 model.size = fields::enumeration::<AccountSize>(&mut v, "account.size", input.size);
             }
-            "tier" => {
+            AccountField::Tier => {
                 model.tier = fields::enumeration::<AccountTier>(&mut v, "account.tier", input.tier);
             }
-            "source" => {
+            AccountField::Source => {
                 v.max_chars("account.source", &input.source, 100);
                 model.source = input.source.trim().to_owned();
             }
             // Existence and cycles are checked against the database by `check_references`.
-            "parent_id" => model.parent_id = input.parent_id.trim().to_owned(),
-            "tags" => {
+            AccountField::ParentId => model.parent_id = input.parent_id.trim().to_owned(),
+            AccountField::Tags => {
                 model.tags = fields::to_json(&fields::tags(&mut v, "account.tags", &input.tags));
             }
-            "group_ids" => {
+            AccountField::GroupIds => {
                 model.group_ids =
                     fields::to_json(&fields::ids(&mut v, "account.group_ids", &input.group_ids));
             }
-            "custom_fields" => {
+            AccountField::CustomFields => {
                 model.custom_fields =
                     custom_values::merge_wire(&model.custom_fields, &input.custom_fields);
             }
-            "notes" => {
+            AccountField::Notes => {
                 v.max_chars("account.notes", &input.notes, 10_000);
                 model.notes = input.notes.clone();
             }
-            _ => {}
         }
     }
     v.finish()
@@ -300,7 +344,12 @@ impl Resource for Accounts {
             update_time: now,
             delete_time: None,
         };
-        apply(&mut model, &input, UPDATABLE, cx.phone_region)?;
+        apply(
+            &mut model,
+            &input,
+            <AccountField as field_mask::Field>::ALL,
+            cx.phone_region,
+        )?;
         model.owner_id = owner_id;
         Ok(model)
     }
@@ -311,24 +360,23 @@ impl Resource for Accounts {
         mask: &[String],
         cx: &WriteContext<'_>,
     ) -> Result<Model, Error> {
-        let fields = field_mask::resolve(mask, UPDATABLE, OUTPUT_ONLY, |f| match f {
-            "display_name" => !input.display_name.is_empty(),
-            "industry" => !input.industry.is_empty(),
-            "website" => !input.website.is_empty(),
-            "phone" => !input.phone.is_empty(),
-            "email" => !input.email.is_empty(),
-            "address" => input.address.is_some(),
-            "owner_id" => !input.owner_id.is_empty(),
-            "account_type" => input.account_type != 0,
-            "size" => input.size != 0,
-            "tier" => input.tier != 0,
-            "source" => !input.source.is_empty(),
-            "parent_id" => !input.parent_id.is_empty(),
-            "tags" => !input.tags.is_empty(),
-            "group_ids" => !input.group_ids.is_empty(),
-            "custom_fields" => !input.custom_fields.is_empty(),
-            "notes" => !input.notes.is_empty(),
-            _ => false,
+        let fields = field_mask::resolve_fields(mask, OUTPUT_ONLY, |f| match f {
+            AccountField::DisplayName => !input.display_name.is_empty(),
+            AccountField::Industry => !input.industry.is_empty(),
+            AccountField::Website => !input.website.is_empty(),
+            AccountField::Phone => !input.phone.is_empty(),
+            AccountField::Email => !input.email.is_empty(),
+            AccountField::Address => input.address.is_some(),
+            AccountField::OwnerId => !input.owner_id.is_empty(),
+            AccountField::AccountType => input.account_type != 0,
+            AccountField::Size => input.size != 0,
+            AccountField::Tier => input.tier != 0,
+            AccountField::Source => !input.source.is_empty(),
+            AccountField::ParentId => !input.parent_id.is_empty(),
+            AccountField::Tags => !input.tags.is_empty(),
+            AccountField::GroupIds => !input.group_ids.is_empty(),
+            AccountField::CustomFields => !input.custom_fields.is_empty(),
+            AccountField::Notes => !input.notes.is_empty(),
         })?;
         let mut next = current.clone();
         apply(&mut next, &input, &fields, cx.phone_region)?;

@@ -25,31 +25,89 @@ pub struct Contacts;
 
 crate::fields::address_columns!(Model);
 
-const UPDATABLE: &[&str] = &[
-    "given_name",
-    "family_name",
-    "display_name",
-    "phones",
-    "emails",
-    "email",
-    "phone",
-    "title",
-    "account_id",
-    "owner_id",
-    "department",
-    "gender",
-    "birthday",
-    "address",
-    "related_account_ids",
-    "occupation",
-    "notes",
-    "tags",
-    "group_ids",
-    "custom_fields",
-    "id_document_type",
-    "id_document_number",
-    "bank_card_number",
-];
+/// The fields a contact update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ContactField {
+    GivenName,
+    FamilyName,
+    DisplayName,
+    Phones,
+    Emails,
+    Email,
+    Phone,
+    Title,
+    AccountId,
+    OwnerId,
+    Department,
+    Gender,
+    Birthday,
+    Address,
+    RelatedAccountIds,
+    Occupation,
+    Notes,
+    Tags,
+    GroupIds,
+    CustomFields,
+    IdDocumentType,
+    IdDocumentNumber,
+    BankCardNumber,
+}
+
+impl field_mask::Field for ContactField {
+    const ALL: &'static [Self] = &[
+        ContactField::GivenName,
+        ContactField::FamilyName,
+        ContactField::DisplayName,
+        ContactField::Phones,
+        ContactField::Emails,
+        ContactField::Email,
+        ContactField::Phone,
+        ContactField::Title,
+        ContactField::AccountId,
+        ContactField::OwnerId,
+        ContactField::Department,
+        ContactField::Gender,
+        ContactField::Birthday,
+        ContactField::Address,
+        ContactField::RelatedAccountIds,
+        ContactField::Occupation,
+        ContactField::Notes,
+        ContactField::Tags,
+        ContactField::GroupIds,
+        ContactField::CustomFields,
+        ContactField::IdDocumentType,
+        ContactField::IdDocumentNumber,
+        ContactField::BankCardNumber,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ContactField::GivenName => "given_name",
+            ContactField::FamilyName => "family_name",
+            ContactField::DisplayName => "display_name",
+            ContactField::Phones => "phones",
+            ContactField::Emails => "emails",
+            ContactField::Email => "email",
+            ContactField::Phone => "phone",
+            ContactField::Title => "title",
+            ContactField::AccountId => "account_id",
+            ContactField::OwnerId => "owner_id",
+            ContactField::Department => "department",
+            ContactField::Gender => "gender",
+            ContactField::Birthday => "birthday",
+            ContactField::Address => "address",
+            ContactField::RelatedAccountIds => "related_account_ids",
+            ContactField::Occupation => "occupation",
+            ContactField::Notes => "notes",
+            ContactField::Tags => "tags",
+            ContactField::GroupIds => "group_ids",
+            ContactField::CustomFields => "custom_fields",
+            ContactField::IdDocumentType => "id_document_type",
+            ContactField::IdDocumentNumber => "id_document_number",
+            ContactField::BankCardNumber => "bank_card_number",
+        }
+    }
+}
 const OUTPUT_ONLY: &[&str] = &[
     "id",
     "etag",
@@ -65,11 +123,11 @@ const OUTPUT_ONLY: &[&str] = &[
 fn apply_sensitive(
     model: &mut Model,
     input: &Contact,
-    fields: &[&str],
+    fields: &[ContactField],
     keys: &DataKeys,
     v: &mut Violations,
 ) {
-    if fields.contains(&"id_document_number") {
+    if fields.contains(&ContactField::IdDocumentNumber) {
         if input.id_document_number.trim().is_empty() {
             model.id_document_type = 0;
             sensitive::store(model, keys, sensitive::Field::IdDocument, None);
@@ -84,13 +142,13 @@ fn apply_sensitive(
                 sensitive::store(model, keys, sensitive::Field::IdDocument, Some(&number));
             }
         }
-    } else if fields.contains(&"id_document_type") {
+    } else if fields.contains(&ContactField::IdDocumentType) {
         v.add(
             "contact.id_document_type",
             "change it together with id_document_number",
         );
     }
-    if fields.contains(&"bank_card_number") {
+    if fields.contains(&ContactField::BankCardNumber) {
         let number = if input.bank_card_number.trim().is_empty() {
             None
         } else {
@@ -124,7 +182,7 @@ fn text(v: &mut Violations, field: &str, value: &str, max: usize) -> String {
 fn apply(
     model: &mut Model,
     input: &Contact,
-    fields: &[&str],
+    fields: &[ContactField],
     cx: &WriteContext<'_>,
 ) -> Result<(), Error> {
     let mut v = Violations::new();
@@ -132,7 +190,7 @@ fn apply(
     let mut phones: Vec<StoredPoint> = fields::from_json(&model.phones);
     let mut emails: Vec<StoredPoint> = fields::from_json(&model.emails);
     // Lists first, so a primary value given alongside them wins.
-    if fields.contains(&"phones") {
+    if fields.contains(&ContactField::Phones) {
         phones = fields::points(
             &mut v,
             "contact.phones",
@@ -140,38 +198,38 @@ fn apply(
             &input.phones,
         );
     }
-    if fields.contains(&"emails") {
+    if fields.contains(&ContactField::Emails) {
         emails = fields::points(&mut v, "contact.emails", PointKind::Email, &input.emails);
     }
     for field in fields {
-        match *field {
-            "given_name" => {
+        match field {
+            ContactField::GivenName => {
                 model.given_name = text(&mut v, "contact.given_name", &input.given_name, 100)
             }
-            "family_name" => {
+            ContactField::FamilyName => {
                 model.family_name = text(&mut v, "contact.family_name", &input.family_name, 100)
             }
-            "display_name" => {
+            ContactField::DisplayName => {
                 model.display_name = text(&mut v, "contact.display_name", &input.display_name, 200)
             }
-            "email" => {
+            ContactField::Email => {
                 v.max_chars("contact.email", &input.email, 320);
                 fields::set_primary(&mut emails, v.email("contact.email", &input.email));
             }
-            "phone" => {
+            ContactField::Phone => {
                 fields::set_primary(&mut phones, v.phone("contact.phone", &input.phone, region))
             }
-            "title" => model.title = text(&mut v, "contact.title", &input.title, 100),
-            "account_id" => model.account_id = input.account_id.trim().to_owned(),
-            "owner_id" => model.owner_id = input.owner_id.clone(),
-            "department" => {
+            ContactField::Title => model.title = text(&mut v, "contact.title", &input.title, 100),
+            ContactField::AccountId => model.account_id = input.account_id.trim().to_owned(),
+            ContactField::OwnerId => model.owner_id = input.owner_id.clone(),
+            ContactField::Department => {
                 model.department = text(&mut v, "contact.department", &input.department, 100)
             }
-            "gender" => {
+            ContactField::Gender => {
                 model.gender =
                     fields::enumeration::<Gender>(&mut v, "contact.gender", input.gender);
             }
-            "birthday" => {
+            ContactField::Birthday => {
                 let (y, m, d) = fields::birthday(
                     &mut v,
                     "contact.birthday",
@@ -180,37 +238,42 @@ fn apply(
                 );
                 (model.birth_year, model.birth_month, model.birth_day) = (y, m, d);
             }
-            "address" => model.set_address(AddressColumns::check(
+            ContactField::Address => model.set_address(AddressColumns::check(
                 &mut v,
                 "contact.address",
                 input.address.as_ref(),
             )),
-            "related_account_ids" => {
+            ContactField::RelatedAccountIds => {
                 model.related_account_ids = fields::to_json(&fields::ids(
                     &mut v,
                     "contact.related_account_ids",
                     &input.related_account_ids,
                 ));
             }
-            "occupation" => {
+            ContactField::Occupation => {
                 model.occupation = text(&mut v, "contact.occupation", &input.occupation, 100)
             }
-            "notes" => {
+            ContactField::Notes => {
                 v.max_chars("contact.notes", &input.notes, 10_000);
                 model.notes = input.notes.clone();
             }
-            "tags" => {
+            ContactField::Tags => {
                 model.tags = fields::to_json(&fields::tags(&mut v, "contact.tags", &input.tags));
             }
-            "group_ids" => {
+            ContactField::GroupIds => {
                 model.group_ids =
                     fields::to_json(&fields::ids(&mut v, "contact.group_ids", &input.group_ids));
             }
-            "custom_fields" => {
+            ContactField::CustomFields => {
                 model.custom_fields =
                     custom_values::merge_wire(&model.custom_fields, &input.custom_fields);
             }
-            _ => {}
+            // The lists went first; the sensitive fields are sealed below.
+            ContactField::Phones
+            | ContactField::Emails
+            | ContactField::IdDocumentType
+            | ContactField::IdDocumentNumber
+            | ContactField::BankCardNumber => {}
         }
     }
     set_points(model, &phones, &emails);
@@ -473,12 +536,12 @@ impl Resource for Contacts {
             delete_time: None,
         };
         // A create sets the lists, or the single values when no list is given.
-        let fields: Vec<&str> = UPDATABLE
+        let fields: Vec<ContactField> = <ContactField as field_mask::Field>::ALL
             .iter()
             .copied()
-            .filter(|f| match *f {
-                "phone" => input.phones.is_empty(),
-                "email" => input.emails.is_empty(),
+            .filter(|f| match f {
+                ContactField::Phone => input.phones.is_empty(),
+                ContactField::Email => input.emails.is_empty(),
                 _ => true,
             })
             .collect();
@@ -493,31 +556,30 @@ impl Resource for Contacts {
         mask: &[String],
         cx: &WriteContext<'_>,
     ) -> Result<Model, Error> {
-        let fields = field_mask::resolve(mask, UPDATABLE, OUTPUT_ONLY, |f| match f {
-            "given_name" => !input.given_name.is_empty(),
-            "family_name" => !input.family_name.is_empty(),
-            "display_name" => !input.display_name.is_empty(),
-            "phones" => !input.phones.is_empty(),
-            "emails" => !input.emails.is_empty(),
-            "email" => !input.email.is_empty() && input.emails.is_empty(),
-            "phone" => !input.phone.is_empty() && input.phones.is_empty(),
-            "title" => !input.title.is_empty(),
-            "account_id" => !input.account_id.is_empty(),
-            "owner_id" => !input.owner_id.is_empty(),
-            "department" => !input.department.is_empty(),
-            "gender" => input.gender != 0,
-            "birthday" => input.birthday.is_some(),
-            "address" => input.address.is_some(),
-            "related_account_ids" => !input.related_account_ids.is_empty(),
-            "occupation" => !input.occupation.is_empty(),
-            "notes" => !input.notes.is_empty(),
-            "tags" => !input.tags.is_empty(),
-            "group_ids" => !input.group_ids.is_empty(),
-            "custom_fields" => !input.custom_fields.is_empty(),
-            "id_document_type" => input.id_document_type != 0,
-            "id_document_number" => !input.id_document_number.is_empty(),
-            "bank_card_number" => !input.bank_card_number.is_empty(),
-            _ => false,
+        let fields = field_mask::resolve_fields(mask, OUTPUT_ONLY, |f| match f {
+            ContactField::GivenName => !input.given_name.is_empty(),
+            ContactField::FamilyName => !input.family_name.is_empty(),
+            ContactField::DisplayName => !input.display_name.is_empty(),
+            ContactField::Phones => !input.phones.is_empty(),
+            ContactField::Emails => !input.emails.is_empty(),
+            ContactField::Email => !input.email.is_empty() && input.emails.is_empty(),
+            ContactField::Phone => !input.phone.is_empty() && input.phones.is_empty(),
+            ContactField::Title => !input.title.is_empty(),
+            ContactField::AccountId => !input.account_id.is_empty(),
+            ContactField::OwnerId => !input.owner_id.is_empty(),
+            ContactField::Department => !input.department.is_empty(),
+            ContactField::Gender => input.gender != 0,
+            ContactField::Birthday => input.birthday.is_some(),
+            ContactField::Address => input.address.is_some(),
+            ContactField::RelatedAccountIds => !input.related_account_ids.is_empty(),
+            ContactField::Occupation => !input.occupation.is_empty(),
+            ContactField::Notes => !input.notes.is_empty(),
+            ContactField::Tags => !input.tags.is_empty(),
+            ContactField::GroupIds => !input.group_ids.is_empty(),
+            ContactField::CustomFields => !input.custom_fields.is_empty(),
+            ContactField::IdDocumentType => input.id_document_type != 0,
+            ContactField::IdDocumentNumber => !input.id_document_number.is_empty(),
+            ContactField::BankCardNumber => !input.bank_card_number.is_empty(),
         })?;
         let mut next = current.clone();
         apply(&mut next, &input, &fields, cx)?;

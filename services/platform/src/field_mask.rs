@@ -50,6 +50,29 @@ pub fn resolve(
     Ok(fields)
 }
 
+/// A resource's updatable fields as an enum, so that every place that handles them matches
+/// them exhaustively instead of comparing strings.
+pub trait Field: Copy + PartialEq + 'static {
+    /// Every updatable field, in the order an update applies them.
+    const ALL: &'static [Self];
+    /// Its name in masks and errors.
+    fn name(self) -> &'static str;
+}
+
+/// [`resolve`] for a resource whose updatable fields are an enum.
+pub fn resolve_fields<F: Field>(
+    paths: &[String],
+    output_only: &[&str],
+    is_set: impl Fn(F) -> bool,
+) -> Result<Vec<F>, Error> {
+    let names: Vec<&'static str> = F::ALL.iter().map(|f| f.name()).collect();
+    let field_of = |name: &str| F::ALL.iter().copied().find(|f| f.name() == name);
+    let resolved = resolve(paths, &names, output_only, |name| {
+        field_of(name).is_some_and(&is_set)
+    })?;
+    Ok(resolved.into_iter().filter_map(field_of).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +95,30 @@ mod tests {
         );
         let many = vec!["email".to_owned(); 60_000];
         assert!(resolve(&many, &updatable, &["id"], set).is_err());
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Person {
+        Name,
+        Email,
+    }
+
+    impl Field for Person {
+        const ALL: &'static [Self] = &[Person::Name, Person::Email];
+        fn name(self) -> &'static str {
+            match self {
+                Person::Name => "name",
+                Person::Email => "email",
+            }
+        }
+    }
+
+    #[test]
+    fn resolves_masks_of_enum_fields() {
+        let set = |f: Person| f == Person::Email;
+        assert_eq!(resolve_fields(&[], &["id"], set).unwrap(), [Person::Email]);
+        let all = resolve_fields(&["*".into()], &["id"], set).unwrap();
+        assert_eq!(all, [Person::Name, Person::Email]);
+        assert!(resolve_fields::<Person>(&["id".into()], &["id"], set).is_err());
     }
 }
