@@ -4,6 +4,7 @@
 //! absolute time however often it refreshes. Presenting a spent token means a copy is in a
 //! second pair of hands, so the whole family is revoked; logout revokes it too.
 
+use crm_platform::clock;
 use std::sync::Arc;
 
 use sea_orm::sea_query::Expr;
@@ -15,7 +16,6 @@ use crate::credentials::{decoy_hash, random_secret, secret_hash};
 use crate::directory::{user_by_email, user_in_tenant};
 use crate::entity::refresh_token;
 use crm_platform::error::Error;
-use crm_platform::time::now_micros;
 use crm_proto::identity::auth_service_server::AuthService;
 use crm_proto::identity::*;
 
@@ -56,7 +56,7 @@ impl AuthGrpc {
             token_hash: Set(hash),
             tenant_id: Set(session.tenant_id.to_owned()),
             user_id: Set(session.user_id.to_owned()),
-            expires_at: Set((now_micros() + REFRESH_TTL_MICROS).min(session.expires_at)),
+            expires_at: Set((clock::now_micros() + REFRESH_TTL_MICROS).min(session.expires_at)),
             revoked: Set(false),
             family_id: Set(family_id),
             session_expires_at: Set(session.expires_at),
@@ -125,7 +125,7 @@ impl AuthService for AuthGrpc {
             tenant_id: &user.tenant_id,
             user_id: &user.id,
             family_id: None,
-            expires_at: now_micros() + self.gatekeeper.session_max_secs as i64 * 1_000_000,
+            expires_at: clock::now_micros() + self.gatekeeper.session_max_secs as i64 * 1_000_000,
         };
         let refresh_token = Self::new_refresh_token(db, session).await?;
         Ok(Response::new(LoginResponse {
@@ -168,7 +168,7 @@ impl AuthService for AuthGrpc {
             );
             return Err(BAD_REFRESH.into());
         }
-        let now = now_micros();
+        let now = clock::now_micros();
         let session_end = if stored.session_expires_at == 0 {
             now + self.gatekeeper.session_max_secs as i64 * 1_000_000
         } else {

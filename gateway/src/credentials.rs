@@ -3,13 +3,13 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use crm_platform::clock;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crm_platform::error::Error;
-use crm_platform::time::now_micros;
 
 /// Issuer and audience of access tokens.
 const ISSUER: &str = "crm-gateway";
@@ -114,7 +114,7 @@ impl AccessTokens {
 
     /// Issues an access token for a user.
     pub fn issue(&self, tenant_id: &str, user_id: &str) -> Result<String, Error> {
-        let now = (now_micros() / 1_000_000) as u64;
+        let now = (clock::now_micros() / 1_000_000) as u64;
         let claims = Claims {
             sub: user_id.to_owned(),
             tid: tenant_id.to_owned(),
@@ -138,7 +138,7 @@ impl AccessTokens {
         }
         // A token whose life is longer than this gateway issues, or that was issued in the
         // future, was not made by it: refuse it even when its signature holds.
-        let now = (now_micros() / 1_000_000) as u64;
+        let now = (clock::now_micros() / 1_000_000) as u64;
         let leeway = self.validation.leeway;
         if claims.exp + leeway < now {
             return Err(Error::Unauthenticated("invalid or expired access token"));

@@ -1,6 +1,7 @@
 //! `crm.identity.v1.IdentityService`: tenants, users, teams, roles and API keys. Every call
 //! is scoped to the caller's tenant and re-checks its permission here as well.
 
+use crm_platform::clock;
 use std::sync::Arc;
 
 use sea_orm::{
@@ -25,7 +26,7 @@ use crm_platform::auth::{DataScope, Principal};
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::paging::{self, PageTokens};
-use crm_platform::time::{now_micros, to_timestamp};
+use crm_platform::time::to_timestamp;
 use crm_platform::validate::Violations;
 use crm_platform::{etag, field_mask};
 use crm_proto::identity::identity_service_server::IdentityService;
@@ -343,7 +344,7 @@ async fn disable_for_hand_over(
     let mut next = current.clone();
     next.disabled = true;
     next.version = current.version + 1;
-    next.update_time = now_micros();
+    next.update_time = clock::now_micros();
     save_versioned(
         &txn,
         p,
@@ -573,7 +574,7 @@ impl IdentityService for IdentityGrpc {
             if directory::user_by_email(&txn, &email).await?.is_some() {
                 return Err(email_unavailable("user.email"));
             }
-            let now = now_micros();
+            let now = clock::now_micros();
             let model = user::Model {
                 id: uuid::Uuid::now_v7().to_string(),
                 tenant_id: p.tenant_id.clone(),
@@ -721,7 +722,7 @@ impl IdentityService for IdentityGrpc {
                 }
             }
             next.version = current.version + 1;
-            next.update_time = now_micros();
+            next.update_time = clock::now_micros();
             let snapshot = |u: &user::Model| {
                 vec![
                     ("display_name", u.display_name.clone()),
@@ -849,7 +850,7 @@ impl IdentityService for IdentityGrpc {
             parent_team_id: input.parent_team_id,
             manager_user_id: input.manager_user_id,
             version: 1,
-            create_time: now_micros(),
+            create_time: clock::now_micros(),
         };
         let fields = [
             ("display_name", model.display_name.clone()),
@@ -925,7 +926,7 @@ impl IdentityService for IdentityGrpc {
             permissions: join(&input.permissions),
             data_scope: scope_name(scope).to_owned(),
             version: 1,
-            create_time: now_micros(),
+            create_time: clock::now_micros(),
         };
         let key = RequestKey::new(
             p,
@@ -1016,7 +1017,7 @@ impl IdentityService for IdentityGrpc {
             secret_hash: secret_hash(&secret),
             permissions: join(&r.permissions),
             revoked: false,
-            create_time: now_micros(),
+            create_time: clock::now_micros(),
         };
         let fields = [
             ("display_name", model.display_name.clone()),

@@ -1,6 +1,7 @@
 //! Creating a tenant with its built-in roles and first admin, shared by the `CreateTenant`
 //! RPC and the first start's bootstrap.
 
+use crm_platform::clock;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -12,7 +13,6 @@ use crate::permissions::built_in_roles;
 use crm_platform::auth::DataScope;
 use crm_platform::error::Error;
 use crm_platform::normalize::PhoneRegion;
-use crm_platform::time::now_micros;
 
 /// What a new tenant starts with.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ pub async fn create<C: ConnectionTrait>(
     if user_by_email(db, new.admin_email).await?.is_some() {
         return Err(email_unavailable("admin_email"));
     }
-    let now = now_micros();
+    let now = clock::now_micros();
     let tenant = tenant::Model {
         id: uuid::Uuid::now_v7().to_string(),
         display_name: new.display_name.trim().to_owned(),

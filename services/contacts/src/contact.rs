@@ -1,5 +1,6 @@
 //! Contacts: people at accounts, and individual customers.
 
+use crm_platform::clock;
 use sea_orm::DatabaseTransaction;
 
 use crate::account::{Accounts, enum_name, fill};
@@ -12,7 +13,7 @@ use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask;
 use crm_platform::sealing::DataKeys;
-use crm_platform::time::{now_micros, to_timestamp, to_timestamp_opt};
+use crm_platform::time::{to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::common::Date;
 use crm_proto::contacts::{
@@ -234,7 +235,7 @@ fn apply(
                     &mut v,
                     "contact.birthday",
                     input.birthday.as_ref(),
-                    now_micros(),
+                    clock::now_micros(),
                 );
                 (model.birth_year, model.birth_month, model.birth_day) = (y, m, d);
             }
@@ -372,7 +373,12 @@ impl Resource for Contacts {
             department: m.department.clone(),
             gender: m.gender,
             birthday: birthday(m),
-            age: fields::age(m.birth_year, m.birth_month, m.birth_day, now_micros()),
+            age: fields::age(
+                m.birth_year,
+                m.birth_month,
+                m.birth_day,
+                clock::now_micros(),
+            ),
             phones: points(&m.phones),
             emails: points(&m.emails),
             address: Some(m.address().to_proto()),

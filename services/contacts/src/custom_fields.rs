@@ -15,9 +15,9 @@ use crate::handlers::{Handlers, Idempotency, announce};
 use crate::resource::ResourceType;
 use crm_platform::audit;
 use crm_platform::auth::Principal;
+use crm_platform::clock;
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
-use crm_platform::time::now_micros;
 use crm_platform::validate::Violations;
 use crm_platform::{etag, field_mask};
 use crm_proto::common::{CustomFieldDefinition, CustomFieldType};
@@ -86,7 +86,7 @@ impl Handlers {
         }
         let options = check_options(&mut v, input.r#type, &input.options);
         v.finish()?;
-        let now = now_micros();
+        let now = clock::now_micros();
         let model = Model {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: principal.tenant_id.clone(),
@@ -202,7 +202,7 @@ impl Handlers {
             }
             v.finish()?;
             next.version = current.version + 1;
-            next.update_time = now_micros();
+            next.update_time = clock::now_micros();
             // Taking the row first makes record writes holding the old options finish, so the
             // counts below see their values.
             let result = Entity::update_many()

@@ -11,9 +11,10 @@ use crate::handlers::{Handlers, Idempotency};
 use crate::index;
 use crate::resource::Resource;
 use crm_platform::auth::Principal;
+use crm_platform::clock;
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
-use crm_platform::time::{now_micros, to_timestamp};
+use crm_platform::time::to_timestamp;
 use crm_platform::validate::Violations;
 use crm_proto::contacts::{DeleteGroupResponse, Group};
 
@@ -97,7 +98,7 @@ impl Handlers {
             name_key: name.to_lowercase(),
             display_name: name,
             description: input.description.trim().to_owned(),
-            create_time: now_micros(),
+            create_time: clock::now_micros(),
         };
         mutate(&self.db, key.as_ref(), |txn| async move {
             let taken = Entity::find()

@@ -2,6 +2,7 @@
 //! customer's timeline, and the follow-ups they schedule. Both are visible to whoever can see
 //! the customer; a follow-up belongs to its owner and moves with the customer.
 
+use crm_platform::clock;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
@@ -22,7 +23,7 @@ use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::paging::{self, Cursor, SortKey, split_page};
-use crm_platform::time::{now_micros, to_timestamp, to_timestamp_opt};
+use crm_platform::time::{to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_platform::{etag, field_mask};
 use crm_proto::contacts::{
@@ -147,7 +148,7 @@ impl Handlers {
     ) -> Result<RecordInteractionResponse, Error> {
         principal.require(WRITE)?;
         let key = RequestKey::new(principal, idem.method, idem.request_id, idem.request)?;
-        let now = now_micros();
+        let now = clock::now_micros();
         let mut v = Violations::new();
         let kind = ResourceType::parse("interaction.subject_type", &input.subject_type)?;
         if input.subject_id.trim().is_empty() {
@@ -365,7 +366,7 @@ impl Handlers {
             &utc_offset_minutes.to_string(),
         ]);
         let cursor = self.pages.read(page_token, &binding)?;
-        let now = now_micros();
+        let now = clock::now_micros();
         let mut query = follow_up::Entity::find()
             .filter(follow_up::Column::TenantId.eq(principal.tenant_id.as_str()))
             .filter(follow_up::Column::OwnerId.eq(owner));
@@ -461,7 +462,7 @@ impl Handlers {
                     resource: "follow_up",
                 });
             }
-            let now = now_micros();
+            let now = clock::now_micros();
             let mut next = current.clone();
             for field in &fields {
                 match *field {
@@ -545,7 +546,7 @@ pub async fn reassign_open_follow_ups(
     from_owner: &str,
     to_owner: &str,
 ) -> Result<u64, Error> {
-    let now = now_micros();
+    let now = clock::now_micros();
     let result = follow_up::Entity::update_many()
         .col_expr(follow_up::Column::OwnerId, Expr::value(to_owner))
         .col_expr(
@@ -569,7 +570,7 @@ pub async fn cancel_open_follow_ups(
     tenant_id: &str,
     (kind, id): (&str, &str),
 ) -> Result<u64, Error> {
-    let now = now_micros();
+    let now = clock::now_micros();
     let result = follow_up::Entity::update_many()
         .col_expr(
             follow_up::Column::State,

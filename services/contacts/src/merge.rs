@@ -1,6 +1,7 @@
 //! References a merge moves inside this service. Other services repoint theirs when they
 //! receive the `*_MERGED` event, which names the merged ids.
 
+use crm_platform::clock;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 
@@ -16,7 +17,6 @@ use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::etag;
 use crm_platform::idempotency::{RequestKey, mutate};
-use crm_platform::time::now_micros;
 use crm_platform::validate::Violations;
 
 /// Moves every reference to account `from_id` onto `to_id`: contacts' account and linked
@@ -27,7 +27,7 @@ pub async fn repoint_account(
     from_id: &str,
     to_id: &str,
 ) -> Result<Vec<Repointed>, Error> {
-    let now = now_micros();
+    let now = clock::now_micros();
     let mut moved = Vec::new();
 
     let staff: Vec<String> = contact::Entity::find()
@@ -184,7 +184,7 @@ impl Handlers {
                 R::set_stamps(
                     &mut gone,
                     Stamps {
-                        delete_time: Some(now_micros()),
+                        delete_time: Some(clock::now_micros()),
                         ..row_stamps.clone()
                     },
                 );
@@ -194,7 +194,7 @@ impl Handlers {
                     &mut gone,
                     Stamps {
                         version: version + 1,
-                        update_time: now_micros(),
+                        update_time: clock::now_micros(),
                         ..gone_stamps
                     },
                 );

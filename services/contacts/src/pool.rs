@@ -3,6 +3,7 @@
 //! `ClaimFromPool`, where the first claim wins. A tenant rule returns customers nobody has
 //! been in touch with for N days, and another caps how many one rep may own.
 
+use crm_platform::clock;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
@@ -17,7 +18,6 @@ use crm_platform::audit;
 use crm_platform::auth::{DataScope, Principal};
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
-use crm_platform::time::now_micros;
 use crm_proto::contacts::PoolRules;
 
 /// Permission to see the pool and claim from it.
@@ -232,7 +232,7 @@ impl Handlers {
             return_after_days: input.return_after_days,
             max_owned_per_rep: input.max_owned_per_rep,
             disclose_duplicate_owner: input.disclose_duplicate_owner,
-            update_time: now_micros(),
+            update_time: clock::now_micros(),
         }
         .into_active_model()
         .insert(&txn)

@@ -14,9 +14,10 @@ use crate::resource::Resource;
 use crate::{index, interactions, store};
 use crm_platform::audit;
 use crm_platform::auth::Principal;
+use crm_platform::clock;
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
-use crm_platform::time::{now_micros, to_timestamp};
+use crm_platform::time::to_timestamp;
 use crm_proto::contacts::{
     Contact, ContactsEvent, ContactsEventType, ExportPersonalDataResponse, contacts_event::Subject,
 };
@@ -78,7 +79,7 @@ async fn erase_in(
     principal: &Principal,
     current: &Model,
 ) -> Result<Contact, Error> {
-    let now = now_micros();
+    let now = clock::now_micros();
     let next = erased(current, now);
     store::compare_and_set::<Contacts, _>(txn, &principal.tenant_id, current.version, next.clone())
         .await?;
@@ -158,7 +159,7 @@ impl Handlers {
             contact: Some(contact),
             interactions,
             follow_ups,
-            export_time: Some(to_timestamp(now_micros())),
+            export_time: Some(to_timestamp(clock::now_micros())),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The audit trail: who changed what, when, from which client, with field-level before and
 //! after. Entries are written in the mutation's transaction, so no change goes unrecorded.
 
+use crate::clock;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -11,7 +12,7 @@ use crate::auth::Principal;
 use crate::entity::audit_log;
 use crate::error::Error;
 use crate::paging::{self, Cursor, PageTokens, id_cursor, split_page};
-use crate::time::{now_micros, to_timestamp};
+use crate::time::to_timestamp;
 use crm_proto::common::{AuditEntry, FieldChange};
 
 /// A field's value before and after a change.
@@ -95,7 +96,7 @@ pub async fn record_many<C: ConnectionTrait>(
                 actor_id: Set(principal.user_id.clone()),
                 client: Set(principal.client.clone()),
                 changes: Set(serde_json::to_string(&entry.changes).map_err(Error::internal)?),
-                create_time: Set(now_micros()),
+                create_time: Set(clock::now_micros()),
             });
         }
         audit_log::Entity::insert_many(rows).exec(db).await?;

@@ -4,6 +4,7 @@
 //! internal key; services verify it on every call and never trust a bare header. Services
 //! enforce permissions and data scope again in their own queries (defense in depth).
 
+use crate::clock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -14,7 +15,6 @@ use sha2::Sha256;
 use tonic::{Request, Status};
 
 use crate::error::Error;
-use crate::time::now_micros;
 
 /// Metadata key that carries the signed principal from the gateway to services.
 pub const PRINCIPAL_HEADER: &str = "x-crm-principal";
@@ -154,7 +154,7 @@ impl PrincipalCodec {
     /// Encodes `principal` with a fresh expiry as `payload.signature`.
     pub fn sign(&self, principal: &Principal) -> String {
         let mut principal = principal.clone();
-        principal.expires_at = now_micros() + PRINCIPAL_TTL_MICROS;
+        principal.expires_at = clock::now_micros() + PRINCIPAL_TTL_MICROS;
         // A struct of strings and vectors always serialises.
         let payload = serde_json::to_vec(&principal).unwrap_or_default();
         let mut mac = self.mac();
@@ -177,7 +177,7 @@ impl PrincipalCodec {
         mac.update(&payload);
         mac.verify_slice(&signature).map_err(|_| BAD)?;
         let principal: Principal = serde_json::from_slice(&payload).map_err(|_| BAD)?;
-        let now = now_micros();
+        let now = clock::now_micros();
         if principal.expires_at < now {
             return Err(Error::Unauthenticated("principal expired"));
         }

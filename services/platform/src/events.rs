@@ -4,6 +4,7 @@
 //! any process, or of Redis, loses nothing: unsent rows are sent again (at least once), and
 //! consumers deduplicate on the event id with [`Inbox`].
 
+use crate::clock;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,6 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::entity::{inbox, outbox};
 use crate::error::Error;
-use crate::time::now_micros;
 
 /// How many events the relay publishes per round.
 const RELAY_BATCH: u64 = 256;
@@ -31,7 +31,7 @@ const STREAM_MAX_LEN: usize = 1_000_000;
 /// stream, than in the outbox. Stream ids begin with their time in milliseconds.
 pub(crate) fn trim_by_age(cmd: &mut redis::Cmd) {
     let retention = crate::housekeeping::OUTBOX_RETENTION.as_millis() as i64;
-    let oldest = (now_micros() / 1000 - retention).max(0);
+    let oldest = (clock::now_micros() / 1000 - retention).max(0);
     cmd.arg("MINID").arg(format!("{oldest}-0"));
 }
 
@@ -73,7 +73,7 @@ pub fn envelope<E: crm_proto::DomainEvent>(origin: Origin<'_>, mut event: E) -> 
         event_id: event_id.clone(),
         tenant_id: origin.tenant_id.to_owned(),
         actor_id: origin.actor_id.to_owned(),
-        occur_time: crate::time::to_timestamp(now_micros()),
+        occur_time: crate::time::to_timestamp(clock::now_micros()),
     });
     Envelope {
         id: event_id,
@@ -112,7 +112,7 @@ pub async fn append_many<C: ConnectionTrait>(db: &C, events: Vec<Envelope>) -> R
             aggregate_id: Set(event.aggregate_id),
             event_type: Set(event.event_type),
             payload: Set(event.payload),
-            create_time: Set(now_micros()),
+            create_time: Set(clock::now_micros()),
             publish_time: Set(None),
             trace_context: Set(event.trace_context),
             ..Default::default()
@@ -276,7 +276,10 @@ impl Relay {
             self.bus.publish_all(&events).await?;
             sent += batch.len();
             outbox::Entity::update_many()
-                .col_expr(outbox::Column::PublishTime, Expr::value(now_micros()))
+                .col_expr(
+                    outbox::Column::PublishTime,
+                    Expr::value(clock::now_micros()),
+                )
                 .filter(outbox::Column::Seq.is_in(batch.iter().map(|row| row.seq)))
                 .exec(&self.db)
                 .await?;
@@ -315,7 +318,7 @@ pub async fn purge_published<C: ConnectionTrait>(
     db: &C,
     retention: Duration,
 ) -> Result<u64, Error> {
-    let cutoff = now_micros() - retention.as_micros() as i64;
+    let cutoff = clock::now_micros() - retention.as_micros() as i64;
     let deleted = outbox::Entity::delete_many()
         .filter(outbox::Column::PublishTime.lt(cutoff))
         .exec(db)
@@ -344,7 +347,7 @@ impl Inbox {
         inbox::Entity::insert(inbox::ActiveModel {
             consumer: Set(consumer.to_owned()),
             event_id: Set(event_id.to_owned()),
-            process_time: Set(now_micros()),
+            process_time: Set(clock::now_micros()),
         })
         .exec(db)
         .await?;

@@ -44,7 +44,6 @@ mod tests {
 
     use super::*;
     use crate::entity::idempotency_key;
-    use crate::time::now_micros;
 
     struct Tables;
 
@@ -67,7 +66,7 @@ mod tests {
                 request_id: Set(request_id.into()),
                 request_hash: Set("h".into()),
                 response: Set(vec![]),
-                create_time: Set(now_micros() - age),
+                create_time: Set(crate::clock::now_micros() - age),
             })
             .exec(&db)
             .await

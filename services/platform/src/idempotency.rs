@@ -3,6 +3,7 @@
 //! caller's key never replays their response; the key row is written in the same transaction
 //! as the mutation, so a crash between commit and reply still replays correctly.
 
+use crate::clock;
 use std::future::Future;
 
 use sea_orm::{
@@ -14,7 +15,6 @@ use crate::auth::Principal;
 use crate::db::{begin_write, is_unique_violation};
 use crate::entity::idempotency_key;
 use crate::error::Error;
-use crate::time::now_micros;
 
 /// Longest request id accepted.
 const MAX_REQUEST_ID_LEN: usize = 64;
@@ -97,7 +97,7 @@ impl RequestKey {
             request_id: Set(self.request_id.clone()),
             request_hash: Set(self.request_hash.clone()),
             response: Set(response.encode_to_vec()),
-            create_time: Set(now_micros()),
+            create_time: Set(clock::now_micros()),
         })
         .exec(db)
         .await?;
@@ -112,7 +112,7 @@ pub async fn purge<C: ConnectionTrait>(
     retention: std::time::Duration,
 ) -> Result<u64, Error> {
     use sea_orm::{ColumnTrait, QueryFilter};
-    let cutoff = now_micros() - retention.as_micros() as i64;
+    let cutoff = clock::now_micros() - retention.as_micros() as i64;
     let deleted = idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::CreateTime.lt(cutoff))
         .exec(db)

@@ -2,6 +2,7 @@
 //! tokens that carry a keyset cursor, are MACed, and are bound to the caller and the query.
 //! A tampered, foreign or stale token is `INVALID_ARGUMENT`, never data.
 
+use crate::clock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -9,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::time::now_micros;
 
 /// Page size used when the request says 0.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -115,7 +115,7 @@ impl PageTokens {
         let body = TokenBody {
             cursor,
             binding: binding.to_owned(),
-            issued_at: now_micros(),
+            issued_at: clock::now_micros(),
         };
         let payload = serde_json::to_vec(&body).unwrap_or_default();
         let tag = self.mac(&payload);
@@ -152,7 +152,7 @@ impl PageTokens {
             return Err(bad());
         }
         let body: TokenBody = serde_json::from_slice(&payload).map_err(|_| bad())?;
-        if body.binding != binding || now_micros() - body.issued_at > TOKEN_LIFETIME_MICROS {
+        if body.binding != binding || clock::now_micros() - body.issued_at > TOKEN_LIFETIME_MICROS {
             return Err(bad());
         }
         Ok(Some(body.cursor))

@@ -1,9 +1,7 @@
 //! Time helpers. Timestamps are stored as microseconds since the Unix epoch (a portable
 //! BIGINT on SQLite and PostgreSQL) and sent as `google.protobuf.Timestamp`.
-
-/// The current time from the platform clock ([`crate::clock`]), in microseconds since the
-/// Unix epoch: what "now" means everywhere in the suite, so tests can move it.
-pub use crate::clock::now_micros;
+//!
+//! "Now" is the platform clock's: [`crate::clock::now_micros`].
 
 /// Converts microseconds since the epoch to a protobuf timestamp.
 pub fn to_timestamp(micros: i64) -> prost_types::Timestamp {

@@ -2,6 +2,7 @@
 //! resource: permission check, validation, scoped store call, audit entry and outbox event in
 //! one transaction, idempotency, cache-aside with invalidation.
 
+use crm_platform::clock;
 use std::sync::Arc;
 
 use prost::Message as _;
@@ -18,7 +19,6 @@ use crm_platform::events::{self, Envelope, Relay};
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::paging::{self, PageTokens};
 use crm_platform::sealing::DataKeys;
-use crm_platform::time::now_micros;
 use crm_platform::{etag, filter};
 use crm_proto::DomainEvent;
 
@@ -254,7 +254,7 @@ impl Records {
         let model = R::create(
             &principal.tenant_id,
             owner_id,
-            (id, now_micros()),
+            (id, clock::now_micros()),
             input,
             &self.write_context(principal),
         )?;
@@ -362,7 +362,7 @@ impl Records {
             R::set_stamps(
                 &mut next,
                 Stamps {
-                    delete_time: deleted.then(now_micros),
+                    delete_time: deleted.then(clock::now_micros),
                     ..stamps.clone()
                 },
             );
@@ -447,7 +447,7 @@ impl Records {
     ) -> Result<R::Proto, Error> {
         let before = R::stamps(current);
         let stamps = R::stamps(&next);
-        let now = now_micros();
+        let now = clock::now_micros();
         let owner_since = if stamps.owner_id == before.owner_id {
             stamps.owner_since
         } else {

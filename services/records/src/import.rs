@@ -7,6 +7,7 @@
 //! statements with their index entries, audit entries and events. Updates of duplicates go
 //! one at a time, each in a savepoint. A dry run does everything and rolls each batch back.
 
+use crm_platform::clock;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use crate::entity::custom_field::Model as Definition;
@@ -17,7 +18,6 @@ use crate::{custom_fields, index, store};
 use crm_platform::auth::Principal;
 use crm_platform::csv::{CsvError, CsvReader};
 use crm_platform::error::{Error, FieldViolation};
-use crm_platform::time::now_micros;
 use crm_proto::common::{DuplicatePolicy, ImportError, ImportOutcome, ImportRow, ImportRowResult};
 
 /// Rows per transaction.
@@ -375,7 +375,7 @@ impl Records {
         let mut model = R::create(
             &principal.tenant_id,
             owner_id,
-            (id, now_micros()),
+            (id, clock::now_micros()),
             input,
             &self.write_context(principal),
         )?;

@@ -2,12 +2,12 @@
 //! that replicas running the same job never announce one twice, and the loop that sweeps on
 //! a schedule.
 
+use crm_platform::clock;
 use std::fmt::Debug;
 use std::time::Duration;
 
 use crm_platform::auth::{DataScope, Principal};
 use crm_platform::error::Error;
-use crm_platform::time::now_micros;
 use crm_proto::DomainEvent;
 
 /// The actor of changes the service makes by itself, in audit entries and events.
@@ -77,7 +77,7 @@ pub async fn run_every<F, Fut, S>(
 {
     tokio::pin!(shutdown);
     loop {
-        match sweep(now_micros()).await {
+        match sweep(clock::now_micros()).await {
             Ok(done) if done == S::default() => {}
             Ok(done) => tracing::info!(job, done = ?done, "jobs swept"),
             Err(e) => tracing::warn!(job, error = ?e, "jobs failed; will retry"),
