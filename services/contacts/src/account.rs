@@ -132,17 +132,14 @@ fn apply(
             // The owner is checked against the caller's scope by the generic handler.
             AccountField::OwnerId => model.owner_id = input.owner_id.clone(),
             AccountField::AccountType => {
-                model.account_type = fields::enumeration::<AccountType>(
-                    &mut v,
-                    "account.account_type",
-                    input.account_type,
-                );
+                model.account_type =
+                    v.enumeration::<AccountType>("account.account_type", input.account_type);
             }
             AccountField::Size => {
-                model.size = fields::enumeration::<AccountSize>(&mut v, "account.size", input.size);
+                model.size = v.enumeration::<AccountSize>("account.size", input.size);
             }
             AccountField::Tier => {
-                model.tier = fields::enumeration::<AccountTier>(&mut v, "account.tier", input.tier);
+                model.tier = v.enumeration::<AccountTier>("account.tier", input.tier);
             }
             AccountField::Source => {
                 v.max_chars("account.source", &input.source, 100);
@@ -449,11 +446,4 @@ pub(crate) fn fill(into: &mut String, from: &str) {
     }
 }
 
-/// An enum number's name for audit entries, or the number when it is not defined.
-pub(crate) fn enum_name<E: TryFrom<i32> + std::fmt::Debug>(value: i32) -> String {
-    match E::try_from(value) {
-        Ok(e) if value != 0 => format!("{e:?}"),
-        Ok(_) => String::new(),
-        Err(_) => value.to_string(),
-    }
-}
+pub(crate) use crm_platform::audit::enum_name;

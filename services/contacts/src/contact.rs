@@ -227,8 +227,7 @@ fn apply(
                 model.department = text(&mut v, "contact.department", &input.department, 100)
             }
             ContactField::Gender => {
-                model.gender =
-                    fields::enumeration::<Gender>(&mut v, "contact.gender", input.gender);
+                model.gender = v.enumeration::<Gender>("contact.gender", input.gender);
             }
             ContactField::Birthday => {
                 let (y, m, d) = fields::birthday(

@@ -255,14 +255,6 @@ pub fn join_notes(survivor: &str, merged: &str) -> String {
     }
 }
 
-/// Checks an enum number against the values the contract defines.
-pub fn enumeration<E: TryFrom<i32>>(v: &mut Violations, field: &str, value: i32) -> i32 {
-    if E::try_from(value).is_err() {
-        v.add(field, format!("{value} is not a defined value"));
-    }
-    value
-}
-
 /// Checks a birthday: a real date, the year 0 (unknown) or between 1900 and this year.
 pub fn birthday(v: &mut Violations, field: &str, date: Option<&Date>, now: i64) -> (i32, i32, i32) {
     let Some(date) = date.filter(|d| *d != &Date::default()) else {

@@ -1,23 +1,20 @@
 //! The gRPC adapter: decode, call the handlers, encode. No SQL and no rules here.
 
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::account::Accounts;
 use crate::bulk::LabelChange;
 use crate::contact::Contacts;
+use crate::custom_fields::CustomerFields;
 use crate::handlers::{Handlers, Idempotency};
 use crate::hierarchy;
-use crate::import::{self, ImportSettings, RowReader, Tally};
 use crate::pool;
 use crate::resource::{Resource, ResourceType as Kind};
-use crate::tabular::Tabular;
-use crm_platform::audit;
 use crm_platform::auth::principal;
 use crm_platform::error::Error;
-use crm_proto::common::{DuplicatePolicy, ExportFormat};
 use crm_proto::contacts::contacts_service_server::ContactsService;
 use crm_proto::contacts::*;
+use crm_records::rpc::{self, mask};
 
 /// Implements `crm.contacts.v1.ContactsService`.
 #[derive(Debug, Clone)]
@@ -32,82 +29,12 @@ impl ContactsGrpc {
     }
 }
 
-fn mask(mask: Option<prost_types::FieldMask>) -> Vec<String> {
-    mask.map(|m| m.paths).unwrap_or_default()
-}
-
-/// The mutation helpers every resource's RPCs share: principal, required body, idempotency.
-impl ContactsGrpc {
-    async fn create<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
-        &self,
-        request: &Request<M>,
-        method: &'static str,
-        request_id: &str,
-        (input, allow_duplicates): (Option<R::Proto>, bool),
-        wrap: fn(R::Proto) -> Resp,
-    ) -> Result<Response<Resp>, Status> {
-        let p = principal(request)?;
-        let input = input.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
-        let idem = Idempotency {
-            method,
-            request_id,
-            request: request.get_ref(),
-        };
-        Ok(Response::new(
-            self.handlers
-                .create::<R, _, _>(p, idem, (input, allow_duplicates), wrap)
-                .await?,
-        ))
-    }
-
-    async fn update<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
-        &self,
-        request: &Request<M>,
-        method: &'static str,
-        request_id: &str,
-        input: (Option<R::Proto>, Option<prost_types::FieldMask>, bool),
-        wrap: fn(R::Proto) -> Resp,
-    ) -> Result<Response<Resp>, Status> {
-        let p = principal(request)?;
-        let (input, update_mask, allow_duplicates) = input;
-        let input = input.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
-        let idem = Idempotency {
-            method,
-            request_id,
-            request: request.get_ref(),
-        };
-        let response = self
-            .handlers
-            .update::<R, _, _>(p, idem, (input, mask(update_mask), allow_duplicates), wrap)
-            .await?;
-        Ok(Response::new(response))
-    }
-
-    async fn set_deleted<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
-        &self,
-        request: &Request<M>,
-        method: &'static str,
-        (id, etag, request_id): (&str, &str, &str),
-        deleted: bool,
-        wrap: fn(R::Proto) -> Resp,
-    ) -> Result<Response<Resp>, Status> {
-        let p = principal(request)?;
-        let idem = Idempotency {
-            method,
-            request_id,
-            request: request.get_ref(),
-        };
-        let response = self
-            .handlers
-            .set_deleted::<R, _, _>(p, idem, id, etag, deleted, wrap)
-            .await?;
-        Ok(Response::new(response))
-    }
-}
-
 fn kind(resource_type: &str) -> Result<Kind, Error> {
     Kind::parse("resource_type", resource_type)
 }
+
+/// Permission to read the change history of accounts and contacts.
+const AUDIT_READ: &str = "contacts.audit.read";
 
 /// The full gRPC method name, which scopes idempotency keys.
 macro_rules! method {
@@ -123,16 +50,16 @@ impl ContactsService for ContactsGrpc {
         request: Request<CreateAccountRequest>,
     ) -> Result<Response<CreateAccountResponse>, Status> {
         let r = request.get_ref();
-        self.create::<Accounts, _, _>(
-            &request,
-            method!("CreateAccount"),
-            &r.request_id,
-            (r.account.clone(), r.allow_duplicates),
-            |account| CreateAccountResponse {
-                account: Some(account),
-            },
-        )
-        .await
+        self.handlers
+            .create_rpc::<Accounts, _, _>(
+                &request,
+                (method!("CreateAccount"), &r.request_id),
+                (r.account.clone(), r.allow_duplicates),
+                |account| CreateAccountResponse {
+                    account: Some(account),
+                },
+            )
+            .await
     }
 
     async fn get_account(
@@ -176,16 +103,16 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<UpdateAccountResponse>, Status> {
         let r = request.get_ref();
         let input = (r.account.clone(), r.update_mask.clone(), r.allow_duplicates);
-        self.update::<Accounts, _, _>(
-            &request,
-            method!("UpdateAccount"),
-            &r.request_id,
-            input,
-            |account| UpdateAccountResponse {
-                account: Some(account),
-            },
-        )
-        .await
+        self.handlers
+            .update_rpc::<Accounts, _, _>(
+                &request,
+                (method!("UpdateAccount"), &r.request_id),
+                input,
+                |account| UpdateAccountResponse {
+                    account: Some(account),
+                },
+            )
+            .await
     }
 
     async fn delete_account(
@@ -194,16 +121,17 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<DeleteAccountResponse>, Status> {
         let r = request.get_ref();
         let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
-        self.set_deleted::<Accounts, _, _>(
-            &request,
-            method!("DeleteAccount"),
-            keys,
-            true,
-            |account| DeleteAccountResponse {
-                account: Some(account),
-            },
-        )
-        .await
+        self.handlers
+            .set_deleted_rpc::<Accounts, _, _>(
+                &request,
+                method!("DeleteAccount"),
+                keys,
+                true,
+                |account| DeleteAccountResponse {
+                    account: Some(account),
+                },
+            )
+            .await
     }
 
     async fn undelete_account(
@@ -212,16 +140,17 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<UndeleteAccountResponse>, Status> {
         let r = request.get_ref();
         let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
-        self.set_deleted::<Accounts, _, _>(
-            &request,
-            method!("UndeleteAccount"),
-            keys,
-            false,
-            |account| UndeleteAccountResponse {
-                account: Some(account),
-            },
-        )
-        .await
+        self.handlers
+            .set_deleted_rpc::<Accounts, _, _>(
+                &request,
+                method!("UndeleteAccount"),
+                keys,
+                false,
+                |account| UndeleteAccountResponse {
+                    account: Some(account),
+                },
+            )
+            .await
     }
 
     async fn create_contact(
@@ -229,16 +158,16 @@ impl ContactsService for ContactsGrpc {
         request: Request<CreateContactRequest>,
     ) -> Result<Response<CreateContactResponse>, Status> {
         let r = request.get_ref();
-        self.create::<Contacts, _, _>(
-            &request,
-            method!("CreateContact"),
-            &r.request_id,
-            (r.contact.clone(), r.allow_duplicates),
-            |contact| CreateContactResponse {
-                contact: Some(contact),
-            },
-        )
-        .await
+        self.handlers
+            .create_rpc::<Contacts, _, _>(
+                &request,
+                (method!("CreateContact"), &r.request_id),
+                (r.contact.clone(), r.allow_duplicates),
+                |contact| CreateContactResponse {
+                    contact: Some(contact),
+                },
+            )
+            .await
     }
 
     async fn get_contact(
@@ -282,16 +211,16 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<UpdateContactResponse>, Status> {
         let r = request.get_ref();
         let input = (r.contact.clone(), r.update_mask.clone(), r.allow_duplicates);
-        self.update::<Contacts, _, _>(
-            &request,
-            method!("UpdateContact"),
-            &r.request_id,
-            input,
-            |contact| UpdateContactResponse {
-                contact: Some(contact),
-            },
-        )
-        .await
+        self.handlers
+            .update_rpc::<Contacts, _, _>(
+                &request,
+                (method!("UpdateContact"), &r.request_id),
+                input,
+                |contact| UpdateContactResponse {
+                    contact: Some(contact),
+                },
+            )
+            .await
     }
 
     async fn delete_contact(
@@ -300,16 +229,17 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<DeleteContactResponse>, Status> {
         let r = request.get_ref();
         let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
-        self.set_deleted::<Contacts, _, _>(
-            &request,
-            method!("DeleteContact"),
-            keys,
-            true,
-            |contact| DeleteContactResponse {
-                contact: Some(contact),
-            },
-        )
-        .await
+        self.handlers
+            .set_deleted_rpc::<Contacts, _, _>(
+                &request,
+                method!("DeleteContact"),
+                keys,
+                true,
+                |contact| DeleteContactResponse {
+                    contact: Some(contact),
+                },
+            )
+            .await
     }
 
     async fn undelete_contact(
@@ -318,16 +248,17 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<UndeleteContactResponse>, Status> {
         let r = request.get_ref();
         let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
-        self.set_deleted::<Contacts, _, _>(
-            &request,
-            method!("UndeleteContact"),
-            keys,
-            false,
-            |contact| UndeleteContactResponse {
-                contact: Some(contact),
-            },
-        )
-        .await
+        self.handlers
+            .set_deleted_rpc::<Contacts, _, _>(
+                &request,
+                method!("UndeleteContact"),
+                keys,
+                false,
+                |contact| UndeleteContactResponse {
+                    contact: Some(contact),
+                },
+            )
+            .await
     }
 
     async fn list_audit_entries(
@@ -335,25 +266,13 @@ impl ContactsService for ContactsGrpc {
         request: Request<ListAuditEntriesRequest>,
     ) -> Result<Response<ListAuditEntriesResponse>, Status> {
         let p = principal(&request)?;
-        p.require("contacts.audit.read")?;
         let r = request.get_ref();
-        // The history is visible exactly to those who can see the record.
-        match kind(&r.resource_type)? {
-            Kind::Account => {
-                self.handlers.get::<Accounts>(p, &r.resource_id).await?;
-            }
-            Kind::Contact => {
-                self.handlers.get::<Contacts>(p, &r.resource_id).await?;
-            }
-        }
-        let page = audit::HistoryPage {
-            resource_type: &r.resource_type,
-            resource_id: &r.resource_id,
-            page_size: r.page_size,
-            page_token: &r.page_token,
+        let page = (r.resource_id.as_str(), r.page_size, &*r.page_token);
+        let records = &self.handlers.0;
+        let (entries, next_page_token) = match kind(&r.resource_type)? {
+            Kind::Account => records.history::<Accounts>(p, AUDIT_READ, page).await?,
+            Kind::Contact => records.history::<Contacts>(p, AUDIT_READ, page).await?,
         };
-        let (entries, next_page_token) =
-            audit::history(&self.handlers.db, &self.handlers.pages, p, page, 1000).await?;
         Ok(Response::new(ListAuditEntriesResponse {
             entries,
             next_page_token,
@@ -800,7 +719,10 @@ impl ContactsService for ContactsGrpc {
             request_id: &r.request_id,
             request: r,
         };
-        let custom_field = self.handlers.create_custom_field(p, idem, input).await?;
+        let custom_field = self
+            .handlers
+            .create_custom_field::<CustomerFields, _>(p, idem, input)
+            .await?;
         Ok(Response::new(CreateCustomFieldResponse {
             custom_field: Some(custom_field),
         }))
@@ -812,7 +734,10 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<ListCustomFieldsResponse>, Status> {
         let custom_fields = self
             .handlers
-            .list_custom_fields(principal(&request)?, &request.get_ref().resource_type)
+            .list_custom_fields::<CustomerFields>(
+                principal(&request)?,
+                &request.get_ref().resource_type,
+            )
             .await?;
         Ok(Response::new(ListCustomFieldsResponse { custom_fields }))
     }
@@ -835,7 +760,7 @@ impl ContactsService for ContactsGrpc {
         };
         let custom_field = self
             .handlers
-            .update_custom_field(p, idem, input, mask)
+            .update_custom_field::<CustomerFields, _>(p, idem, input, mask)
             .await?;
         Ok(Response::new(UpdateCustomFieldResponse {
             custom_field: Some(custom_field),
@@ -854,7 +779,7 @@ impl ContactsService for ContactsGrpc {
             request: r,
         };
         self.handlers
-            .delete_custom_field(p, idem, &r.id, &r.etag)
+            .delete_custom_field::<CustomerFields, _>(p, idem, &r.id, &r.etag)
             .await?;
         Ok(Response::new(DeleteCustomFieldResponse {}))
     }
@@ -916,39 +841,32 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<ImportRecordsResponse>, Status> {
         let p = principal(&request)?.clone();
         let mut stream = request.into_inner();
-        let options = match stream.message().await?.and_then(|m| m.part) {
-            Some(import_records_request::Part::Options(options)) => options,
-            _ => {
-                return Err(
-                    Error::invalid("options", "the first message must carry the options").into(),
-                );
-            }
-        };
-        let kind = Kind::parse("options.resource_type", &options.resource_type)?;
-        let policy = DuplicatePolicy::try_from(options.duplicate_policy)
-            .ok()
-            .filter(|p| *p != DuplicatePolicy::Unspecified)
-            .ok_or_else(|| {
-                Error::invalid("options.duplicate_policy", "must be skip, update or create")
-            })?;
-        let settings = ImportSettings {
-            dry_run: options.dry_run,
-            policy,
-        };
-        let response = match kind {
+        let (options, settings) = rpc::import_options(&mut stream, import_part).await?;
+        let records = &self.handlers.0;
+        let summary = match Kind::parse("options.resource_type", &options.resource_type)? {
             Kind::Account => {
-                import_stream::<Accounts>(&self.handlers, &p, settings, stream).await?
+                records
+                    .import_stream::<Accounts, _>(&p, settings, (stream, import_part))
+                    .await?
             }
             Kind::Contact => {
-                import_stream::<Contacts>(&self.handlers, &p, settings, stream).await?
+                records
+                    .import_stream::<Contacts, _>(&p, settings, (stream, import_part))
+                    .await?
             }
         };
-        Ok(Response::new(response))
+        Ok(Response::new(ImportRecordsResponse {
+            rows: summary.rows,
+            created: summary.created,
+            updated: summary.updated,
+            skipped: summary.skipped,
+            failed: summary.failed,
+            results: summary.results,
+            dry_run: summary.dry_run,
+        }))
     }
 
-    type ExportRecordsStream = std::pin::Pin<
-        Box<dyn tokio_stream::Stream<Item = Result<ExportRecordsResponse, Status>> + Send>,
-    >;
+    type ExportRecordsStream = rpc::ExportStream<ExportRecordsResponse>;
 
     async fn export_records(
         &self,
@@ -956,86 +874,30 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<Self::ExportRecordsStream>, Status> {
         let p = principal(&request)?.clone();
         let r = request.into_inner();
-        let format = ExportFormat::try_from(r.format)
-            .map_err(|_| Error::invalid("format", "must be CSV or XLSX"))?;
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let handlers = self.handlers.clone();
-        match Kind::parse("resource_type", &r.resource_type)? {
+        let records = &self.handlers.0;
+        let wrap = |chunk| ExportRecordsResponse { chunk };
+        let export = (r.filter, r.format);
+        let stream = match Kind::parse("resource_type", &r.resource_type)? {
             Kind::Account => {
-                let header = handlers
-                    .start_export::<Accounts>(&p, &r.filter, format)
-                    .await?;
-                tokio::spawn(
-                    handlers
-                        .0
-                        .stream_export::<Accounts>(p, r.filter, format, header, tx),
-                );
+                records
+                    .export_stream::<Accounts, _>(p, export, wrap)
+                    .await?
             }
             Kind::Contact => {
-                let header = handlers
-                    .start_export::<Contacts>(&p, &r.filter, format)
-                    .await?;
-                tokio::spawn(
-                    handlers
-                        .0
-                        .stream_export::<Contacts>(p, r.filter, format, header, tx),
-                );
+                records
+                    .export_stream::<Contacts, _>(p, export, wrap)
+                    .await?
             }
-        }
-        let chunks = tokio_stream::StreamExt::map(ReceiverStream::new(rx), |bytes| {
-            bytes
-                .map(|chunk| ExportRecordsResponse { chunk })
-                .map_err(Status::from)
-        });
-        Ok(Response::new(Box::pin(chunks)))
+        };
+        Ok(Response::new(stream))
     }
 }
 
-/// Reads an import stream after its options: CSV chunks or structured rows, numbered from 1,
-/// imported a batch at a time.
-async fn import_stream<R: Tabular>(
-    handlers: &Handlers,
-    principal: &crm_platform::auth::Principal,
-    settings: ImportSettings,
-    mut stream: Streaming<ImportRecordsRequest>,
-) -> Result<ImportRecordsResponse, Status> {
-    let mut tally = Tally::new(R::KIND);
-    let mut rows = RowReader::default();
-    let mut batch = Vec::with_capacity(import::BATCH_ROWS);
-    while let Some(message) = stream.message().await? {
-        match message.part {
-            Some(import_records_request::Part::Csv(bytes)) => rows.csv(&bytes, &mut batch)?,
-            Some(import_records_request::Part::Rows(structured)) => {
-                rows.structured(structured.rows, &mut batch)?
-            }
-            _ => return Err(Error::invalid("part", "options come once, first").into()),
-        }
-        import::check_row_count(rows.rows_read())?;
-        // One message may carry thousands of short rows: each batch stays one bounded
-        // transaction however the client chunks its file.
-        while batch.len() >= import::BATCH_ROWS {
-            let rest = batch.split_off(import::BATCH_ROWS);
-            let full = std::mem::replace(&mut batch, rest);
-            handlers
-                .import_batch::<R>(principal, settings, full, &mut tally)
-                .await?;
-        }
-    }
-    rows.finish(&mut batch);
-    import::check_row_count(rows.rows_read())?;
-    for chunk in batch.chunks(import::BATCH_ROWS) {
-        handlers
-            .import_batch::<R>(principal, settings, chunk.to_vec(), &mut tally)
-            .await?;
-    }
-    let summary = tally.finish(settings.dry_run);
-    Ok(ImportRecordsResponse {
-        rows: summary.rows,
-        created: summary.created,
-        updated: summary.updated,
-        skipped: summary.skipped,
-        failed: summary.failed,
-        results: summary.results,
-        dry_run: summary.dry_run,
+/// The shared reading of one message of an import stream.
+fn import_part(message: ImportRecordsRequest) -> Option<rpc::ImportPart> {
+    Some(match message.part? {
+        import_records_request::Part::Options(options) => rpc::ImportPart::Options(options),
+        import_records_request::Part::Csv(bytes) => rpc::ImportPart::Csv(bytes),
+        import_records_request::Part::Rows(rows) => rpc::ImportPart::Rows(rows),
     })
 }

@@ -31,7 +31,6 @@ pub mod sensitive;
 pub mod tabular;
 
 use sea_orm::DatabaseConnection;
-use tonic::service::interceptor::InterceptedService;
 use tonic::service::{Routes, RoutesBuilder};
 
 use crm_platform::config::ConfigError;
@@ -48,13 +47,13 @@ pub const SERVICE_NAME: &str = "crm.contacts.v1.ContactsService";
 pub const AUDIENCE: &str = "contacts";
 
 /// Adds the contacts service to `routes`, behind principal verification, and returns its
-/// handlers: the caller runs their outbox relay and [`jobs::run`]. Fails when the target's
-/// keys are not the contacts service's.
+/// handlers and its in-process routes: the caller runs their outbox relay and
+/// [`jobs::run`]. Fails when the target's keys are not the contacts service's.
 pub fn add_to(
     routes: &mut RoutesBuilder,
     db: DatabaseConnection,
     infra: &Infra,
-) -> Result<handlers::Handlers, ConfigError> {
+) -> Result<(handlers::Handlers, Routes), ConfigError> {
     let relay = Relay::new(db.clone(), infra.bus.clone());
     let handlers = handlers::Handlers(handlers::Records {
         cache_prefix: "contacts:v1",
@@ -64,29 +63,9 @@ pub fn add_to(
         pages: PageTokens::new(&infra.secrets.page_key),
         keys: infra.secrets.data_keys()?,
     });
-
-    add_server(routes, handlers.clone(), infra)?;
-    Ok(handlers)
-}
-
-/// Adds the gRPC service over `handlers`, behind the check of forwarded principals.
-fn add_server(
-    routes: &mut RoutesBuilder,
-    handlers: handlers::Handlers,
-    infra: &Infra,
-) -> Result<(), ConfigError> {
-    let codec = infra.secrets.principal_codec(AUDIENCE)?;
-    let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers))
+    let server = ContactsServiceServer::new(grpc::ContactsGrpc::new(handlers.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    routes.add_service(InterceptedService::new(server, codec.interceptor()));
-    Ok(())
-}
-
-/// The service as other parts of this process call it: the same handlers and the same
-/// principal check as its public routes, without a socket.
-pub fn in_process(handlers: &handlers::Handlers, infra: &Infra) -> Result<Routes, ConfigError> {
-    let mut routes = RoutesBuilder::default();
-    add_server(&mut routes, handlers.clone(), infra)?;
-    Ok(routes.routes())
+    let in_process = crm_platform::service::add_verified(routes, server, infra, AUDIENCE)?;
+    Ok((handlers, in_process))
 }

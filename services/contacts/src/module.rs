@@ -3,7 +3,7 @@
 use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
 
-use crate::{SERVICE_NAME, add_to, in_process, jobs, migration};
+use crate::{SERVICE_NAME, add_to, jobs, migration};
 use crm_platform::config::{self, ConfigError, env, number};
 use crm_platform::error::Error;
 use crm_platform::service::{BoxFuture, Running, ServiceModule, StartContext};
@@ -38,8 +38,7 @@ impl ServiceModule for Contacts {
         context: StartContext<'_>,
     ) -> Result<Running, ConfigError> {
         let schedule = schedule_from_env()?;
-        let handlers = add_to(routes, context.db, context.infra)?;
-        let in_process = in_process(&handlers, context.infra)?;
+        let (handlers, in_process) = add_to(routes, context.db, context.infra)?;
         tokio::spawn(handlers.relay.clone().run(context.shutdown.clone().wait()));
         tokio::spawn(jobs::run(handlers, schedule, context.shutdown.wait()));
         Ok(Running { in_process })

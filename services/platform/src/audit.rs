@@ -26,6 +26,16 @@ pub struct Change {
     pub after: String,
 }
 
+/// An enum number's name for audit entries (empty when unset), or the number when it is not
+/// defined.
+pub fn enum_name<E: TryFrom<i32> + std::fmt::Debug>(value: i32) -> String {
+    match E::try_from(value) {
+        Ok(e) if value != 0 => format!("{e:?}"),
+        Ok(_) => String::new(),
+        Err(_) => value.to_string(),
+    }
+}
+
 /// Returns the fields whose values differ between two snapshots of the same fields.
 pub fn diff(before: &[(&str, String)], after: &[(&str, String)]) -> Vec<Change> {
     before

@@ -23,6 +23,7 @@ pub mod housekeeping;
 pub mod idempotency;
 pub mod idle;
 pub mod migration;
+pub mod money;
 pub mod normalize;
 pub mod paging;
 pub mod private_files;

@@ -75,3 +75,85 @@ mod tests {
         assert_eq!(days_in_month(0, 2), 29);
     }
 }
+
+/// A calendar day stored as the number `yyyymmdd` (20261201), so days sort and compare as
+/// integers; 0 is no day.
+pub mod day {
+    use super::{civil_date, days_in_month};
+    use crate::validate::Violations;
+    use crm_proto::common::Date;
+
+    /// The day of a wire date, checked in `field`: unset (or all zero) is 0, anything else
+    /// must be a real day from the year 1900 to 9999.
+    pub fn check(v: &mut Violations, field: &str, date: Option<&Date>) -> i32 {
+        let Some(date) = date.filter(|d| **d != Date::default()) else {
+            return 0;
+        };
+        let real = (1900..=9999).contains(&date.year)
+            && (1..=12).contains(&date.month)
+            && date.day >= 1
+            && date.day as u32 <= days_in_month(date.year, date.month as u32);
+        if !real {
+            v.add(field, "must be a real day from the year 1900 on");
+            return 0;
+        }
+        date.year * 10_000 + date.month * 100 + date.day
+    }
+
+    /// The wire date of a stored day; `None` for 0.
+    pub fn to_wire(day: i32) -> Option<Date> {
+        (day != 0).then_some(Date {
+            year: day / 10_000,
+            month: day / 100 % 100,
+            day: day % 100,
+        })
+    }
+
+    /// The UTC day of a time in microseconds.
+    pub fn of_micros(micros: i64) -> i32 {
+        let (year, month, day) = civil_date(micros);
+        year * 10_000 + month as i32 * 100 + day as i32
+    }
+
+    /// `2026-12-01`.
+    pub fn format(day: i32) -> String {
+        if day == 0 {
+            return String::new();
+        }
+        format!(
+            "{:04}-{:02}-{:02}",
+            day / 10_000,
+            day / 100 % 100,
+            day % 100
+        )
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn days_round_trip_and_refuse_unreal_dates() {
+            let mut v = Violations::new();
+            let leap = Date {
+                year: 2028,
+                month: 2,
+                day: 29,
+            };
+            assert_eq!(check(&mut v, "d", Some(&leap)), 20280229);
+            assert_eq!(to_wire(20280229), Some(leap));
+            assert_eq!(check(&mut v, "d", None), 0);
+            assert!(v.finish().is_ok());
+            let mut v = Violations::new();
+            let unreal = Date {
+                year: 2027,
+                month: 2,
+                day: 29,
+            };
+            check(&mut v, "d", Some(&unreal));
+            assert!(v.finish().is_err());
+            assert_eq!(of_micros(0), 19700101);
+            assert_eq!(format(20261201), "2026-12-01");
+        }
+    }
+}

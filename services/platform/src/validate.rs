@@ -13,6 +13,14 @@ impl Violations {
         Self::default()
     }
 
+    /// Checks that `value` is a defined value of the enum `E` and returns it.
+    pub fn enumeration<E: TryFrom<i32>>(&mut self, field: &str, value: i32) -> i32 {
+        if E::try_from(value).is_err() {
+            self.add(field, format!("{value} is not a defined value"));
+        }
+        value
+    }
+
     /// Records a violation.
     pub fn add(&mut self, field: &str, description: impl Into<String>) {
         self.0.push(FieldViolation {

@@ -6,8 +6,7 @@
 //! Record writes that set custom values read the definitions under a shared row lock (on
 //! PostgreSQL; SQLite writes are serial anyway) and a definition change takes its row's lock
 //! before counting uses, so a value cannot slip in between the count and the change. The
-//! standard methods on definitions, which announce changes as the service's events, stay
-//! with each service.
+//! standard methods on definitions are [`crate::definitions`].
 
 use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
@@ -234,4 +233,26 @@ pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Resu
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("custom_field", id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lowercase_identifiers() {
+        for good in ["segment", "vip_level2", "a"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "2nd",
+            "Segment",
+            "has space",
+            "dash-ed",
+            &"x".repeat(49),
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entity::record_index::{Column, Entity};
-use crate::resource::{DUPLICATE_KINDS, Resource};
+use crate::resource::Resource;
 use crate::store;
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
@@ -32,7 +32,7 @@ pub async fn find_sets<R: Resource, C: ConnectionTrait>(
         .select_only()
         .column(Column::KeyKind)
         .column(Column::KeyValue)
-        .filter(Column::KeyKind.is_in(DUPLICATE_KINDS.iter().copied()))
+        .filter(Column::KeyKind.is_in(R::DUPLICATE_KINDS.iter().copied()))
         .group_by(Column::KeyKind)
         .group_by(Column::KeyValue)
         .having(Expr::col(Column::RecordId).count().gt(1))

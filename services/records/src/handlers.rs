@@ -6,7 +6,7 @@ use crm_platform::clock;
 use std::sync::Arc;
 
 use prost::Message as _;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, QueryFilter};
 
 use crate::resource::{Action, Resource, Stamps, WriteContext};
 use crate::store::{self, ListQuery, Order};
@@ -108,11 +108,13 @@ impl Records {
     ) -> Option<Result<R::Proto, Error>> {
         let bytes = self.cache.get(key).await?;
         let proto = R::Proto::decode(bytes.as_slice()).ok()?;
-        Some(if principal.reaches(R::keys(&proto).1) {
-            Ok(proto)
-        } else {
-            Err(Error::not_found(R::KIND, id))
-        })
+        Some(
+            if crate::resource::reaches::<R>(principal, R::keys(&proto).1) {
+                Ok(proto)
+            } else {
+                Err(Error::not_found(R::KIND, id))
+            },
+        )
     }
 
     /// Returns one page of records the caller may see, and the next page's token.
@@ -262,7 +264,7 @@ impl Records {
             let mut model = model;
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None).await?;
             check_links::<R>(&txn, principal, &model).await?;
-            if !allow_duplicates {
+            if !allow_duplicates || R::KEYS_UNIQUE {
                 refuse_duplicate::<R>(&txn, principal, &model).await?;
             }
             let proto = self.insert_new::<R>(&txn, principal, &model).await?;
@@ -305,7 +307,7 @@ impl Records {
             check_links::<R>(&txn, principal, &next).await?;
             let keys_changed =
                 index::duplicate_keys::<R>(&next) != index::duplicate_keys::<R>(&current);
-            if keys_changed && !allow_duplicates {
+            if keys_changed && (!allow_duplicates || R::KEYS_UNIQUE) {
                 refuse_duplicate::<R>(&txn, principal, &next).await?;
             }
             let proto = self
@@ -366,6 +368,11 @@ impl Records {
                     ..stamps.clone()
                 },
             );
+            // A restored record must not share a unique key (a product code) with a record
+            // created while it was deleted.
+            if !deleted && R::KEYS_UNIQUE {
+                refuse_duplicate::<R>(&txn, principal, &next).await?;
+            }
             let action = if deleted {
                 Action::Delete
             } else {
@@ -555,7 +562,7 @@ async fn refuse_duplicate<R: Resource>(
     match index::find_duplicate::<R>(txn, &principal.tenant_id, model).await? {
         Some((existing, key)) => {
             let existing = index::as_seen_by::<R>(txn, principal, &existing).await?;
-            Err(index::duplicate_error(R::KIND, existing, key))
+            Err(index::duplicate_error::<R>(existing, key))
         }
         None => Ok(()),
     }
@@ -590,12 +597,141 @@ pub async fn current<R: Resource>(
 /// A new owner must be within the caller's data scope: a rep cannot hand records to, or take
 /// them from, people outside it.
 pub fn check_owner<R: Resource>(principal: &Principal, owner_id: &str) -> Result<(), Error> {
-    if principal.reaches(owner_id) {
+    if crate::resource::reaches::<R>(principal, owner_id) {
         Ok(())
     } else {
         Err(Error::invalid(
             format!("{}.owner_id", R::KIND),
             "is outside your data scope",
         ))
+    }
+}
+
+/// What an upsert by external id did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// No record had the external id: one was created.
+    Created,
+    /// The record with the external id was changed (and restored if it was deleted).
+    Updated,
+    /// The record already held every value sent: nothing was written.
+    Unchanged,
+}
+
+impl Records {
+    /// Creates or changes the record another system knows by `R::external_id(input)`, with
+    /// every field of [`Resource::UPSERT_FIELDS`] as sent. Sending the same values again
+    /// writes nothing, so a system that re-sends its whole catalogue changes only what
+    /// changed. A deleted record that is sent again is restored.
+    pub async fn upsert<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        principal: &Principal,
+        idem: Idempotency<'_, M>,
+        input: R::Proto,
+        wrap: fn(R::Proto, Upserted) -> Resp,
+    ) -> Result<Resp, Error> {
+        principal.require(R::WRITE)?;
+        let key = RequestKey::new(principal, idem.method, idem.request_id, idem.request)?;
+        let field = format!("{}.external_id", R::KIND);
+        let Some(column) = R::external_id_column() else {
+            return Err(Error::invalid(field, "this resource has no external id"));
+        };
+        let external_id = R::external_id(&input).to_owned();
+        if external_id.is_empty() {
+            return Err(Error::invalid(field, "is required"));
+        }
+        let changed_id = std::sync::OnceLock::new();
+        let changed = &changed_id;
+        let response = mutate(&self.db, key.as_ref(), |txn| async move {
+            let lock = format!("{}/{}/external/{external_id}", principal.tenant_id, R::KIND);
+            crm_platform::db::lock_keys(&txn, &[lock]).await?;
+            let found = store::scoped::<R>(principal)
+                .filter(column.eq(external_id.as_str()))
+                .one(&txn)
+                .await?;
+            let Some(current) = found else {
+                let id = uuid::Uuid::now_v7().to_string();
+                let mut model = R::create(
+                    &principal.tenant_id,
+                    principal.user_id.clone(),
+                    (id, clock::now_micros()),
+                    input,
+                    &self.write_context(principal),
+                )?;
+                custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None)
+                    .await?;
+                check_links::<R>(&txn, principal, &model).await?;
+                refuse_duplicate::<R>(&txn, principal, &model).await?;
+                let proto = self.insert_new::<R>(&txn, principal, &model).await?;
+                return Ok((txn, wrap(proto, Upserted::Created)));
+            };
+            if R::is_erased(&current) {
+                return Err(Error::precondition(
+                    "RESOURCE_ERASED",
+                    format!(
+                        "{} {} was erased and cannot change",
+                        R::KIND,
+                        R::stamps(&current).id
+                    ),
+                ));
+            }
+            let mask: Vec<String> = R::UPSERT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+            let mut next = R::update(&current, input, &mask, &self.write_context(principal))?;
+            custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut next, Some(&current))
+                .await?;
+            let mut stamps = R::stamps(&next);
+            let deleted = stamps.delete_time.is_some();
+            let same = R::audit_fields(&next) == R::audit_fields(&current)
+                && R::custom_json(&next) == R::custom_json(&current)
+                && R::labels(&next) == R::labels(&current);
+            if same && !deleted {
+                return Ok((txn, wrap(R::to_proto(&current), Upserted::Unchanged)));
+            }
+            stamps.delete_time = None;
+            R::set_stamps(&mut next, stamps);
+            check_links::<R>(&txn, principal, &next).await?;
+            if deleted || index::duplicate_keys::<R>(&next) != index::duplicate_keys::<R>(&current)
+            {
+                refuse_duplicate::<R>(&txn, principal, &next).await?;
+            }
+            let _ = changed.set(R::stamps(&next).id);
+            let action = if deleted {
+                Action::Undelete
+            } else {
+                Action::Update
+            };
+            let proto = self
+                .save_change::<R>(&txn, principal, &current, next, action, &[])
+                .await?;
+            Ok((txn, wrap(proto, Upserted::Updated)))
+        })
+        .await?;
+        match changed_id.get() {
+            Some(id) => self.after_write::<R>(principal, id).await,
+            None => self.relay.wake(),
+        }
+        Ok(response)
+    }
+}
+
+impl Records {
+    /// One page of a record's change history, newest first. The history is visible exactly
+    /// to those who can see the record (and hold `permission`, the service's audit reading):
+    /// anyone else is answered as if the record did not exist.
+    pub async fn history<R: Resource>(
+        &self,
+        principal: &Principal,
+        permission: &str,
+        (resource_id, page_size, page_token): (&str, i32, &str),
+    ) -> Result<(Vec<crm_proto::common::AuditEntry>, String), Error> {
+        principal.require(permission)?;
+        self.get::<R>(principal, resource_id).await?;
+        let page = audit::HistoryPage {
+            resource_type: R::KIND,
+            resource_id,
+            page_size,
+            page_token,
+        };
+        audit::history(&self.db, &self.pages, principal, page, MAX_PAGE_SIZE).await
     }
 }

@@ -262,6 +262,15 @@ impl Records {
         tally: &mut Tally,
     ) -> Result<(), Error> {
         principal.require(R::WRITE)?;
+        if R::KEYS_UNIQUE && settings.policy == DuplicatePolicy::Create {
+            return Err(Error::invalid(
+                "options.duplicate_policy",
+                format!(
+                    "a {} is unique by its key; skip or update duplicates",
+                    R::KIND
+                ),
+            ));
+        }
         let txn = crm_platform::db::begin_write(&self.db).await?;
         // Read once for the batch, under the lock a record write takes on them.
         let definitions =
@@ -292,7 +301,11 @@ impl Records {
         // policy: it is someone else's customer, neither to be named nor changed.
         let held: Vec<String> = holders.values().cloned().collect();
         let owners = index::owners::<R>(&txn, &principal.tenant_id, &held).await?;
-        let reachable = |id: &str| owners.get(id).is_some_and(|o| principal.reaches(o));
+        let reachable = |id: &str| {
+            owners
+                .get(id)
+                .is_some_and(|o| crate::resource::reaches::<R>(principal, o))
+        };
         let mut fresh = Vec::with_capacity(ready.len());
         let mut updates = Vec::new();
         for (number, row, model) in ready {

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::entity::record_index::{ActiveModel, Column, Entity};
-use crate::resource::{DUPLICATE_KINDS, IndexKey, Resource};
+use crate::resource::{IndexKey, Resource};
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 
@@ -102,7 +102,7 @@ pub async fn insert_new_many<R: Resource>(
 /// The duplicate-detection keys of a row.
 pub fn duplicate_keys<R: Resource>(model: &R::Model) -> Vec<IndexKey> {
     let mut keys = R::index_keys(model);
-    keys.retain(|k| DUPLICATE_KINDS.contains(&k.kind));
+    keys.retain(|k| R::DUPLICATE_KINDS.contains(&k.kind));
     keys.sort();
     keys.dedup();
     keys
@@ -143,7 +143,7 @@ pub async fn find_duplicate<R: Resource>(
         .one(txn)
         .await?;
     Ok(found.and_then(|row| {
-        let kind = DUPLICATE_KINDS.iter().find(|k| **k == row.key_kind)?;
+        let kind = R::DUPLICATE_KINDS.iter().find(|k| **k == row.key_kind)?;
         Some((row.record_id, IndexKey::new(kind, row.key_value)))
     }))
 }
@@ -166,7 +166,7 @@ pub async fn holders<R: Resource>(
         .collect();
     crm_platform::db::lock_keys(txn, &lock_names).await?;
     // By kind, so the lookup walks the (tenant, kind, key kind, value) index.
-    for kind in DUPLICATE_KINDS {
+    for kind in R::DUPLICATE_KINDS {
         let values: Vec<&str> = keys
             .iter()
             .filter(|k| k.kind == *kind)
@@ -206,7 +206,8 @@ pub enum Existing {
 
 /// The refusal of a write that would duplicate an existing record: `ALREADY_EXISTS` with
 /// reason `DUPLICATE_RECORD` and the shared value, so two reps do not chase one customer.
-pub fn duplicate_error(kind: &'static str, existing: Existing, key: IndexKey) -> Error {
+pub fn duplicate_error<R: Resource>(existing: Existing, key: IndexKey) -> Error {
+    let kind = R::KIND;
     let mut metadata: std::collections::HashMap<String, String> = [
         ("matched_field".to_owned(), key.kind.to_owned()),
         ("matched_value".to_owned(), key.value.clone()),
@@ -227,10 +228,14 @@ pub fn duplicate_error(kind: &'static str, existing: Existing, key: IndexKey) ->
     };
     Error::AlreadyExists {
         reason: "DUPLICATE_RECORD",
-        message: format!(
-            "{whose} has the same {}: {}; set allow_duplicates to save anyway",
-            key.kind, key.value
-        ),
+        message: if R::KEYS_UNIQUE {
+            format!("{whose} has the same {}: {}", key.kind, key.value)
+        } else {
+            format!(
+                "{whose} has the same {}: {}; set allow_duplicates to save anyway",
+                key.kind, key.value
+            )
+        },
         metadata,
     }
 }
@@ -273,7 +278,7 @@ pub async fn as_seen_by<R: Resource>(
         .await?
         .ok_or_else(|| Error::internal("a duplicate key names a missing record"))?;
     let owner = R::stamps(&row).owner_id;
-    if principal.reaches(&owner) {
+    if crate::resource::reaches::<R>(principal, &owner) {
         return Ok(Existing::Visible(id.to_owned()));
     }
     let disclose = R::discloses_duplicate_owner(txn, &principal.tenant_id).await?;

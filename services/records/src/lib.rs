@@ -6,6 +6,7 @@
 pub mod bulk;
 pub mod custom_fields;
 pub mod custom_values;
+pub mod definitions;
 pub mod duplicates;
 pub mod entity;
 pub mod export;
@@ -15,7 +16,9 @@ pub mod index;
 pub mod jobs;
 pub mod json;
 pub mod labels;
+pub mod ranked;
 pub mod resource;
+pub mod rpc;
 pub mod schema;
 pub mod search;
 pub mod store;

@@ -9,7 +9,7 @@ use sea_orm::{
     IntoActiveModel, ModelTrait,
 };
 
-use crm_platform::auth::Principal;
+use crm_platform::auth::{OwnerFilter, Principal};
 use crm_platform::error::Error;
 use crm_platform::normalize::PhoneRegion;
 use crm_platform::sealing::DataKeys;
@@ -49,8 +49,8 @@ impl IndexKey {
     }
 }
 
-/// The index kinds that make two records duplicates of each other.
-pub const DUPLICATE_KINDS: &[&str] = &["phone", "email", "name"];
+/// The index kinds that make two customers duplicates of each other.
+pub const CUSTOMER_KEYS: &[&str] = &["phone", "email", "name"];
 
 /// A record in another table whose reference a merge moved, so its cached copy is dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +169,34 @@ pub struct OwnerChange<'a> {
     pub to: &'a str,
 }
 
-/// An owner-scoped, soft-deletable, versioned resource of a service.
+/// Who of a tenant sees a resource's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Records belong to an owner; the caller's data scope (own, team, all) decides which
+    /// they see: customers, leads, opportunities, tickets.
+    Owner,
+    /// Records are the tenant's, seen by everyone holding the read permission: products,
+    /// price lists, pipelines, queues. The owner column keeps who created the record.
+    Tenant,
+}
+
+/// The owners whose records of `R` the caller sees.
+pub fn owner_filter<R: Resource>(principal: &Principal) -> OwnerFilter {
+    match R::SCOPE {
+        Scope::Owner => principal.owner_filter(),
+        Scope::Tenant => OwnerFilter::Any,
+    }
+}
+
+/// Whether the caller sees a record of `R` held by `owner_id`.
+pub fn reaches<R: Resource>(principal: &Principal, owner_id: &str) -> bool {
+    match R::SCOPE {
+        Scope::Owner => principal.reaches(owner_id),
+        Scope::Tenant => true,
+    }
+}
+
+/// A soft-deletable, versioned resource of a service, owner- or tenant-scoped.
 pub trait Resource: Send + Sync + 'static {
     /// The sea-orm entity.
     type Entity: EntityTrait<Model = Self::Model, ActiveModel = Self::Active>;
@@ -189,6 +216,13 @@ pub trait Resource: Send + Sync + 'static {
 
     /// Resource type name, as in errors, audit and cache keys.
     const KIND: &'static str;
+    /// Who of the tenant sees its records.
+    const SCOPE: Scope = Scope::Owner;
+    /// The index kinds of [`Self::index_keys`] that make two records duplicates of each other.
+    const DUPLICATE_KINDS: &'static [&'static str] = CUSTOMER_KEYS;
+    /// Whether a duplicate is always refused (a product code names one product), rather than
+    /// allowed when the writer says so (two customers may share a switchboard number).
+    const KEYS_UNIQUE: bool = false;
     /// Permission to read.
     const READ: &'static str;
     /// Permission to create, change and delete.
@@ -226,11 +260,15 @@ pub trait Resource: Send + Sync + 'static {
     fn custom_json(model: &Self::Model) -> String;
     /// Replaces the custom values.
     fn set_custom_json(model: &mut Self::Model, json: String);
-    /// Marks a row as merged into `survivor_id`.
-    fn set_merged_into(model: &mut Self::Model, survivor_id: &str);
+    /// Marks a row as merged into `survivor_id`; only resources that merge keep it.
+    fn set_merged_into(model: &mut Self::Model, survivor_id: &str) {
+        let _ = (model, survivor_id);
+    }
     /// Fills the survivor's empty fields from a merged row and unions its lists (labels are
-    /// merged by the caller).
-    fn absorb(survivor: &mut Self::Model, merged: &Self::Model);
+    /// merged by the caller); only resources that merge do anything.
+    fn absorb(survivor: &mut Self::Model, merged: &Self::Model) {
+        let _ = (survivor, merged);
+    }
     /// Moves references to `from_id` in other rows of this service onto `to_id`.
     fn repoint<'a>(
         txn: &'a DatabaseTransaction,
@@ -288,6 +326,18 @@ pub trait Resource: Send + Sync + 'static {
     }
     /// The id, owner and etag of a wire form (what a client sent, or a cached copy).
     fn keys(proto: &Self::Proto) -> (&str, &str, &str);
+    /// The column of the id another system (an ERP's item code) knows a record by, for
+    /// upserts; `None` when the resource has none.
+    fn external_id_column() -> Option<<Self::Entity as EntityTrait>::Column> {
+        None
+    }
+    /// The external id of a wire form.
+    fn external_id(proto: &Self::Proto) -> &str {
+        let _ = proto;
+        ""
+    }
+    /// The fields an upsert writes: every field the other system owns.
+    const UPSERT_FIELDS: &'static [&'static str] = &[];
     /// Whether the tenant lets a writer learn who owns a record the writer cannot see but
     /// would duplicate (so two reps do not chase one customer); by default it does not.
     fn discloses_duplicate_owner<'a>(
@@ -331,12 +381,47 @@ pub trait Resource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 }
 
-/// Implements [`Resource::columns`], [`Resource::stamps`] and [`Resource::set_stamps`] for an
-/// entity whose shared columns carry the shared names (`id`, `owner_id`, `version`, ...).
-/// Expand inside the `impl Resource` block, with the entity's `Column` and `Model` in scope.
+/// Implements the shared-column methods of [`Resource`] for an entity whose shared columns
+/// carry the shared names (`id`, `owner_id`, `version`, `tags`, ...). Expand inside the
+/// `impl Resource` block, with the entity's `Column` and `Model` in scope. `shared_columns!()`
+/// is for customers (tags, group ids, merges); `shared_columns!(tags)` for records that are
+/// labelled with tags only and never merged.
 #[macro_export]
 macro_rules! shared_columns {
     () => {
+        $crate::shared_columns!(@stamps);
+
+        fn labels(m: &Model) -> $crate::resource::Labels {
+            $crate::resource::Labels {
+                tags: $crate::json::from_json(&m.tags),
+                group_ids: $crate::json::from_json(&m.group_ids),
+            }
+        }
+
+        fn set_labels(m: &mut Model, labels: &$crate::resource::Labels) {
+            m.tags = $crate::json::to_json(&labels.tags);
+            m.group_ids = $crate::json::to_json(&labels.group_ids);
+        }
+
+        fn set_merged_into(m: &mut Model, survivor_id: &str) {
+            m.merged_into_id = survivor_id.to_owned();
+        }
+    };
+    (tags) => {
+        $crate::shared_columns!(@stamps);
+
+        fn labels(m: &Model) -> $crate::resource::Labels {
+            $crate::resource::Labels {
+                tags: $crate::json::from_json(&m.tags),
+                group_ids: Vec::new(),
+            }
+        }
+
+        fn set_labels(m: &mut Model, labels: &$crate::resource::Labels) {
+            m.tags = $crate::json::to_json(&labels.tags);
+        }
+    };
+    (@stamps) => {
         fn columns() -> $crate::resource::Columns<Column> {
             $crate::resource::Columns {
                 id: Column::Id,
@@ -375,22 +460,6 @@ macro_rules! shared_columns {
                 update_time: m.update_time,
                 delete_time: m.delete_time,
             }
-        }
-
-        fn labels(m: &Model) -> $crate::resource::Labels {
-            $crate::resource::Labels {
-                tags: $crate::json::from_json(&m.tags),
-                group_ids: $crate::json::from_json(&m.group_ids),
-            }
-        }
-
-        fn set_labels(m: &mut Model, labels: &$crate::resource::Labels) {
-            m.tags = $crate::json::to_json(&labels.tags);
-            m.group_ids = $crate::json::to_json(&labels.group_ids);
-        }
-
-        fn set_merged_into(m: &mut Model, survivor_id: &str) {
-            m.merged_into_id = survivor_id.to_owned();
         }
 
         fn set_stamps(m: &mut Model, s: $crate::resource::Stamps) {

@@ -371,7 +371,7 @@ pub async fn candidates<R: Resource, C: ConnectionTrait>(
             .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
             .filter(Column::RecordKind.eq(R::KIND))
             .filter(Column::Gram.is_in(grams));
-        if let OwnerFilter::OneOf(owners) = principal.owner_filter() {
+        if let OwnerFilter::OneOf(owners) = crate::resource::owner_filter::<R>(principal) {
             query = query.filter(Column::OwnerId.is_in(owners));
         }
         query

@@ -104,7 +104,7 @@ pub struct ListQuery {
 pub fn scoped<R: Resource>(principal: &Principal) -> Select<R::Entity> {
     let columns = R::columns();
     let query = R::Entity::find().filter(columns.tenant_id.eq(principal.tenant_id.as_str()));
-    match principal.owner_filter() {
+    match crate::resource::owner_filter::<R>(principal) {
         OwnerFilter::Any => query,
         OwnerFilter::OneOf(owners) => query.filter(columns.owner_id.is_in(owners)),
     }
