@@ -2,18 +2,24 @@
 //!
 //! - `crm` or `crm up`: the gateway and every service in one process on embedded defaults
 //!   (SQLite under `./data`, in-process cache and bus).
-//! - `crm serve --target <gateway|contacts>`: one role, on PostgreSQL and Redis, as each
-//!   Kubernetes Deployment runs it.
-//! - `crm migrate [--target <gateway|contacts|all>]`: apply database migrations.
-//! - `crm keys --target <gateway|contacts>`: print the `CRM_TARGET_KEYS` of one target, so
-//!   each pod can hold only its own keys instead of `CRM_SECRET`.
+//! - `crm serve --target <target>`: one role (the gateway or a service of the registry), on
+//!   PostgreSQL and Redis, as each Kubernetes Deployment runs it.
+//! - `crm migrate [--target <target|all>]`: apply database migrations.
+//! - `crm keys --target <target>`: print the `CRM_TARGET_KEYS` of one target, so each pod can
+//!   hold only its own keys instead of `CRM_SECRET`.
 
 mod settings;
 mod targets;
 
 use crm_platform::config::{ConfigError, EXIT_CONFIG};
 
-const USAGE: &str = "usage: crm [up | serve --target <gateway|contacts> | migrate [--target <gateway|contacts|all>] | keys --target <gateway|contacts>]";
+/// The usage line, naming the targets of the registry.
+fn usage() -> String {
+    let targets = targets::Target::names().join("|");
+    format!(
+        "usage: crm [up | serve --target <{targets}> | migrate [--target <{targets}|all>] | keys --target <{targets}>]"
+    )
+}
 
 /// A parsed command line.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,7 +45,7 @@ fn parse(args: &[String]) -> Result<Command, ConfigError> {
         match rest {
             [] => Ok(None),
             [flag, name] if flag == "--target" => targets::Target::parse(name).map(Some),
-            _ => Err(ConfigError(USAGE.to_owned())),
+            _ => Err(ConfigError(usage())),
         }
     };
     match args {
@@ -47,15 +53,15 @@ fn parse(args: &[String]) -> Result<Command, ConfigError> {
         [cmd] if cmd == "up" => Ok(Command::Up),
         [cmd, rest @ ..] if cmd == "serve" => target(rest)?
             .map(Command::Serve)
-            .ok_or_else(|| ConfigError(format!("serve needs --target; {USAGE}"))),
+            .ok_or_else(|| ConfigError(format!("serve needs --target; {}", usage()))),
         [cmd, rest @ ..] if cmd == "migrate" => Ok(Command::Migrate(target(rest)?)),
         [cmd, rest @ ..] if cmd == "keys" => match target(rest)? {
             Some(targets::Target::All) | None => {
-                Err(ConfigError(format!("keys needs one --target; {USAGE}")))
+                Err(ConfigError(format!("keys needs one --target; {}", usage())))
             }
             Some(target) => Ok(Command::Keys(target)),
         },
-        _ => Err(ConfigError(USAGE.to_owned())),
+        _ => Err(ConfigError(usage())),
     }
 }
 
@@ -65,7 +71,7 @@ fn main() {
         args.first().map(String::as_str),
         Some("-h" | "--help" | "help")
     ) {
-        println!("{USAGE}");
+        println!("{}", usage());
         return;
     }
     let result = parse(&args).and_then(|command| {

@@ -5,7 +5,8 @@
 
 use crm_platform::service::ServiceModule;
 
-static SERVICES: &[&dyn ServiceModule] = &[&crm_contacts::module::MODULE];
+static SERVICES: &[&dyn ServiceModule] =
+    &[&crm_contacts::module::MODULE, &crm_sales::module::MODULE];
 
 /// The registered services.
 pub fn services() -> &'static [&'static dyn ServiceModule] {

@@ -56,6 +56,15 @@ pub const TENANT_ADMIN: &[&str] = &[
     "contacts.custom_fields.write",
     "contacts.sensitive.read",
     "contacts.privacy.admin",
+    "sales.products.read",
+    "sales.products.write",
+    "sales.price_lists.read",
+    "sales.price_lists.write",
+    "sales.exchange_rates.read",
+    "sales.exchange_rates.write",
+    "sales.custom_fields.read",
+    "sales.custom_fields.write",
+    "sales.audit.read",
 ];
 
 const SALES: &[&str] = &[
@@ -69,6 +78,11 @@ const SALES: &[&str] = &[
     "contacts.interactions.write",
     "contacts.pool.use",
     "contacts.custom_fields.read",
+    // Sellers read the catalogue; who maintains it is the tenant's choice (a custom role).
+    "sales.products.read",
+    "sales.price_lists.read",
+    "sales.exchange_rates.read",
+    "sales.custom_fields.read",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what

@@ -47,6 +47,13 @@ pub mod crm {
             tonic::include_proto!("crm.contacts.v1");
         }
     }
+    /// `crm.sales.*`.
+    pub mod sales {
+        /// `crm.sales.v1`: the catalogue (products, price lists, exchange rates).
+        pub mod v1 {
+            tonic::include_proto!("crm.sales.v1");
+        }
+    }
 }
 
 /// What stamps a domain event before it is written to the outbox.
@@ -81,3 +88,4 @@ include!(concat!(env!("OUT_DIR"), "/events.rs"));
 pub use crm::common::v1 as common;
 pub use crm::contacts::v1 as contacts;
 pub use crm::identity::v1 as identity;
+pub use crm::sales::v1 as sales;

@@ -1,0 +1,7 @@
+//! The sales service's tables.
+
+pub mod catalog_settings;
+pub mod exchange_rate;
+pub mod price_list;
+pub mod product;
+pub use crm_records::entity::{custom_field, record_index, search_gram};

@@ -1,0 +1,598 @@
+//! The gRPC adapter of `crm.sales.v1.SalesService`: decode, call the aggregate or the shared
+//! standard methods, wrap. No SQL and no rules here.
+
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::custom_fields::CatalogFields;
+use crate::exchange;
+use crate::price_list::PriceLists;
+use crate::pricing;
+use crate::product::Products;
+use crm_platform::auth::principal;
+use crm_platform::error::Error;
+use crm_proto::common::UpsertOutcome;
+use crm_proto::sales::sales_service_server::SalesService;
+use crm_proto::sales::*;
+use crm_records::handlers::{Idempotency, Records, Upserted};
+use crm_records::rpc::{self, mask};
+
+/// Implements `crm.sales.v1.SalesService`.
+#[derive(Debug, Clone)]
+pub struct SalesGrpc {
+    records: Records,
+}
+
+impl SalesGrpc {
+    /// Wraps the shared handlers.
+    pub fn new(records: Records) -> Self {
+        Self { records }
+    }
+}
+
+/// Permission to read the change history of products and price lists.
+const AUDIT_READ: &str = "sales.audit.read";
+
+/// The full gRPC method name, which scopes idempotency keys.
+macro_rules! method {
+    ($name:literal) => {
+        concat!("/crm.sales.v1.SalesService/", $name)
+    };
+}
+
+fn outcome(upserted: Upserted) -> i32 {
+    let outcome = match upserted {
+        Upserted::Created => UpsertOutcome::Created,
+        Upserted::Updated => UpsertOutcome::Updated,
+        Upserted::Unchanged => UpsertOutcome::Unchanged,
+    };
+    outcome as i32
+}
+
+fn idem<'a, M>(method: &'static str, request_id: &'a str, request: &'a M) -> Idempotency<'a, M> {
+    Idempotency {
+        method,
+        request_id,
+        request,
+    }
+}
+
+/// The shared reading of one message of an import stream.
+fn import_part(message: ImportRecordsRequest) -> Option<rpc::ImportPart> {
+    Some(match message.part? {
+        import_records_request::Part::Options(options) => rpc::ImportPart::Options(options),
+        import_records_request::Part::Csv(bytes) => rpc::ImportPart::Csv(bytes),
+        import_records_request::Part::Rows(rows) => rpc::ImportPart::Rows(rows),
+    })
+}
+
+/// The one resource type imports and exports take.
+fn product_kind(field: &str, value: &str) -> Result<(), Error> {
+    if value == "product" {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, "must be \"product\""))
+    }
+}
+
+#[tonic::async_trait]
+impl SalesService for SalesGrpc {
+    async fn create_product(
+        &self,
+        request: Request<CreateProductRequest>,
+    ) -> Result<Response<CreateProductResponse>, Status> {
+        let r = request.get_ref();
+        let input = (r.product.clone(), false);
+        self.records
+            .create_rpc::<Products, _, _>(
+                &request,
+                (method!("CreateProduct"), &r.request_id),
+                input,
+                |product| CreateProductResponse {
+                    product: Some(product),
+                },
+            )
+            .await
+    }
+
+    async fn get_product(
+        &self,
+        request: Request<GetProductRequest>,
+    ) -> Result<Response<GetProductResponse>, Status> {
+        let product = self
+            .records
+            .get::<Products>(principal(&request)?, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(GetProductResponse {
+            product: Some(product),
+        }))
+    }
+
+    async fn list_products(
+        &self,
+        request: Request<ListProductsRequest>,
+    ) -> Result<Response<ListProductsResponse>, Status> {
+        let r = request.get_ref();
+        let (products, next_page_token) = self
+            .records
+            .list::<Products>(
+                principal(&request)?,
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                &r.order_by,
+                r.show_deleted,
+            )
+            .await?;
+        Ok(Response::new(ListProductsResponse {
+            products,
+            next_page_token,
+        }))
+    }
+
+    async fn update_product(
+        &self,
+        request: Request<UpdateProductRequest>,
+    ) -> Result<Response<UpdateProductResponse>, Status> {
+        let r = request.get_ref();
+        let input = (r.product.clone(), r.update_mask.clone(), false);
+        self.records
+            .update_rpc::<Products, _, _>(
+                &request,
+                (method!("UpdateProduct"), &r.request_id),
+                input,
+                |product| UpdateProductResponse {
+                    product: Some(product),
+                },
+            )
+            .await
+    }
+
+    async fn delete_product(
+        &self,
+        request: Request<DeleteProductRequest>,
+    ) -> Result<Response<DeleteProductResponse>, Status> {
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.records
+            .set_deleted_rpc::<Products, _, _>(
+                &request,
+                method!("DeleteProduct"),
+                keys,
+                true,
+                |product| DeleteProductResponse {
+                    product: Some(product),
+                },
+            )
+            .await
+    }
+
+    async fn undelete_product(
+        &self,
+        request: Request<UndeleteProductRequest>,
+    ) -> Result<Response<UndeleteProductResponse>, Status> {
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.records
+            .set_deleted_rpc::<Products, _, _>(
+                &request,
+                method!("UndeleteProduct"),
+                keys,
+                false,
+                |product| UndeleteProductResponse {
+                    product: Some(product),
+                },
+            )
+            .await
+    }
+
+    async fn upsert_product(
+        &self,
+        request: Request<UpsertProductRequest>,
+    ) -> Result<Response<UpsertProductResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .product
+            .clone()
+            .ok_or_else(|| Error::invalid("product", "is required"))?;
+        let response = self
+            .records
+            .upsert::<Products, _, _>(
+                p,
+                idem(method!("UpsertProduct"), &r.request_id, r),
+                input,
+                |product, done| UpsertProductResponse {
+                    product: Some(product),
+                    outcome: outcome(done),
+                },
+            )
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn create_price_list(
+        &self,
+        request: Request<CreatePriceListRequest>,
+    ) -> Result<Response<CreatePriceListResponse>, Status> {
+        let r = request.get_ref();
+        let input = (r.price_list.clone(), false);
+        self.records
+            .create_rpc::<PriceLists, _, _>(
+                &request,
+                (method!("CreatePriceList"), &r.request_id),
+                input,
+                |price_list| CreatePriceListResponse {
+                    price_list: Some(price_list),
+                },
+            )
+            .await
+    }
+
+    async fn get_price_list(
+        &self,
+        request: Request<GetPriceListRequest>,
+    ) -> Result<Response<GetPriceListResponse>, Status> {
+        let price_list = self
+            .records
+            .get::<PriceLists>(principal(&request)?, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(GetPriceListResponse {
+            price_list: Some(price_list),
+        }))
+    }
+
+    async fn list_price_lists(
+        &self,
+        request: Request<ListPriceListsRequest>,
+    ) -> Result<Response<ListPriceListsResponse>, Status> {
+        let r = request.get_ref();
+        let (price_lists, next_page_token) = self
+            .records
+            .list::<PriceLists>(
+                principal(&request)?,
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                &r.order_by,
+                r.show_deleted,
+            )
+            .await?;
+        Ok(Response::new(ListPriceListsResponse {
+            price_lists,
+            next_page_token,
+        }))
+    }
+
+    async fn update_price_list(
+        &self,
+        request: Request<UpdatePriceListRequest>,
+    ) -> Result<Response<UpdatePriceListResponse>, Status> {
+        let r = request.get_ref();
+        let input = (r.price_list.clone(), r.update_mask.clone(), false);
+        self.records
+            .update_rpc::<PriceLists, _, _>(
+                &request,
+                (method!("UpdatePriceList"), &r.request_id),
+                input,
+                |price_list| UpdatePriceListResponse {
+                    price_list: Some(price_list),
+                },
+            )
+            .await
+    }
+
+    async fn delete_price_list(
+        &self,
+        request: Request<DeletePriceListRequest>,
+    ) -> Result<Response<DeletePriceListResponse>, Status> {
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.records
+            .set_deleted_rpc::<PriceLists, _, _>(
+                &request,
+                method!("DeletePriceList"),
+                keys,
+                true,
+                |price_list| DeletePriceListResponse {
+                    price_list: Some(price_list),
+                },
+            )
+            .await
+    }
+
+    async fn undelete_price_list(
+        &self,
+        request: Request<UndeletePriceListRequest>,
+    ) -> Result<Response<UndeletePriceListResponse>, Status> {
+        let r = request.get_ref();
+        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        self.records
+            .set_deleted_rpc::<PriceLists, _, _>(
+                &request,
+                method!("UndeletePriceList"),
+                keys,
+                false,
+                |price_list| UndeletePriceListResponse {
+                    price_list: Some(price_list),
+                },
+            )
+            .await
+    }
+
+    async fn upsert_price_list(
+        &self,
+        request: Request<UpsertPriceListRequest>,
+    ) -> Result<Response<UpsertPriceListResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .price_list
+            .clone()
+            .ok_or_else(|| Error::invalid("price_list", "is required"))?;
+        let response = self
+            .records
+            .upsert::<PriceLists, _, _>(
+                p,
+                idem(method!("UpsertPriceList"), &r.request_id, r),
+                input,
+                |price_list, done| UpsertPriceListResponse {
+                    price_list: Some(price_list),
+                    outcome: outcome(done),
+                },
+            )
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn search_products(
+        &self,
+        request: Request<SearchProductsRequest>,
+    ) -> Result<Response<SearchProductsResponse>, Status> {
+        let p = principal(&request)?;
+        p.require(<Products as crm_records::resource::Resource>::READ)?;
+        let r = request.get_ref();
+        let query =
+            self.records
+                .search_query(p, &r.query, "product", (r.page_size, &r.page_token))?;
+        let mut hits = Vec::new();
+        self.records
+            .collect_hits::<Products, _>(p, &query, &mut hits, |product, score, field| {
+                ProductMatch {
+                    product: Some(product),
+                    score,
+                    matched_field: field.to_owned(),
+                }
+            })
+            .await?;
+        let (results, next_page_token) = self.records.page_hits(&query, hits)?;
+        Ok(Response::new(SearchProductsResponse {
+            results,
+            next_page_token,
+        }))
+    }
+
+    async fn quote_price(
+        &self,
+        request: Request<QuotePriceRequest>,
+    ) -> Result<Response<QuotePriceResponse>, Status> {
+        let quoted = pricing::quote(&self.records, principal(&request)?, request.get_ref()).await?;
+        Ok(Response::new(quoted))
+    }
+
+    async fn get_catalog_settings(
+        &self,
+        request: Request<GetCatalogSettingsRequest>,
+    ) -> Result<Response<GetCatalogSettingsResponse>, Status> {
+        let settings = exchange::get_settings(&self.records, principal(&request)?).await?;
+        Ok(Response::new(GetCatalogSettingsResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    async fn update_catalog_settings(
+        &self,
+        request: Request<UpdateCatalogSettingsRequest>,
+    ) -> Result<Response<UpdateCatalogSettingsResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .settings
+            .clone()
+            .ok_or_else(|| Error::invalid("settings", "is required"))?;
+        let idem = idem(method!("UpdateCatalogSettings"), &r.request_id, r);
+        let settings = exchange::update_settings(&self.records, p, idem, input).await?;
+        Ok(Response::new(UpdateCatalogSettingsResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    async fn set_exchange_rate(
+        &self,
+        request: Request<SetExchangeRateRequest>,
+    ) -> Result<Response<SetExchangeRateResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .exchange_rate
+            .clone()
+            .ok_or_else(|| Error::invalid("exchange_rate", "is required"))?;
+        let idem = idem(method!("SetExchangeRate"), &r.request_id, r);
+        let rate = exchange::set_rate(&self.records, p, idem, input).await?;
+        Ok(Response::new(SetExchangeRateResponse {
+            exchange_rate: Some(rate),
+        }))
+    }
+
+    async fn list_exchange_rates(
+        &self,
+        request: Request<ListExchangeRatesRequest>,
+    ) -> Result<Response<ListExchangeRatesResponse>, Status> {
+        let r = request.get_ref();
+        let page = (r.page_size, r.page_token.as_str());
+        let (exchange_rates, next_page_token) =
+            exchange::list_rates(&self.records, principal(&request)?, &r.currency_code, page)
+                .await?;
+        Ok(Response::new(ListExchangeRatesResponse {
+            exchange_rates,
+            next_page_token,
+        }))
+    }
+
+    async fn convert_money(
+        &self,
+        request: Request<ConvertMoneyRequest>,
+    ) -> Result<Response<ConvertMoneyResponse>, Status> {
+        let r = request.get_ref();
+        let (money, exchange_rate) = exchange::convert(
+            &self.records,
+            principal(&request)?,
+            r.money.as_ref(),
+            r.date.as_ref(),
+        )
+        .await?;
+        Ok(Response::new(ConvertMoneyResponse {
+            money: Some(money.to_wire()),
+            exchange_rate,
+        }))
+    }
+
+    async fn create_custom_field(
+        &self,
+        request: Request<CreateCustomFieldRequest>,
+    ) -> Result<Response<CreateCustomFieldResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .custom_field
+            .clone()
+            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
+        let idem = idem(method!("CreateCustomField"), &r.request_id, r);
+        let custom_field = self
+            .records
+            .create_custom_field::<CatalogFields, _>(p, idem, input)
+            .await?;
+        Ok(Response::new(CreateCustomFieldResponse {
+            custom_field: Some(custom_field),
+        }))
+    }
+
+    async fn list_custom_fields(
+        &self,
+        request: Request<ListCustomFieldsRequest>,
+    ) -> Result<Response<ListCustomFieldsResponse>, Status> {
+        let custom_fields = self
+            .records
+            .list_custom_fields::<CatalogFields>(
+                principal(&request)?,
+                &request.get_ref().resource_type,
+            )
+            .await?;
+        Ok(Response::new(ListCustomFieldsResponse { custom_fields }))
+    }
+
+    async fn update_custom_field(
+        &self,
+        request: Request<UpdateCustomFieldRequest>,
+    ) -> Result<Response<UpdateCustomFieldResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let input = r
+            .custom_field
+            .clone()
+            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
+        let idem = idem(method!("UpdateCustomField"), &r.request_id, r);
+        let custom_field = self
+            .records
+            .update_custom_field::<CatalogFields, _>(p, idem, input, mask(r.update_mask.clone()))
+            .await?;
+        Ok(Response::new(UpdateCustomFieldResponse {
+            custom_field: Some(custom_field),
+        }))
+    }
+
+    async fn delete_custom_field(
+        &self,
+        request: Request<DeleteCustomFieldRequest>,
+    ) -> Result<Response<DeleteCustomFieldResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = idem(method!("DeleteCustomField"), &r.request_id, r);
+        self.records
+            .delete_custom_field::<CatalogFields, _>(p, idem, &r.id, &r.etag)
+            .await?;
+        Ok(Response::new(DeleteCustomFieldResponse {}))
+    }
+
+    async fn list_audit_entries(
+        &self,
+        request: Request<ListAuditEntriesRequest>,
+    ) -> Result<Response<ListAuditEntriesResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let page = (r.resource_id.as_str(), r.page_size, &*r.page_token);
+        let (entries, next_page_token) = match r.resource_type.as_str() {
+            "product" => {
+                self.records
+                    .history::<Products>(p, AUDIT_READ, page)
+                    .await?
+            }
+            "price_list" => {
+                self.records
+                    .history::<PriceLists>(p, AUDIT_READ, page)
+                    .await?
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "resource_type",
+                    "must be \"product\" or \"price_list\"",
+                )
+                .into());
+            }
+        };
+        Ok(Response::new(ListAuditEntriesResponse {
+            entries,
+            next_page_token,
+        }))
+    }
+
+    async fn import_records(
+        &self,
+        request: Request<Streaming<ImportRecordsRequest>>,
+    ) -> Result<Response<ImportRecordsResponse>, Status> {
+        let p = principal(&request)?.clone();
+        let mut stream = request.into_inner();
+        let (options, settings) = rpc::import_options(&mut stream, import_part).await?;
+        product_kind("options.resource_type", &options.resource_type)?;
+        let summary = self
+            .records
+            .import_stream::<Products, _>(&p, settings, (stream, import_part))
+            .await?;
+        Ok(Response::new(ImportRecordsResponse {
+            rows: summary.rows,
+            created: summary.created,
+            updated: summary.updated,
+            skipped: summary.skipped,
+            failed: summary.failed,
+            results: summary.results,
+            dry_run: summary.dry_run,
+        }))
+    }
+
+    type ExportRecordsStream = rpc::ExportStream<ExportRecordsResponse>;
+
+    async fn export_records(
+        &self,
+        request: Request<ExportRecordsRequest>,
+    ) -> Result<Response<Self::ExportRecordsStream>, Status> {
+        let p = principal(&request)?.clone();
+        let r = request.into_inner();
+        product_kind("resource_type", &r.resource_type)?;
+        let stream = self
+            .records
+            .export_stream::<Products, _>(p, (r.filter, r.format), |chunk| ExportRecordsResponse {
+                chunk,
+            })
+            .await?;
+        Ok(Response::new(stream))
+    }
+}

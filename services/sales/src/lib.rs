@@ -1,0 +1,53 @@
+//! The sales service. Its catalogue: products, price lists with volume breaks, and the
+//! tenant's exchange rates into its base currency. Built on the shared record machinery
+//! ([`crm_records`]); this crate holds the sales domain only.
+
+pub mod custom_fields;
+pub mod entity;
+pub mod exchange;
+pub mod grpc;
+pub mod migration;
+pub mod module;
+pub mod price_list;
+pub mod pricing;
+pub mod product;
+pub mod tabular;
+
+use sea_orm::DatabaseConnection;
+use tonic::service::{Routes, RoutesBuilder};
+
+use crm_platform::config::{ConfigError, Infra};
+use crm_platform::events::Relay;
+use crm_platform::paging::PageTokens;
+use crm_platform::server::MAX_MESSAGE_BYTES;
+use crm_proto::sales::sales_service_server::SalesServiceServer;
+use crm_records::handlers::Records;
+
+/// The gRPC service name, for health checks.
+pub const SERVICE_NAME: &str = "crm.sales.v1.SalesService";
+
+/// The target name principals are addressed to.
+pub const AUDIENCE: &str = "sales";
+
+/// Adds the sales service to `routes`, behind principal verification, and returns its
+/// handlers (the caller runs their outbox relay) and its in-process routes. Fails when the
+/// target's keys are not the sales service's.
+pub fn add_to(
+    routes: &mut RoutesBuilder,
+    db: DatabaseConnection,
+    infra: &Infra,
+) -> Result<(Records, Routes), ConfigError> {
+    let records = Records {
+        cache_prefix: "sales:v1",
+        relay: Relay::new(db.clone(), infra.bus.clone()),
+        db,
+        cache: infra.cache.clone(),
+        pages: PageTokens::new(&infra.secrets.page_key),
+        keys: infra.secrets.data_keys()?,
+    };
+    let server = SalesServiceServer::new(grpc::SalesGrpc::new(records.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let in_process = crm_platform::service::add_verified(routes, server, infra, AUDIENCE)?;
+    Ok((records, in_process))
+}

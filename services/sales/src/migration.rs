@@ -1,0 +1,18 @@
+//! The sales database schema, applied in order by [`Migrator`].
+
+use sea_orm_migration::prelude::*;
+
+mod catalog;
+
+/// Applies the platform tables, the record machinery's, then the catalogue.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = crm_platform::migration::migrations();
+        migrations.push(Box::new(crm_records::schema::RecordTables));
+        migrations.push(Box::new(catalog::CreateCatalog));
+        migrations
+    }
+}

@@ -1,0 +1,172 @@
+//! Products, price lists, exchange rates and the catalogue settings.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+pub(super) struct CreateCatalog;
+
+impl MigrationName for CreateCatalog {
+    fn name(&self) -> &str {
+        "m20261202_000002_create_catalog"
+    }
+}
+
+/// Indexes serve keyset pages by creation time and by name, and lookups by external id.
+/// Codes are unique through the record index (live products only), not here.
+const INDEXES: &[(&str, &str, &[&str])] = &[
+    (
+        "products_by_tenant_created",
+        "products",
+        &["tenant_id", "create_time", "id"],
+    ),
+    (
+        "products_by_tenant_name",
+        "products",
+        &["tenant_id", "display_name", "id"],
+    ),
+    (
+        "products_by_external_id",
+        "products",
+        &["tenant_id", "external_id"],
+    ),
+    (
+        "price_lists_by_tenant_created",
+        "price_lists",
+        &["tenant_id", "create_time", "id"],
+    ),
+    (
+        "price_lists_by_tenant_name",
+        "price_lists",
+        &["tenant_id", "display_name", "id"],
+    ),
+    (
+        "price_lists_by_external_id",
+        "price_lists",
+        &["tenant_id", "external_id"],
+    ),
+    (
+        "price_lists_by_currency",
+        "price_lists",
+        &["tenant_id", "currency_code", "valid_from"],
+    ),
+];
+
+/// The columns every record table starts with, then `texts`, `integers` and `long_texts`,
+/// then the version, the times and soft deletion.
+fn record_table(
+    name: &'static str,
+    texts: &[&'static str],
+    integers: &[&'static str],
+    long_texts: &[&'static str],
+) -> TableCreateStatement {
+    let mut table = Table::create();
+    table
+        .table(name)
+        .if_not_exists()
+        .col(string("id").primary_key())
+        .col(string("tenant_id"))
+        .col(string("owner_id"))
+        .col(big_integer("owner_since"))
+        .col(string("display_name"));
+    for column in texts {
+        table.col(string(*column));
+    }
+    for column in integers {
+        table.col(integer(*column));
+    }
+    for column in long_texts {
+        table.col(text(*column));
+    }
+    table
+        .col(big_integer("version"))
+        .col(big_integer("create_time"))
+        .col(big_integer("update_time"))
+        .col(big_integer_null("delete_time"))
+        .to_owned()
+}
+
+// The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateCatalog {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(record_table(
+                "products",
+                &[
+                    "code",
+                    "unit",
+                    "category",
+                    "tax_rate",
+                    "cost_currency",
+                    "cost_amount",
+                    "external_id",
+                ],
+                &["status"],
+                &["description", "tags", "custom_fields"],
+            ))
+            .await?;
+        manager
+            .create_table(record_table(
+                "price_lists",
+                &["currency_code", "external_id"],
+                &["account_tier", "valid_from", "valid_until"],
+                &["entries", "description", "tags", "custom_fields"],
+            ))
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("exchange_rates")
+                    .if_not_exists()
+                    .col(string("tenant_id"))
+                    .col(string("currency_code"))
+                    .col(integer("effective_date"))
+                    .col(string("rate"))
+                    .col(big_integer("update_time"))
+                    .primary_key(
+                        Index::create()
+                            .col("tenant_id")
+                            .col("currency_code")
+                            .col("effective_date"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("catalog_settings")
+                    .if_not_exists()
+                    .col(string("tenant_id").primary_key())
+                    .col(string("base_currency_code"))
+                    .col(big_integer("version"))
+                    .col(big_integer("update_time"))
+                    .to_owned(),
+            )
+            .await?;
+        for (name, table, columns) in INDEXES {
+            let mut index = Index::create();
+            index.name(*name).table(*table).if_not_exists();
+            for column in *columns {
+                index.col(*column);
+            }
+            manager.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "catalog_settings",
+            "exchange_rates",
+            "price_lists",
+            "products",
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! The sales service's registration with the suite (see `crm_platform::service`).
+
+use sea_orm::DatabaseConnection;
+use tonic::service::RoutesBuilder;
+
+use crate::{SERVICE_NAME, add_to, migration};
+use crm_platform::config::ConfigError;
+use crm_platform::error::Error;
+use crm_platform::service::{BoxFuture, Running, ServiceModule, StartContext};
+
+/// The sales service.
+#[derive(Debug, Clone, Copy)]
+pub struct Sales;
+
+/// Its registration.
+pub static MODULE: Sales = Sales;
+
+impl ServiceModule for Sales {
+    fn name(&self) -> &'static str {
+        "sales"
+    }
+
+    fn grpc_services(&self) -> &'static [&'static str] {
+        &[SERVICE_NAME]
+    }
+
+    fn default_listen_addr(&self) -> &'static str {
+        "0.0.0.0:50053"
+    }
+
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crm_platform::db::migrate::<migration::Migrator>(db))
+    }
+
+    fn start(
+        &self,
+        routes: &mut RoutesBuilder,
+        context: StartContext<'_>,
+    ) -> Result<Running, ConfigError> {
+        let (records, in_process) = add_to(routes, context.db, context.infra)?;
+        tokio::spawn(records.relay.clone().run(context.shutdown.wait()));
+        Ok(Running { in_process })
+    }
+}
