@@ -11,6 +11,7 @@ use crm_proto::contacts::contacts_service_client::ContactsServiceClient;
 use crm_proto::identity::LoginRequest;
 use crm_proto::identity::auth_service_client::AuthServiceClient;
 use crm_proto::identity::identity_service_client::IdentityServiceClient;
+use crm_proto::sales::sales_service_client::SalesServiceClient;
 
 use super::Suite;
 
@@ -174,6 +175,10 @@ impl Session {
 
     pub fn contacts(&self) -> ContactsServiceClient<InterceptedService<Channel, Credential>> {
         ContactsServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
+    }
+
+    pub fn sales(&self) -> SalesServiceClient<InterceptedService<Channel, Credential>> {
+        SalesServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
     }
 
     pub fn identity(&self) -> IdentityServiceClient<InterceptedService<Channel, Credential>> {

@@ -498,7 +498,6 @@ impl Suite {
             .expect("gateway accepts connections")
     }
 
-    /// Signs in as the first admin.
     /// Every event the contacts service wrote to its outbox, oldest first.
     pub async fn contacts_events(&self) -> Vec<crm_proto::contacts::ContactsEvent> {
         self.outbox("contacts").await
