@@ -21,11 +21,16 @@ PRODUCTION = {
     "postgresql": {
         "gatewayUrl": "postgres://crm:pw@db:5432/crm_gateway",
         "contactsUrl": "postgres://crm:pw@db:5432/crm_contacts",
+        "salesUrl": "postgres://crm:pw@db:5432/crm_sales",
     },
 }
 OWN_KEYS = {
     "secret": {
-        "targetKeys": {"gateway": "crm1:gateway:a:b:c", "contacts": "crm1:contacts:a:b:c:d"},
+        "targetKeys": {
+            "gateway": "crm1:gateway:a:b:c",
+            "contacts": "crm1:contacts:a:b:c:d",
+            "sales": "crm1:sales:a:b:c:d",
+        },
         "bootstrapAdminPassword": "change-me-please",
     },
     "redis": {"url": "redis://redis:6379"},
@@ -82,7 +87,12 @@ kinds = validate("production values", PRODUCTION)
 for kind in ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job", "ConfigMap", "Secret", "NetworkPolicy"]:
     check(f"renders a {kind}", kind in kinds)
 deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
-check("one Deployment per target", sorted(deployments) == ["crm-contacts", "crm-gateway"], sorted(deployments))
+check("one Deployment per target", sorted(deployments) == ["crm-contacts", "crm-gateway", "crm-sales"], sorted(deployments))
+for kind in ["Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"]:
+    names = sorted(d["metadata"]["name"] for d in kinds.get(kind, []))
+    check(f"sales has its {kind}", any(n.endswith("sales") for n in names), names)
+migrated = [j["spec"]["template"]["spec"]["containers"][0]["args"] for j in kinds.get("Job", [])]
+check("a migration Job migrates sales", ["migrate", "--target", "sales"] in migrated, migrated)
 for name, deployment in deployments.items():
     spec = deployment["spec"]["template"]["spec"]
     container = spec["containers"][0]
@@ -98,6 +108,17 @@ for name, deployment in deployments.items():
     check(f"{name} has a writable scratch /tmp", "emptyDir" in volumes.get(mounts.get("/tmp"), {}), mounts)
 configmap = kinds["ConfigMap"][0]["data"]
 check("the gateway finds contacts through the ConfigMap", configmap.get("CRM_CONTACTS_URL") == "http://crm-contacts:50052", configmap)
+check("the gateway finds sales through the ConfigMap", configmap.get("CRM_SALES_URL") == "http://crm-sales:50053", configmap)
+
+without_sales = {**PRODUCTION, "postgresql": {k: v for k, v in PRODUCTION["postgresql"].items() if k != "salesUrl"}}
+try:
+    helm.Chart.load(str(CHART)).render(without_sales, name="crm", namespace="crm")
+    check("an enabled target without its database is refused", False, "rendered without salesUrl")
+except helm.HelmError as error:
+    check("an enabled target without its database is refused", "postgresql.salesUrl is required" in str(error), str(error))
+disabled = {**without_sales, "targets": {"sales": {"enabled": False}}}
+names = sorted(d["metadata"]["name"] for _, d in documents(helm.Chart.load(str(CHART)).render(disabled, name="crm", namespace="crm")) if d["kind"] == "Deployment")
+check("a disabled target renders nothing and needs no database", names == ["crm-contacts", "crm-gateway"], names)
 
 def key_env(deployment):
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]

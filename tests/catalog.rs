@@ -493,6 +493,63 @@ async fn products_follow_the_standard_methods(mode: Mode) {
         "two live products cannot share a code"
     );
     assert_ne!(successor.id, first.id);
+    expect_invalid(
+        admin
+            .sales()
+            .delete_product(DeleteProductRequest {
+                id: successor.id.clone(),
+                etag: "not an etag".into(),
+                request_id: String::new(),
+            })
+            .await,
+        "etag",
+    );
+    let delete_once = |session: Session, id: String| async move {
+        session
+            .sales()
+            .delete_product(DeleteProductRequest {
+                id,
+                etag: String::new(),
+                request_id: "delete-successor".into(),
+            })
+            .await
+            .map(|r| r.into_inner().product.unwrap())
+    };
+    let gone = delete_once(admin.clone(), successor.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        delete_once(admin.clone(), successor.id.clone())
+            .await
+            .unwrap(),
+        gone,
+        "a replay answers the first delete"
+    );
+    let restored = admin
+        .sales()
+        .undelete_product(UndeleteProductRequest {
+            id: first.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert!(
+        restored.delete_time.is_none(),
+        "the code is free again once the successor is gone"
+    );
+    expect_invalid(
+        admin
+            .sales()
+            .search_products(SearchProductsRequest {
+                query: "华".into(),
+                ..Default::default()
+            })
+            .await,
+        "query",
+    );
 
     // The history says who changed what; the outbox announced each change.
     let history = keeper
@@ -546,7 +603,8 @@ async fn products_follow_the_standard_methods(mode: Mode) {
         [
             SalesEventType::ProductCreated as i32,
             SalesEventType::ProductUpdated as i32,
-            SalesEventType::ProductDeleted as i32
+            SalesEventType::ProductDeleted as i32,
+            SalesEventType::ProductUndeleted as i32
         ]
     );
     assert!(
@@ -699,6 +757,19 @@ async fn upserts_by_external_id_change_only_what_changed(mode: Mode) {
     let mut cheaper = list.clone();
     cheaper.entries[0].unit_price = money("", "12");
     assert_eq!(send(cheaper).await, UpsertOutcome::Updated as i32);
+    expect_invalid(
+        admin
+            .sales()
+            .upsert_price_list(UpsertPriceListRequest {
+                price_list: Some(PriceList {
+                    external_id: String::new(),
+                    ..list.clone()
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        "price_list.external_id",
+    );
 }
 
 fn entry(product_id: &str, price: &str, breaks: &[(&str, &str)]) -> PriceListEntry {
@@ -745,6 +816,356 @@ async fn quote(
         })
         .await?
         .into_inner())
+}
+
+/// Price lists: the standard checklist (good path, bad fields, not found, stale etag,
+/// replay, another tenant, callers without the permission, concurrent writers, events and
+/// audit).
+async fn price_lists_follow_the_standard_methods(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "lists").await;
+    let other = org::other_tenant(&suite, &admin, "lists-other").await;
+    let pump = create_product(&admin, product("P-1", "Pump"))
+        .await
+        .unwrap();
+    let input = PriceList {
+        display_name: "Distributors".into(),
+        currency_code: "CNY".into(),
+        entries: vec![entry(&pump.id, "10", &[])],
+        tags: vec!["channel".into()],
+        ..Default::default()
+    };
+    let create_once = |request_id: &'static str| {
+        let (admin, input) = (admin.clone(), input.clone());
+        async move {
+            admin
+                .sales()
+                .create_price_list(CreatePriceListRequest {
+                    price_list: Some(input),
+                    request_id: request_id.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .price_list
+                .unwrap()
+        }
+    };
+    let created = create_once("create-distributors").await;
+    assert_eq!(create_once("create-distributors").await, created);
+    let lists = |session: Session, filter: &'static str| async move {
+        session
+            .sales()
+            .list_price_lists(ListPriceListsRequest {
+                filter: filter.into(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner().price_lists.len())
+    };
+    assert_eq!(lists(admin.clone(), "").await.unwrap(), 1);
+    assert_eq!(
+        lists(
+            o.rep2.clone(),
+            "currency_code = \"CNY\" AND tags = \"channel\""
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    expect_invalid(lists(admin.clone(), "entries = 1").await, "filter");
+    assert_eq!(lists(other.clone(), "").await.unwrap(), 0);
+    assert_eq!(
+        get_list(&o.outsider, &created.id).await.unwrap().id,
+        created.id
+    );
+    expect_code(
+        create_list(&o.manager, input.clone()).await,
+        Code::PermissionDenied,
+    );
+    let no_catalogue = holder(
+        &suite,
+        &admin,
+        "no-catalogue@lists.example",
+        &["contacts.accounts.read"],
+    )
+    .await;
+    expect_code(
+        get_list(&no_catalogue, &created.id).await,
+        Code::PermissionDenied,
+    );
+
+    let update = |session: Session, etag: String, name: String| {
+        let id = created.id.clone();
+        async move {
+            session
+                .sales()
+                .update_price_list(UpdatePriceListRequest {
+                    price_list: Some(PriceList {
+                        id,
+                        etag,
+                        display_name: name,
+                        ..Default::default()
+                    }),
+                    update_mask: None,
+                    request_id: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().price_list.unwrap())
+        }
+    };
+    expect_invalid(
+        admin
+            .sales()
+            .update_price_list(UpdatePriceListRequest {
+                price_list: Some(PriceList {
+                    id: created.id.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        "price_list.display_name",
+    );
+    let renamed = update(
+        admin.clone(),
+        created.etag.clone(),
+        "Distributors 2027".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        renamed.entries, created.entries,
+        "an update changes only what it names"
+    );
+    expect_code(
+        update(admin.clone(), created.etag.clone(), "stale".into()).await,
+        Code::Aborted,
+    );
+    expect_code(
+        update(o.rep1.clone(), String::new(), "rep".into()).await,
+        Code::PermissionDenied,
+    );
+    let writers: Vec<_> = (0..6)
+        .map(|i| {
+            tokio::spawn(update(
+                admin.clone(),
+                renamed.etag.clone(),
+                format!("Writer {i}"),
+            ))
+        })
+        .collect();
+    let mut won = 0;
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(status) => assert_eq!(status.code(), Code::Aborted, "{status:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+
+    // Another tenant's list answers exactly like an unknown id on every RPC that takes one.
+    let unknown = "0190f5f1-0000-7000-8000-000000000000";
+    let hidden = [Asker {
+        label: "another tenant's admin",
+        session: other.clone(),
+        id: created.id.clone(),
+    }];
+    let unknown_asker = Asker {
+        label: "unknown id",
+        session: admin.clone(),
+        id: unknown.into(),
+    };
+    for rpc in [
+        "GetPriceList",
+        "UpdatePriceList",
+        "DeletePriceList",
+        "UndeletePriceList",
+        "ListAuditEntries",
+    ] {
+        let shown = assert_hidden(
+            rpc,
+            &hidden,
+            &unknown_asker,
+            |s: Session, id: String| async move {
+                let mut sales = s.sales();
+                match rpc {
+                    "GetPriceList" => get_list(&s, &id).await.map(|l| l.id),
+                    "UpdatePriceList" => sales
+                        .update_price_list(UpdatePriceListRequest {
+                            price_list: Some(PriceList {
+                                id,
+                                display_name: "x".into(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|_| "updated".to_owned()),
+                    "DeletePriceList" => sales
+                        .delete_price_list(DeletePriceListRequest {
+                            id,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|_| "deleted".to_owned()),
+                    "UndeletePriceList" => sales
+                        .undelete_price_list(UndeletePriceListRequest {
+                            id,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|_| "restored".to_owned()),
+                    _ => sales
+                        .list_audit_entries(ListAuditEntriesRequest {
+                            resource_type: "price_list".into(),
+                            resource_id: id,
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|r| r.into_inner().entries.len().to_string()),
+                }
+            },
+        )
+        .await;
+        assert!(
+            matches!(
+                shown,
+                Shown::Refused {
+                    code: Code::NotFound,
+                    ..
+                }
+            ),
+            "{rpc}: {shown:?}"
+        );
+    }
+
+    // Delete and restore, with the etag checked, replays answered, and the deleted list unused.
+    let deleted = admin
+        .sales()
+        .delete_price_list(DeletePriceListRequest {
+            id: created.id.clone(),
+            etag: String::new(),
+            request_id: "delete-list".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .price_list
+        .unwrap();
+    let replayed = admin
+        .sales()
+        .delete_price_list(DeletePriceListRequest {
+            id: created.id.clone(),
+            etag: String::new(),
+            request_id: "delete-list".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .price_list
+        .unwrap();
+    assert_eq!(replayed, deleted);
+    let unpriced = expect_code(
+        quote(&o.rep1, &pump.id, ("1", "CNY", AccountTier::Standard), None).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason(&unpriced), "NO_PRICE");
+    expect_invalid(
+        admin
+            .sales()
+            .undelete_price_list(UndeletePriceListRequest {
+                id: created.id.clone(),
+                etag: "\"x\"".into(),
+                request_id: String::new(),
+            })
+            .await,
+        "etag",
+    );
+    let back = admin
+        .sales()
+        .undelete_price_list(UndeletePriceListRequest {
+            id: created.id.clone(),
+            etag: deleted.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .price_list
+        .unwrap();
+    assert!(back.delete_time.is_none());
+    assert_eq!(
+        quote(&o.rep1, &pump.id, ("2", "CNY", AccountTier::Standard), None)
+            .await
+            .unwrap()
+            .amount,
+        money("CNY", "20.00")
+    );
+
+    // A product in a list cannot silently vanish from the catalogue's rules: a deleted product
+    // is refused in a new list, like one that never existed.
+    admin
+        .sales()
+        .delete_product(DeleteProductRequest {
+            id: pump.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    expect_invalid(
+        create_list(&admin, input.clone()).await,
+        "price_list.entries[0].product_id",
+    );
+
+    let history = admin
+        .sales()
+        .list_audit_entries(ListAuditEntriesRequest {
+            resource_type: "price_list".into(),
+            resource_id: created.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["undelete", "delete", "update", "update", "create"]
+    );
+    expect_invalid(
+        admin
+            .sales()
+            .list_audit_entries(ListAuditEntriesRequest {
+                resource_type: "quote".into(),
+                resource_id: created.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        "resource_type",
+    );
+    let events: Vec<i32> = suite
+        .outbox::<SalesEvent>("sales")
+        .await
+        .into_iter()
+        .filter(|e| matches!(&e.subject, Some(sales_event::Subject::PriceList(l)) if l.id == created.id))
+        .map(|e| e.r#type)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            SalesEventType::PriceListCreated as i32,
+            SalesEventType::PriceListUpdated as i32,
+            SalesEventType::PriceListUpdated as i32,
+            SalesEventType::PriceListDeleted as i32,
+            SalesEventType::PriceListUndeleted as i32
+        ]
+    );
 }
 
 /// Exact money: a CNY list (2 decimals) with volume breaks, a JPY list (0 decimals), tier and
@@ -1141,6 +1562,43 @@ async fn price_lists_and_exchange_rates_keep_money_exact(mode: Mode) {
         .into_inner();
     assert_eq!(rest.exchange_rates.len(), 1);
     assert!(rest.next_page_token.is_empty());
+    let replayed = |request_id: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .sales()
+                .set_exchange_rate(SetExchangeRateRequest {
+                    exchange_rate: Some(ExchangeRate {
+                        currency_code: "HKD".into(),
+                        rate: "0.91".into(),
+                        effective_date: date(2027, 1, 1),
+                        ..Default::default()
+                    }),
+                    request_id: request_id.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    assert_eq!(replayed("hkd-2027").await, replayed("hkd-2027").await);
+    expect_invalid(
+        admin
+            .sales()
+            .list_exchange_rates(ListExchangeRatesRequest {
+                page_size: -1,
+                ..Default::default()
+            })
+            .await,
+        "page_size",
+    );
+    let none_there = other
+        .sales()
+        .list_exchange_rates(ListExchangeRatesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none_there.exchange_rates.is_empty());
     let change_base = |session: Session, code: &str| {
         let code = code.to_owned();
         async move {
@@ -1161,13 +1619,43 @@ async fn price_lists_and_exchange_rates_keep_money_exact(mode: Mode) {
         Code::FailedPrecondition,
     );
     assert_eq!(reason(&locked), "EXCHANGE_RATES_EXIST");
-    let changed = change_base(other.clone(), "USD")
-        .await
-        .unwrap()
-        .into_inner()
-        .settings
-        .unwrap();
+    let settings_once = |request_id: &'static str| {
+        let other = other.clone();
+        async move {
+            other
+                .sales()
+                .update_catalog_settings(UpdateCatalogSettingsRequest {
+                    settings: Some(CatalogSettings {
+                        base_currency_code: "USD".into(),
+                        etag: String::new(),
+                    }),
+                    request_id: request_id.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .settings
+                .unwrap()
+        }
+    };
+    let changed = settings_once("to-usd").await;
     assert_eq!(changed.base_currency_code, "USD");
+    assert_eq!(
+        settings_once("to-usd").await,
+        changed,
+        "a replay answers the first change"
+    );
+    let stale = other
+        .sales()
+        .update_catalog_settings(UpdateCatalogSettingsRequest {
+            settings: Some(CatalogSettings {
+                base_currency_code: "EUR".into(),
+                etag: settings.etag.clone(),
+            }),
+            request_id: String::new(),
+        })
+        .await;
+    expect_code(stale, Code::Aborted);
     expect_invalid(
         change_base(other.clone(), "usd").await,
         "settings.base_currency_code",
@@ -1177,7 +1665,7 @@ async fn price_lists_and_exchange_rates_keep_money_exact(mode: Mode) {
         .iter()
         .filter(|e| e.r#type == SalesEventType::ExchangeRateSet as i32)
         .count();
-    assert_eq!(rate_events, 3);
+    assert_eq!(rate_events, 4);
 }
 
 async fn get_list(session: &Session, id: &str) -> Result<PriceList, tonic::Status> {
@@ -1245,6 +1733,136 @@ async fn products_take_custom_fields_and_files(mode: Mode) {
         .into_inner()
         .custom_fields;
     assert_eq!(listed, std::slice::from_ref(&definition));
+    expect_invalid(
+        admin
+            .sales()
+            .list_custom_fields(ListCustomFieldsRequest {
+                resource_type: "account".into(),
+            })
+            .await,
+        "resource_type",
+    );
+    let outsider = org::other_tenant(&suite, &admin, "files-other").await;
+    let theirs = outsider
+        .sales()
+        .list_custom_fields(ListCustomFieldsRequest {
+            resource_type: "product".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .custom_fields;
+    assert!(theirs.is_empty(), "definitions stay in their tenant");
+    let relabel = |session: Session, etag: String, request_id: &'static str| {
+        let id = definition.id.clone();
+        async move {
+            session
+                .sales()
+                .update_custom_field(UpdateCustomFieldRequest {
+                    custom_field: Some(CustomFieldDefinition {
+                        id,
+                        etag,
+                        display_name: "Quality grade".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["display_name".into()],
+                    }),
+                    request_id: request_id.into(),
+                })
+                .await
+                .map(|r| r.into_inner().custom_field.unwrap())
+        }
+    };
+    expect_code(
+        relabel(outsider.clone(), String::new(), "").await,
+        Code::NotFound,
+    );
+    let relabelled = relabel(admin.clone(), definition.etag.clone(), "relabel")
+        .await
+        .unwrap();
+    assert_eq!(relabelled.display_name, "Quality grade");
+    assert_eq!(
+        relabel(admin.clone(), definition.etag.clone(), "relabel")
+            .await
+            .unwrap(),
+        relabelled
+    );
+    expect_code(
+        relabel(admin.clone(), definition.etag.clone(), "").await,
+        Code::Aborted,
+    );
+    expect_code(
+        outsider
+            .sales()
+            .delete_custom_field(DeleteCustomFieldRequest {
+                id: definition.id.clone(),
+                etag: String::new(),
+                request_id: String::new(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    let definition = relabelled;
+    expect_invalid(
+        admin
+            .sales()
+            .update_custom_field(UpdateCustomFieldRequest {
+                custom_field: Some(CustomFieldDefinition {
+                    id: definition.id.clone(),
+                    display_name: " ".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        "custom_field.display_name",
+    );
+    // A definition created and removed with request ids: each replay answers the first call.
+    let define_once = || {
+        let admin = admin.clone();
+        async move {
+            admin
+                .sales()
+                .create_custom_field(CreateCustomFieldRequest {
+                    custom_field: Some(CustomFieldDefinition {
+                        resource_type: "price_list".into(),
+                        name: "region".into(),
+                        display_name: "Region".into(),
+                        r#type: CustomFieldType::Text as i32,
+                        ..Default::default()
+                    }),
+                    request_id: "define-region".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .custom_field
+                .unwrap()
+        }
+    };
+    let region = define_once().await;
+    assert_eq!(define_once().await, region);
+    let remove_once = |id: String| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .sales()
+                .delete_custom_field(DeleteCustomFieldRequest {
+                    id,
+                    etag: String::new(),
+                    request_id: "remove-region".into(),
+                })
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    remove_once(region.id.clone()).await.unwrap();
+    remove_once(region.id.clone()).await.unwrap();
+    expect_invalid(remove_once(String::new()).await, "id");
     let graded = create_product(
         &admin,
         Product {
@@ -1344,6 +1962,15 @@ async fn products_take_custom_fields_and_files(mode: Mode) {
     );
     assert_eq!(renamed.cost, money("CNY", "3.20"));
     assert_eq!(product_codes(&admin, "").await, ["P-A", "P-B"]);
+    let again = import(admin.clone(), DuplicatePolicy::Update, csv)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.updated, again.failed),
+        (0, 2, 3),
+        "a re-run creates nothing twice"
+    );
+    assert_eq!(product_codes(&admin, "").await, ["P-A", "P-B"]);
     // Codes are unique: an import cannot be told to create duplicates.
     expect_invalid(
         import(admin.clone(), DuplicatePolicy::Create, csv).await,
@@ -1386,9 +2013,23 @@ async fn products_take_custom_fields_and_files(mode: Mode) {
             .any(|r| r.contains(",P-B,Bolt,,,0.13,0.05,CNY,active,,,,A")),
         "{rows:?}"
     );
+    for (resource_type, format, field) in
+        [("contact", 0, "resource_type"), ("product", 9, "format")]
+    {
+        expect_invalid(
+            o.rep1
+                .sales()
+                .export_records(ExportRecordsRequest {
+                    resource_type: resource_type.into(),
+                    filter: String::new(),
+                    format,
+                })
+                .await,
+            field,
+        );
+    }
     let workbook = export(o.rep1.clone(), ExportFormat::Xlsx).await;
     assert!(workbook.starts_with(b"PK"), "an XLSX file is a zip archive");
-    let outsider = org::other_tenant(&suite, &admin, "files-other").await;
     let theirs = String::from_utf8(export(outsider, ExportFormat::Csv).await).unwrap();
     assert_eq!(
         theirs.trim_start_matches('\u{feff}').lines().count(),
@@ -1422,6 +2063,7 @@ async fn sales_runs_without_contacts(mode: Mode) {
 
 both_modes!(
     products_follow_the_standard_methods,
+    price_lists_follow_the_standard_methods,
     upserts_by_external_id_change_only_what_changed,
     price_lists_and_exchange_rates_keep_money_exact,
     products_take_custom_fields_and_files,
