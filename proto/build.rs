@@ -38,6 +38,10 @@ fn main() -> Result<(), BuildError> {
         out_dir.join("events.rs"),
         domain_events(&compiler.descriptor_pool())?,
     )?;
+    std::fs::write(
+        out_dir.join("imports.rs"),
+        import_messages(&compiler.descriptor_pool())?,
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
@@ -133,6 +137,62 @@ fn domain_events(pool: &DescriptorPool) -> Result<String, BuildError> {
              self.actor_id = stamp.actor_id;\n        \
              self.occur_time = Some(stamp.occur_time);\n    }}\n}}\n"
         )?;
+    }
+    Ok(out)
+}
+
+/// `impl ImportRequest` / `impl ImportResponse` for every service's `ImportRecordsRequest`
+/// and `ImportRecordsResponse`, so the shared import stream reads and answers them; a
+/// service whose messages lack the shared fields does not build.
+fn import_messages(pool: &DescriptorPool) -> Result<String, BuildError> {
+    const REQUEST: [&str; 3] = ["options", "csv", "rows"];
+    const RESPONSE: [&str; 7] = [
+        "rows", "created", "updated", "skipped", "failed", "results", "dry_run",
+    ];
+    let mut out = String::new();
+    for message in pool.all_messages() {
+        let package = message.package_name();
+        let shared = match message.name() {
+            "ImportRecordsRequest" => &REQUEST[..],
+            "ImportRecordsResponse" => &RESPONSE[..],
+            _ => continue,
+        };
+        if !package.starts_with("crm.") || message.parent_message().is_some() {
+            continue;
+        }
+        if let Some(missing) = shared
+            .iter()
+            .find(|f| message.get_field_by_name(f).is_none())
+        {
+            return Err(format!(
+                "{}: an import message needs the field `{missing}` ({})",
+                message.full_name(),
+                shared.join(", ")
+            )
+            .into());
+        }
+        let module = package.replace('.', "::");
+        let rust_path = format!("crate::{module}::{}", message.name());
+        if message.name() == "ImportRecordsRequest" {
+            writeln!(
+                out,
+                "impl crate::ImportRequest for {rust_path} {{\n    \
+                 fn into_part(self) -> Option<crate::ImportPart> {{\n        \
+                 use crate::{module}::import_records_request::Part;\n        \
+                 Some(match self.part? {{\n            \
+                 Part::Options(options) => crate::ImportPart::Options(options),\n            \
+                 Part::Csv(bytes) => crate::ImportPart::Csv(bytes),\n            \
+                 Part::Rows(rows) => crate::ImportPart::Rows(rows),\n        }})\n    }}\n}}\n"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "impl crate::ImportResponse for {rust_path} {{\n    \
+                 fn from_summary(s: crate::ImportTotals) -> Self {{\n        \
+                 Self {{ rows: s.rows, created: s.created, updated: s.updated, \
+                 skipped: s.skipped, failed: s.failed, results: s.results, dry_run: s.dry_run }}\n    }}\n}}\n"
+            )?;
+        }
     }
     Ok(out)
 }

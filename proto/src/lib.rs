@@ -85,6 +85,50 @@ pub trait DomainEvent: prost::Message + Default + Clone + Send + Sync + 'static 
 
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
+/// One message of an import stream, as every service's `ImportRecordsRequest` carries it.
+#[derive(Debug)]
+pub enum ImportPart {
+    /// The first message.
+    Options(common::ImportOptions),
+    /// The next bytes of a CSV file.
+    Csv(Vec<u8>),
+    /// Structured rows.
+    Rows(common::ImportRows),
+}
+
+/// What an import did, as every service's `ImportRecordsResponse` says it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportTotals {
+    /// Rows read.
+    pub rows: i64,
+    /// Records created.
+    pub created: i64,
+    /// Records updated.
+    pub updated: i64,
+    /// Rows skipped as duplicates.
+    pub skipped: i64,
+    /// Rows refused.
+    pub failed: i64,
+    /// Every row not simply created, in row order.
+    pub results: Vec<common::ImportRowResult>,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+}
+
+/// A service's `ImportRecordsRequest`; the build implements it for each.
+pub trait ImportRequest: prost::Message + Default + Send + 'static {
+    /// The shared reading of the message.
+    fn into_part(self) -> Option<ImportPart>;
+}
+
+/// A service's `ImportRecordsResponse`; the build implements it for each.
+pub trait ImportResponse: prost::Message + Default {
+    /// The response saying `totals`.
+    fn from_summary(totals: ImportTotals) -> Self;
+}
+
+include!(concat!(env!("OUT_DIR"), "/imports.rs"));
+
 pub use crm::common::v1 as common;
 pub use crm::contacts::v1 as contacts;
 pub use crm::identity::v1 as identity;

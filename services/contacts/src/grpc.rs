@@ -14,7 +14,7 @@ use crm_platform::auth::principal;
 use crm_platform::error::Error;
 use crm_proto::contacts::contacts_service_server::ContactsService;
 use crm_proto::contacts::*;
-use crm_records::rpc::{self, mask};
+use crm_records::rpc::{self, Call, Change, NewRecord, RecordRef, mask};
 
 /// Implements `crm.contacts.v1.ContactsService`.
 #[derive(Debug, Clone)]
@@ -53,8 +53,14 @@ impl ContactsService for ContactsGrpc {
         self.handlers
             .create_rpc::<Accounts, _, _>(
                 &request,
-                (method!("CreateAccount"), &r.request_id),
-                (r.account.clone(), r.allow_duplicates),
+                Call {
+                    method: method!("CreateAccount"),
+                    request_id: &r.request_id,
+                },
+                NewRecord {
+                    record: r.account.clone(),
+                    allow_duplicates: r.allow_duplicates,
+                },
                 |account| CreateAccountResponse {
                     account: Some(account),
                 },
@@ -102,11 +108,18 @@ impl ContactsService for ContactsGrpc {
         request: Request<UpdateAccountRequest>,
     ) -> Result<Response<UpdateAccountResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.account.clone(), r.update_mask.clone(), r.allow_duplicates);
+        let input = Change {
+            record: r.account.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: r.allow_duplicates,
+        };
         self.handlers
             .update_rpc::<Accounts, _, _>(
                 &request,
-                (method!("UpdateAccount"), &r.request_id),
+                Call {
+                    method: method!("UpdateAccount"),
+                    request_id: &r.request_id,
+                },
                 input,
                 |account| UpdateAccountResponse {
                     account: Some(account),
@@ -120,13 +133,18 @@ impl ContactsService for ContactsGrpc {
         request: Request<DeleteAccountRequest>,
     ) -> Result<Response<DeleteAccountResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.handlers
             .set_deleted_rpc::<Accounts, _, _>(
                 &request,
-                method!("DeleteAccount"),
-                keys,
-                true,
+                Call {
+                    method: method!("DeleteAccount"),
+                    request_id: &r.request_id,
+                },
+                (record, true),
                 |account| DeleteAccountResponse {
                     account: Some(account),
                 },
@@ -139,13 +157,18 @@ impl ContactsService for ContactsGrpc {
         request: Request<UndeleteAccountRequest>,
     ) -> Result<Response<UndeleteAccountResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.handlers
             .set_deleted_rpc::<Accounts, _, _>(
                 &request,
-                method!("UndeleteAccount"),
-                keys,
-                false,
+                Call {
+                    method: method!("UndeleteAccount"),
+                    request_id: &r.request_id,
+                },
+                (record, false),
                 |account| UndeleteAccountResponse {
                     account: Some(account),
                 },
@@ -161,8 +184,14 @@ impl ContactsService for ContactsGrpc {
         self.handlers
             .create_rpc::<Contacts, _, _>(
                 &request,
-                (method!("CreateContact"), &r.request_id),
-                (r.contact.clone(), r.allow_duplicates),
+                Call {
+                    method: method!("CreateContact"),
+                    request_id: &r.request_id,
+                },
+                NewRecord {
+                    record: r.contact.clone(),
+                    allow_duplicates: r.allow_duplicates,
+                },
                 |contact| CreateContactResponse {
                     contact: Some(contact),
                 },
@@ -210,11 +239,18 @@ impl ContactsService for ContactsGrpc {
         request: Request<UpdateContactRequest>,
     ) -> Result<Response<UpdateContactResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.contact.clone(), r.update_mask.clone(), r.allow_duplicates);
+        let input = Change {
+            record: r.contact.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: r.allow_duplicates,
+        };
         self.handlers
             .update_rpc::<Contacts, _, _>(
                 &request,
-                (method!("UpdateContact"), &r.request_id),
+                Call {
+                    method: method!("UpdateContact"),
+                    request_id: &r.request_id,
+                },
                 input,
                 |contact| UpdateContactResponse {
                     contact: Some(contact),
@@ -228,13 +264,18 @@ impl ContactsService for ContactsGrpc {
         request: Request<DeleteContactRequest>,
     ) -> Result<Response<DeleteContactResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.handlers
             .set_deleted_rpc::<Contacts, _, _>(
                 &request,
-                method!("DeleteContact"),
-                keys,
-                true,
+                Call {
+                    method: method!("DeleteContact"),
+                    request_id: &r.request_id,
+                },
+                (record, true),
                 |contact| DeleteContactResponse {
                     contact: Some(contact),
                 },
@@ -247,13 +288,18 @@ impl ContactsService for ContactsGrpc {
         request: Request<UndeleteContactRequest>,
     ) -> Result<Response<UndeleteContactResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.handlers
             .set_deleted_rpc::<Contacts, _, _>(
                 &request,
-                method!("UndeleteContact"),
-                keys,
-                false,
+                Call {
+                    method: method!("UndeleteContact"),
+                    request_id: &r.request_id,
+                },
+                (record, false),
                 |contact| UndeleteContactResponse {
                     contact: Some(contact),
                 },
@@ -708,20 +754,14 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<CreateCustomFieldRequest>,
     ) -> Result<Response<CreateCustomFieldResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
-        let input = r
-            .custom_field
-            .clone()
-            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
-        let idem = Idempotency {
+        let call = Call {
             method: method!("CreateCustomField"),
             request_id: &r.request_id,
-            request: r,
         };
         let custom_field = self
             .handlers
-            .create_custom_field::<CustomerFields, _>(p, idem, input)
+            .create_custom_field_rpc::<CustomerFields, _>(&request, call, r.custom_field.clone())
             .await?;
         Ok(Response::new(CreateCustomFieldResponse {
             custom_field: Some(custom_field),
@@ -746,21 +786,15 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<UpdateCustomFieldRequest>,
     ) -> Result<Response<UpdateCustomFieldResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
-        let input = r
-            .custom_field
-            .clone()
-            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
-        let mask = mask(r.update_mask.clone());
-        let idem = Idempotency {
+        let call = Call {
             method: method!("UpdateCustomField"),
             request_id: &r.request_id,
-            request: r,
         };
+        let change = (r.custom_field.clone(), r.update_mask.clone());
         let custom_field = self
             .handlers
-            .update_custom_field::<CustomerFields, _>(p, idem, input, mask)
+            .update_custom_field_rpc::<CustomerFields, _>(&request, call, change)
             .await?;
         Ok(Response::new(UpdateCustomFieldResponse {
             custom_field: Some(custom_field),
@@ -771,15 +805,17 @@ impl ContactsService for ContactsGrpc {
         &self,
         request: Request<DeleteCustomFieldRequest>,
     ) -> Result<Response<DeleteCustomFieldResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
-        let idem = Idempotency {
+        let call = Call {
             method: method!("DeleteCustomField"),
             request_id: &r.request_id,
-            request: r,
+        };
+        let definition = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
         };
         self.handlers
-            .delete_custom_field::<CustomerFields, _>(p, idem, &r.id, &r.etag)
+            .delete_custom_field_rpc::<CustomerFields, _>(&request, call, definition)
             .await?;
         Ok(Response::new(DeleteCustomFieldResponse {}))
     }
@@ -841,29 +877,21 @@ impl ContactsService for ContactsGrpc {
     ) -> Result<Response<ImportRecordsResponse>, Status> {
         let p = principal(&request)?.clone();
         let mut stream = request.into_inner();
-        let (options, settings) = rpc::import_options(&mut stream, import_part).await?;
+        let (options, settings) = rpc::import_options(&mut stream).await?;
         let records = &self.handlers.0;
-        let summary = match Kind::parse("options.resource_type", &options.resource_type)? {
+        let response = match Kind::parse("options.resource_type", &options.resource_type)? {
             Kind::Account => {
                 records
-                    .import_stream::<Accounts, _>(&p, settings, (stream, import_part))
+                    .import_stream::<Accounts, _, _>(&p, settings, stream)
                     .await?
             }
             Kind::Contact => {
                 records
-                    .import_stream::<Contacts, _>(&p, settings, (stream, import_part))
+                    .import_stream::<Contacts, _, _>(&p, settings, stream)
                     .await?
             }
         };
-        Ok(Response::new(ImportRecordsResponse {
-            rows: summary.rows,
-            created: summary.created,
-            updated: summary.updated,
-            skipped: summary.skipped,
-            failed: summary.failed,
-            results: summary.results,
-            dry_run: summary.dry_run,
-        }))
+        Ok(Response::new(response))
     }
 
     type ExportRecordsStream = rpc::ExportStream<ExportRecordsResponse>;
@@ -891,13 +919,4 @@ impl ContactsService for ContactsGrpc {
         };
         Ok(Response::new(stream))
     }
-}
-
-/// The shared reading of one message of an import stream.
-fn import_part(message: ImportRecordsRequest) -> Option<rpc::ImportPart> {
-    Some(match message.part? {
-        import_records_request::Part::Options(options) => rpc::ImportPart::Options(options),
-        import_records_request::Part::Csv(bytes) => rpc::ImportPart::Csv(bytes),
-        import_records_request::Part::Rows(rows) => rpc::ImportPart::Rows(rows),
-    })
 }

@@ -18,6 +18,7 @@ use crate::{custom_fields, index, store};
 use crm_platform::auth::Principal;
 use crm_platform::csv::{CsvError, CsvReader};
 use crm_platform::error::{Error, FieldViolation};
+use crm_proto::ImportTotals;
 use crm_proto::common::{DuplicatePolicy, ImportError, ImportOutcome, ImportRow, ImportRowResult};
 
 /// Rows per transaction.
@@ -37,30 +38,11 @@ pub struct ImportSettings {
 /// One row to import: its number and its cells, or why it could not be read.
 pub type NumberedRow = (i64, Result<Row, Vec<FieldViolation>>);
 
-/// What an import did: the fields of every service's `ImportRecordsResponse`.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct ImportSummary {
-    /// Rows read.
-    pub rows: i64,
-    /// Records created.
-    pub created: i64,
-    /// Records updated.
-    pub updated: i64,
-    /// Rows skipped as duplicates.
-    pub skipped: i64,
-    /// Rows refused.
-    pub failed: i64,
-    /// Every row not simply created, in row order; at most [`MAX_RESULTS`].
-    pub results: Vec<ImportRowResult>,
-    /// Whether nothing was written.
-    pub dry_run: bool,
-}
-
 /// The running totals of an import of one resource type.
 #[derive(Debug)]
 pub struct Tally {
     kind: &'static str,
-    summary: ImportSummary,
+    summary: ImportTotals,
 }
 
 impl Tally {
@@ -68,7 +50,7 @@ impl Tally {
     pub fn new(kind: &'static str) -> Self {
         Self {
             kind,
-            summary: ImportSummary::default(),
+            summary: ImportTotals::default(),
         }
     }
 
@@ -103,7 +85,7 @@ impl Tally {
     }
 
     /// What the import did.
-    pub fn finish(mut self, dry_run: bool) -> ImportSummary {
+    pub fn finish(mut self, dry_run: bool) -> ImportTotals {
         self.summary.dry_run = dry_run;
         self.summary.results.sort_by_key(|r| r.row);
         self.summary

@@ -5,55 +5,91 @@
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::definitions::CustomFieldHost;
 use crate::handlers::{Idempotency, Records};
-use crate::import::{self, ImportSettings, ImportSummary, RowReader, Tally};
+use crate::import::{self, ImportSettings, RowReader, Tally};
 use crate::resource::Resource;
 use crate::tabular::Tabular;
 use crm_platform::auth::principal;
 use crm_platform::error::Error;
-use crm_proto::common::{DuplicatePolicy, ExportFormat, ImportOptions, ImportRows};
+use crm_proto::common::{CustomFieldDefinition, DuplicatePolicy, ExportFormat, ImportOptions};
+use crm_proto::{ImportPart, ImportRequest, ImportResponse};
 
 /// The paths of an update mask.
 pub fn mask(mask: Option<prost_types::FieldMask>) -> Vec<String> {
     mask.map(|m| m.paths).unwrap_or_default()
 }
 
-/// One message of an import stream, as every service's `ImportRecordsRequest` carries it.
-#[derive(Debug)]
-pub enum ImportPart {
-    /// The first message.
-    Options(ImportOptions),
-    /// The next bytes of a CSV file.
-    Csv(Vec<u8>),
-    /// Structured rows.
-    Rows(ImportRows),
-}
-
-/// Reads one message of a service's import stream as the shared [`ImportPart`].
-pub type ReadPart<M> = fn(M) -> Option<ImportPart>;
-
 /// A stream of export bytes, wrapped in the service's response message.
 pub type ExportStream<T> =
     std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
+
+/// The mutation a request asks for: its full gRPC method name (which scopes idempotency
+/// keys) and the client's request id.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// Full method name.
+    pub method: &'static str,
+    /// Client-chosen request id, empty for none.
+    pub request_id: &'a str,
+}
+
+impl<'a> Call<'a> {
+    /// The idempotency context of `request`.
+    pub fn idempotency<M>(self, request: &'a M) -> Idempotency<'a, M> {
+        Idempotency {
+            method: self.method,
+            request_id: self.request_id,
+            request,
+        }
+    }
+}
+
+/// What a create request carries.
+#[derive(Debug, Clone)]
+pub struct NewRecord<P> {
+    /// The record, required.
+    pub record: Option<P>,
+    /// Save a duplicate anyway (for resources whose keys are not unique).
+    pub allow_duplicates: bool,
+}
+
+/// What an update request carries.
+#[derive(Debug, Clone)]
+pub struct Change<P> {
+    /// The record with its id, etag and new values, required.
+    pub record: Option<P>,
+    /// The fields to change.
+    pub update_mask: Option<prost_types::FieldMask>,
+    /// Save a duplicate anyway (for resources whose keys are not unique).
+    pub allow_duplicates: bool,
+}
+
+/// The record a delete or undelete names, and the etag the client holds.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// Checked when set.
+    pub etag: &'a str,
+}
 
 impl Records {
     /// Creates the record a request carries (see [`Records::create`]).
     pub async fn create_rpc<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
         &self,
         request: &Request<M>,
-        (method, request_id): (&'static str, &str),
-        (input, allow_duplicates): (Option<R::Proto>, bool),
+        call: Call<'_>,
+        new: NewRecord<R::Proto>,
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Response<Resp>, Status> {
         let p = principal(request)?;
-        let input = input.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
-        let idem = Idempotency {
-            method,
-            request_id,
-            request: request.get_ref(),
-        };
+        let input = new
+            .record
+            .ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
+        let idem = call.idempotency(request.get_ref());
         let response = self
-            .create::<R, _, _>(p, idem, (input, allow_duplicates), wrap)
+            .create::<R, _, _>(p, idem, (input, new.allow_duplicates), wrap)
             .await?;
         Ok(Response::new(response))
     }
@@ -62,24 +98,17 @@ impl Records {
     pub async fn update_rpc<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
         &self,
         request: &Request<M>,
-        (method, request_id): (&'static str, &str),
-        (input, update_mask, allow_duplicates): (
-            Option<R::Proto>,
-            Option<prost_types::FieldMask>,
-            bool,
-        ),
+        call: Call<'_>,
+        change: Change<R::Proto>,
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Response<Resp>, Status> {
         let p = principal(request)?;
-        let input = input.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
-        let idem = Idempotency {
-            method,
-            request_id,
-            request: request.get_ref(),
-        };
-        let response = self
-            .update::<R, _, _>(p, idem, (input, mask(update_mask), allow_duplicates), wrap)
-            .await?;
+        let input = change
+            .record
+            .ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
+        let idem = call.idempotency(request.get_ref());
+        let changed = (input, mask(change.update_mask), change.allow_duplicates);
+        let response = self.update::<R, _, _>(p, idem, changed, wrap).await?;
         Ok(Response::new(response))
     }
 
@@ -87,36 +116,76 @@ impl Records {
     pub async fn set_deleted_rpc<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
         &self,
         request: &Request<M>,
-        method: &'static str,
-        (id, etag, request_id): (&str, &str, &str),
-        deleted: bool,
+        call: Call<'_>,
+        (record, deleted): (RecordRef<'_>, bool),
         wrap: fn(R::Proto) -> Resp,
     ) -> Result<Response<Resp>, Status> {
         let p = principal(request)?;
-        let idem = Idempotency {
-            method,
-            request_id,
-            request: request.get_ref(),
-        };
+        let idem = call.idempotency(request.get_ref());
         let response = self
-            .set_deleted::<R, _, _>(p, idem, id, etag, deleted, wrap)
+            .set_deleted::<R, _, _>(p, idem, record.id, record.etag, deleted, wrap)
             .await?;
         Ok(Response::new(response))
     }
 
+    /// Defines the custom field a request carries (see [`Records::create_custom_field`]).
+    pub async fn create_custom_field_rpc<H: CustomFieldHost, M: prost::Message>(
+        &self,
+        request: &Request<M>,
+        call: Call<'_>,
+        definition: Option<CustomFieldDefinition>,
+    ) -> Result<CustomFieldDefinition, Status> {
+        let p = principal(request)?;
+        let input = definition.ok_or_else(|| Error::invalid("custom_field", "is required"))?;
+        let idem = call.idempotency(request.get_ref());
+        Ok(self.create_custom_field::<H, _>(p, idem, input).await?)
+    }
+
+    /// Changes the custom field a request carries (see [`Records::update_custom_field`]).
+    pub async fn update_custom_field_rpc<H: CustomFieldHost, M: prost::Message>(
+        &self,
+        request: &Request<M>,
+        call: Call<'_>,
+        (definition, update_mask): (
+            Option<CustomFieldDefinition>,
+            Option<prost_types::FieldMask>,
+        ),
+    ) -> Result<CustomFieldDefinition, Status> {
+        let p = principal(request)?;
+        let input = definition.ok_or_else(|| Error::invalid("custom_field", "is required"))?;
+        let idem = call.idempotency(request.get_ref());
+        Ok(self
+            .update_custom_field::<H, _>(p, idem, input, mask(update_mask))
+            .await?)
+    }
+
+    /// Removes the custom field a request names (see [`Records::delete_custom_field`]).
+    pub async fn delete_custom_field_rpc<H: CustomFieldHost, M: prost::Message>(
+        &self,
+        request: &Request<M>,
+        call: Call<'_>,
+        definition: RecordRef<'_>,
+    ) -> Result<(), Status> {
+        let p = principal(request)?;
+        let idem = call.idempotency(request.get_ref());
+        Ok(self
+            .delete_custom_field::<H, _>(p, idem, definition.id, definition.etag)
+            .await?)
+    }
+
     /// Reads an import stream after its options: CSV chunks or structured rows, numbered
-    /// from 1, imported a batch at a time.
-    pub async fn import_stream<R: Tabular, M: prost::Message + Default>(
+    /// from 1, imported a batch at a time; answers the service's response.
+    pub async fn import_stream<R: Tabular, M: ImportRequest, Resp: ImportResponse>(
         &self,
         principal: &crm_platform::auth::Principal,
         settings: ImportSettings,
-        (mut stream, part): (Streaming<M>, ReadPart<M>),
-    ) -> Result<ImportSummary, Status> {
+        mut stream: Streaming<M>,
+    ) -> Result<Resp, Status> {
         let mut tally = Tally::new(R::KIND);
         let mut rows = RowReader::default();
         let mut batch = Vec::with_capacity(import::BATCH_ROWS);
         while let Some(message) = stream.message().await? {
-            match part(message) {
+            match message.into_part() {
                 Some(ImportPart::Csv(bytes)) => rows.csv(&bytes, &mut batch)?,
                 Some(ImportPart::Rows(structured)) => {
                     rows.structured(structured.rows, &mut batch)?
@@ -139,7 +208,7 @@ impl Records {
             self.import_batch::<R>(principal, settings, chunk.to_vec(), &mut tally)
                 .await?;
         }
-        Ok(tally.finish(settings.dry_run))
+        Ok(Resp::from_summary(tally.finish(settings.dry_run)))
     }
 
     /// Checks an export and streams its file in the service's response messages.
@@ -165,11 +234,10 @@ impl Records {
 }
 
 /// The options an import stream opens with, and how its rows are written.
-pub async fn import_options<M: prost::Message + Default>(
+pub async fn import_options<M: ImportRequest>(
     stream: &mut Streaming<M>,
-    part: ReadPart<M>,
 ) -> Result<(ImportOptions, ImportSettings), Status> {
-    let Some(ImportPart::Options(options)) = stream.message().await?.and_then(part) else {
+    let Some(ImportPart::Options(options)) = stream.message().await?.and_then(M::into_part) else {
         return Err(Error::invalid("options", "the first message must carry the options").into());
     };
     let policy = DuplicatePolicy::try_from(options.duplicate_policy)

@@ -13,8 +13,8 @@ use crm_platform::error::Error;
 use crm_proto::common::UpsertOutcome;
 use crm_proto::sales::sales_service_server::SalesService;
 use crm_proto::sales::*;
-use crm_records::handlers::{Idempotency, Records, Upserted};
-use crm_records::rpc::{self, mask};
+use crm_records::handlers::{Records, Upserted};
+use crm_records::rpc::{self, Call, Change, NewRecord, RecordRef};
 
 /// Implements `crm.sales.v1.SalesService`.
 #[derive(Debug, Clone)]
@@ -48,23 +48,6 @@ fn outcome(upserted: Upserted) -> i32 {
     outcome as i32
 }
 
-fn idem<'a, M>(method: &'static str, request_id: &'a str, request: &'a M) -> Idempotency<'a, M> {
-    Idempotency {
-        method,
-        request_id,
-        request,
-    }
-}
-
-/// The shared reading of one message of an import stream.
-fn import_part(message: ImportRecordsRequest) -> Option<rpc::ImportPart> {
-    Some(match message.part? {
-        import_records_request::Part::Options(options) => rpc::ImportPart::Options(options),
-        import_records_request::Part::Csv(bytes) => rpc::ImportPart::Csv(bytes),
-        import_records_request::Part::Rows(rows) => rpc::ImportPart::Rows(rows),
-    })
-}
-
 /// The one resource type imports and exports take.
 fn product_kind(field: &str, value: &str) -> Result<(), Error> {
     if value == "product" {
@@ -81,11 +64,17 @@ impl SalesService for SalesGrpc {
         request: Request<CreateProductRequest>,
     ) -> Result<Response<CreateProductResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.product.clone(), false);
+        let input = NewRecord {
+            record: r.product.clone(),
+            allow_duplicates: false,
+        };
         self.records
             .create_rpc::<Products, _, _>(
                 &request,
-                (method!("CreateProduct"), &r.request_id),
+                Call {
+                    method: method!("CreateProduct"),
+                    request_id: &r.request_id,
+                },
                 input,
                 |product| CreateProductResponse {
                     product: Some(product),
@@ -134,11 +123,18 @@ impl SalesService for SalesGrpc {
         request: Request<UpdateProductRequest>,
     ) -> Result<Response<UpdateProductResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.product.clone(), r.update_mask.clone(), false);
+        let input = Change {
+            record: r.product.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
         self.records
             .update_rpc::<Products, _, _>(
                 &request,
-                (method!("UpdateProduct"), &r.request_id),
+                Call {
+                    method: method!("UpdateProduct"),
+                    request_id: &r.request_id,
+                },
                 input,
                 |product| UpdateProductResponse {
                     product: Some(product),
@@ -152,13 +148,18 @@ impl SalesService for SalesGrpc {
         request: Request<DeleteProductRequest>,
     ) -> Result<Response<DeleteProductResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.records
             .set_deleted_rpc::<Products, _, _>(
                 &request,
-                method!("DeleteProduct"),
-                keys,
-                true,
+                Call {
+                    method: method!("DeleteProduct"),
+                    request_id: &r.request_id,
+                },
+                (record, true),
                 |product| DeleteProductResponse {
                     product: Some(product),
                 },
@@ -171,13 +172,18 @@ impl SalesService for SalesGrpc {
         request: Request<UndeleteProductRequest>,
     ) -> Result<Response<UndeleteProductResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.records
             .set_deleted_rpc::<Products, _, _>(
                 &request,
-                method!("UndeleteProduct"),
-                keys,
-                false,
+                Call {
+                    method: method!("UndeleteProduct"),
+                    request_id: &r.request_id,
+                },
+                (record, false),
                 |product| UndeleteProductResponse {
                     product: Some(product),
                 },
@@ -199,7 +205,11 @@ impl SalesService for SalesGrpc {
             .records
             .upsert::<Products, _, _>(
                 p,
-                idem(method!("UpsertProduct"), &r.request_id, r),
+                Call {
+                    method: method!("UpsertProduct"),
+                    request_id: &r.request_id,
+                }
+                .idempotency(r),
                 input,
                 |product, done| UpsertProductResponse {
                     product: Some(product),
@@ -215,11 +225,17 @@ impl SalesService for SalesGrpc {
         request: Request<CreatePriceListRequest>,
     ) -> Result<Response<CreatePriceListResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.price_list.clone(), false);
+        let input = NewRecord {
+            record: r.price_list.clone(),
+            allow_duplicates: false,
+        };
         self.records
             .create_rpc::<PriceLists, _, _>(
                 &request,
-                (method!("CreatePriceList"), &r.request_id),
+                Call {
+                    method: method!("CreatePriceList"),
+                    request_id: &r.request_id,
+                },
                 input,
                 |price_list| CreatePriceListResponse {
                     price_list: Some(price_list),
@@ -268,11 +284,18 @@ impl SalesService for SalesGrpc {
         request: Request<UpdatePriceListRequest>,
     ) -> Result<Response<UpdatePriceListResponse>, Status> {
         let r = request.get_ref();
-        let input = (r.price_list.clone(), r.update_mask.clone(), false);
+        let input = Change {
+            record: r.price_list.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
         self.records
             .update_rpc::<PriceLists, _, _>(
                 &request,
-                (method!("UpdatePriceList"), &r.request_id),
+                Call {
+                    method: method!("UpdatePriceList"),
+                    request_id: &r.request_id,
+                },
                 input,
                 |price_list| UpdatePriceListResponse {
                     price_list: Some(price_list),
@@ -286,13 +309,18 @@ impl SalesService for SalesGrpc {
         request: Request<DeletePriceListRequest>,
     ) -> Result<Response<DeletePriceListResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.records
             .set_deleted_rpc::<PriceLists, _, _>(
                 &request,
-                method!("DeletePriceList"),
-                keys,
-                true,
+                Call {
+                    method: method!("DeletePriceList"),
+                    request_id: &r.request_id,
+                },
+                (record, true),
                 |price_list| DeletePriceListResponse {
                     price_list: Some(price_list),
                 },
@@ -305,13 +333,18 @@ impl SalesService for SalesGrpc {
         request: Request<UndeletePriceListRequest>,
     ) -> Result<Response<UndeletePriceListResponse>, Status> {
         let r = request.get_ref();
-        let keys = (r.id.as_str(), r.etag.as_str(), r.request_id.as_str());
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.records
             .set_deleted_rpc::<PriceLists, _, _>(
                 &request,
-                method!("UndeletePriceList"),
-                keys,
-                false,
+                Call {
+                    method: method!("UndeletePriceList"),
+                    request_id: &r.request_id,
+                },
+                (record, false),
                 |price_list| UndeletePriceListResponse {
                     price_list: Some(price_list),
                 },
@@ -333,7 +366,11 @@ impl SalesService for SalesGrpc {
             .records
             .upsert::<PriceLists, _, _>(
                 p,
-                idem(method!("UpsertPriceList"), &r.request_id, r),
+                Call {
+                    method: method!("UpsertPriceList"),
+                    request_id: &r.request_id,
+                }
+                .idempotency(r),
                 input,
                 |price_list, done| UpsertPriceListResponse {
                     price_list: Some(price_list),
@@ -399,7 +436,11 @@ impl SalesService for SalesGrpc {
             .settings
             .clone()
             .ok_or_else(|| Error::invalid("settings", "is required"))?;
-        let idem = idem(method!("UpdateCatalogSettings"), &r.request_id, r);
+        let idem = Call {
+            method: method!("UpdateCatalogSettings"),
+            request_id: &r.request_id,
+        }
+        .idempotency(r);
         let settings = exchange::update_settings(&self.records, p, idem, input).await?;
         Ok(Response::new(UpdateCatalogSettingsResponse {
             settings: Some(settings),
@@ -416,7 +457,11 @@ impl SalesService for SalesGrpc {
             .exchange_rate
             .clone()
             .ok_or_else(|| Error::invalid("exchange_rate", "is required"))?;
-        let idem = idem(method!("SetExchangeRate"), &r.request_id, r);
+        let idem = Call {
+            method: method!("SetExchangeRate"),
+            request_id: &r.request_id,
+        }
+        .idempotency(r);
         let rate = exchange::set_rate(&self.records, p, idem, input).await?;
         Ok(Response::new(SetExchangeRateResponse {
             exchange_rate: Some(rate),
@@ -460,16 +505,14 @@ impl SalesService for SalesGrpc {
         &self,
         request: Request<CreateCustomFieldRequest>,
     ) -> Result<Response<CreateCustomFieldResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
-        let input = r
-            .custom_field
-            .clone()
-            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
-        let idem = idem(method!("CreateCustomField"), &r.request_id, r);
+        let call = Call {
+            method: method!("CreateCustomField"),
+            request_id: &r.request_id,
+        };
         let custom_field = self
             .records
-            .create_custom_field::<CatalogFields, _>(p, idem, input)
+            .create_custom_field_rpc::<CatalogFields, _>(&request, call, r.custom_field.clone())
             .await?;
         Ok(Response::new(CreateCustomFieldResponse {
             custom_field: Some(custom_field),
@@ -494,16 +537,15 @@ impl SalesService for SalesGrpc {
         &self,
         request: Request<UpdateCustomFieldRequest>,
     ) -> Result<Response<UpdateCustomFieldResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
-        let input = r
-            .custom_field
-            .clone()
-            .ok_or_else(|| Error::invalid("custom_field", "is required"))?;
-        let idem = idem(method!("UpdateCustomField"), &r.request_id, r);
+        let call = Call {
+            method: method!("UpdateCustomField"),
+            request_id: &r.request_id,
+        };
+        let change = (r.custom_field.clone(), r.update_mask.clone());
         let custom_field = self
             .records
-            .update_custom_field::<CatalogFields, _>(p, idem, input, mask(r.update_mask.clone()))
+            .update_custom_field_rpc::<CatalogFields, _>(&request, call, change)
             .await?;
         Ok(Response::new(UpdateCustomFieldResponse {
             custom_field: Some(custom_field),
@@ -514,11 +556,17 @@ impl SalesService for SalesGrpc {
         &self,
         request: Request<DeleteCustomFieldRequest>,
     ) -> Result<Response<DeleteCustomFieldResponse>, Status> {
-        let p = principal(&request)?;
         let r = request.get_ref();
-        let idem = idem(method!("DeleteCustomField"), &r.request_id, r);
+        let call = Call {
+            method: method!("DeleteCustomField"),
+            request_id: &r.request_id,
+        };
+        let definition = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
         self.records
-            .delete_custom_field::<CatalogFields, _>(p, idem, &r.id, &r.etag)
+            .delete_custom_field_rpc::<CatalogFields, _>(&request, call, definition)
             .await?;
         Ok(Response::new(DeleteCustomFieldResponse {}))
     }
@@ -561,21 +609,13 @@ impl SalesService for SalesGrpc {
     ) -> Result<Response<ImportRecordsResponse>, Status> {
         let p = principal(&request)?.clone();
         let mut stream = request.into_inner();
-        let (options, settings) = rpc::import_options(&mut stream, import_part).await?;
+        let (options, settings) = rpc::import_options(&mut stream).await?;
         product_kind("options.resource_type", &options.resource_type)?;
-        let summary = self
+        let response = self
             .records
-            .import_stream::<Products, _>(&p, settings, (stream, import_part))
+            .import_stream::<Products, _, _>(&p, settings, stream)
             .await?;
-        Ok(Response::new(ImportRecordsResponse {
-            rows: summary.rows,
-            created: summary.created,
-            updated: summary.updated,
-            skipped: summary.skipped,
-            failed: summary.failed,
-            results: summary.results,
-            dry_run: summary.dry_run,
-        }))
+        Ok(Response::new(response))
     }
 
     type ExportRecordsStream = rpc::ExportStream<ExportRecordsResponse>;
