@@ -125,6 +125,7 @@ fn domain_events(pool: &DescriptorPool) -> Result<String, BuildError> {
             .into());
         }
         let rust_path = format!("crate::{}::{}", package.replace('.', "::"), message.name());
+        custom_field_events(&mut out, &message, &rust_path)?;
         writeln!(
             out,
             "impl crate::DomainEvent for {rust_path} {{\n    \
@@ -139,6 +140,72 @@ fn domain_events(pool: &DescriptorPool) -> Result<String, BuildError> {
         )?;
     }
     Ok(out)
+}
+
+/// `impl CustomFieldEvent` for an event that announces custom field changes: one with a
+/// `custom_field` subject and the `CUSTOM_FIELD_CREATED`, `_UPDATED` and `_DELETED` types.
+fn custom_field_events(
+    out: &mut String,
+    message: &prost_reflect::MessageDescriptor,
+    rust_path: &str,
+) -> Result<(), BuildError> {
+    if message.get_field_by_name("custom_field").is_none() {
+        return Ok(());
+    }
+    let Some(prost_reflect::Kind::Enum(types)) =
+        message.get_field_by_name("type").map(|f| f.kind())
+    else {
+        return Err(format!("{}: `type` must be an enum", message.full_name()).into());
+    };
+    let enum_path = format!("{rust_path}Type");
+    let mut variants = Vec::new();
+    for change in ["CREATED", "UPDATED", "DELETED"] {
+        let suffix = format!("_CUSTOM_FIELD_{change}");
+        let value = types
+            .values()
+            .find(|v| v.name().ends_with(&suffix))
+            .ok_or_else(|| {
+                format!(
+                    "{}: an event with a `custom_field` subject needs a type ending in {suffix}",
+                    message.full_name()
+                )
+            })?;
+        let variant = format!("CustomField{}{}", &change[..1], change[1..].to_lowercase());
+        variants.push((value.number(), variant));
+    }
+    let module = rust_path
+        .rsplit_once("::")
+        .map(|(m, _)| m)
+        .unwrap_or_default();
+    let subject = format!("{module}::{}::Subject", snake_case(message.name()));
+    writeln!(
+        out,
+        "impl crate::CustomFieldEvent for {rust_path} {{\n    \
+         fn custom_field(change: crate::DefinitionChange, definition: crate::common::CustomFieldDefinition) -> Self {{\n        \
+         let kind = match change {{\n            \
+         crate::DefinitionChange::Created => {enum_path}::{},\n            \
+         crate::DefinitionChange::Updated => {enum_path}::{},\n            \
+         crate::DefinitionChange::Deleted => {enum_path}::{},\n        }};\n        \
+         Self {{ r#type: kind as i32, subject: Some({subject}::CustomField(definition)), ..Default::default() }}\n    }}\n}}\n",
+        variants[0].1, variants[1].1, variants[2].1
+    )?;
+    Ok(())
+}
+
+/// `ContactsEvent` → `contacts_event`, as prost names a message's module.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `impl ImportRequest` / `impl ImportResponse` for every service's `ImportRecordsRequest`

@@ -83,6 +83,24 @@ pub trait DomainEvent: prost::Message + Default + Clone + Send + Sync + 'static 
     fn stamp(&mut self, stamp: EventStamp);
 }
 
+/// A change to a custom field definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefinitionChange {
+    /// Defined.
+    Created,
+    /// Label, `required` or options changed.
+    Updated,
+    /// Removed.
+    Deleted,
+}
+
+/// A service's event that announces custom field changes (one with a `custom_field`
+/// subject); the build implements it for each.
+pub trait CustomFieldEvent: DomainEvent {
+    /// The event announcing `change` of `definition`.
+    fn custom_field(change: DefinitionChange, definition: common::CustomFieldDefinition) -> Self;
+}
+
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
 /// One message of an import stream, as every service's `ImportRecordsRequest` carries it.

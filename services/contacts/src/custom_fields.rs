@@ -7,11 +7,10 @@ use crate::account::Accounts;
 use crate::contact::Contacts;
 use crate::resource::ResourceType;
 use crm_platform::error::Error;
-use crm_proto::common::CustomFieldDefinition;
-use crm_proto::contacts::{ContactsEvent, ContactsEventType, contacts_event::Subject};
+use crm_proto::contacts::ContactsEvent;
 pub use crm_records::custom_fields::*;
 pub use crm_records::custom_values::MAX_DEFINITIONS;
-use crm_records::definitions::{CustomFieldHost, DefinitionChange};
+use crm_records::definitions::CustomFieldHost;
 
 /// The contacts service as the host of custom fields.
 #[derive(Debug, Clone, Copy)]
@@ -24,19 +23,6 @@ impl CustomFieldHost for CustomerFields {
 
     fn kind(field: &str, value: &str) -> Result<&'static str, Error> {
         ResourceType::parse(field, value).map(ResourceType::name)
-    }
-
-    fn event(change: DefinitionChange, definition: CustomFieldDefinition) -> ContactsEvent {
-        let event_type = match change {
-            DefinitionChange::Created => ContactsEventType::CustomFieldCreated,
-            DefinitionChange::Updated => ContactsEventType::CustomFieldUpdated,
-            DefinitionChange::Deleted => ContactsEventType::CustomFieldDeleted,
-        };
-        ContactsEvent {
-            r#type: event_type as i32,
-            subject: Some(Subject::CustomField(definition)),
-            ..Default::default()
-        }
     }
 
     async fn strip_deleted(

@@ -42,7 +42,7 @@ impl MigrationName for CreateAccountsAndContacts {
 
 /// Indexes serve the hot paths: scoped keyset pages (tenant, owner, sort key, id) and
 /// lookups by email.
-const INDEXES: &[(&str, &str, &[&str])] = &[
+const INDEXES: &[crm_records::schema::IndexSpec] = &[
     (
         "accounts_by_tenant_created",
         "accounts",
@@ -144,14 +144,7 @@ impl MigrationTrait for CreateAccountsAndContacts {
             .col(big_integer_null("delete_time"));
         manager.create_table(contacts).await?;
 
-        for (name, table, columns) in INDEXES {
-            let mut index = Index::create();
-            index.name(*name).table(*table).if_not_exists();
-            for column in *columns {
-                index.col(*column);
-            }
-            manager.create_index(index).await?;
-        }
+        crm_records::schema::create_indexes(manager, INDEXES).await?;
         Ok(())
     }
 

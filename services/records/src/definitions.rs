@@ -20,33 +20,21 @@ use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::validate::Violations;
 use crm_platform::{etag, field_mask};
-use crm_proto::DomainEvent;
+use crm_proto::CustomFieldEvent;
+pub use crm_proto::DefinitionChange;
 use crm_proto::common::{CustomFieldDefinition, CustomFieldType};
 
-/// A change to a definition, as a service's event names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefinitionChange {
-    /// Defined.
-    Created,
-    /// Label, `required` or options changed.
-    Updated,
-    /// Removed.
-    Deleted,
-}
-
 /// What a service says about its custom fields: who may read and define them, which of its
-/// resource types take them, and how it announces a change.
+/// resource types take them, and its event.
 pub trait CustomFieldHost: Send + Sync + 'static {
-    /// The service's event message.
-    type Event: DomainEvent;
+    /// The service's event message (the build implements [`CustomFieldEvent`] for it).
+    type Event: CustomFieldEvent;
     /// Permission to read definitions (everyone who edits records needs them for forms).
     const READ: &'static str;
     /// Permission to define, change and remove custom fields.
     const WRITE: &'static str;
     /// The resource type a request names in `field`, if it takes custom fields.
     fn kind(field: &str, value: &str) -> Result<&'static str, Error>;
-    /// The event announcing `change` of `definition`.
-    fn event(change: DefinitionChange, definition: CustomFieldDefinition) -> Self::Event;
     /// Drops the values of a removed field `name` from the soft-deleted records of `kind`
     /// (with [`strip_deleted`] on the kind's resource).
     fn strip_deleted<'a>(
@@ -71,7 +59,7 @@ async fn record_change<H: CustomFieldHost>(
         None => audit::created(&audit_fields(after)),
     };
     audit::record(txn, principal, "custom_field", &after.id, action, &changes).await?;
-    let event = H::event(change, to_proto(after));
+    let event = H::Event::custom_field(change, to_proto(after));
     announce(
         txn,
         &principal.tenant_id,

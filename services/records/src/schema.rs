@@ -103,6 +103,38 @@ pub fn custom_fields_by_name() -> IndexCreateStatement {
         .to_owned()
 }
 
+/// A plain index: its name, its table and its columns in order.
+pub type IndexSpec = (&'static str, &'static str, &'static [&'static str]);
+
+/// Creates `indexes` (those that do not exist yet).
+pub async fn create_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: &[IndexSpec],
+) -> Result<(), DbErr> {
+    for (name, table, columns) in indexes {
+        let mut index = Index::create();
+        index.name(*name).table(*table).if_not_exists();
+        for column in *columns {
+            index.col(*column);
+        }
+        manager.create_index(index).await?;
+    }
+    Ok(())
+}
+
+/// Drops the tables named, in order.
+pub async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: &[&'static str],
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager
+            .drop_table(Table::drop().table(*table).to_owned())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Creates the machinery's tables in a new service's database.
 pub struct RecordTables;
 
@@ -131,11 +163,6 @@ impl MigrationTrait for RecordTables {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["custom_fields", "search_grams", "record_index"] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(manager, &["custom_fields", "search_grams", "record_index"]).await
     }
 }

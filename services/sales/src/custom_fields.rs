@@ -6,10 +6,9 @@ use sea_orm::DatabaseTransaction;
 use crate::price_list::PriceLists;
 use crate::product::Products;
 use crm_platform::error::Error;
-use crm_proto::common::CustomFieldDefinition;
-use crm_proto::sales::{SalesEvent, SalesEventType, sales_event::Subject};
+use crm_proto::sales::SalesEvent;
 use crm_records::custom_fields::strip_deleted;
-use crm_records::definitions::{CustomFieldHost, DefinitionChange};
+use crm_records::definitions::CustomFieldHost;
 use crm_records::resource::Resource;
 
 /// The sales service as the host of custom fields.
@@ -29,19 +28,6 @@ impl CustomFieldHost for CatalogFields {
                 field,
                 "must be \"product\" or \"price_list\"",
             )),
-        }
-    }
-
-    fn event(change: DefinitionChange, definition: CustomFieldDefinition) -> SalesEvent {
-        let event_type = match change {
-            DefinitionChange::Created => SalesEventType::CustomFieldCreated,
-            DefinitionChange::Updated => SalesEventType::CustomFieldUpdated,
-            DefinitionChange::Deleted => SalesEventType::CustomFieldDeleted,
-        };
-        SalesEvent {
-            r#type: event_type as i32,
-            subject: Some(Subject::CustomField(definition)),
-            ..Default::default()
         }
     }
 

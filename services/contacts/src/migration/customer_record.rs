@@ -61,7 +61,7 @@ const INT_COLUMNS: &[(&str, &[&str])] = &[
     ),
 ];
 
-const INDEXES: &[(&str, &str, &[&str])] = &[
+const INDEXES: &[crm_records::schema::IndexSpec] = &[
     (
         "accounts_by_parent",
         "accounts",
@@ -122,14 +122,7 @@ impl MigrationTrait for AddCustomerRecord {
                     .to_owned(),
             )
             .await?;
-        for (name, table, columns) in INDEXES {
-            let mut index = Index::create();
-            index.name(*name).table(*table).if_not_exists();
-            for column in *columns {
-                index.col(*column);
-            }
-            manager.create_index(index).await?;
-        }
+        crm_records::schema::create_indexes(manager, INDEXES).await?;
         Ok(())
     }
 

@@ -13,7 +13,7 @@ impl MigrationName for AddEngagement {
     }
 }
 
-const INDEXES: &[(&str, &str, &[&str])] = &[
+const INDEXES: &[crm_records::schema::IndexSpec] = &[
     (
         "interactions_by_subject",
         "interactions",
@@ -128,23 +128,12 @@ impl MigrationTrait for AddEngagement {
                     .to_owned(),
             )
             .await?;
-        for (name, table, columns) in INDEXES {
-            let mut index = Index::create();
-            index.name(*name).table(*table).if_not_exists();
-            for column in *columns {
-                index.col(*column);
-            }
-            manager.create_index(index).await?;
-        }
+        crm_records::schema::create_indexes(manager, INDEXES).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["pool_rules", "follow_ups", "interactions"] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crm_records::schema::drop_tables(manager, &["pool_rules", "follow_ups", "interactions"])
+            .await
     }
 }

@@ -13,7 +13,7 @@ impl MigrationName for CreateCatalog {
 
 /// Indexes serve keyset pages by creation time and by name, and lookups by external id.
 /// Codes are unique through the record index (live products only), not here.
-const INDEXES: &[(&str, &str, &[&str])] = &[
+const INDEXES: &[crm_records::schema::IndexSpec] = &[
     (
         "products_by_tenant_created",
         "products",
@@ -145,28 +145,20 @@ impl MigrationTrait for CreateCatalog {
                     .to_owned(),
             )
             .await?;
-        for (name, table, columns) in INDEXES {
-            let mut index = Index::create();
-            index.name(*name).table(*table).if_not_exists();
-            for column in *columns {
-                index.col(*column);
-            }
-            manager.create_index(index).await?;
-        }
+        crm_records::schema::create_indexes(manager, INDEXES).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            "catalog_settings",
-            "exchange_rates",
-            "price_lists",
-            "products",
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        crm_records::schema::drop_tables(
+            manager,
+            &[
+                "catalog_settings",
+                "exchange_rates",
+                "price_lists",
+                "products",
+            ],
+        )
+        .await
     }
 }
