@@ -750,75 +750,11 @@ impl ContactsService for ContactsGrpc {
         }))
     }
 
-    async fn create_custom_field(
-        &self,
-        request: Request<CreateCustomFieldRequest>,
-    ) -> Result<Response<CreateCustomFieldResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("CreateCustomField"),
-            request_id: &r.request_id,
-        };
-        let custom_field = self
-            .handlers
-            .create_custom_field_rpc::<CustomerFields, _>(&request, call, r.custom_field.clone())
-            .await?;
-        Ok(Response::new(CreateCustomFieldResponse {
-            custom_field: Some(custom_field),
-        }))
-    }
-
-    async fn list_custom_fields(
-        &self,
-        request: Request<ListCustomFieldsRequest>,
-    ) -> Result<Response<ListCustomFieldsResponse>, Status> {
-        let custom_fields = self
-            .handlers
-            .list_custom_fields::<CustomerFields>(
-                principal(&request)?,
-                &request.get_ref().resource_type,
-            )
-            .await?;
-        Ok(Response::new(ListCustomFieldsResponse { custom_fields }))
-    }
-
-    async fn update_custom_field(
-        &self,
-        request: Request<UpdateCustomFieldRequest>,
-    ) -> Result<Response<UpdateCustomFieldResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UpdateCustomField"),
-            request_id: &r.request_id,
-        };
-        let change = (r.custom_field.clone(), r.update_mask.clone());
-        let custom_field = self
-            .handlers
-            .update_custom_field_rpc::<CustomerFields, _>(&request, call, change)
-            .await?;
-        Ok(Response::new(UpdateCustomFieldResponse {
-            custom_field: Some(custom_field),
-        }))
-    }
-
-    async fn delete_custom_field(
-        &self,
-        request: Request<DeleteCustomFieldRequest>,
-    ) -> Result<Response<DeleteCustomFieldResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("DeleteCustomField"),
-            request_id: &r.request_id,
-        };
-        let definition = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.handlers
-            .delete_custom_field_rpc::<CustomerFields, _>(&request, call, definition)
-            .await?;
-        Ok(Response::new(DeleteCustomFieldResponse {}))
-    }
+    crm_records::custom_field_rpcs!(
+        CustomerFields,
+        "/crm.contacts.v1.ContactsService/",
+        handlers
+    );
 
     async fn search_customers(
         &self,

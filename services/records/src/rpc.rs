@@ -252,3 +252,63 @@ pub async fn import_options<M: ImportRequest>(
     };
     Ok((options, settings))
 }
+
+/// The four custom-field RPCs of a service's gRPC adapter (Create, List, Update and
+/// DeleteCustomField), which every service's contract declares with the same messages:
+/// expand inside the service's `#[tonic::async_trait] impl`, with the service's messages in
+/// scope, naming its [`CustomFieldHost`], its full service name with a trailing slash (which
+/// scopes idempotency keys) and the adapter's field holding the `Records`.
+///
+/// The methods are written in the form `async_trait` gives the trait's (a boxed future over
+/// the `'async_trait` lifetime), since that attribute does not reach into macro expansions.
+#[macro_export]
+macro_rules! custom_field_rpcs {
+    ($host:ty, $service:literal, $records:ident) => {
+        $crate::custom_field_rpcs!(@rpc create_custom_field, CreateCustomFieldRequest, CreateCustomFieldResponse, |this, request| {
+            let r = request.get_ref();
+            let call = $crate::rpc::Call { method: concat!($service, "CreateCustomField"), request_id: &r.request_id };
+            let definition = r.custom_field.clone();
+            let custom_field = this.$records.create_custom_field_rpc::<$host, _>(&request, call, definition).await?;
+            Ok(tonic::Response::new(CreateCustomFieldResponse { custom_field: Some(custom_field) }))
+        });
+        $crate::custom_field_rpcs!(@rpc list_custom_fields, ListCustomFieldsRequest, ListCustomFieldsResponse, |this, request| {
+            let principal = crm_platform::auth::principal(&request)?;
+            let kind = &request.get_ref().resource_type;
+            let custom_fields = this.$records.list_custom_fields::<$host>(principal, kind).await?;
+            Ok(tonic::Response::new(ListCustomFieldsResponse { custom_fields }))
+        });
+        $crate::custom_field_rpcs!(@rpc update_custom_field, UpdateCustomFieldRequest, UpdateCustomFieldResponse, |this, request| {
+            let r = request.get_ref();
+            let call = $crate::rpc::Call { method: concat!($service, "UpdateCustomField"), request_id: &r.request_id };
+            let change = (r.custom_field.clone(), r.update_mask.clone());
+            let custom_field = this.$records.update_custom_field_rpc::<$host, _>(&request, call, change).await?;
+            Ok(tonic::Response::new(UpdateCustomFieldResponse { custom_field: Some(custom_field) }))
+        });
+        $crate::custom_field_rpcs!(@rpc delete_custom_field, DeleteCustomFieldRequest, DeleteCustomFieldResponse, |this, request| {
+            let r = request.get_ref();
+            let call = $crate::rpc::Call { method: concat!($service, "DeleteCustomField"), request_id: &r.request_id };
+            let definition = $crate::rpc::RecordRef { id: &r.id, etag: &r.etag };
+            this.$records.delete_custom_field_rpc::<$host, _>(&request, call, definition).await?;
+            Ok(tonic::Response::new(DeleteCustomFieldResponse {}))
+        });
+    };
+    (@rpc $name:ident, $request:ident, $response:ident, |$this:ident, $req:ident| $body:block) => {
+        fn $name<'life0, 'async_trait>(
+            &'life0 self,
+            $req: tonic::Request<$request>,
+        ) -> ::core::pin::Pin<
+            Box<
+                dyn ::core::future::Future<Output = Result<tonic::Response<$response>, tonic::Status>>
+                    + ::core::marker::Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            let $this = self;
+            Box::pin(async move { $body })
+        }
+    };
+}

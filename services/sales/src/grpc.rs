@@ -501,75 +501,7 @@ impl SalesService for SalesGrpc {
         }))
     }
 
-    async fn create_custom_field(
-        &self,
-        request: Request<CreateCustomFieldRequest>,
-    ) -> Result<Response<CreateCustomFieldResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("CreateCustomField"),
-            request_id: &r.request_id,
-        };
-        let custom_field = self
-            .records
-            .create_custom_field_rpc::<CatalogFields, _>(&request, call, r.custom_field.clone())
-            .await?;
-        Ok(Response::new(CreateCustomFieldResponse {
-            custom_field: Some(custom_field),
-        }))
-    }
-
-    async fn list_custom_fields(
-        &self,
-        request: Request<ListCustomFieldsRequest>,
-    ) -> Result<Response<ListCustomFieldsResponse>, Status> {
-        let custom_fields = self
-            .records
-            .list_custom_fields::<CatalogFields>(
-                principal(&request)?,
-                &request.get_ref().resource_type,
-            )
-            .await?;
-        Ok(Response::new(ListCustomFieldsResponse { custom_fields }))
-    }
-
-    async fn update_custom_field(
-        &self,
-        request: Request<UpdateCustomFieldRequest>,
-    ) -> Result<Response<UpdateCustomFieldResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UpdateCustomField"),
-            request_id: &r.request_id,
-        };
-        let change = (r.custom_field.clone(), r.update_mask.clone());
-        let custom_field = self
-            .records
-            .update_custom_field_rpc::<CatalogFields, _>(&request, call, change)
-            .await?;
-        Ok(Response::new(UpdateCustomFieldResponse {
-            custom_field: Some(custom_field),
-        }))
-    }
-
-    async fn delete_custom_field(
-        &self,
-        request: Request<DeleteCustomFieldRequest>,
-    ) -> Result<Response<DeleteCustomFieldResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("DeleteCustomField"),
-            request_id: &r.request_id,
-        };
-        let definition = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .delete_custom_field_rpc::<CatalogFields, _>(&request, call, definition)
-            .await?;
-        Ok(Response::new(DeleteCustomFieldResponse {}))
-    }
+    crm_records::custom_field_rpcs!(CatalogFields, "/crm.sales.v1.SalesService/", records);
 
     async fn list_audit_entries(
         &self,
