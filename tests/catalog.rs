@@ -1494,6 +1494,12 @@ async fn price_lists_and_exchange_rates_keep_money_exact(mode: Mode) {
         ),
         ("exchange_rate.currency_code", "CNY", "1", date(2027, 1, 1)),
         ("exchange_rate.effective_date", "EUR", "7.8", None),
+        (
+            "exchange_rate.effective_date",
+            "EUR",
+            "7.8",
+            Some(Date::default()),
+        ),
     ] {
         expect_invalid(set(admin.clone(), code, rate, on).await, field);
     }

@@ -13,7 +13,7 @@ use crm_records::resource::Resource;
 
 /// The sales service as the host of custom fields.
 #[derive(Debug, Clone, Copy)]
-pub struct CatalogFields;
+pub(crate) struct CatalogFields;
 
 impl CustomFieldHost for CatalogFields {
     type Event = SalesEvent;

@@ -25,13 +25,13 @@ use crm_proto::sales::{
 use crm_records::handlers::{Idempotency, Records, announce};
 
 /// Permission to read rates and settings, and to convert.
-pub const READ: &str = "sales.exchange_rates.read";
+pub(crate) const READ: &str = "sales.exchange_rates.read";
 /// Permission to set rates and the base currency.
-pub const WRITE: &str = "sales.exchange_rates.write";
+pub(crate) const WRITE: &str = "sales.exchange_rates.write";
 /// The base currency of a tenant that has not set one: the first market's.
-pub const DEFAULT_BASE: &str = "CNY";
+pub(crate) const DEFAULT_BASE: &str = "CNY";
 /// Most decimals of a rate.
-pub const RATE_DECIMALS: u32 = 10;
+pub(crate) const RATE_DECIMALS: u32 = 10;
 /// Largest page of rates.
 const MAX_PAGE_SIZE: u64 = 1000;
 
@@ -74,7 +74,7 @@ fn event(kind: SalesEventType, subject: Subject) -> SalesEvent {
 }
 
 /// The caller's tenant's settings.
-pub async fn get_settings(
+pub(crate) async fn get_settings(
     records: &Records,
     principal: &Principal,
 ) -> Result<CatalogSettings, Error> {
@@ -85,7 +85,7 @@ pub async fn get_settings(
 
 /// Changes the base currency, which only a tenant without exchange rates may do: every rate
 /// is into the base, so changing it under them would silently change every conversion.
-pub async fn update_settings<M: prost::Message>(
+pub(crate) async fn update_settings<M: prost::Message>(
     records: &Records,
     principal: &Principal,
     idem: Idempotency<'_, M>,
@@ -163,7 +163,7 @@ pub async fn update_settings<M: prost::Message>(
 }
 
 /// Sets the rate of a currency from a day on (replacing the rate of that day, if any).
-pub async fn set_rate<M: prost::Message>(
+pub(crate) async fn set_rate<M: prost::Message>(
     records: &Records,
     principal: &Principal,
     idem: Idempotency<'_, M>,
@@ -182,7 +182,8 @@ pub async fn set_rate<M: prost::Message>(
         "exchange_rate.effective_date",
         input.effective_date.as_ref(),
     );
-    if effective == 0 && input.effective_date.is_none() {
+    let unset = crm_proto::common::Date::default();
+    if input.effective_date.as_ref().is_none_or(|d| *d == unset) {
         v.add("exchange_rate.effective_date", "is required");
     }
     v.finish()?;
@@ -249,7 +250,7 @@ pub async fn set_rate<M: prost::Message>(
 
 /// One page of the tenant's rates (of one currency, if named), by currency and newest day
 /// first.
-pub async fn list_rates(
+pub(crate) async fn list_rates(
     records: &Records,
     principal: &Principal,
     currency_code: &str,
@@ -298,7 +299,7 @@ pub async fn list_rates(
 
 /// `money` in the base currency at the rate of `on` (a `yyyymmdd` day), and the rate used
 /// (none when it was in the base currency already).
-pub async fn to_base<C: ConnectionTrait>(
+pub(crate) async fn to_base<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
     money: Money,
@@ -334,7 +335,7 @@ pub async fn to_base<C: ConnectionTrait>(
 }
 
 /// Converts an amount the caller sends into the base currency.
-pub async fn convert(
+pub(crate) async fn convert(
     records: &Records,
     principal: &Principal,
     money: Option<&crm_proto::common::Money>,

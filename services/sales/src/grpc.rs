@@ -18,13 +18,13 @@ use crm_records::rpc::{self, Call, Change, NewRecord, RecordRef};
 
 /// Implements `crm.sales.v1.SalesService`.
 #[derive(Debug, Clone)]
-pub struct SalesGrpc {
+pub(crate) struct SalesGrpc {
     records: Records,
 }
 
 impl SalesGrpc {
     /// Wraps the shared handlers.
-    pub fn new(records: Records) -> Self {
+    pub(crate) fn new(records: Records) -> Self {
         Self { records }
     }
 }

@@ -2,16 +2,16 @@
 //! tenant's exchange rates into its base currency. Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
-pub mod custom_fields;
+pub(crate) mod custom_fields;
 pub mod entity;
-pub mod exchange;
-pub mod grpc;
+pub(crate) mod exchange;
+pub(crate) mod grpc;
 pub mod migration;
 pub mod module;
-pub mod price_list;
-pub mod pricing;
-pub mod product;
-pub mod tabular;
+pub(crate) mod price_list;
+pub(crate) mod pricing;
+pub(crate) mod product;
+pub(crate) mod tabular;
 
 use sea_orm::DatabaseConnection;
 use tonic::service::{Routes, RoutesBuilder};

@@ -24,34 +24,34 @@ use crm_records::resource::{Action, FieldKind, IndexKey, Resource, Scope, WriteC
 
 /// The price list resource.
 #[derive(Debug, Clone, Copy)]
-pub struct PriceLists;
+pub(crate) struct PriceLists;
 
 /// Most entries of a list.
-pub const MAX_ENTRIES: usize = 10_000;
+pub(crate) const MAX_ENTRIES: usize = 10_000;
 /// Most volume breaks of an entry.
-pub const MAX_BREAKS: usize = 20;
+pub(crate) const MAX_BREAKS: usize = 20;
 /// Most decimals of a quantity.
-pub const QUANTITY_DECIMALS: u32 = 4;
+pub(crate) const QUANTITY_DECIMALS: u32 = 4;
 
 /// A stored entry: amounts as decimal text in the list's currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredEntry {
+pub(crate) struct StoredEntry {
     /// The product.
-    pub product_id: String,
+    pub(crate) product_id: String,
     /// Its base unit price.
-    pub unit_price: String,
+    pub(crate) unit_price: String,
     /// Lower prices from a quantity up, ascending.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub breaks: Vec<StoredBreak>,
+    pub(crate) breaks: Vec<StoredBreak>,
 }
 
 /// A stored volume break.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredBreak {
+pub(crate) struct StoredBreak {
     /// The least quantity.
-    pub min_quantity: String,
+    pub(crate) min_quantity: String,
     /// The unit price from it.
-    pub unit_price: String,
+    pub(crate) unit_price: String,
 }
 
 /// The fields a price list update may change.
@@ -164,7 +164,7 @@ fn check_entries(
 }
 
 /// The stored entries of a row.
-pub fn entries(m: &Model) -> Vec<StoredEntry> {
+pub(crate) fn entries(m: &Model) -> Vec<StoredEntry> {
     json::from_json(&m.entries)
 }
 
@@ -481,7 +481,7 @@ impl Resource for PriceLists {
 
 /// The price of `quantity` of one entry: the break with the highest quantity up to it, or
 /// the base price; and that break's quantity.
-pub fn unit_price(entry: &StoredEntry, quantity: Amount) -> (Amount, Option<Amount>) {
+pub(crate) fn unit_price(entry: &StoredEntry, quantity: Amount) -> (Amount, Option<Amount>) {
     entry
         .breaks
         .iter()

@@ -20,7 +20,7 @@ use crm_records::resource::Resource;
 use crm_records::store;
 
 /// The price a request asks for.
-pub async fn quote(
+pub(crate) async fn quote(
     records: &Records,
     principal: &Principal,
     r: &QuotePriceRequest,

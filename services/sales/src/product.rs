@@ -17,7 +17,7 @@ use crm_records::resource::{Action, FieldKind, IndexKey, Resource, Scope, WriteC
 
 /// The product resource.
 #[derive(Debug, Clone, Copy)]
-pub struct Products;
+pub(crate) struct Products;
 
 /// The fields a product update may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
