@@ -67,6 +67,8 @@ pub(crate) fn gateway_options() -> Result<crm_gateway::Options, ConfigError> {
             "CRM_SESSION_MAX_DAYS",
             defaults.session_max_secs / 86_400,
         )? * 86_400,
+        // Filled from the registry by the target that starts the gateway.
+        peers: defaults.peers,
     })
 }
 

@@ -157,12 +157,19 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
             .remove(module.name())
             .unwrap_or_else(|| unreachable!());
         tokio::spawn(housekeeping::run(db.clone(), shutdown.clone().wait()));
+        // Registry order starts a service's peers before it.
+        let peers = module
+            .peers()
+            .iter()
+            .filter_map(|name| Some((*name, in_process.get(name).cloned()?)))
+            .collect();
         let running = module.start(
             &mut routes,
             StartContext {
                 db,
                 infra: &infra,
                 shutdown: shutdown.clone(),
+                peers,
             },
         )?;
         in_process.insert(
@@ -174,7 +181,7 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
         gateway_db.clone(),
         shutdown.clone().wait(),
     ));
-    let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &settings::gateway_options()?)?;
+    let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &gateway_options(&modules)?)?;
     let peers = crm_gateway::Peers::new(in_process.remove("contacts"), &infra)?;
     crm_gateway::add_identity(&mut routes, &gatekeeper, &infra, peers);
 
@@ -215,12 +222,14 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             )
             .await?;
             let health = server::add_health_and_reflection(&mut routes, services).await?;
+            let peers = peer_channels(module)?;
             module.start(
                 &mut routes,
                 StartContext {
                     db,
                     infra: &infra,
                     shutdown: shutdown.clone(),
+                    peers,
                 },
             )?;
             announce_listening(module.name(), &listener);
@@ -261,7 +270,9 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             announce_bootstrap(&db).await?;
             let services = crm_gateway::SERVICE_NAMES;
             let health = server::add_health_and_reflection(&mut routes, services).await?;
-            let gatekeeper = crm_gateway::gatekeeper(db, &infra, &settings::gateway_options()?)?;
+            let deployed_modules: Vec<_> = channels.values().map(|(m, _)| *m).collect();
+            let gatekeeper =
+                crm_gateway::gatekeeper(db, &infra, &gateway_options(&deployed_modules)?)?;
             let contacts = channels
                 .get("contacts")
                 .map(|(_, channel)| ServiceChannel::remote(channel.clone()));
@@ -287,6 +298,41 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             Target::names().join(", ")
         ))),
     }
+}
+
+/// The gateway's settings, with the services each deployed service calls as the caller.
+fn gateway_options(
+    modules: &[&'static dyn ServiceModule],
+) -> Result<crm_gateway::Options, ConfigError> {
+    let mut options = settings::gateway_options()?;
+    options.peers = modules.iter().map(|m| (m.name(), m.peers())).collect();
+    Ok(options)
+}
+
+/// Channels to the deployed services `module` calls as the caller, each at its
+/// `CRM_<NAME>_URL`.
+fn peer_channels(
+    module: &'static dyn ServiceModule,
+) -> Result<BTreeMap<&'static str, ServiceChannel>, ConfigError> {
+    let deployed = deployed()?;
+    let mut peers = BTreeMap::new();
+    for peer in deployed
+        .iter()
+        .filter(|d| module.peers().contains(&d.name()))
+    {
+        let variable = url_variable(*peer);
+        let url = crm_platform::config::required(
+            &variable,
+            &format!(
+                "set it to the {} service's address; {} calls it",
+                peer.name(),
+                module.name()
+            ),
+        )?;
+        let channel = crm_gateway::upstream::channel(&url, settings::upstream_connections()?)?;
+        peers.insert(peer.name(), ServiceChannel::remote(channel));
+    }
+    Ok(peers)
 }
 
 /// Applies migrations: to `CRM_DATABASE_URL` for one target, or to the embedded databases.

@@ -859,6 +859,7 @@ async fn targets_run_on_their_own_keys() {
         team_member_ids: vec![],
         phone_region: String::new(),
         expires_at: 0,
+        delegations: Vec::new(),
     };
     let channel = tonic::transport::Endpoint::from_shared(format!(
         "http://{}",

@@ -408,6 +408,7 @@ async fn store_level(bench: &mut Bench, database: &str, owner: &Session) {
         team_member_ids: vec![],
         phone_region: String::new(),
         expires_at: 0,
+        delegations: Vec::new(),
     });
     let me = [std::process::id()];
     let pool = db.get_postgres_connection_pool().clone();

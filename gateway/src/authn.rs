@@ -18,7 +18,7 @@ use crate::entity::{api_key, split};
 use crate::permissions;
 use crate::rate_limit::RateLimiter;
 use crate::sign_in::{self, PasswordWorkers, SignInThrottle, TrustedProxies};
-use crm_platform::auth::{PRINCIPAL_HEADER, Principal};
+use crm_platform::auth::{DELEGATED_PREFIX, PRINCIPAL_HEADER, Principal, delegated_header};
 use crm_platform::error::Error;
 use crm_platform::secrets::PrincipalSigner;
 use crm_proto::access::Access;
@@ -32,6 +32,9 @@ pub struct Gatekeeper {
     pub tokens: AccessTokens,
     /// Signs forwarded principals, for the service each call goes to.
     pub signer: PrincipalSigner,
+    /// The services each service calls as the caller, by audience: a call to one carries the
+    /// caller's principal signed for each of them too.
+    pub peers: std::collections::BTreeMap<&'static str, &'static [&'static str]>,
     /// Recently resolved principals.
     pub principals: PrincipalCache,
     /// Per-principal limiter.
@@ -48,6 +51,55 @@ pub struct Gatekeeper {
     pub passwords: PasswordWorkers,
     /// How long a sign-in's session lasts however often it refreshes, in seconds.
     pub session_max_secs: u64,
+}
+
+/// Drops every delegated principal a client sent: only the gateway adds them.
+fn strip_delegations(headers: &mut http::HeaderMap) {
+    let forged: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with(DELEGATED_PREFIX))
+        .cloned()
+        .collect();
+    for key in forged {
+        headers.remove(key);
+    }
+}
+
+impl Gatekeeper {
+    /// Adds the principal signed for the service behind `path`, and one signed for each
+    /// service that service calls as the caller.
+    fn sign_into(
+        &self,
+        path: &str,
+        principal: &Principal,
+        headers: &mut http::HeaderMap,
+    ) -> Result<(), Error> {
+        sign_for(&self.signer, &self.peers, (path, principal), headers)
+    }
+}
+
+/// [`Gatekeeper::sign_into`] with its keys and peers spelled out.
+fn sign_for(
+    signer: &PrincipalSigner,
+    peers: &std::collections::BTreeMap<&'static str, &'static [&'static str]>,
+    (path, principal): (&str, &Principal),
+    headers: &mut http::HeaderMap,
+) -> Result<(), Error> {
+    let value = |token: String| http::HeaderValue::from_str(&token).map_err(Error::internal);
+    headers.insert(
+        PRINCIPAL_HEADER,
+        value(signer.codec_for(path).sign(principal))?,
+    );
+    let audience = PrincipalSigner::audience(path);
+    for peer in peers.get(audience).copied().unwrap_or_default() {
+        let name = http::HeaderName::from_bytes(delegated_header(peer).as_bytes())
+            .map_err(Error::internal)?;
+        headers.insert(
+            name,
+            value(signer.codec_for_audience(peer).sign(principal))?,
+        );
+    }
+    Ok(())
 }
 
 /// The client a call came from, as [`sign_in::client_key`] groups addresses; the auth layer
@@ -215,6 +267,7 @@ where
         let gatekeeper = Arc::clone(&self.gatekeeper);
         Box::pin(async move {
             request.headers_mut().remove(PRINCIPAL_HEADER);
+            strip_delegations(request.headers_mut());
             let path = request.uri().path().to_owned();
             if permissions::is_public(&path) {
                 if permissions::is_sign_in(&path) {
@@ -235,12 +288,8 @@ where
             }
             match gatekeeper.admit(&path, request.headers()).await {
                 Ok(principal) => {
-                    let signed = gatekeeper.signer.codec_for(&path).sign(&principal);
-                    match http::HeaderValue::from_str(&signed) {
-                        Ok(value) => {
-                            request.headers_mut().insert(PRINCIPAL_HEADER, value);
-                        }
-                        Err(e) => return Ok(Status::from(Error::internal(e)).into_http()),
+                    if let Err(e) = gatekeeper.sign_into(&path, &principal, request.headers_mut()) {
+                        return Ok(Status::from(e).into_http());
                     }
                     request.extensions_mut().insert(principal);
                     inner.call(request).await
@@ -253,5 +302,63 @@ where
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal() -> Principal {
+        Principal {
+            tenant_id: "t1".into(),
+            user_id: "u1".into(),
+            client: "user".into(),
+            permissions: vec!["sales.products.read".into()],
+            scope: crm_platform::auth::DataScope::Own,
+            team_member_ids: vec![],
+            phone_region: String::new(),
+            expires_at: 0,
+            delegations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_call_carries_principals_for_the_callee_and_its_peers_only() {
+        let secrets = crm_platform::config::Secrets::derive(b"a master secret of enough length!!");
+        let signer = secrets.principal_signer().unwrap();
+        let peers = [("sales", &["contacts"][..])].into_iter().collect();
+        let mut headers = http::HeaderMap::new();
+        let path = "/crm.sales.v1.SalesService/GetProduct";
+        sign_for(&signer, &peers, (path, &principal()), &mut headers).unwrap();
+        let token = |name: &str| headers.get(name).unwrap().to_str().unwrap().to_owned();
+        let sales = secrets.principal_codec("sales").unwrap();
+        let contacts = secrets.principal_codec("contacts").unwrap();
+        assert_eq!(
+            sales.verify(&token(PRINCIPAL_HEADER)).unwrap().user_id,
+            "u1"
+        );
+        let delegated = token(&delegated_header("contacts"));
+        assert_eq!(contacts.verify(&delegated).unwrap().user_id, "u1");
+        assert!(
+            sales.verify(&delegated).is_err(),
+            "a delegation is good for its peer only"
+        );
+        // A service that declares no peers gets no delegation.
+        let mut plain = http::HeaderMap::new();
+        let contacts_path = "/crm.contacts.v1.ContactsService/GetContact";
+        sign_for(&signer, &peers, (contacts_path, &principal()), &mut plain).unwrap();
+        assert_eq!(plain.len(), 1);
+    }
+
+    #[test]
+    fn delegations_a_client_sends_are_dropped() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-crm-principal-for-contacts", "forged".parse().unwrap());
+        headers.insert("x-crm-principal-for-sales", "forged".parse().unwrap());
+        headers.insert("authorization", "Bearer t".parse().unwrap());
+        strip_delegations(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("authorization"));
     }
 }

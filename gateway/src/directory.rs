@@ -198,6 +198,7 @@ pub async fn resolve<C: ConnectionTrait>(
         scope,
         team_member_ids,
         expires_at: 0,
+        delegations: Vec::new(),
     })
 }
 

@@ -152,6 +152,7 @@ mod tests {
             team_member_ids: vec![],
             phone_region: String::new(),
             expires_at: 0,
+            delegations: Vec::new(),
         }
     }
 

@@ -65,6 +65,8 @@ pub struct Options {
     pub password_workers: usize,
     /// How long a sign-in's session lasts however often it refreshes, in seconds.
     pub session_max_secs: u64,
+    /// The services each deployed service calls as the caller, by name.
+    pub peers: std::collections::BTreeMap<&'static str, &'static [&'static str]>,
 }
 
 impl Default for Options {
@@ -79,6 +81,7 @@ impl Default for Options {
             trusted_proxies: TrustedProxies::default(),
             password_workers: 4,
             session_max_secs: 90 * 86_400,
+            peers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -107,6 +110,7 @@ pub fn gatekeeper(
         proxies: options.trusted_proxies.clone(),
         passwords: PasswordWorkers::new(options.password_workers),
         session_max_secs: options.session_max_secs,
+        peers: options.peers.clone(),
     }))
 }
 

@@ -19,6 +19,17 @@ use crate::error::Error;
 /// Metadata key that carries the signed principal from the gateway to services.
 pub const PRINCIPAL_HEADER: &str = "x-crm-principal";
 
+/// The prefix of the metadata keys carrying the caller's principal signed for another
+/// service (`x-crm-principal-for-contacts`): the gateway adds one for each service the
+/// called service declares it calls as the caller (`ServiceModule::peers`), so that service
+/// can act for the caller there and nowhere else.
+pub const DELEGATED_PREFIX: &str = "x-crm-principal-for-";
+
+/// The metadata key of the principal delegated for `audience`.
+pub fn delegated_header(audience: &str) -> String {
+    format!("{DELEGATED_PREFIX}{audience}")
+}
+
 /// How long a forwarded principal stays valid; it only has to survive one hop.
 const PRINCIPAL_TTL_MICROS: i64 = 60_000_000;
 
@@ -71,6 +82,10 @@ pub struct Principal {
     pub phone_region: String,
     /// Expiry of this signed copy, microseconds since the epoch.
     pub expires_at: i64,
+    /// The caller's principal signed for other services this one calls as the caller, by
+    /// audience (from the [`DELEGATED_PREFIX`] headers; not part of the signed payload).
+    #[serde(skip)]
+    pub delegations: Vec<(String, String)>,
 }
 
 /// Which owners a query may return.
@@ -83,6 +98,14 @@ pub enum OwnerFilter {
 }
 
 impl Principal {
+    /// The caller's principal signed for `audience`, if the gateway delegated one.
+    pub fn delegation(&self, audience: &str) -> Option<&str> {
+        self.delegations
+            .iter()
+            .find(|(a, _)| a == audience)
+            .map(|(_, token)| token.as_str())
+    }
+
     /// The numbering plan that reads the caller's tenant's numbers.
     pub fn phone_region(&self) -> PhoneRegion {
         PhoneRegion::from_code(&self.phone_region)
@@ -200,7 +223,18 @@ impl PrincipalCodec {
                 .get(PRINCIPAL_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .ok_or(Error::Unauthenticated("missing principal"))?;
-            let principal = codec.verify(token)?;
+            let mut principal = codec.verify(token)?;
+            principal.delegations = request
+                .metadata()
+                .iter()
+                .filter_map(|entry| match entry {
+                    tonic::metadata::KeyAndValueRef::Ascii(key, value) => {
+                        let audience = key.as_str().strip_prefix(DELEGATED_PREFIX)?;
+                        Some((audience.to_owned(), value.to_str().ok()?.to_owned()))
+                    }
+                    tonic::metadata::KeyAndValueRef::Binary(..) => None,
+                })
+                .collect();
             request.extensions_mut().insert(principal);
             Ok(request)
         }
@@ -229,7 +263,26 @@ mod tests {
             team_member_ids: vec![],
             phone_region: String::new(),
             expires_at: 0,
+            delegations: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_check_keeps_the_delegations_beside_the_principal() {
+        let codec = PrincipalCodec::new(b"k");
+        let mut request = Request::new(());
+        let token = codec.sign(&rep());
+        request
+            .metadata_mut()
+            .insert(PRINCIPAL_HEADER, token.parse().unwrap());
+        request
+            .metadata_mut()
+            .insert("x-crm-principal-for-contacts", "delegated".parse().unwrap());
+        let mut check = codec.interceptor();
+        let checked = check(request).unwrap();
+        let principal = checked.extensions().get::<Principal>().unwrap();
+        assert_eq!(principal.delegation("contacts"), Some("delegated"));
+        assert_eq!(principal.delegation("sales"), None);
     }
 
     #[test]

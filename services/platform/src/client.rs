@@ -59,18 +59,39 @@ impl Service<http::Request<Body>> for ServiceChannel {
     }
 }
 
+/// How a client's requests carry their principal.
+#[derive(Debug, Clone)]
+enum Signing {
+    /// Signed here, for the callee's audience (the gateway holds the keys).
+    Codec(PrincipalCodec),
+    /// The one the gateway delegated for the callee with the caller's request (a service
+    /// calling another as its caller, holding no key of the callee).
+    Delegated(&'static str),
+}
+
 /// One service as a caller inside the suite reaches it.
 #[derive(Debug, Clone)]
 pub struct ServiceClient {
     channel: ServiceChannel,
-    /// Signs principals for this service's audience.
-    codec: PrincipalCodec,
+    signing: Signing,
 }
 
 impl ServiceClient {
     /// A client of the service behind `channel` whose principals `codec` signs.
     pub fn new(channel: ServiceChannel, codec: PrincipalCodec) -> Self {
-        Self { channel, codec }
+        Self {
+            channel,
+            signing: Signing::Codec(codec),
+        }
+    }
+
+    /// A client of the service `audience` behind `channel` that acts as the caller of the
+    /// request being served, with the principal the gateway delegated for `audience`.
+    pub fn delegated(channel: ServiceChannel, audience: &'static str) -> Self {
+        Self {
+            channel,
+            signing: Signing::Delegated(audience),
+        }
     }
 
     /// The transport for a generated client (`ContactsServiceClient::new(client.channel())`).
@@ -92,10 +113,58 @@ impl ServiceClient {
             Default::default(),
             message,
         );
-        let signed =
-            MetadataValue::try_from(self.codec.sign(principal)).map_err(Error::internal)?;
+        let token = match &self.signing {
+            Signing::Codec(codec) => codec.sign(principal),
+            Signing::Delegated(audience) => principal
+                .delegation(audience)
+                .ok_or_else(|| {
+                    Error::internal(format!("no principal was delegated for {audience}"))
+                })?
+                .to_owned(),
+        };
+        let signed = MetadataValue::try_from(token).map_err(Error::internal)?;
         request.metadata_mut().insert(PRINCIPAL_HEADER, signed);
         request.set_timeout(deadline);
         Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::DataScope;
+
+    fn caller(delegations: Vec<(String, String)>) -> Principal {
+        Principal {
+            tenant_id: "t1".into(),
+            user_id: "u1".into(),
+            client: "user".into(),
+            permissions: vec![],
+            scope: DataScope::Own,
+            team_member_ids: vec![],
+            phone_region: String::new(),
+            expires_at: 0,
+            delegations,
+        }
+    }
+
+    #[test]
+    fn a_delegated_client_forwards_the_principal_signed_for_its_callee() {
+        let channel = ServiceChannel::in_process(tonic::service::RoutesBuilder::default().routes());
+        let client = ServiceClient::delegated(channel, "contacts");
+        let deadline = Duration::from_secs(1);
+        let delegated = caller(vec![
+            ("sales".into(), "for-sales".into()),
+            ("contacts".into(), "for-contacts".into()),
+        ]);
+        let request = client.request(&delegated, (), deadline).unwrap();
+        assert_eq!(
+            request.metadata().get(PRINCIPAL_HEADER).unwrap(),
+            "for-contacts"
+        );
+        assert!(
+            client.request(&caller(vec![]), (), deadline).is_err(),
+            "without a delegation the call is not made as anyone"
+        );
     }
 }

@@ -303,7 +303,12 @@ impl PrincipalSigner {
 
     /// The codec for principals addressed to the service behind `path`.
     pub fn codec_for(&self, path: &str) -> PrincipalCodec {
-        PrincipalCodec::new(&audience_key(&self.master, Self::audience(path)))
+        self.codec_for_audience(Self::audience(path))
+    }
+
+    /// The codec for principals addressed to the service named `audience`.
+    pub fn codec_for_audience(&self, audience: &str) -> PrincipalCodec {
+        PrincipalCodec::new(&audience_key(&self.master, audience))
     }
 }
 
@@ -322,6 +327,7 @@ mod tests {
             team_member_ids: vec![],
             phone_region: String::new(),
             expires_at: 0,
+            delegations: Vec::new(),
         }
     }
 

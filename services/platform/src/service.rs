@@ -47,6 +47,9 @@ pub struct StartContext<'a> {
     pub infra: &'a Infra,
     /// Ends its background tasks.
     pub shutdown: Shutdown,
+    /// The way to each service it calls as the caller ([`ServiceModule::peers`]) that this
+    /// deployment runs, by name.
+    pub peers: std::collections::BTreeMap<&'static str, crate::client::ServiceChannel>,
 }
 
 /// A started service.
@@ -69,6 +72,13 @@ pub trait ServiceModule: Send + Sync {
 
     /// Where `crm serve --target <name>` listens unless `CRM_LISTEN_ADDR` says otherwise.
     fn default_listen_addr(&self) -> &'static str;
+
+    /// The services it calls as the caller (sales asks contacts whether an account is one the
+    /// caller may see), by name; the gateway signs the caller's principal for each of them
+    /// on every call to this one. They start before it under `crm up`.
+    fn peers(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Brings its database to the release's schema.
     fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), Error>>;

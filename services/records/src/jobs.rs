@@ -23,6 +23,7 @@ pub fn system_principal(tenant_id: &str) -> Principal {
         team_member_ids: Vec::new(),
         phone_region: String::new(),
         expires_at: 0,
+        delegations: Vec::new(),
     }
 }
 
