@@ -2059,6 +2059,55 @@ async fn sales_runs_without_contacts(mode: Mode) {
         .await
         .unwrap_err();
     assert_eq!(absent.code(), Code::Unimplemented, "{absent:?}");
+    // Opportunities name accounts, which only contacts can vouch for.
+    let pipeline = admin
+        .sales()
+        .create_pipeline(CreatePipelineRequest {
+            pipeline: Some(Pipeline {
+                display_name: "Direct".into(),
+                stages: vec![
+                    Stage {
+                        display_name: "Open".into(),
+                        probability: 20,
+                        ..Default::default()
+                    },
+                    Stage {
+                        display_name: "Won".into(),
+                        probability: 100,
+                        kind: StageKind::Won as i32,
+                        ..Default::default()
+                    },
+                    Stage {
+                        display_name: "Lost".into(),
+                        kind: StageKind::Lost as i32,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .pipeline
+        .unwrap();
+    let undeployed = expect_code(
+        admin
+            .sales()
+            .create_opportunity(CreateOpportunityRequest {
+                opportunity: Some(Opportunity {
+                    display_name: "Deal".into(),
+                    account_id: "0190f5f1-0000-7000-8000-000000000000".into(),
+                    pipeline_id: pipeline.id,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason(&undeployed), "SERVICE_NOT_DEPLOYED");
     if mode == Mode::Distributed {
         assert!(suite.database_name("contacts").is_none());
         assert!(suite.database_name("sales").is_some());

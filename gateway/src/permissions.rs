@@ -65,6 +65,10 @@ pub const TENANT_ADMIN: &[&str] = &[
     "sales.custom_fields.read",
     "sales.custom_fields.write",
     "sales.audit.read",
+    "sales.pipelines.read",
+    "sales.pipelines.write",
+    "sales.opportunities.read",
+    "sales.opportunities.write",
 ];
 
 const SALES: &[&str] = &[
@@ -83,6 +87,11 @@ const SALES: &[&str] = &[
     "sales.price_lists.read",
     "sales.exchange_rates.read",
     "sales.custom_fields.read",
+    // Sellers work their deals through the tenant's pipelines.
+    "sales.pipelines.read",
+    "sales.opportunities.read",
+    "sales.opportunities.write",
+    "sales.audit.read",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what

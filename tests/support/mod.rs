@@ -364,6 +364,16 @@ impl SuiteBuilder {
         for module in &self.services {
             let mut cmd = crm(&data_dir, &env);
             keys(&mut cmd, module.name());
+            // A service reaches the peers it calls as the caller; the registry starts them
+            // before it.
+            for peer in module.peers() {
+                if let (Some(addr), Some(peer)) = (addrs.get(*peer), crm::registry::find(peer)) {
+                    cmd.env(
+                        crm_platform::service::url_variable(peer),
+                        format!("http://{addr}"),
+                    );
+                }
+            }
             cmd.args(["serve", "--target", module.name()])
                 .env("CRM_DATABASE_URL", pg.url(&databases[module.name()]))
                 .env("CRM_REDIS_URL", redis.url())
@@ -444,6 +454,36 @@ impl Suite {
     pub fn stop(mut self) -> PathBuf {
         self.keep_data = true;
         self.data_dir.clone()
+    }
+
+    /// Distributed suites: kills one service's process (the gateway and the rest go on), as
+    /// a crash or a lost node would.
+    pub fn kill_service(&self, service: &str) {
+        let addr = self
+            .addrs
+            .get(service)
+            .expect("a distributed suite runs the service");
+        let port = addr.rsplit(':').next().unwrap_or_default();
+        for watched in &self.processes {
+            for pid in watched.program_pids() {
+                let listens = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .map(|cmd| cmd.contains("serve") && cmd.contains(service))
+                    .unwrap_or(false);
+                if listens {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", &pid.to_string()])
+                        .status();
+                }
+            }
+        }
+        // The port no longer answers once the process is gone.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("{service} still answers on {addr}");
     }
 
     /// The pids of the suite's server programs (for CPU accounting).

@@ -262,6 +262,7 @@ impl Records {
         )?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let mut model = model;
+            R::before_write(&txn, principal, None, &mut model).await?;
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None).await?;
             check_links::<R>(&txn, principal, &model).await?;
             if !allow_duplicates || R::KEYS_UNIQUE {
@@ -298,6 +299,7 @@ impl Records {
             let (current, stamps) = current::<R>(&txn, principal, &id, expected).await?;
             refuse_deleted::<R>(&stamps)?;
             let mut next = R::update(&current, input, &mask, &self.write_context(principal))?;
+            R::before_write(&txn, principal, Some(&current), &mut next).await?;
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut next, Some(&current))
                 .await?;
             let owner = R::stamps(&next).owner_id;
@@ -658,6 +660,7 @@ impl Records {
                     input,
                     &self.write_context(principal),
                 )?;
+                R::before_write(&txn, principal, None, &mut model).await?;
                 custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None)
                     .await?;
                 check_links::<R>(&txn, principal, &model).await?;
@@ -677,6 +680,7 @@ impl Records {
             }
             let mask: Vec<String> = R::UPSERT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
             let mut next = R::update(&current, input, &mask, &self.write_context(principal))?;
+            R::before_write(&txn, principal, Some(&current), &mut next).await?;
             custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut next, Some(&current))
                 .await?;
             let mut stamps = R::stamps(&next);

@@ -30,7 +30,18 @@ pub enum FieldKind {
     Enum(fn(&str) -> Option<i32>),
     /// A label list in the record index ("tag" or "group"): `=` (has it), `!=` (lacks it).
     Label(&'static str),
+    /// A calendar day stored as `yyyymmdd` (`2027-03-01` on the wire), 0 for none: every
+    /// comparison, none of which a record without a day meets.
+    Day,
+    /// An exact amount stored in ten-thousandths (see [`AMOUNT_SCALE`]), `NULL` while
+    /// unknown, written as a decimal (`10000.50`): every comparison, none of which an
+    /// unknown amount meets.
+    Amount,
 }
+
+/// Stored amounts are whole ten-thousandths: every currency's minor units fit (KWD has 3),
+/// and 10^12 units stay far inside an `i64`.
+pub const AMOUNT_SCALE: u32 = 4;
 
 /// A normalised value a record is found by: a phone, email or company name for duplicate
 /// detection, a tag or group for filters.
@@ -371,6 +382,18 @@ pub trait Resource: Send + Sync + 'static {
         change: OwnerChange<'a>,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         let _ = (txn, change);
+        async { Ok(()) }
+    }
+    /// Derives what a write takes from other rows of the service (an opportunity's stage
+    /// history and probability from its pipeline), checking them, inside the write's
+    /// transaction; `current` is the stored row of an update, `None` for a create.
+    fn before_write<'a>(
+        txn: &'a DatabaseTransaction,
+        principal: &'a Principal,
+        current: Option<&'a Self::Model>,
+        next: &'a mut Self::Model,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        let _ = (txn, principal, current, next);
         async { Ok(()) }
     }
     /// Checks references to other records (inside the write's transaction).

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::entity::record_index;
-use crate::resource::{FieldKind, Resource};
+use crate::resource::{AMOUNT_SCALE, FieldKind, Resource};
 use crm_platform::auth::{OwnerFilter, Principal};
 use crm_platform::error::Error;
 use crm_platform::filter::{Comparison, Op};
@@ -285,25 +285,64 @@ fn condition<R: Resource>(tenant_id: &str, comparison: &Comparison) -> Result<Co
                 _ => return Err(unsupported()),
             }
         }
-        FieldKind::Time => {
-            let micros = parse_rfc3339_micros(&comparison.value).ok_or_else(|| {
-                Error::invalid(
-                    "filter",
-                    format!("`{}` needs an RFC 3339 time", comparison.field),
-                )
+        FieldKind::Time | FieldKind::Day | FieldKind::Amount => {
+            let value = ordered_value(kind, &comparison.value).ok_or_else(|| {
+                let expected = match kind {
+                    FieldKind::Time => "an RFC 3339 time",
+                    FieldKind::Day => "a day such as 2027-03-01",
+                    _ => "a decimal number such as 10000.50",
+                };
+                Error::invalid("filter", format!("`{}` needs {expected}", comparison.field))
             })?;
-            Condition::all().add(match comparison.op {
-                Op::Eq => column.eq(micros),
-                Op::Ne => column.ne(micros),
-                Op::Lt => column.lt(micros),
-                Op::Le => column.lte(micros),
-                Op::Gt => column.gt(micros),
-                Op::Ge => column.gte(micros),
+            let compared = Condition::all().add(match comparison.op {
+                Op::Eq => column.eq(value),
+                Op::Ne => column.ne(value),
+                Op::Lt => column.lt(value),
+                Op::Le => column.lte(value),
+                Op::Gt => column.gt(value),
+                Op::Ge => column.gte(value),
                 Op::Has => return Err(unsupported()),
-            })
+            });
+            // A record without a day (stored as 0) has no place before or after any day.
+            if matches!(kind, FieldKind::Day) {
+                compared.add(column.ne(0))
+            } else {
+                compared
+            }
         }
     };
     Ok(condition)
+}
+
+/// The stored form of a time, day or amount a filter compares with.
+fn ordered_value(kind: FieldKind, text: &str) -> Option<i64> {
+    match kind {
+        FieldKind::Time => parse_rfc3339_micros(text),
+        FieldKind::Day => {
+            let mut parts = text.trim().splitn(3, '-');
+            let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+            let date = crm_proto::common::Date {
+                year: year.parse().ok()?,
+                month: month.parse().ok()?,
+                day: day.parse().ok()?,
+            };
+            let mut v = crm_platform::validate::Violations::new();
+            let day = crm_platform::time::day::check(&mut v, "filter", Some(&date));
+            (v.finish().is_ok() && day != 0).then_some(i64::from(day))
+        }
+        _ => {
+            let mut v = crm_platform::validate::Violations::new();
+            let amount = crm_platform::money::decimal(&mut v, "filter", text, AMOUNT_SCALE)?;
+            scaled(amount)
+        }
+    }
+}
+
+/// An amount in the stored ten-thousandths.
+pub fn scaled(amount: crm_platform::money::Amount) -> Option<i64> {
+    let mut scaled = amount * crm_platform::money::Amount::from(10_i64.pow(AMOUNT_SCALE));
+    scaled.rescale(0);
+    i64::try_from(scaled).ok()
 }
 
 /// `%value%` with LIKE's wildcards escaped, so a filter matches its text literally.

@@ -2,6 +2,8 @@
 
 pub mod catalog_settings;
 pub mod exchange_rate;
+pub mod opportunity;
+pub mod pipeline;
 pub mod price_list;
 pub mod product;
 pub use crm_records::entity::{custom_field, record_index, search_gram};

@@ -3,12 +3,16 @@
 
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::accounts;
 use crate::custom_fields::CatalogFields;
 use crate::exchange;
+use crate::opportunity::{self, Opportunities};
+use crate::pipeline::Pipelines;
 use crate::price_list::PriceLists;
 use crate::pricing;
 use crate::product::Products;
 use crm_platform::auth::principal;
+use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
 use crm_proto::common::UpsertOutcome;
 use crm_proto::sales::sales_service_server::SalesService;
@@ -20,12 +24,15 @@ use crm_records::rpc::{self, Call, Change, NewRecord, RecordRef};
 #[derive(Debug, Clone)]
 pub(crate) struct SalesGrpc {
     records: Records,
+    /// Contacts, asked as the caller whether an opportunity's account is one they see;
+    /// `None` when this deployment runs without it.
+    contacts: Option<ServiceClient>,
 }
 
 impl SalesGrpc {
-    /// Wraps the shared handlers.
-    pub(crate) fn new(records: Records) -> Self {
-        Self { records }
+    /// Wraps the shared handlers and the way to contacts.
+    pub(crate) fn new(records: Records, contacts: Option<ServiceClient>) -> Self {
+        Self { records, contacts }
     }
 }
 
@@ -381,6 +388,269 @@ impl SalesService for SalesGrpc {
         Ok(Response::new(response))
     }
 
+    async fn create_pipeline(
+        &self,
+        request: Request<CreatePipelineRequest>,
+    ) -> Result<Response<CreatePipelineResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("CreatePipeline"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.pipeline.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .create_rpc::<Pipelines, _, _>(&request, call, new, |pipeline| CreatePipelineResponse {
+                pipeline: Some(pipeline),
+            })
+            .await
+    }
+
+    async fn get_pipeline(
+        &self,
+        request: Request<GetPipelineRequest>,
+    ) -> Result<Response<GetPipelineResponse>, Status> {
+        let pipeline = self
+            .records
+            .get::<Pipelines>(principal(&request)?, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(GetPipelineResponse {
+            pipeline: Some(pipeline),
+        }))
+    }
+
+    async fn list_pipelines(
+        &self,
+        request: Request<ListPipelinesRequest>,
+    ) -> Result<Response<ListPipelinesResponse>, Status> {
+        let r = request.get_ref();
+        let (pipelines, next_page_token) = self
+            .records
+            .list::<Pipelines>(
+                principal(&request)?,
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                &r.order_by,
+                r.show_deleted,
+            )
+            .await?;
+        Ok(Response::new(ListPipelinesResponse {
+            pipelines,
+            next_page_token,
+        }))
+    }
+
+    async fn update_pipeline(
+        &self,
+        request: Request<UpdatePipelineRequest>,
+    ) -> Result<Response<UpdatePipelineResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UpdatePipeline"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.pipeline.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .update_rpc::<Pipelines, _, _>(&request, call, change, |pipeline| {
+                UpdatePipelineResponse {
+                    pipeline: Some(pipeline),
+                }
+            })
+            .await
+    }
+
+    async fn delete_pipeline(
+        &self,
+        request: Request<DeletePipelineRequest>,
+    ) -> Result<Response<DeletePipelineResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("DeletePipeline"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Pipelines, _, _>(&request, call, (record, true), |pipeline| {
+                DeletePipelineResponse {
+                    pipeline: Some(pipeline),
+                }
+            })
+            .await
+    }
+
+    async fn undelete_pipeline(
+        &self,
+        request: Request<UndeletePipelineRequest>,
+    ) -> Result<Response<UndeletePipelineResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UndeletePipeline"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Pipelines, _, _>(&request, call, (record, false), |pipeline| {
+                UndeletePipelineResponse {
+                    pipeline: Some(pipeline),
+                }
+            })
+            .await
+    }
+
+    async fn create_opportunity(
+        &self,
+        request: Request<CreateOpportunityRequest>,
+    ) -> Result<Response<CreateOpportunityResponse>, Status> {
+        let r = request.get_ref();
+        let input = r.opportunity.as_ref();
+        let account = input.map(|o| o.account_id.trim()).unwrap_or_default();
+        if input.is_some() {
+            let p = principal(&request)?;
+            let checked = ("opportunity.account_id", account);
+            accounts::check_visible(self.contacts.as_ref(), p, checked).await?;
+        }
+        let call = Call {
+            method: method!("CreateOpportunity"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.opportunity.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .create_rpc::<Opportunities, _, _>(&request, call, new, |opportunity| {
+                CreateOpportunityResponse {
+                    opportunity: Some(opportunity),
+                }
+            })
+            .await
+    }
+
+    async fn get_opportunity(
+        &self,
+        request: Request<GetOpportunityRequest>,
+    ) -> Result<Response<GetOpportunityResponse>, Status> {
+        let opportunity = self
+            .records
+            .get::<Opportunities>(principal(&request)?, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(GetOpportunityResponse {
+            opportunity: Some(opportunity),
+        }))
+    }
+
+    async fn list_opportunities(
+        &self,
+        request: Request<ListOpportunitiesRequest>,
+    ) -> Result<Response<ListOpportunitiesResponse>, Status> {
+        let r = request.get_ref();
+        let (opportunities, next_page_token) = self
+            .records
+            .list::<Opportunities>(
+                principal(&request)?,
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                &r.order_by,
+                r.show_deleted,
+            )
+            .await?;
+        Ok(Response::new(ListOpportunitiesResponse {
+            opportunities,
+            next_page_token,
+        }))
+    }
+
+    async fn update_opportunity(
+        &self,
+        request: Request<UpdateOpportunityRequest>,
+    ) -> Result<Response<UpdateOpportunityResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(input) = &r.opportunity
+            && opportunity::names_account(input, r.update_mask.as_ref())
+        {
+            let p = principal(&request)?;
+            let checked = ("opportunity.account_id", input.account_id.trim());
+            accounts::check_visible(self.contacts.as_ref(), p, checked).await?;
+        }
+        let call = Call {
+            method: method!("UpdateOpportunity"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.opportunity.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .update_rpc::<Opportunities, _, _>(&request, call, change, |opportunity| {
+                UpdateOpportunityResponse {
+                    opportunity: Some(opportunity),
+                }
+            })
+            .await
+    }
+
+    async fn delete_opportunity(
+        &self,
+        request: Request<DeleteOpportunityRequest>,
+    ) -> Result<Response<DeleteOpportunityResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("DeleteOpportunity"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Opportunities, _, _>(&request, call, (record, true), |opportunity| {
+                DeleteOpportunityResponse {
+                    opportunity: Some(opportunity),
+                }
+            })
+            .await
+    }
+
+    async fn undelete_opportunity(
+        &self,
+        request: Request<UndeleteOpportunityRequest>,
+    ) -> Result<Response<UndeleteOpportunityResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UndeleteOpportunity"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Opportunities, _, _>(
+                &request,
+                call,
+                (record, false),
+                |opportunity| UndeleteOpportunityResponse {
+                    opportunity: Some(opportunity),
+                },
+            )
+            .await
+    }
+
     async fn search_products(
         &self,
         request: Request<SearchProductsRequest>,
@@ -521,10 +791,20 @@ impl SalesService for SalesGrpc {
                     .history::<PriceLists>(p, AUDIT_READ, page)
                     .await?
             }
+            "pipeline" => {
+                self.records
+                    .history::<Pipelines>(p, AUDIT_READ, page)
+                    .await?
+            }
+            "opportunity" => {
+                self.records
+                    .history::<Opportunities>(p, AUDIT_READ, page)
+                    .await?
+            }
             _ => {
                 return Err(Error::invalid(
                     "resource_type",
-                    "must be \"product\" or \"price_list\"",
+                    "must be \"product\", \"price_list\", \"pipeline\" or \"opportunity\"",
                 )
                 .into());
             }

@@ -2,12 +2,15 @@
 //! tenant's exchange rates into its base currency. Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
+pub(crate) mod accounts;
 pub(crate) mod custom_fields;
 pub mod entity;
 pub(crate) mod exchange;
 pub(crate) mod grpc;
 pub mod migration;
 pub mod module;
+pub(crate) mod opportunity;
+pub(crate) mod pipeline;
 pub(crate) mod price_list;
 pub(crate) mod pricing;
 pub(crate) mod product;
@@ -16,6 +19,7 @@ pub(crate) mod tabular;
 use sea_orm::DatabaseConnection;
 use tonic::service::{Routes, RoutesBuilder};
 
+use crm_platform::client::ServiceClient;
 use crm_platform::config::{ConfigError, Infra};
 use crm_platform::events::Relay;
 use crm_platform::paging::PageTokens;
@@ -36,6 +40,7 @@ pub fn add_to(
     routes: &mut RoutesBuilder,
     db: DatabaseConnection,
     infra: &Infra,
+    contacts: Option<ServiceClient>,
 ) -> Result<(Records, Routes), ConfigError> {
     let records = Records {
         cache_prefix: "sales:v1",
@@ -45,7 +50,7 @@ pub fn add_to(
         pages: PageTokens::new(&infra.secrets.page_key),
         keys: infra.secrets.data_keys()?,
     };
-    let server = SalesServiceServer::new(grpc::SalesGrpc::new(records.clone()))
+    let server = SalesServiceServer::new(grpc::SalesGrpc::new(records.clone(), contacts))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let in_process = crm_platform::service::add_verified(routes, server, infra, AUDIENCE)?;

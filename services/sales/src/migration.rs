@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod catalog;
+mod pipeline;
 
 /// Applies the platform tables, the record machinery's, then the catalogue.
 #[derive(Debug)]
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = crm_platform::migration::migrations();
         migrations.push(Box::new(crm_records::schema::RecordTables));
         migrations.push(Box::new(catalog::CreateCatalog));
+        migrations.push(Box::new(pipeline::CreatePipelines));
         migrations
     }
 }

@@ -4,6 +4,7 @@ use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
 
 use crate::{SERVICE_NAME, add_to, migration};
+use crm_platform::client::ServiceClient;
 use crm_platform::config::ConfigError;
 use crm_platform::error::Error;
 use crm_platform::service::{BoxFuture, Running, ServiceModule, StartContext};
@@ -28,6 +29,11 @@ impl ServiceModule for Sales {
         "0.0.0.0:50053"
     }
 
+    /// Opportunities name accounts the caller must be able to see in contacts.
+    fn peers(&self) -> &'static [&'static str] {
+        &["contacts"]
+    }
+
     fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(crm_platform::db::migrate::<migration::Migrator>(db))
     }
@@ -37,7 +43,11 @@ impl ServiceModule for Sales {
         routes: &mut RoutesBuilder,
         context: StartContext<'_>,
     ) -> Result<Running, ConfigError> {
-        let (records, in_process) = add_to(routes, context.db, context.infra)?;
+        let contacts = context
+            .peers
+            .get("contacts")
+            .map(|channel| ServiceClient::delegated(channel.clone(), "contacts"));
+        let (records, in_process) = add_to(routes, context.db, context.infra, contacts)?;
         tokio::spawn(records.relay.clone().run(context.shutdown.wait()));
         Ok(Running { in_process })
     }

@@ -53,7 +53,7 @@ const INDEXES: &[crm_records::schema::IndexSpec] = &[
 
 /// The columns every record table starts with, then `texts`, `integers` and `long_texts`,
 /// then the version, the times and soft deletion.
-fn record_table(
+pub(super) fn record_table(
     name: &'static str,
     texts: &[&'static str],
     integers: &[&'static str],

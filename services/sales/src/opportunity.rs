@@ -1,0 +1,519 @@
+//! Opportunities: deals with an account, worked through the stages of a pipeline by their
+//! owner. Owner-scoped: the caller's data scope decides who sees one. A stage move is checked
+//! against the pipeline (the stage's required fields, a reason to win or lose), takes the
+//! stage's probability and is kept in the stage history, all in the write's transaction.
+
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+
+use crate::entity::opportunity::{Column, Entity, Model};
+use crate::entity::pipeline;
+use crate::pipeline::{StoredStage, stages};
+use crm_platform::auth::Principal;
+use crm_platform::clock;
+use crm_platform::error::Error;
+use crm_platform::field_mask::{self, Field};
+use crm_platform::money::{self, Currency, Money};
+use crm_platform::time::{day, to_timestamp, to_timestamp_opt};
+use crm_platform::validate::Violations;
+use crm_proto::sales::{
+    Opportunity, OpportunityRequirement, OpportunityStatus, SalesEvent, SalesEventType, StageKind,
+    StageVisit, sales_event::Subject,
+};
+use crm_records::custom_values;
+use crm_records::json;
+use crm_records::resource::{AMOUNT_SCALE, Action, FieldKind, IndexKey, Resource, WriteContext};
+
+/// The opportunity resource.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opportunities;
+
+/// A stored stage visit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Visit {
+    /// The stage.
+    pub(crate) stage_id: String,
+    /// Entered, microseconds.
+    pub(crate) enter: i64,
+    /// Left, microseconds; `None` for the current stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) leave: Option<i64>,
+}
+
+/// The fields an opportunity update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpportunityField {
+    DisplayName,
+    AccountId,
+    OwnerId,
+    PipelineId,
+    StageId,
+    Amount,
+    ExpectedCloseDate,
+    Probability,
+    Description,
+    NextStep,
+    CloseReason,
+    Tags,
+    CustomFields,
+}
+
+impl Field for OpportunityField {
+    const ALL: &'static [Self] = &[
+        OpportunityField::DisplayName,
+        OpportunityField::AccountId,
+        OpportunityField::OwnerId,
+        OpportunityField::PipelineId,
+        OpportunityField::StageId,
+        OpportunityField::Amount,
+        OpportunityField::ExpectedCloseDate,
+        OpportunityField::Probability,
+        OpportunityField::Description,
+        OpportunityField::NextStep,
+        OpportunityField::CloseReason,
+        OpportunityField::Tags,
+        OpportunityField::CustomFields,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            OpportunityField::DisplayName => "display_name",
+            OpportunityField::AccountId => "account_id",
+            OpportunityField::OwnerId => "owner_id",
+            OpportunityField::PipelineId => "pipeline_id",
+            OpportunityField::StageId => "stage_id",
+            OpportunityField::Amount => "amount",
+            OpportunityField::ExpectedCloseDate => "expected_close_date",
+            OpportunityField::Probability => "probability",
+            OpportunityField::Description => "description",
+            OpportunityField::NextStep => "next_step",
+            OpportunityField::CloseReason => "close_reason",
+            OpportunityField::Tags => "tags",
+            OpportunityField::CustomFields => "custom_fields",
+        }
+    }
+}
+
+const OUTPUT_ONLY: &[&str] = &[
+    "id",
+    "etag",
+    "status",
+    "stage_history",
+    "close_time",
+    "create_time",
+    "update_time",
+    "delete_time",
+];
+
+/// The stored amount of an opportunity, when it has one.
+fn amount(m: &Model) -> Option<Money> {
+    let currency = Currency::parse(&m.amount_currency)?;
+    Some(Money {
+        currency,
+        amount: money::Amount::new(m.amount?, AMOUNT_SCALE),
+    })
+}
+
+/// Checks every field in `fields` and writes the normalised values into `model`.
+fn apply(model: &mut Model, input: &Opportunity, fields: &[OpportunityField]) -> Result<(), Error> {
+    let mut v = Violations::new();
+    for field in fields {
+        match field {
+            OpportunityField::DisplayName => {
+                model.display_name = input.display_name.trim().to_owned();
+                v.required("opportunity.display_name", &model.display_name);
+                v.max_chars("opportunity.display_name", &model.display_name, 200);
+            }
+            // Visibility is asked of contacts before the transaction (see `accounts`).
+            OpportunityField::AccountId => {
+                model.account_id = input.account_id.trim().to_owned();
+                v.required("opportunity.account_id", &model.account_id);
+            }
+            // The owner is checked against the caller's scope by the shared handler.
+            OpportunityField::OwnerId => model.owner_id = input.owner_id.clone(),
+            OpportunityField::PipelineId => {
+                model.pipeline_id = input.pipeline_id.trim().to_owned();
+                v.required("opportunity.pipeline_id", &model.pipeline_id);
+            }
+            OpportunityField::StageId => model.stage_id = input.stage_id.trim().to_owned(),
+            OpportunityField::Amount => {
+                let sent = input
+                    .amount
+                    .as_ref()
+                    .filter(|a| !a.amount.trim().is_empty());
+                let checked =
+                    sent.and_then(|a| Money::check(&mut v, "opportunity.amount", a, None));
+                (model.amount_currency, model.amount) = match checked {
+                    Some(m) => (
+                        m.currency.code().to_owned(),
+                        crm_records::store::scaled(m.amount),
+                    ),
+                    None => (String::new(), None),
+                };
+            }
+            OpportunityField::ExpectedCloseDate => {
+                model.expected_close_date = day::check(
+                    &mut v,
+                    "opportunity.expected_close_date",
+                    input.expected_close_date.as_ref(),
+                );
+            }
+            OpportunityField::Probability => {
+                if !(0..=100).contains(&input.probability) {
+                    v.add(
+                        "opportunity.probability",
+                        "must be a percentage from 0 to 100",
+                    );
+                }
+                model.probability = input.probability;
+            }
+            OpportunityField::Description => {
+                v.max_chars("opportunity.description", &input.description, 10_000);
+                model.description = input.description.clone();
+            }
+            OpportunityField::NextStep => {
+                model.next_step = input.next_step.trim().to_owned();
+                v.max_chars("opportunity.next_step", &model.next_step, 500);
+            }
+            OpportunityField::CloseReason => {
+                model.close_reason = input.close_reason.trim().to_owned();
+                v.max_chars("opportunity.close_reason", &model.close_reason, 500);
+            }
+            OpportunityField::Tags => {
+                model.tags = json::to_json(&crm_records::labels::tags(
+                    &mut v,
+                    "opportunity.tags",
+                    &input.tags,
+                ));
+            }
+            OpportunityField::CustomFields => {
+                model.custom_fields =
+                    custom_values::merge_wire(&model.custom_fields, &input.custom_fields);
+            }
+        }
+    }
+    v.finish()
+}
+
+/// Whether `model` has what `requirement` asks for.
+fn has(model: &Model, requirement: OpportunityRequirement) -> bool {
+    match requirement {
+        OpportunityRequirement::Amount => model.amount.is_some(),
+        OpportunityRequirement::ExpectedCloseDate => model.expected_close_date != 0,
+        OpportunityRequirement::NextStep => !model.next_step.is_empty(),
+        OpportunityRequirement::Description => !model.description.trim().is_empty(),
+        OpportunityRequirement::Unspecified => true,
+    }
+}
+
+/// The field a requirement names.
+fn requirement_field(requirement: OpportunityRequirement) -> &'static str {
+    match requirement {
+        OpportunityRequirement::Amount => "opportunity.amount",
+        OpportunityRequirement::ExpectedCloseDate => "opportunity.expected_close_date",
+        OpportunityRequirement::NextStep => "opportunity.next_step",
+        OpportunityRequirement::Description | OpportunityRequirement::Unspecified => {
+            "opportunity.description"
+        }
+    }
+}
+
+/// The status a stage gives.
+fn status_of(stage: &StoredStage) -> OpportunityStatus {
+    match stage.kind() {
+        StageKind::Won => OpportunityStatus::Won,
+        StageKind::Lost => OpportunityStatus::Lost,
+        StageKind::Open | StageKind::Unspecified => OpportunityStatus::Open,
+    }
+}
+
+/// Enters `next` into `stage`: checks what the stage asks for, takes its probability,
+/// closes or reopens the deal, and records the visit.
+fn enter(next: &mut Model, stage: &StoredStage, now: i64) -> Result<(), Error> {
+    let mut v = Violations::new();
+    for requirement in &stage.required {
+        let requirement = OpportunityRequirement::try_from(*requirement)
+            .unwrap_or(OpportunityRequirement::Unspecified);
+        if !has(next, requirement) {
+            v.add(
+                requirement_field(requirement),
+                format!("is required to enter the stage \"{}\"", stage.name),
+            );
+        }
+    }
+    let status = status_of(stage);
+    if status != OpportunityStatus::Open && next.close_reason.is_empty() {
+        v.add(
+            "opportunity.close_reason",
+            format!("is required to enter the stage \"{}\"", stage.name),
+        );
+    }
+    v.finish()?;
+    next.stage_id = stage.id.clone();
+    next.probability = stage.probability;
+    next.status = status as i32;
+    if status == OpportunityStatus::Open {
+        next.close_time = None;
+        next.close_reason = String::new();
+    } else {
+        next.close_time = Some(now);
+    }
+    let mut history: Vec<Visit> = json::from_json(&next.stage_history);
+    if let Some(last) = history.last_mut().filter(|last| last.leave.is_none()) {
+        last.leave = Some(now);
+    }
+    history.push(Visit {
+        stage_id: stage.id.clone(),
+        enter: now,
+        leave: None,
+    });
+    next.stage_history = json::to_json(&history);
+    Ok(())
+}
+
+impl Resource for Opportunities {
+    type Event = SalesEvent;
+    type Entity = Entity;
+    type Model = Model;
+    type Active = crate::entity::opportunity::ActiveModel;
+    type Proto = Opportunity;
+
+    const KIND: &'static str = "opportunity";
+    const DUPLICATE_KINDS: &'static [&'static str] = &[];
+    const READ: &'static str = "sales.opportunities.read";
+    const WRITE: &'static str = "sales.opportunities.write";
+    const MERGE: &'static str = "sales.opportunities.write";
+
+    crm_records::shared_columns!(tags);
+
+    fn filter_field(name: &str) -> Option<(Column, FieldKind)> {
+        Some(match name {
+            "display_name" => (Column::DisplayName, FieldKind::Text),
+            "owner_id" => (Column::OwnerId, FieldKind::Id),
+            "account_id" => (Column::AccountId, FieldKind::Id),
+            "pipeline_id" => (Column::PipelineId, FieldKind::Id),
+            "stage_id" => (Column::StageId, FieldKind::Id),
+            "status" => (
+                Column::Status,
+                FieldKind::Enum(|s| OpportunityStatus::from_str_name(s).map(|e| e as i32)),
+            ),
+            "amount" => (Column::Amount, FieldKind::Amount),
+            "currency_code" => (Column::AmountCurrency, FieldKind::Text),
+            "expected_close_date" => (Column::ExpectedCloseDate, FieldKind::Day),
+            "tags" => (Column::Id, FieldKind::Label("tag")),
+            "create_time" => (Column::CreateTime, FieldKind::Time),
+            "update_time" => (Column::UpdateTime, FieldKind::Time),
+            _ => return None,
+        })
+    }
+
+    fn to_proto(m: &Model) -> Opportunity {
+        let history: Vec<Visit> = json::from_json(&m.stage_history);
+        Opportunity {
+            id: m.id.clone(),
+            etag: crm_platform::etag::format(m.version),
+            display_name: m.display_name.clone(),
+            account_id: m.account_id.clone(),
+            owner_id: m.owner_id.clone(),
+            pipeline_id: m.pipeline_id.clone(),
+            stage_id: m.stage_id.clone(),
+            amount: amount(m).map(Money::to_wire),
+            expected_close_date: day::to_wire(m.expected_close_date),
+            probability: m.probability,
+            description: m.description.clone(),
+            next_step: m.next_step.clone(),
+            close_reason: m.close_reason.clone(),
+            status: m.status,
+            stage_history: history
+                .iter()
+                .map(|visit| StageVisit {
+                    stage_id: visit.stage_id.clone(),
+                    enter_time: Some(to_timestamp(visit.enter)),
+                    leave_time: to_timestamp_opt(visit.leave),
+                })
+                .collect(),
+            close_time: to_timestamp_opt(m.close_time),
+            tags: json::from_json(&m.tags),
+            custom_fields: custom_values::to_wire(&m.custom_fields),
+            create_time: Some(to_timestamp(m.create_time)),
+            update_time: Some(to_timestamp(m.update_time)),
+            delete_time: to_timestamp_opt(m.delete_time),
+        }
+    }
+
+    fn audit_fields(m: &Model) -> Vec<(&'static str, String)> {
+        let amount = amount(m)
+            .map(|a| format!("{} {}", a.currency.code(), a.currency.format(a.amount)))
+            .unwrap_or_default();
+        vec![
+            ("display_name", m.display_name.clone()),
+            ("account_id", m.account_id.clone()),
+            ("owner_id", m.owner_id.clone()),
+            ("pipeline_id", m.pipeline_id.clone()),
+            ("stage_id", m.stage_id.clone()),
+            ("amount", amount),
+            ("expected_close_date", day::format(m.expected_close_date)),
+            ("probability", m.probability.to_string()),
+            ("description", m.description.clone()),
+            ("next_step", m.next_step.clone()),
+            ("close_reason", m.close_reason.clone()),
+            ("tags", m.tags.clone()),
+            ("custom_fields", m.custom_fields.clone()),
+        ]
+    }
+
+    fn search_fields(m: &Model) -> Vec<crm_records::SearchField> {
+        vec![("display_name", m.display_name.clone())]
+    }
+
+    fn index_keys(_m: &Model) -> Vec<IndexKey> {
+        Vec::new()
+    }
+
+    fn event(action: Action, proto: Opportunity, _merged_ids: &[String]) -> SalesEvent {
+        let kind = match action {
+            Action::Create => SalesEventType::OpportunityCreated,
+            Action::Update | Action::Merge => SalesEventType::OpportunityUpdated,
+            Action::Delete => SalesEventType::OpportunityDeleted,
+            Action::Undelete => SalesEventType::OpportunityUndeleted,
+        };
+        SalesEvent {
+            r#type: kind as i32,
+            subject: Some(Subject::Opportunity(proto)),
+            ..Default::default()
+        }
+    }
+
+    fn create(
+        tenant_id: &str,
+        owner_id: String,
+        (id, now): (String, i64),
+        input: Opportunity,
+        _cx: &WriteContext<'_>,
+    ) -> Result<Model, Error> {
+        let mut model = Model {
+            id,
+            tenant_id: tenant_id.to_owned(),
+            owner_id: owner_id.clone(),
+            owner_since: now,
+            display_name: String::new(),
+            account_id: String::new(),
+            pipeline_id: String::new(),
+            stage_id: String::new(),
+            status: OpportunityStatus::Open as i32,
+            amount_currency: String::new(),
+            amount: None,
+            expected_close_date: 0,
+            probability: 0,
+            description: String::new(),
+            next_step: String::new(),
+            close_reason: String::new(),
+            close_time: None,
+            stage_history: "[]".to_owned(),
+            tags: "[]".to_owned(),
+            custom_fields: "{}".to_owned(),
+            version: 1,
+            create_time: now,
+            update_time: now,
+            delete_time: None,
+        };
+        apply(&mut model, &input, OpportunityField::ALL)?;
+        model.owner_id = owner_id;
+        Ok(model)
+    }
+
+    fn update(
+        current: &Model,
+        input: Opportunity,
+        mask: &[String],
+        _cx: &WriteContext<'_>,
+    ) -> Result<Model, Error> {
+        let fields = field_mask::resolve_fields(mask, OUTPUT_ONLY, |f| match f {
+            OpportunityField::DisplayName => !input.display_name.is_empty(),
+            OpportunityField::AccountId => !input.account_id.is_empty(),
+            OpportunityField::OwnerId => !input.owner_id.is_empty(),
+            OpportunityField::PipelineId => !input.pipeline_id.is_empty(),
+            OpportunityField::StageId => !input.stage_id.is_empty(),
+            OpportunityField::Amount => input.amount.is_some(),
+            OpportunityField::ExpectedCloseDate => input.expected_close_date.is_some(),
+            OpportunityField::Probability => input.probability != 0,
+            OpportunityField::Description => !input.description.is_empty(),
+            OpportunityField::NextStep => !input.next_step.is_empty(),
+            OpportunityField::CloseReason => !input.close_reason.is_empty(),
+            OpportunityField::Tags => !input.tags.is_empty(),
+            OpportunityField::CustomFields => !input.custom_fields.is_empty(),
+        })?;
+        let mut next = current.clone();
+        apply(&mut next, &input, &fields)?;
+        Ok(next)
+    }
+
+    fn keys(input: &Opportunity) -> (&str, &str, &str) {
+        (&input.id, &input.owner_id, &input.etag)
+    }
+
+    /// The pipeline and stage: a stage move (or the first stage of a new opportunity) is
+    /// checked and recorded here, where the pipeline is read in the write's transaction.
+    async fn before_write(
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        current: Option<&Model>,
+        next: &mut Model,
+    ) -> Result<(), Error> {
+        let found = pipeline::Entity::find_by_id(next.pipeline_id.as_str())
+            .filter(pipeline::Column::TenantId.eq(principal.tenant_id.as_str()))
+            .filter(pipeline::Column::DeleteTime.is_null())
+            .one(txn)
+            .await?
+            .ok_or_else(|| {
+                Error::invalid(
+                    "opportunity.pipeline_id",
+                    "is not a live pipeline of the tenant",
+                )
+            })?;
+        let stages = stages(&found);
+        let stage = if next.stage_id.is_empty() {
+            stages.first()
+        } else {
+            stages.iter().find(|s| s.id == next.stage_id)
+        }
+        .ok_or_else(|| Error::invalid("opportunity.stage_id", "is not a stage of the pipeline"))?;
+        let moved =
+            current.is_none_or(|c| c.stage_id != stage.id || c.pipeline_id != next.pipeline_id);
+        if moved {
+            return enter(next, stage, clock::now_micros());
+        }
+        let closed = status_of(stage) != OpportunityStatus::Open;
+        if closed && current.is_some_and(|c| c.probability != next.probability) {
+            return Err(Error::invalid(
+                "opportunity.probability",
+                "is fixed once the deal is won or lost",
+            ));
+        }
+        if closed && next.close_reason.is_empty() {
+            return Err(Error::invalid(
+                "opportunity.close_reason",
+                "a won or lost deal keeps its reason",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn check_references(
+        _txn: &DatabaseTransaction,
+        _principal: &Principal,
+        _model: &Model,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Whether a write changes the account an opportunity names (asked of contacts first).
+pub(crate) fn names_account(input: &Opportunity, mask: Option<&prost_types::FieldMask>) -> bool {
+    match mask {
+        Some(mask) if !mask.paths.is_empty() => {
+            mask.paths.iter().any(|p| p == "account_id" || p == "*")
+        }
+        _ => !input.account_id.is_empty(),
+    }
+}
