@@ -69,6 +69,11 @@ pub const TENANT_ADMIN: &[&str] = &[
     "sales.pipelines.write",
     "sales.opportunities.read",
     "sales.opportunities.write",
+    "sales.leads.read",
+    "sales.leads.write",
+    "sales.leads.capture",
+    "sales.lead_rules.read",
+    "sales.lead_rules.write",
 ];
 
 const SALES: &[&str] = &[
@@ -91,6 +96,10 @@ const SALES: &[&str] = &[
     "sales.pipelines.read",
     "sales.opportunities.read",
     "sales.opportunities.write",
+    // Sellers work their leads; the tenant's scoring and assignment rules are the admin's.
+    "sales.leads.read",
+    "sales.leads.write",
+    "sales.lead_rules.read",
     "sales.audit.read",
 ];
 

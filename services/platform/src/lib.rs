@@ -17,6 +17,7 @@ pub mod entity;
 pub mod error;
 pub mod etag;
 pub mod events;
+pub mod faults;
 pub mod field_mask;
 pub mod filter;
 pub mod housekeeping;

@@ -130,7 +130,7 @@ impl Records {
         principal.require(R::READ)?;
         let limit = paging::page_size(page_size, MAX_PAGE_SIZE)?;
         let comparisons = filter::parse(filter_text)?;
-        let order = Order::parse(order_by)?;
+        let order = Order::parse(order_by, R::SORTABLE)?;
         let binding = paging::binding(&[
             R::KIND,
             &principal.tenant_id,
@@ -261,19 +261,33 @@ impl Records {
             &self.write_context(principal),
         )?;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
-            let mut model = model;
-            R::before_write(&txn, principal, None, &mut model).await?;
-            custom_fields::check_record::<R>(&txn, &principal.tenant_id, &mut model, None).await?;
-            check_links::<R>(&txn, principal, &model).await?;
-            if !allow_duplicates || R::KEYS_UNIQUE {
-                refuse_duplicate::<R>(&txn, principal, &model).await?;
-            }
-            let proto = self.insert_new::<R>(&txn, principal, &model).await?;
+            let proto = self
+                .insert_checked::<R>(&txn, principal, model, allow_duplicates)
+                .await?;
             Ok((txn, wrap(proto)))
         })
         .await?;
         self.relay.wake();
         Ok(response)
+    }
+
+    /// Checks a new row the way a create does (the resource's own checks, custom values,
+    /// links, and duplicates unless `allow_duplicates`) and inserts it, in `txn`: for a write
+    /// that creates a record as one of its steps.
+    pub async fn insert_checked<R: Resource>(
+        &self,
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        mut model: R::Model,
+        allow_duplicates: bool,
+    ) -> Result<R::Proto, Error> {
+        R::before_write(txn, principal, None, &mut model).await?;
+        custom_fields::check_record::<R>(txn, &principal.tenant_id, &mut model, None).await?;
+        check_links::<R>(txn, principal, &model).await?;
+        if !allow_duplicates || R::KEYS_UNIQUE {
+            refuse_duplicate::<R>(txn, principal, &model).await?;
+        }
+        self.insert_new::<R>(txn, principal, &model).await
     }
 
     /// Changes the masked fields of a record; a stale etag is refused. A change that makes the

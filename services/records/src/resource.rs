@@ -37,6 +37,8 @@ pub enum FieldKind {
     /// unknown, written as a decimal (`10000.50`): every comparison, none of which an
     /// unknown amount meets.
     Amount,
+    /// A whole number (a lead's score): every comparison.
+    Int,
 }
 
 /// Stored amounts are whole ten-thousandths: every currency's minor units fit (KWD has 3),
@@ -234,6 +236,9 @@ pub trait Resource: Send + Sync + 'static {
     /// Whether a duplicate is always refused (a product code names one product), rather than
     /// allowed when the writer says so (two customers may share a switchboard number).
     const KEYS_UNIQUE: bool = false;
+    /// Integer filter fields a list may also sort by, beyond `create_time`, `update_time` and
+    /// `display_name` (a lead's score); [`Self::sort_value`] reads them.
+    const SORTABLE: &'static [&'static str] = &[];
     /// Permission to read.
     const READ: &'static str;
     /// Permission to create, change and delete.
@@ -253,6 +258,10 @@ pub trait Resource: Send + Sync + 'static {
     fn set_stamps(model: &mut Self::Model, stamps: Stamps);
     /// A filterable field.
     fn filter_field(name: &str) -> Option<(<Self::Entity as EntityTrait>::Column, FieldKind)>;
+    /// The value in a row of a field of [`Self::SORTABLE`].
+    fn sort_value(_model: &Self::Model, _field: &str) -> i64 {
+        0
+    }
     /// The wire form of a row.
     fn to_proto(model: &Self::Model) -> Self::Proto;
     /// The field values an audit entry compares.

@@ -25,6 +25,8 @@ pub enum SortField {
     UpdateTime,
     /// `display_name`
     DisplayName,
+    /// An integer field the resource declares ([`Resource::sort_field`]).
+    Declared(&'static str),
 }
 
 /// A validated `order_by`.
@@ -37,9 +39,10 @@ pub struct Order {
 }
 
 impl Order {
-    /// Parses `order_by`: one of the sortable fields, optionally followed by `desc` or `asc`.
-    /// Empty means `create_time desc`.
-    pub fn parse(order_by: &str) -> Result<Self, Error> {
+    /// Parses `order_by`: a shared sortable field or one of `declared`
+    /// ([`Resource::SORTABLE`]), optionally followed by `desc` or `asc`. Empty means
+    /// `create_time desc`.
+    pub fn parse(order_by: &str, declared: &'static [&'static str]) -> Result<Self, Error> {
         let words: Vec<&str> = order_by.split_whitespace().collect();
         let (field, direction) = match words.as_slice() {
             [] => {
@@ -61,14 +64,15 @@ impl Order {
             "create_time" => SortField::CreateTime,
             "update_time" => SortField::UpdateTime,
             "display_name" => SortField::DisplayName,
-            other => {
-                return Err(Error::invalid(
-                    "order_by",
-                    format!(
-                        "cannot sort by `{other}`; use create_time, update_time or display_name"
-                    ),
-                ));
-            }
+            other => match declared.iter().find(|name| **name == other) {
+                Some(name) => SortField::Declared(name),
+                None => {
+                    return Err(Error::invalid(
+                        "order_by",
+                        format!("cannot sort by `{other}`"),
+                    ));
+                }
+            },
         };
         let descending = match direction {
             "desc" => true,
@@ -167,10 +171,15 @@ pub async fn list<R: Resource, C: ConnectionTrait>(
     for condition in &query.conditions {
         select = select.filter(condition.clone());
     }
-    let sort_column = match query.order.field {
-        SortField::CreateTime => columns.create_time,
-        SortField::UpdateTime => columns.update_time,
-        SortField::DisplayName => columns.display_name,
+    let declared = match query.order.field {
+        SortField::Declared(name) => R::filter_field(name).map(|(column, _)| (column, name)),
+        _ => None,
+    };
+    let sort_column = match (query.order.field, declared) {
+        (_, Some((column, _))) => column,
+        (SortField::UpdateTime, _) => columns.update_time,
+        (SortField::DisplayName, _) => columns.display_name,
+        (SortField::CreateTime | SortField::Declared(_), _) => columns.create_time,
     };
     if let Some(cursor) = &query.cursor {
         select = select.filter(after_cursor(
@@ -188,10 +197,11 @@ pub async fn list<R: Resource, C: ConnectionTrait>(
     let rows = select.limit(query.limit + 1).all(db).await?;
     Ok(split_page(rows, query.limit, |row| {
         let stamps = R::stamps(row);
-        let key = match query.order.field {
-            SortField::CreateTime => SortKey::Int(stamps.create_time),
-            SortField::UpdateTime => SortKey::Int(stamps.update_time),
-            SortField::DisplayName => SortKey::Text(stamps.display_name),
+        let key = match (query.order.field, declared) {
+            (_, Some((_, name))) => SortKey::Int(R::sort_value(row, name)),
+            (SortField::UpdateTime, _) => SortKey::Int(stamps.update_time),
+            (SortField::DisplayName, _) => SortKey::Text(stamps.display_name),
+            (SortField::CreateTime | SortField::Declared(_), _) => SortKey::Int(stamps.create_time),
         };
         Cursor { key, id: stamps.id }
     }))
@@ -285,11 +295,12 @@ fn condition<R: Resource>(tenant_id: &str, comparison: &Comparison) -> Result<Co
                 _ => return Err(unsupported()),
             }
         }
-        FieldKind::Time | FieldKind::Day | FieldKind::Amount => {
+        FieldKind::Time | FieldKind::Day | FieldKind::Amount | FieldKind::Int => {
             let value = ordered_value(kind, &comparison.value).ok_or_else(|| {
                 let expected = match kind {
                     FieldKind::Time => "an RFC 3339 time",
                     FieldKind::Day => "a day such as 2027-03-01",
+                    FieldKind::Int => "a whole number",
                     _ => "a decimal number such as 10000.50",
                 };
                 Error::invalid("filter", format!("`{}` needs {expected}", comparison.field))
@@ -314,10 +325,11 @@ fn condition<R: Resource>(tenant_id: &str, comparison: &Comparison) -> Result<Co
     Ok(condition)
 }
 
-/// The stored form of a time, day or amount a filter compares with.
+/// The stored form of a time, day, amount or number a filter compares with.
 fn ordered_value(kind: FieldKind, text: &str) -> Option<i64> {
     match kind {
         FieldKind::Time => parse_rfc3339_micros(text),
+        FieldKind::Int => text.trim().parse().ok(),
         FieldKind::Day => {
             let mut parts = text.trim().splitn(3, '-');
             let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
@@ -417,9 +429,12 @@ mod tests {
 
     #[test]
     fn order_by_is_allow_listed() {
-        assert_eq!(Order::parse("").unwrap().field, SortField::CreateTime);
-        assert!(Order::parse("display_name desc").unwrap().descending);
-        assert!(Order::parse("owner_id").is_err());
-        assert!(Order::parse("display_name sideways").is_err());
+        assert_eq!(Order::parse("", &[]).unwrap().field, SortField::CreateTime);
+        assert!(Order::parse("display_name desc", &[]).unwrap().descending);
+        assert!(Order::parse("owner_id", &[]).is_err());
+        assert!(Order::parse("display_name sideways", &[]).is_err());
+        assert!(Order::parse("score desc", &[]).is_err());
+        let by_score = Order::parse("score desc", &["score"]).unwrap();
+        assert_eq!(by_score.field, SortField::Declared("score"));
     }
 }

@@ -1,8 +1,10 @@
-//! The custom fields of products and price lists, on the shared standard methods
+//! The custom fields of products, price lists, leads and opportunities, on the shared standard methods
 //! ([`crm_records::definitions`]), announced as sales events.
 
 use sea_orm::DatabaseTransaction;
 
+use crate::lead::Leads;
+use crate::opportunity::Opportunities;
 use crate::price_list::PriceLists;
 use crate::product::Products;
 use crm_platform::error::Error;
@@ -13,9 +15,9 @@ use crm_records::resource::Resource;
 
 /// The sales service as the host of custom fields.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct CatalogFields;
+pub(crate) struct SalesFields;
 
-impl CustomFieldHost for CatalogFields {
+impl CustomFieldHost for SalesFields {
     type Event = SalesEvent;
     const READ: &'static str = "sales.custom_fields.read";
     const WRITE: &'static str = "sales.custom_fields.write";
@@ -24,9 +26,11 @@ impl CustomFieldHost for CatalogFields {
         match value {
             "product" => Ok(Products::KIND),
             "price_list" => Ok(PriceLists::KIND),
+            "lead" => Ok(Leads::KIND),
+            "opportunity" => Ok(Opportunities::KIND),
             _ => Err(Error::invalid(
                 field,
-                "must be \"product\" or \"price_list\"",
+                "must be \"product\", \"price_list\", \"lead\" or \"opportunity\"",
             )),
         }
     }
@@ -37,10 +41,13 @@ impl CustomFieldHost for CatalogFields {
         kind: &'static str,
         name: &str,
     ) -> Result<(), Error> {
-        if kind == Products::KIND {
-            strip_deleted::<Products>(txn, tenant_id, name).await
-        } else {
-            strip_deleted::<PriceLists>(txn, tenant_id, name).await
+        match kind {
+            k if k == Products::KIND => strip_deleted::<Products>(txn, tenant_id, name).await,
+            k if k == Leads::KIND => strip_deleted::<Leads>(txn, tenant_id, name).await,
+            k if k == Opportunities::KIND => {
+                strip_deleted::<Opportunities>(txn, tenant_id, name).await
+            }
+            _ => strip_deleted::<PriceLists>(txn, tenant_id, name).await,
         }
     }
 }

@@ -2,6 +2,8 @@
 
 pub mod catalog_settings;
 pub mod exchange_rate;
+pub mod lead;
+pub mod lead_rules;
 pub mod opportunity;
 pub mod pipeline;
 pub mod price_list;

@@ -3,9 +3,13 @@
 
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::accounts;
-use crate::custom_fields::CatalogFields;
+use crate::custom_fields::SalesFields;
+use crate::customers;
 use crate::exchange;
+use crate::lead::{self, Leads};
+use crate::lead_capture;
+use crate::lead_conversion::{self, Conversion};
+use crate::lead_rules;
 use crate::opportunity::{self, Opportunities};
 use crate::pipeline::Pipelines;
 use crate::price_list::PriceLists;
@@ -520,7 +524,7 @@ impl SalesService for SalesGrpc {
         if input.is_some() {
             let p = principal(&request)?;
             let checked = ("opportunity.account_id", account);
-            accounts::check_visible(self.contacts.as_ref(), p, checked).await?;
+            customers::check_visible(self.contacts.as_ref(), p, checked).await?;
         }
         let call = Call {
             method: method!("CreateOpportunity"),
@@ -584,7 +588,7 @@ impl SalesService for SalesGrpc {
         {
             let p = principal(&request)?;
             let checked = ("opportunity.account_id", input.account_id.trim());
-            accounts::check_visible(self.contacts.as_ref(), p, checked).await?;
+            customers::check_visible(self.contacts.as_ref(), p, checked).await?;
         }
         let call = Call {
             method: method!("UpdateOpportunity"),
@@ -649,6 +653,190 @@ impl SalesService for SalesGrpc {
                 },
             )
             .await
+    }
+
+    async fn create_lead(
+        &self,
+        request: Request<CreateLeadRequest>,
+    ) -> Result<Response<CreateLeadResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("CreateLead"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.lead.clone(),
+            allow_duplicates: r.allow_duplicates,
+        };
+        self.records
+            .create_rpc::<Leads, _, _>(&request, call, new, |lead| CreateLeadResponse {
+                lead: Some(lead),
+            })
+            .await
+    }
+
+    async fn capture_lead(
+        &self,
+        request: Request<CaptureLeadRequest>,
+    ) -> Result<Response<CaptureLeadResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Call {
+            method: method!("CaptureLead"),
+            request_id: &r.request_id,
+        }
+        .idempotency(r);
+        let input = r.lead.clone().unwrap_or_default();
+        let captured = lead_capture::capture(&self.records, p, idem, input).await?;
+        Ok(Response::new(captured))
+    }
+
+    async fn get_lead(
+        &self,
+        request: Request<GetLeadRequest>,
+    ) -> Result<Response<GetLeadResponse>, Status> {
+        let lead = self
+            .records
+            .get::<Leads>(principal(&request)?, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(GetLeadResponse { lead: Some(lead) }))
+    }
+
+    async fn list_leads(
+        &self,
+        request: Request<ListLeadsRequest>,
+    ) -> Result<Response<ListLeadsResponse>, Status> {
+        let r = request.get_ref();
+        let (leads, next_page_token) = self
+            .records
+            .list::<Leads>(
+                principal(&request)?,
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                &r.order_by,
+                r.show_deleted,
+            )
+            .await?;
+        Ok(Response::new(ListLeadsResponse {
+            leads,
+            next_page_token,
+        }))
+    }
+
+    async fn update_lead(
+        &self,
+        request: Request<UpdateLeadRequest>,
+    ) -> Result<Response<UpdateLeadResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UpdateLead"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.lead.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: r.allow_duplicates,
+        };
+        self.records
+            .update_rpc::<Leads, _, _>(&request, call, change, |lead| UpdateLeadResponse {
+                lead: Some(lead),
+            })
+            .await
+    }
+
+    async fn delete_lead(
+        &self,
+        request: Request<DeleteLeadRequest>,
+    ) -> Result<Response<DeleteLeadResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("DeleteLead"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Leads, _, _>(&request, call, (record, true), |lead| {
+                DeleteLeadResponse { lead: Some(lead) }
+            })
+            .await
+    }
+
+    async fn undelete_lead(
+        &self,
+        request: Request<UndeleteLeadRequest>,
+    ) -> Result<Response<UndeleteLeadResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UndeleteLead"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Leads, _, _>(&request, call, (record, false), |lead| {
+                UndeleteLeadResponse { lead: Some(lead) }
+            })
+            .await
+    }
+
+    async fn record_lead_interaction(
+        &self,
+        request: Request<RecordLeadInteractionRequest>,
+    ) -> Result<Response<RecordLeadInteractionResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let idem = Call {
+            method: method!("RecordLeadInteraction"),
+            request_id: &r.request_id,
+        }
+        .idempotency(r);
+        let lead = lead::record_interaction(&self.records, p, idem, &r.lead_id).await?;
+        Ok(Response::new(RecordLeadInteractionResponse {
+            lead: Some(lead),
+        }))
+    }
+
+    async fn convert_lead(
+        &self,
+        request: Request<ConvertLeadRequest>,
+    ) -> Result<Response<ConvertLeadResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let asked = Conversion {
+            lead_id: r.lead_id.trim().to_owned(),
+            account_id: r.account_id.trim().to_owned(),
+            opportunity: r.opportunity.clone(),
+        };
+        let lead =
+            lead_conversion::convert(&self.records, self.contacts.as_ref(), p, asked).await?;
+        Ok(Response::new(ConvertLeadResponse { lead: Some(lead) }))
+    }
+
+    async fn get_lead_rules(
+        &self,
+        request: Request<GetLeadRulesRequest>,
+    ) -> Result<Response<GetLeadRulesResponse>, Status> {
+        let rules = lead_rules::get(&self.records, principal(&request)?).await?;
+        Ok(Response::new(GetLeadRulesResponse { rules: Some(rules) }))
+    }
+
+    async fn update_lead_rules(
+        &self,
+        request: Request<UpdateLeadRulesRequest>,
+    ) -> Result<Response<UpdateLeadRulesResponse>, Status> {
+        let p = principal(&request)?;
+        let input = request.get_ref().rules.clone().unwrap_or_default();
+        let (rules, rescored) = lead_rules::update(&self.records, p, input).await?;
+        Ok(Response::new(UpdateLeadRulesResponse {
+            rules: Some(rules),
+            rescored_leads: i32::try_from(rescored.len()).unwrap_or(i32::MAX),
+        }))
     }
 
     async fn search_products(
@@ -771,7 +959,7 @@ impl SalesService for SalesGrpc {
         }))
     }
 
-    crm_records::custom_field_rpcs!(CatalogFields, "/crm.sales.v1.SalesService/", records);
+    crm_records::custom_field_rpcs!(SalesFields, "/crm.sales.v1.SalesService/", records);
 
     async fn list_audit_entries(
         &self,

@@ -1,12 +1,17 @@
-//! The sales service. Its catalogue: products, price lists with volume breaks, and the
-//! tenant's exchange rates into its base currency. Built on the shared record machinery
+//! The sales service: the catalogue (products, price lists with volume breaks, the tenant's
+//! exchange rates into its base currency), leads with their scoring and assignment rules,
+//! and pipelines with their opportunities. Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
-pub(crate) mod accounts;
 pub(crate) mod custom_fields;
+pub(crate) mod customers;
 pub mod entity;
 pub(crate) mod exchange;
 pub(crate) mod grpc;
+pub(crate) mod lead;
+pub(crate) mod lead_capture;
+pub(crate) mod lead_conversion;
+pub(crate) mod lead_rules;
 pub mod migration;
 pub mod module;
 pub(crate) mod opportunity;

@@ -3,9 +3,10 @@
 use sea_orm_migration::prelude::*;
 
 mod catalog;
+mod leads;
 mod pipeline;
 
-/// Applies the platform tables, the record machinery's, then the catalogue.
+/// Applies the platform tables, the record machinery's, then the catalogue, the pipelines and the leads.
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(crm_records::schema::RecordTables));
         migrations.push(Box::new(catalog::CreateCatalog));
         migrations.push(Box::new(pipeline::CreatePipelines));
+        migrations.push(Box::new(leads::CreateLeads));
         migrations
     }
 }

@@ -1,0 +1,144 @@
+//! The customers sales refers to, asked of the contacts service as the caller: whether an
+//! account is one they may see, and the account and contact a lead's conversion makes or
+//! reuses. The calls are made before the write's transaction (a remote call never holds one
+//! open); an account outside the caller's reach is refused exactly like one that does not
+//! exist.
+
+use std::time::Duration;
+
+use tonic::{Code, Status};
+
+use crm_platform::auth::Principal;
+use crm_platform::client::ServiceClient;
+use crm_platform::error::Error;
+use crm_proto::contacts::contacts_service_client::ContactsServiceClient;
+use crm_proto::contacts::{
+    Account, Contact, CreateAccountRequest, CreateContactRequest, GetAccountRequest,
+};
+
+/// How long contacts has to answer.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// Checks that `account_id` (sent in `field`) names a live account the caller can see.
+pub(crate) async fn check_visible(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    (field, account_id): (&str, &str),
+) -> Result<(), Status> {
+    if account_id.is_empty() {
+        return Err(Error::invalid(field, "is required").into());
+    }
+    let contacts = deployed(contacts)?;
+    let request = GetAccountRequest {
+        id: account_id.to_owned(),
+    };
+    let request = contacts.request(principal, request, DEADLINE)?;
+    let hidden = || Error::invalid(field, "is not a live account you can see").into();
+    match ContactsServiceClient::new(contacts.channel())
+        .get_account(request)
+        .await
+    {
+        Ok(found) => match found.into_inner().account {
+            Some(account) if account.delete_time.is_none() => Ok(()),
+            _ => Err(hidden()),
+        },
+        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
+            Err(hidden())
+        }
+        Err(status) => Err(unanswered(status)),
+    }
+}
+
+/// The way to contacts, or why there is none.
+fn deployed(contacts: Option<&ServiceClient>) -> Result<&ServiceClient, Status> {
+    contacts.ok_or_else(|| {
+        Error::precondition(
+            "SERVICE_NOT_DEPLOYED",
+            "customers cannot be checked: the contacts service is not part of this deployment",
+        )
+        .into()
+    })
+}
+
+/// A failed call to contacts as the caller's answer: contacts being away is `UNAVAILABLE`
+/// with nothing written here; anything else is passed on as contacts said it.
+fn unanswered(status: Status) -> Status {
+    if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) {
+        tracing::warn!(error = %status, "contacts did not answer");
+        return Status::unavailable(
+            "the contacts service is unavailable, so nothing was written; retry",
+        );
+    }
+    status
+}
+
+/// A customer a conversion made or found: its id, and whether it already existed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Customer {
+    /// The id in contacts.
+    pub(crate) id: String,
+    /// Whether it existed before.
+    pub(crate) reused: bool,
+}
+
+/// The record a create answered, or the visible duplicate contacts refused it for.
+fn created_or_found(result: Result<String, Status>) -> Result<Customer, Status> {
+    match result {
+        Ok(id) => Ok(Customer { id, reused: false }),
+        Err(status) if status.code() == Code::AlreadyExists => {
+            let duplicate = tonic_types::StatusExt::get_error_details(&status)
+                .error_info()
+                .and_then(|info| info.metadata.get("duplicate_id").cloned());
+            match duplicate {
+                Some(id) => Ok(Customer { id, reused: true }),
+                // A duplicate the caller cannot see is theirs to resolve.
+                None => Err(status),
+            }
+        }
+        Err(status) => Err(unanswered(status)),
+    }
+}
+
+/// Creates `account` in contacts as the caller, or finds the one it duplicates (by name,
+/// phone or email) that they can see. `request_id` makes a retry answer the first result.
+pub(crate) async fn account_for(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    account: Account,
+    request_id: String,
+) -> Result<Customer, Status> {
+    let contacts = deployed(contacts)?;
+    let request = CreateAccountRequest {
+        account: Some(account),
+        request_id,
+        allow_duplicates: false,
+    };
+    let request = contacts.request(principal, request, DEADLINE)?;
+    let created = ContactsServiceClient::new(contacts.channel())
+        .create_account(request)
+        .await
+        .map(|r| r.into_inner().account.unwrap_or_default().id);
+    created_or_found(created)
+}
+
+/// Creates `contact` in contacts as the caller, or finds the one it duplicates (by phone or
+/// email) that they can see. `request_id` makes a retry answer the first result.
+pub(crate) async fn contact_for(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    contact: Contact,
+    request_id: String,
+) -> Result<Customer, Status> {
+    let contacts = deployed(contacts)?;
+    let request = CreateContactRequest {
+        contact: Some(contact),
+        request_id,
+        allow_duplicates: false,
+    };
+    let request = contacts.request(principal, request, DEADLINE)?;
+    let created = ContactsServiceClient::new(contacts.channel())
+        .create_contact(request)
+        .await
+        .map(|r| r.into_inner().contact.unwrap_or_default().id);
+    created_or_found(created)
+}
