@@ -74,6 +74,8 @@ pub const TENANT_ADMIN: &[&str] = &[
     "sales.leads.capture",
     "sales.lead_rules.read",
     "sales.lead_rules.write",
+    "sales.targets.read",
+    "sales.targets.write",
 ];
 
 const SALES: &[&str] = &[
@@ -100,6 +102,8 @@ const SALES: &[&str] = &[
     "sales.leads.read",
     "sales.leads.write",
     "sales.lead_rules.read",
+    // Sellers read their targets and forecast; managers set their team's.
+    "sales.targets.read",
     "sales.audit.read",
 ];
 
@@ -111,6 +115,7 @@ const MANAGER_EXTRA: &[&str] = &[
     "contacts.groups.write",
     "contacts.accounts.merge",
     "contacts.contacts.merge",
+    "sales.targets.write",
 ];
 
 /// A role every tenant is created with.

@@ -8,4 +8,5 @@ pub mod opportunity;
 pub mod pipeline;
 pub mod price_list;
 pub mod product;
+pub mod target;
 pub use crm_records::entity::{custom_field, record_index, search_gram};

@@ -297,6 +297,76 @@ pub(crate) async fn list_rates(
     Ok((rows.iter().map(|r| rate_proto(r, base)).collect(), token))
 }
 
+/// The refusal of a conversion no rate makes.
+fn no_rate(from: Currency, base: Currency, on: i32) -> Error {
+    Error::precondition(
+        "NO_EXCHANGE_RATE",
+        format!(
+            "no rate converts {} into {} on {}",
+            from.code(),
+            base.code(),
+            day::format(on)
+        ),
+    )
+}
+
+/// The tenant's base currency.
+pub(crate) async fn base_currency<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+) -> Result<Currency, Error> {
+    Ok(settings(db, tenant_id).await?.0)
+}
+
+/// Every rate of a tenant, read once, to convert many amounts (a forecast's deals) without
+/// a query each.
+#[derive(Debug, Clone)]
+pub(crate) struct RateBook {
+    /// The base currency.
+    pub(crate) base: Currency,
+    /// Each currency's rates by effective day, oldest first.
+    rates: std::collections::HashMap<String, Vec<(i32, rust_decimal::Decimal)>>,
+}
+
+impl RateBook {
+    /// Reads the tenant's base currency and rates.
+    pub(crate) async fn load<C: ConnectionTrait>(db: &C, tenant_id: &str) -> Result<Self, Error> {
+        let base = base_currency(db, tenant_id).await?;
+        let rows = exchange_rate::Entity::find()
+            .filter(exchange_rate::Column::TenantId.eq(tenant_id))
+            .order_by_asc(exchange_rate::Column::EffectiveDate)
+            .all(db)
+            .await?;
+        let mut rates: std::collections::HashMap<String, Vec<_>> = Default::default();
+        for row in rows {
+            let rate = money::stored(&row.rate);
+            rates
+                .entry(row.currency_code)
+                .or_default()
+                .push((row.effective_date, rate));
+        }
+        Ok(Self { base, rates })
+    }
+
+    /// `money` in the base currency at the latest rate on or before `on`, rounded to the
+    /// base currency's minor units, exactly as [`to_base`] converts it.
+    pub(crate) fn to_base(&self, money: Money, on: i32) -> Result<Money, Error> {
+        if money.currency == self.base {
+            return Ok(money);
+        }
+        let rate = self
+            .rates
+            .get(money.currency.code())
+            .and_then(|rates| rates.iter().rev().find(|(day, _)| *day <= on))
+            .map(|(_, rate)| *rate)
+            .ok_or_else(|| no_rate(money.currency, self.base, on))?;
+        Ok(Money {
+            currency: self.base,
+            amount: self.base.round(money.amount * rate),
+        })
+    }
+}
+
 /// `money` in the base currency at the rate of `on` (a `yyyymmdd` day), and the rate used
 /// (none when it was in the base currency already).
 pub(crate) async fn to_base<C: ConnectionTrait>(
@@ -316,17 +386,7 @@ pub(crate) async fn to_base<C: ConnectionTrait>(
         .order_by_desc(exchange_rate::Column::EffectiveDate)
         .one(db)
         .await?
-        .ok_or_else(|| {
-            Error::precondition(
-                "NO_EXCHANGE_RATE",
-                format!(
-                    "no rate converts {} into {} on {}",
-                    money.currency.code(),
-                    base.code(),
-                    day::format(on)
-                ),
-            )
-        })?;
+        .ok_or_else(|| no_rate(money.currency, base, on))?;
     let converted = Money {
         currency: base,
         amount: base.round(money.amount * money::stored(&rate.rate)),

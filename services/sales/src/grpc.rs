@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::custom_fields::SalesFields;
 use crate::customers;
 use crate::exchange;
+use crate::forecast;
 use crate::lead::{self, Leads};
 use crate::lead_capture;
 use crate::lead_conversion::{self, Conversion};
@@ -15,6 +16,7 @@ use crate::pipeline::Pipelines;
 use crate::price_list::PriceLists;
 use crate::pricing;
 use crate::product::Products;
+use crate::target::Targets;
 use crm_platform::auth::principal;
 use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
@@ -816,6 +818,135 @@ impl SalesService for SalesGrpc {
         let lead =
             lead_conversion::convert(&self.records, self.contacts.as_ref(), p, asked).await?;
         Ok(Response::new(ConvertLeadResponse { lead: Some(lead) }))
+    }
+
+    async fn create_target(
+        &self,
+        request: Request<CreateTargetRequest>,
+    ) -> Result<Response<CreateTargetResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("CreateTarget"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.target.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .create_rpc::<Targets, _, _>(&request, call, new, |target| CreateTargetResponse {
+                target: Some(target),
+            })
+            .await
+    }
+
+    async fn get_target(
+        &self,
+        request: Request<GetTargetRequest>,
+    ) -> Result<Response<GetTargetResponse>, Status> {
+        let target = self
+            .records
+            .get::<Targets>(principal(&request)?, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(GetTargetResponse {
+            target: Some(target),
+        }))
+    }
+
+    async fn list_targets(
+        &self,
+        request: Request<ListTargetsRequest>,
+    ) -> Result<Response<ListTargetsResponse>, Status> {
+        let r = request.get_ref();
+        let (targets, next_page_token) = self
+            .records
+            .list::<Targets>(
+                principal(&request)?,
+                r.page_size,
+                &r.page_token,
+                &r.filter,
+                &r.order_by,
+                r.show_deleted,
+            )
+            .await?;
+        Ok(Response::new(ListTargetsResponse {
+            targets,
+            next_page_token,
+        }))
+    }
+
+    async fn update_target(
+        &self,
+        request: Request<UpdateTargetRequest>,
+    ) -> Result<Response<UpdateTargetResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UpdateTarget"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.target.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .update_rpc::<Targets, _, _>(&request, call, change, |target| UpdateTargetResponse {
+                target: Some(target),
+            })
+            .await
+    }
+
+    async fn delete_target(
+        &self,
+        request: Request<DeleteTargetRequest>,
+    ) -> Result<Response<DeleteTargetResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("DeleteTarget"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Targets, _, _>(&request, call, (record, true), |target| {
+                DeleteTargetResponse {
+                    target: Some(target),
+                }
+            })
+            .await
+    }
+
+    async fn undelete_target(
+        &self,
+        request: Request<UndeleteTargetRequest>,
+    ) -> Result<Response<UndeleteTargetResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UndeleteTarget"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        self.records
+            .set_deleted_rpc::<Targets, _, _>(&request, call, (record, false), |target| {
+                UndeleteTargetResponse {
+                    target: Some(target),
+                }
+            })
+            .await
+    }
+
+    async fn get_forecast(
+        &self,
+        request: Request<GetForecastRequest>,
+    ) -> Result<Response<GetForecastResponse>, Status> {
+        let p = principal(&request)?;
+        let answer = forecast::forecast(&self.records, p, request.get_ref()).await?;
+        Ok(Response::new(answer))
     }
 
     async fn get_lead_rules(

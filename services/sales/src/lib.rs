@@ -1,12 +1,13 @@
 //! The sales service: the catalogue (products, price lists with volume breaks, the tenant's
 //! exchange rates into its base currency), leads with their scoring and assignment rules,
-//! and pipelines with their opportunities. Built on the shared record machinery
+//! pipelines with their opportunities, and targets with the forecast. Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
 pub(crate) mod custom_fields;
 pub(crate) mod customers;
 pub mod entity;
 pub(crate) mod exchange;
+pub(crate) mod forecast;
 pub(crate) mod grpc;
 pub(crate) mod lead;
 pub(crate) mod lead_capture;
@@ -20,6 +21,7 @@ pub(crate) mod price_list;
 pub(crate) mod pricing;
 pub(crate) mod product;
 pub(crate) mod tabular;
+pub(crate) mod target;
 
 use sea_orm::DatabaseConnection;
 use tonic::service::{Routes, RoutesBuilder};

@@ -5,8 +5,9 @@ use sea_orm_migration::prelude::*;
 mod catalog;
 mod leads;
 mod pipeline;
+mod targets;
 
-/// Applies the platform tables, the record machinery's, then the catalogue, the pipelines and the leads.
+/// Applies the platform tables, the record machinery's, then the catalogue, the pipelines, the leads and the targets.
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(catalog::CreateCatalog));
         migrations.push(Box::new(pipeline::CreatePipelines));
         migrations.push(Box::new(leads::CreateLeads));
+        migrations.push(Box::new(targets::CreateTargets));
         migrations
     }
 }

@@ -106,7 +106,7 @@ const OUTPUT_ONLY: &[&str] = &[
 ];
 
 /// The stored amount of an opportunity, when it has one.
-fn amount(m: &Model) -> Option<Money> {
+pub(crate) fn amount(m: &Model) -> Option<Money> {
     let currency = Currency::parse(&m.amount_currency)?;
     Some(Money {
         currency,

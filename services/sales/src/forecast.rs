@@ -1,0 +1,222 @@
+//! The forecast of a period: per rep, their targets, what they won (deals whose close day, in
+//! the caller's offset from UTC, falls in the period) and their open pipeline expected to
+//! close in it, weighted by each deal's probability; and the total over everyone the caller's
+//! data scope reaches. All in the tenant's base currency (see `ForecastLine` in the
+//! contract for the conversion and rounding rule).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use sea_orm::{ColumnTrait, QueryFilter};
+
+use crate::entity::{opportunity, target};
+use crate::exchange::RateBook;
+use crate::opportunity::{self as deals, Opportunities};
+use crate::target::{self as targets, Targets};
+use crm_platform::auth::Principal;
+use crm_platform::error::Error;
+use crm_platform::money::{Currency, Money};
+use crm_platform::time::{day, parse_rfc3339_micros};
+use crm_platform::validate::Violations;
+use crm_proto::sales::{ForecastLine, GetForecastRequest, GetForecastResponse, OpportunityStatus};
+use crm_records::handlers::Records;
+use crm_records::resource::{Resource, reaches};
+use crm_records::store;
+
+/// Microseconds in a day.
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// One rep's sums, exact until they are shown.
+#[derive(Debug, Clone, Default)]
+struct Sums {
+    target_amount: Decimal,
+    target_deals: i64,
+    has_amount_target: bool,
+    won: Decimal,
+    won_deals: i64,
+    pipeline: Decimal,
+    weighted: Decimal,
+    open_deals: i64,
+}
+
+impl Sums {
+    fn add(&mut self, other: &Sums) {
+        self.target_amount += other.target_amount;
+        self.target_deals += other.target_deals;
+        self.has_amount_target |= other.has_amount_target;
+        self.won += other.won;
+        self.won_deals += other.won_deals;
+        self.pipeline += other.pipeline;
+        self.weighted += other.weighted;
+        self.open_deals += other.open_deals;
+    }
+
+    fn line(&self, owner_id: String, base: Currency) -> ForecastLine {
+        let money = |amount: Decimal| {
+            Some(
+                Money {
+                    currency: base,
+                    amount: base.round(amount),
+                }
+                .to_wire(),
+            )
+        };
+        let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+        let won = base.round(self.won);
+        ForecastLine {
+            owner_id,
+            target_amount: money(self.target_amount),
+            target_deal_count: count(self.target_deals),
+            won_amount: money(self.won),
+            won_deal_count: count(self.won_deals),
+            pipeline_amount: money(self.pipeline),
+            weighted_amount: money(self.weighted),
+            open_deal_count: count(self.open_deals),
+            amount_attainment_percent: percent(won, base.round(self.target_amount))
+                .filter(|_| self.has_amount_target)
+                .unwrap_or_default(),
+            count_attainment_percent: percent(
+                Decimal::from(self.won_deals),
+                Decimal::from(self.target_deals),
+            )
+            .unwrap_or_default(),
+        }
+    }
+}
+
+/// `part` of `whole` in percent with two decimals, half away from zero; `None` of nothing.
+fn percent(part: Decimal, whole: Decimal) -> Option<String> {
+    if whole.is_zero() {
+        return None;
+    }
+    let mut shown = (part * Decimal::ONE_HUNDRED / whole)
+        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    shown.rescale(2);
+    Some(shown.to_string())
+}
+
+/// The first microsecond of a `yyyymmdd` day at `offset_minutes` from UTC.
+fn local_midnight(yyyymmdd: i32, offset_minutes: i32) -> i64 {
+    let text = format!(
+        "{:04}-{:02}-{:02}T00:00:00Z",
+        yyyymmdd / 10_000,
+        (yyyymmdd / 100) % 100,
+        yyyymmdd % 100
+    );
+    parse_rfc3339_micros(&text).unwrap_or_default() - i64::from(offset_minutes) * 60_000_000
+}
+
+/// The forecast of the period `request` names, within the caller's data scope.
+pub(crate) async fn forecast(
+    records: &Records,
+    principal: &Principal,
+    request: &GetForecastRequest,
+) -> Result<GetForecastResponse, Error> {
+    principal.require(targets::READ)?;
+    principal.require(Opportunities::READ)?;
+    let mut v = Violations::new();
+    let period = targets::period(&mut v, "period", request.period.as_ref());
+    let offset = request.utc_offset_minutes;
+    if !(-840..=840).contains(&offset) {
+        v.add("utc_offset_minutes", "must be from -840 to 840");
+    }
+    v.finish()?;
+    let owner = request.owner_id.trim();
+    if !owner.is_empty() && !reaches::<Opportunities>(principal, owner) {
+        return Err(Error::invalid("owner_id", "is outside your data scope"));
+    }
+    let db = &records.db;
+    let book = RateBook::load(db, &principal.tenant_id).await?;
+    let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
+
+    let mut found_targets = store::scoped::<Targets>(principal)
+        .filter(target::Column::PeriodKind.eq(period.kind as i32))
+        .filter(target::Column::PeriodStart.eq(period.start))
+        .filter(target::Column::DeleteTime.is_null());
+    if !owner.is_empty() {
+        found_targets = found_targets.filter(target::Column::OwnerId.eq(owner));
+    }
+    for t in found_targets.all(db).await? {
+        let line = sums.entry(t.owner_id.clone()).or_default();
+        if let Some(amount) = targets::amount(&t) {
+            line.target_amount += book.to_base(amount, period.start)?.amount;
+            line.has_amount_target = true;
+        }
+        line.target_deals += i64::from(t.deal_count);
+    }
+
+    let deals_in_scope = || {
+        let select = store::scoped::<Opportunities>(principal)
+            .filter(opportunity::Column::DeleteTime.is_null());
+        if owner.is_empty() {
+            select
+        } else {
+            select.filter(opportunity::Column::OwnerId.eq(owner))
+        }
+    };
+    let from = local_midnight(period.start, offset);
+    let until = local_midnight(period.end, offset) + DAY_MICROS;
+    let won = deals_in_scope()
+        .filter(opportunity::Column::Status.eq(OpportunityStatus::Won as i32))
+        .filter(opportunity::Column::CloseTime.gte(from))
+        .filter(opportunity::Column::CloseTime.lt(until))
+        .all(db)
+        .await?;
+    for deal in won {
+        let line = sums.entry(deal.owner_id.clone()).or_default();
+        line.won_deals += 1;
+        if let Some(amount) = deals::amount(&deal) {
+            let closed = deal.close_time.unwrap_or(from) + i64::from(offset) * 60_000_000;
+            line.won += book.to_base(amount, day::of_micros(closed))?.amount;
+        }
+    }
+    let open = deals_in_scope()
+        .filter(opportunity::Column::Status.eq(OpportunityStatus::Open as i32))
+        .filter(opportunity::Column::ExpectedCloseDate.gte(period.start))
+        .filter(opportunity::Column::ExpectedCloseDate.lte(period.end))
+        .all(db)
+        .await?;
+    for deal in open {
+        let line = sums.entry(deal.owner_id.clone()).or_default();
+        line.open_deals += 1;
+        if let Some(amount) = deals::amount(&deal) {
+            let converted = book.to_base(amount, deal.expected_close_date)?.amount;
+            line.pipeline += converted;
+            line.weighted += converted * Decimal::from(deal.probability) / Decimal::ONE_HUNDRED;
+        }
+    }
+
+    let mut total = Sums::default();
+    let lines = sums
+        .into_iter()
+        .map(|(owner_id, line)| {
+            total.add(&line);
+            line.line(owner_id, book.base)
+        })
+        .collect();
+    Ok(GetForecastResponse {
+        lines,
+        total: Some(total.line(String::new(), book.base)),
+        base_currency_code: book.base.code().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attainment_is_a_percentage_with_two_decimals() {
+        let p = |a: i64, b: i64| percent(Decimal::from(a), Decimal::from(b));
+        assert_eq!(p(5, 8).as_deref(), Some("62.50"));
+        assert_eq!(p(1, 3).as_deref(), Some("33.33"));
+        assert_eq!(p(2, 3).as_deref(), Some("66.67"));
+        assert_eq!(p(3, 0), None);
+    }
+
+    #[test]
+    fn a_local_day_starts_at_its_offset() {
+        let utc = local_midnight(20270101, 0);
+        assert_eq!(local_midnight(20270101, 480), utc - 8 * 3_600_000_000);
+    }
+}
