@@ -910,10 +910,105 @@ async fn concurrent_captures_are_assigned_fairly(mode: Mode) {
     assert_eq!(counts.get(&o.rep1.user_id), Some(&3), "{counts:?}");
 }
 
+/// Waits until `check` holds (sales applies contacts' events asynchronously).
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Contacts' merges and erasures reach sales through its inbox: the opportunities and the
+/// lead conversion of a merged account name the survivor, and the lead of an erased
+/// contact loses its personal data; each event changes each record once.
+async fn merges_and_erasures_reach_sales(mode: Mode) {
+    use crm_proto::contacts::{ErasePersonalDataRequest, MergeAccountsRequest};
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "follow").await;
+    let deals = pipeline(&admin).await;
+    let survivor = o.rep1.create_account("Huaqiang Electronics").await;
+    let lead = create_lead(&o.rep1, web_lead("Zhou", "zhou@huaqiang.cn", "华强电子"))
+        .await
+        .unwrap();
+    let lead = set_status(&o.rep1, &lead, LeadStatus::Qualified).await;
+    let deal = Opportunity {
+        pipeline_id: deals.id.clone(),
+        ..Default::default()
+    };
+    let converted = convert(&o.rep1, &lead.id, Some(deal)).await.unwrap();
+    let conversion = converted.conversion.clone().unwrap();
+    let merged_away = conversion.account_id.clone();
+
+    o.manager
+        .contacts()
+        .merge_accounts(MergeAccountsRequest {
+            survivor_id: survivor.id.clone(),
+            survivor_etag: String::new(),
+            merged_ids: vec![merged_away.clone()],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let opportunity_id = conversion.opportunity_id.clone();
+    eventually("the opportunity names the surviving account", || {
+        let rep1 = o.rep1.clone();
+        let (id, survivor) = (opportunity_id.clone(), survivor.id.clone());
+        async move {
+            let found = rep1
+                .sales()
+                .get_opportunity(GetOpportunityRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+                .opportunity
+                .unwrap();
+            found.account_id == survivor
+        }
+    })
+    .await;
+    let repointed = get_lead(&o.rep1, &lead.id).await.unwrap();
+    assert_eq!(repointed.conversion.unwrap().account_id, survivor.id);
+
+    admin
+        .contacts()
+        .erase_personal_data(ErasePersonalDataRequest {
+            contact_id: conversion.contact_id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    eventually("the converted lead loses its personal data", || {
+        let rep1 = o.rep1.clone();
+        let id = lead.id.clone();
+        async move {
+            let found = get_lead(&rep1, &id).await.unwrap();
+            found.display_name == "(erased)" && found.email.is_empty()
+        }
+    })
+    .await;
+    let events: Vec<SalesEvent> = suite.outbox("sales").await;
+    let moved = events
+        .iter()
+        .filter(|e| e.r#type == SalesEventType::OpportunityUpdated as i32)
+        .filter(|e| match &e.subject {
+            Some(sales_event::Subject::Opportunity(o)) => o.id == opportunity_id,
+            _ => false,
+        })
+        .count();
+    assert_eq!(moved, 1, "the merge moved the opportunity once");
+}
+
 both_modes!(
     a_captured_lead_is_scored_assigned_and_converted,
     agents_work_their_leads,
-    concurrent_captures_are_assigned_fairly
+    concurrent_captures_are_assigned_fairly,
+    merges_and_erasures_reach_sales
 );
 
 /// With contacts down a conversion answers UNAVAILABLE and writes nothing. Distributed

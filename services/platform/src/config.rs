@@ -137,6 +137,9 @@ pub struct Infra {
     pub bus: Bus,
     /// Keys.
     pub secrets: Secrets,
+    /// The Redis server behind the bus, from which consumers open connections of their own;
+    /// `None` for the in-process bus.
+    pub redis: Option<redis::Client>,
 }
 
 impl Infra {
@@ -146,6 +149,7 @@ impl Infra {
             cache: Arc::new(Cache::memory(cache_ttl()?)),
             bus: Bus::memory(),
             secrets,
+            redis: None,
         })
     }
 
@@ -158,13 +162,14 @@ impl Infra {
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| ConfigError(format!("cannot connect to redis at {url}: {e}")))?;
         Ok(Self {
             cache: Arc::new(Cache::redis(conn.clone(), cache_ttl()?)),
             bus: Bus::Redis(conn),
             secrets,
+            redis: Some(client),
         })
     }
 }

@@ -39,6 +39,22 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 }
 
+/// The in-process bus carries every service's events: a handler there sees its stream's.
+struct ForStream<H> {
+    stream: String,
+    handler: H,
+}
+
+impl<H: Handler> Handler for ForStream<H> {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
+        if event.stream == self.stream {
+            self.handler.handle(txn, event).await
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// A subscriber: its name (the consumer group) and its database (where its inbox lives).
 #[derive(Debug, Clone)]
 pub struct Subscriber {
@@ -79,6 +95,35 @@ impl Subscriber {
         handler.handle(&txn, event).await?;
         txn.commit().await?;
         Ok(Outcome::Applied)
+    }
+
+    /// Consumes `stream` from whichever bus `infra` runs on until `shutdown`: Redis Streams
+    /// as consumer `consumer` of this subscriber's group, or the in-process bus (which carries
+    /// every service's events: only `stream`'s reach the handler). The returned task owns
+    /// what it needs, ready to spawn.
+    pub fn consume<H: Handler>(
+        self,
+        infra: &crate::config::Infra,
+        (stream, consumer): (&str, &str),
+        handler: H,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let redis = infra.redis.clone();
+        let events = infra.bus.subscribe();
+        let (stream, consumer) = (stream.to_owned(), consumer.to_owned());
+        async move {
+            match (redis, events) {
+                (Some(client), _) => {
+                    self.run_redis(client, &stream, &consumer, handler, shutdown)
+                        .await
+                }
+                (None, Some(events)) => {
+                    let only = ForStream { stream, handler };
+                    self.run_memory(events, only, shutdown).await
+                }
+                (None, None) => tracing::warn!(subscriber = %self.name, "no bus to consume"),
+            }
+        }
     }
 
     /// Consumes the in-process bus until `shutdown` resolves.

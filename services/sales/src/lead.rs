@@ -547,6 +547,23 @@ impl Resource for Leads {
     }
 }
 
+/// `m` without the personal data of the person it was about (their contact was erased):
+/// the record of the lead and its conversion stay, for the pipeline's history.
+pub(crate) fn erased(m: &Model) -> Model {
+    Model {
+        display_name: ERASED_NAME.to_owned(),
+        title: String::new(),
+        email: String::new(),
+        phone: String::new(),
+        description: String::new(),
+        custom_fields: "{}".to_owned(),
+        ..m.clone()
+    }
+}
+
+/// The name an erased lead keeps.
+pub(crate) const ERASED_NAME: &str = "(erased)";
+
 /// Counts one interaction with a lead the caller sees: a new lead becomes contacted, and the
 /// score follows.
 pub(crate) async fn record_interaction<M: prost::Message>(

@@ -3,6 +3,7 @@
 //! pipelines with their opportunities, and targets with the forecast. Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
+pub(crate) mod consumers;
 pub(crate) mod custom_fields;
 pub(crate) mod customers;
 pub mod entity;

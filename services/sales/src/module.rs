@@ -3,9 +3,11 @@
 use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
 
+use crate::consumers::{CONTACTS_STREAM, ContactsEvents, SUBSCRIBER};
 use crate::{SERVICE_NAME, add_to, migration};
 use crm_platform::client::ServiceClient;
 use crm_platform::config::ConfigError;
+use crm_platform::consumer::{RECLAIM_IDLE, Subscriber};
 use crm_platform::error::Error;
 use crm_platform::service::{BoxFuture, Running, ServiceModule, StartContext};
 
@@ -47,8 +49,32 @@ impl ServiceModule for Sales {
             .peers
             .get("contacts")
             .map(|channel| ServiceClient::delegated(channel.clone(), "contacts"));
+        let db = context.db.clone();
         let (records, in_process) = add_to(routes, context.db, context.infra, contacts)?;
-        tokio::spawn(records.relay.clone().run(context.shutdown.wait()));
+        tokio::spawn(records.relay.clone().run(context.shutdown.clone().wait()));
+        let subscriber = Subscriber {
+            name: SUBSCRIBER.to_owned(),
+            db,
+            reclaim_idle: RECLAIM_IDLE,
+        };
+        let handler = ContactsEvents { records };
+        let consumer = consumer_name();
+        tokio::spawn(subscriber.consume(
+            context.infra,
+            (CONTACTS_STREAM, &consumer),
+            handler,
+            context.shutdown.wait(),
+        ));
         Ok(Running { in_process })
     }
+}
+
+/// This process's name in the consumer group: the pod's host name where there is one (a
+/// restarted container keeps it and finishes its own pending events first; a replaced pod's
+/// pending events are reclaimed by the others), else the process id.
+fn consumer_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("sales-{}", std::process::id()))
 }
