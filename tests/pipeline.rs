@@ -750,13 +750,14 @@ async fn contacts_down_means_unavailable_and_nothing_written() {
     )
     .await
     .unwrap();
+    let unchecked = admin.create_account("Never checked").await;
     suite.kill_service("contacts");
     let refused = expect_code(
         create_opportunity(
             &admin,
             Opportunity {
                 display_name: "During".into(),
-                account_id: account.id.clone(),
+                account_id: unchecked.id.clone(),
                 pipeline_id: pipeline.id.clone(),
                 ..Default::default()
             },
@@ -769,6 +770,18 @@ async fn contacts_down_means_unavailable_and_nothing_written() {
         "{refused:?}"
     );
     assert_eq!(names(&admin, "").await.unwrap(), ["Before"]);
+    // An account sales has a fresh answer for needs no call: its owner is cached.
+    create_opportunity(
+        &admin,
+        Opportunity {
+            display_name: "Known account".into(),
+            account_id: account.id.clone(),
+            pipeline_id: pipeline.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         get_opportunity(&admin, &first.id)
             .await
@@ -958,8 +971,148 @@ async fn pipelines_and_opportunities_come_and_go(mode: Mode) {
     );
 }
 
+/// A deal names its people with their roles and its competitors; each person must be a
+/// contact the caller sees, and an account handed to another rep stops being the old
+/// owner's to name as soon as sales hears of the transfer.
+async fn deals_name_their_people_and_competitors(mode: Mode) {
+    use crm_proto::contacts::TransferOwnershipRequest;
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "people").await;
+    let pipeline = create_pipeline(&admin, projects()).await.unwrap();
+    let account = o.rep1.create_account("Ningbo Port Logistics").await;
+    let buyer = o.rep1.create_contact("Sun Li").await;
+    let engineer = o.rep1.create_contact("Guo Jing").await;
+    let theirs = o.rep2.create_contact("Rep two's contact").await;
+    let person = |id: &str, role: ContactRole, primary: bool| OpportunityContact {
+        contact_id: id.into(),
+        role: role as i32,
+        primary,
+    };
+    let rival = |name: &str| Competitor {
+        display_name: name.into(),
+        note: String::new(),
+    };
+    let deal = |contacts: Vec<OpportunityContact>, competitors: Vec<Competitor>| Opportunity {
+        display_name: "Cranes".into(),
+        account_id: account.id.clone(),
+        pipeline_id: pipeline.id.clone(),
+        contacts,
+        competitors,
+        ..Default::default()
+    };
+    let created = create_opportunity(
+        &o.rep1,
+        deal(
+            vec![
+                person(&buyer.id, ContactRole::EconomicBuyer, true),
+                person(&engineer.id, ContactRole::TechnicalEvaluator, false),
+            ],
+            vec![Competitor {
+                display_name: "Konecranes".into(),
+                note: "5% cheaper, longer delivery".into(),
+            }],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.contacts.len(), 2);
+    assert_eq!(created.contacts[0].role, ContactRole::EconomicBuyer as i32);
+    assert_eq!(created.competitors[0].note, "5% cheaper, longer delivery");
+    let unknown = "0190f5f1-0000-7000-8000-000000000000";
+    for (input, field) in [
+        (
+            deal(vec![person(&theirs.id, ContactRole::User, false)], vec![]),
+            "opportunity.contacts[0].contact_id",
+        ),
+        (
+            deal(vec![person(unknown, ContactRole::User, false)], vec![]),
+            "opportunity.contacts[0].contact_id",
+        ),
+        (
+            deal(
+                vec![person(&buyer.id, ContactRole::Unspecified, false)],
+                vec![],
+            ),
+            "opportunity.contacts[0].role",
+        ),
+        (
+            deal(
+                vec![
+                    person(&buyer.id, ContactRole::User, false),
+                    person(&buyer.id, ContactRole::Champion, false),
+                ],
+                vec![],
+            ),
+            "opportunity.contacts[1].contact_id",
+        ),
+        (
+            deal(
+                vec![
+                    person(&buyer.id, ContactRole::User, true),
+                    person(&engineer.id, ContactRole::Champion, true),
+                ],
+                vec![],
+            ),
+            "opportunity.contacts",
+        ),
+        (
+            deal(vec![], vec![rival("")]),
+            "opportunity.competitors[0].display_name",
+        ),
+        (
+            deal(vec![], vec![rival("ABB"), rival("abb")]),
+            "opportunity.competitors[1].display_name",
+        ),
+    ] {
+        expect_invalid(create_opportunity(&o.rep1, input).await, field);
+    }
+    // People are replaced as a list.
+    let changed = change(
+        &o.rep1,
+        &created,
+        Opportunity {
+            contacts: vec![person(&engineer.id, ContactRole::Champion, true)],
+            ..Default::default()
+        },
+        &["contacts"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        changed.contacts,
+        [person(&engineer.id, ContactRole::Champion, true)]
+    );
+
+    // Handed to rep2, the account is no longer rep1's to name (once sales hears of it).
+    o.manager
+        .contacts()
+        .transfer_ownership(TransferOwnershipRequest {
+            resource_type: "account".into(),
+            ids: vec![account.id.clone()],
+            to_owner_id: o.rep2.user_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let attempt = create_opportunity(&o.rep1, deal(vec![], vec![])).await;
+        if attempt.is_err() {
+            expect_invalid(attempt, "opportunity.account_id");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transfer never reached sales"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 both_modes!(
     pipelines_validate_their_stages,
     pipelines_and_opportunities_come_and_go,
-    opportunities_move_through_the_stages
+    opportunities_move_through_the_stages,
+    deals_name_their_people_and_competitors
 );

@@ -1,5 +1,6 @@
 //! What sales does with the contacts service's events, each applied once through the
-//! platform's inbox (`crm_platform::consumer`): a merge of accounts or contacts repoints the
+//! platform's inbox (`crm_platform::consumer`): a changed account or contact drops the owner
+//! sales cached for it (see `customers`), a merge of accounts or contacts repoints the
 //! opportunities and lead conversions that named the merged records at the survivor, and
 //! an erased contact takes the personal data of the lead it was converted from with it.
 //! Each change is a normal write of the system actor: a new version, an audit entry and an
@@ -8,6 +9,7 @@
 use prost::Message as _;
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
 
+use crate::customers::{self, CustomerKind};
 use crate::entity::{lead, opportunity};
 use crate::lead::{Leads, StoredConversion};
 use crate::opportunity::Opportunities;
@@ -69,6 +71,20 @@ fn follow(event: &ContactsEvent) -> Option<Follow> {
     }
 }
 
+/// The customer records an event says changed (owner, deletion, merge, erasure): what
+/// sales cached about them is dropped.
+fn changed_customers(event: &ContactsEvent) -> Vec<(CustomerKind, String)> {
+    let (kind, id) = match event.subject.as_ref() {
+        Some(Subject::Account(a)) => (CustomerKind::Account, a.id.clone()),
+        Some(Subject::Contact(c)) => (CustomerKind::Contact, c.id.clone()),
+        _ => return Vec::new(),
+    };
+    std::iter::once(id)
+        .chain(event.merged_ids.iter().cloned())
+        .map(|id| (kind, id))
+        .collect()
+}
+
 impl crm_platform::consumer::Handler for ContactsEvents {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
         if event.stream != CONTACTS_STREAM {
@@ -76,10 +92,14 @@ impl crm_platform::consumer::Handler for ContactsEvents {
         }
         let decoded = ContactsEvent::decode(event.payload.as_slice())
             .map_err(|e| Error::internal(format!("a contacts event does not decode: {e}")))?;
+        let tenant_id = event.tenant_id.as_str();
+        for (kind, id) in changed_customers(&decoded) {
+            let key = customers::owner_key(kind, tenant_id, &id);
+            self.records.cache.invalidate(&key).await;
+        }
         let Some(follow) = follow(&decoded) else {
             return Ok(());
         };
-        let tenant_id = event.tenant_id.as_str();
         let changed = match follow {
             Follow::Merged {
                 kind,

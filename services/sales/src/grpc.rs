@@ -4,7 +4,7 @@
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::custom_fields::SalesFields;
-use crate::customers;
+use crate::customers::{self, CustomerKind};
 use crate::exchange;
 use crate::forecast;
 use crate::lead::{self, Leads};
@@ -39,6 +39,29 @@ impl SalesGrpc {
     /// Wraps the shared handlers and the way to contacts.
     pub(crate) fn new(records: Records, contacts: Option<ServiceClient>) -> Self {
         Self { records, contacts }
+    }
+
+    /// Checks, as the caller, the account and the people a deal write names (`named`: the
+    /// account, the contacts), before its transaction.
+    async fn check_customers(
+        &self,
+        p: &crm_platform::auth::Principal,
+        input: &Opportunity,
+        (account, people): (bool, bool),
+    ) -> Result<(), Status> {
+        let asked = (self.contacts.as_ref(), self.records.cache.as_ref());
+        if account {
+            let field = ("opportunity.account_id", input.account_id.trim());
+            customers::check_visible(asked, p, CustomerKind::Account, field).await?;
+        }
+        if people {
+            for (i, person) in input.contacts.iter().enumerate() {
+                let field = format!("opportunity.contacts[{i}].contact_id");
+                let checked = (field.as_str(), person.contact_id.trim());
+                customers::check_visible(asked, p, CustomerKind::Contact, checked).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -522,11 +545,9 @@ impl SalesService for SalesGrpc {
     ) -> Result<Response<CreateOpportunityResponse>, Status> {
         let r = request.get_ref();
         let input = r.opportunity.as_ref();
-        let account = input.map(|o| o.account_id.trim()).unwrap_or_default();
-        if input.is_some() {
+        if let Some(input) = input {
             let p = principal(&request)?;
-            let checked = ("opportunity.account_id", account);
-            customers::check_visible(self.contacts.as_ref(), p, checked).await?;
+            self.check_customers(p, input, (true, true)).await?;
         }
         let call = Call {
             method: method!("CreateOpportunity"),
@@ -585,12 +606,14 @@ impl SalesService for SalesGrpc {
         request: Request<UpdateOpportunityRequest>,
     ) -> Result<Response<UpdateOpportunityResponse>, Status> {
         let r = request.get_ref();
-        if let Some(input) = &r.opportunity
-            && opportunity::names_account(input, r.update_mask.as_ref())
-        {
-            let p = principal(&request)?;
-            let checked = ("opportunity.account_id", input.account_id.trim());
-            customers::check_visible(self.contacts.as_ref(), p, checked).await?;
+        if let Some(input) = &r.opportunity {
+            let mask = r.update_mask.as_ref();
+            let named = (
+                opportunity::names_account(input, mask),
+                opportunity::names_contacts(input, mask),
+            );
+            self.check_customers(principal(&request)?, input, named)
+                .await?;
         }
         let call = Call {
             method: method!("UpdateOpportunity"),

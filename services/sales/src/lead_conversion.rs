@@ -6,7 +6,7 @@
 
 use tonic::Status;
 
-use crate::customers::{self, Customer};
+use crate::customers::{self, Customer, CustomerKind};
 use crate::entity::lead::Model;
 use crate::lead::{self, Leads, StoredConversion};
 use crate::opportunity::Opportunities;
@@ -101,7 +101,8 @@ pub(crate) async fn convert(
         customers::account_for(contacts, principal, account_of(&found), step).await?
     } else {
         let field = ("account_id", asked.account_id.as_str());
-        customers::check_visible(contacts, principal, field).await?;
+        let asked_of = (contacts, records.cache.as_ref());
+        customers::check_visible(asked_of, principal, CustomerKind::Account, field).await?;
         Customer {
             id: asked.account_id.clone(),
             reused: true,

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod catalog;
+mod deal_people;
 mod leads;
 mod pipeline;
 mod targets;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(pipeline::CreatePipelines));
         migrations.push(Box::new(leads::CreateLeads));
         migrations.push(Box::new(targets::CreateTargets));
+        migrations.push(Box::new(deal_people::AddDealPeople));
         migrations
     }
 }

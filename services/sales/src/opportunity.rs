@@ -17,8 +17,8 @@ use crm_platform::money::{self, Currency, Money};
 use crm_platform::time::{day, to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::sales::{
-    Opportunity, OpportunityRequirement, OpportunityStatus, SalesEvent, SalesEventType, StageKind,
-    StageVisit, sales_event::Subject,
+    Competitor, ContactRole, Opportunity, OpportunityContact, OpportunityRequirement,
+    OpportunityStatus, SalesEvent, SalesEventType, StageKind, StageVisit, sales_event::Subject,
 };
 use crm_records::custom_values;
 use crm_records::json;
@@ -40,6 +40,84 @@ pub(crate) struct Visit {
     pub(crate) leave: Option<i64>,
 }
 
+/// A person of the deal, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredContact {
+    pub(crate) contact_id: String,
+    pub(crate) role: i32,
+    #[serde(default)]
+    pub(crate) primary: bool,
+}
+
+/// A competitor, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredCompetitor {
+    pub(crate) name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) note: String,
+}
+
+/// Most people on a deal, and most competitors.
+const MAX_CONTACTS: usize = 50;
+const MAX_COMPETITORS: usize = 20;
+
+/// Checks the people of a deal.
+fn contacts(v: &mut Violations, sent: &[OpportunityContact]) -> Vec<StoredContact> {
+    if sent.len() > MAX_CONTACTS {
+        v.add("opportunity.contacts", "must list at most 50 people");
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut stored = Vec::with_capacity(sent.len());
+    for (i, c) in sent.iter().enumerate() {
+        let field = format!("opportunity.contacts[{i}]");
+        let id = c.contact_id.trim();
+        if id.is_empty() {
+            v.add(&format!("{field}.contact_id"), "is required");
+        } else if !seen.insert(id.to_owned()) {
+            v.add(&format!("{field}.contact_id"), "appears twice");
+        }
+        if c.role == 0 || ContactRole::try_from(c.role).is_err() {
+            v.add(&format!("{field}.role"), "must be a defined role");
+        }
+        stored.push(StoredContact {
+            contact_id: id.to_owned(),
+            role: c.role,
+            primary: c.primary,
+        });
+    }
+    if stored.iter().filter(|c| c.primary).count() > 1 {
+        v.add("opportunity.contacts", "at most one person is primary");
+    }
+    stored
+}
+
+/// Checks the competitors of a deal.
+fn competitors(v: &mut Violations, sent: &[Competitor]) -> Vec<StoredCompetitor> {
+    if sent.len() > MAX_COMPETITORS {
+        v.add(
+            "opportunity.competitors",
+            "must list at most 20 competitors",
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut stored = Vec::with_capacity(sent.len());
+    for (i, c) in sent.iter().enumerate() {
+        let field = format!("opportunity.competitors[{i}]");
+        let name = c.display_name.trim().to_owned();
+        v.required(&format!("{field}.display_name"), &name);
+        v.max_chars(&format!("{field}.display_name"), &name, 100);
+        v.max_chars(&format!("{field}.note"), &c.note, 500);
+        if !name.is_empty() && !seen.insert(name.to_lowercase()) {
+            v.add(&format!("{field}.display_name"), "appears twice");
+        }
+        stored.push(StoredCompetitor {
+            name,
+            note: c.note.trim().to_owned(),
+        });
+    }
+    stored
+}
+
 /// The fields an opportunity update may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OpportunityField {
@@ -54,6 +132,8 @@ pub(crate) enum OpportunityField {
     Description,
     NextStep,
     CloseReason,
+    Contacts,
+    Competitors,
     Tags,
     CustomFields,
 }
@@ -71,6 +151,8 @@ impl Field for OpportunityField {
         OpportunityField::Description,
         OpportunityField::NextStep,
         OpportunityField::CloseReason,
+        OpportunityField::Contacts,
+        OpportunityField::Competitors,
         OpportunityField::Tags,
         OpportunityField::CustomFields,
     ];
@@ -88,6 +170,8 @@ impl Field for OpportunityField {
             OpportunityField::Description => "description",
             OpportunityField::NextStep => "next_step",
             OpportunityField::CloseReason => "close_reason",
+            OpportunityField::Contacts => "contacts",
+            OpportunityField::Competitors => "competitors",
             OpportunityField::Tags => "tags",
             OpportunityField::CustomFields => "custom_fields",
         }
@@ -178,6 +262,12 @@ fn apply(model: &mut Model, input: &Opportunity, fields: &[OpportunityField]) ->
             OpportunityField::CloseReason => {
                 model.close_reason = input.close_reason.trim().to_owned();
                 v.max_chars("opportunity.close_reason", &model.close_reason, 500);
+            }
+            OpportunityField::Contacts => {
+                model.contacts = json::to_json(&contacts(&mut v, &input.contacts));
+            }
+            OpportunityField::Competitors => {
+                model.competitors = json::to_json(&competitors(&mut v, &input.competitors));
             }
             OpportunityField::Tags => {
                 model.tags = json::to_json(&crm_records::labels::tags(
@@ -338,6 +428,21 @@ impl Resource for Opportunities {
             create_time: Some(to_timestamp(m.create_time)),
             update_time: Some(to_timestamp(m.update_time)),
             delete_time: to_timestamp_opt(m.delete_time),
+            contacts: json::from_json::<StoredContact>(&m.contacts)
+                .into_iter()
+                .map(|c| OpportunityContact {
+                    contact_id: c.contact_id,
+                    role: c.role,
+                    primary: c.primary,
+                })
+                .collect(),
+            competitors: json::from_json::<StoredCompetitor>(&m.competitors)
+                .into_iter()
+                .map(|c| Competitor {
+                    display_name: c.name,
+                    note: c.note,
+                })
+                .collect(),
         }
     }
 
@@ -357,6 +462,8 @@ impl Resource for Opportunities {
             ("description", m.description.clone()),
             ("next_step", m.next_step.clone()),
             ("close_reason", m.close_reason.clone()),
+            ("contacts", m.contacts.clone()),
+            ("competitors", m.competitors.clone()),
             ("tags", m.tags.clone()),
             ("custom_fields", m.custom_fields.clone()),
         ]
@@ -410,6 +517,8 @@ impl Resource for Opportunities {
             close_reason: String::new(),
             close_time: None,
             stage_history: "[]".to_owned(),
+            contacts: "[]".to_owned(),
+            competitors: "[]".to_owned(),
             tags: "[]".to_owned(),
             custom_fields: "{}".to_owned(),
             version: 1,
@@ -440,6 +549,8 @@ impl Resource for Opportunities {
             OpportunityField::Description => !input.description.is_empty(),
             OpportunityField::NextStep => !input.next_step.is_empty(),
             OpportunityField::CloseReason => !input.close_reason.is_empty(),
+            OpportunityField::Contacts => !input.contacts.is_empty(),
+            OpportunityField::Competitors => !input.competitors.is_empty(),
             OpportunityField::Tags => !input.tags.is_empty(),
             OpportunityField::CustomFields => !input.custom_fields.is_empty(),
         })?;
@@ -510,10 +621,18 @@ impl Resource for Opportunities {
 
 /// Whether a write changes the account an opportunity names (asked of contacts first).
 pub(crate) fn names_account(input: &Opportunity, mask: Option<&prost_types::FieldMask>) -> bool {
+    writes(mask, "account_id", !input.account_id.is_empty())
+}
+
+/// Whether a write sets the people of a deal (asked of contacts first).
+pub(crate) fn names_contacts(input: &Opportunity, mask: Option<&prost_types::FieldMask>) -> bool {
+    writes(mask, "contacts", !input.contacts.is_empty())
+}
+
+/// Whether a write with `mask` changes `field`; without a mask, whether it is `sent`.
+fn writes(mask: Option<&prost_types::FieldMask>, field: &str, sent: bool) -> bool {
     match mask {
-        Some(mask) if !mask.paths.is_empty() => {
-            mask.paths.iter().any(|p| p == "account_id" || p == "*")
-        }
-        _ => !input.account_id.is_empty(),
+        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().any(|p| p == field || p == "*"),
+        _ => sent,
     }
 }

@@ -44,6 +44,10 @@ pub struct Model {
     pub close_time: Option<i64>,
     /// The stages it has been in, a JSON array (see `opportunity::Visit`).
     pub stage_history: String,
+    /// The people of the deal, a JSON array (see `opportunity::StoredContact`).
+    pub contacts: String,
+    /// Competitors, a JSON array (see `opportunity::StoredCompetitor`).
+    pub competitors: String,
     /// Tags, a JSON array of strings.
     pub tags: String,
     /// Custom values, a JSON object by field name.
