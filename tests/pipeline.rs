@@ -1110,9 +1110,123 @@ async fn deals_name_their_people_and_competitors(mode: Mode) {
     }
 }
 
+/// The deals whose next step sales announced as due, in order.
+async fn reminders(suite: &Suite) -> Vec<String> {
+    suite
+        .outbox::<SalesEvent>("sales")
+        .await
+        .into_iter()
+        .filter(|e| e.r#type == SalesEventType::OpportunityNextStepDue as i32)
+        .filter_map(|e| match e.subject {
+            Some(sales_event::Subject::Opportunity(o)) => Some(o.display_name),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits for `count` reminders, then a little longer, and gives what was announced: later
+/// sweeps must announce nothing more.
+async fn wait_for_reminders(suite: &Suite, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reminders(suite).await.len() < count {
+        assert!(std::time::Instant::now() < deadline, "no reminder came");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    reminders(suite).await
+}
+
+/// The next step of an open deal is announced once when it falls due, again for a new due
+/// time, and never for a closed deal; the suite's clock is moved to get there.
+async fn next_steps_are_reminded_once(mode: Mode) {
+    const DAY: u64 = 86_400;
+    let suite = Suite::builder(mode)
+        .env(&[("CRM_JOBS_INTERVAL_SECS", "1")])
+        .start()
+        .await;
+    let admin = suite.admin().await;
+    let pipeline = create_pipeline(&admin, projects()).await.unwrap();
+    let account = admin.create_account("Wuxi Motors").await;
+    let in_days = |days: u64| {
+        let micros = suite.now_micros() + (days * DAY * 1_000_000) as i64;
+        Some(crm_platform::time::to_timestamp(micros))
+    };
+    let deal = |name: &str| Opportunity {
+        display_name: name.into(),
+        account_id: account.id.clone(),
+        pipeline_id: pipeline.id.clone(),
+        next_step: "Send the quote".into(),
+        next_step_due_time: in_days(2),
+        ..Default::default()
+    };
+    expect_invalid(
+        create_opportunity(
+            &admin,
+            Opportunity {
+                next_step: String::new(),
+                ..deal("No step")
+            },
+        )
+        .await,
+        "opportunity.next_step",
+    );
+    let open = create_opportunity(&admin, deal("Open deal")).await.unwrap();
+    let closed = create_opportunity(&admin, deal("Closed deal"))
+        .await
+        .unwrap();
+    change(
+        &admin,
+        &closed,
+        Opportunity {
+            stage_id: stage_id(&pipeline, "Lost"),
+            close_reason: "Budget cut".into(),
+            ..Default::default()
+        },
+        &["stage_id", "close_reason"],
+    )
+    .await
+    .unwrap();
+    assert!(reminders(&suite).await.is_empty());
+    suite
+        .advance_clock(std::time::Duration::from_secs(3 * DAY))
+        .await;
+    assert_eq!(wait_for_reminders(&suite, 1).await, ["Open deal"]);
+    // A new due time is a new reminder.
+    let admin = suite.admin().await;
+    let current = admin
+        .sales()
+        .get_opportunity(GetOpportunityRequest {
+            id: open.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    change(
+        &admin,
+        &current,
+        Opportunity {
+            next_step_due_time: in_days(1),
+            ..Default::default()
+        },
+        &["next_step_due_time"],
+    )
+    .await
+    .unwrap();
+    suite
+        .advance_clock(std::time::Duration::from_secs(2 * DAY))
+        .await;
+    assert_eq!(
+        wait_for_reminders(&suite, 2).await,
+        ["Open deal", "Open deal"]
+    );
+}
+
 both_modes!(
     pipelines_validate_their_stages,
     pipelines_and_opportunities_come_and_go,
     opportunities_move_through_the_stages,
-    deals_name_their_people_and_competitors
+    deals_name_their_people_and_competitors,
+    next_steps_are_reminded_once
 );

@@ -23,7 +23,7 @@ use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::paging::{self, Cursor, SortKey, split_page};
-use crm_platform::time::{to_timestamp, to_timestamp_opt};
+use crm_platform::time::{micros_of, to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_platform::{etag, field_mask};
 use crm_proto::contacts::{
@@ -100,12 +100,6 @@ fn follow_up_proto(m: &follow_up::Model) -> FollowUp {
     }
 }
 
-fn micros(ts: &prost_types::Timestamp) -> i64 {
-    ts.seconds
-        .saturating_mul(1_000_000)
-        .saturating_add(i64::from(ts.nanos) / 1_000)
-}
-
 /// Every participant contact must be a live contact of the tenant.
 async fn check_participants<C: ConnectionTrait>(
     db: &C,
@@ -167,14 +161,14 @@ impl Handlers {
         v.max_chars("interaction.summary", &input.summary, 500);
         v.max_chars("interaction.outcome", &input.outcome, 2000);
         v.max_chars("follow_up_note", follow_up_note, 500);
-        let occur_time = input.occur_time.as_ref().map(micros).unwrap_or(now);
+        let occur_time = input.occur_time.as_ref().map(micros_of).unwrap_or(now);
         if occur_time > now + FUTURE_SLACK_MICROS || occur_time < 0 {
             v.add(
                 "interaction.occur_time",
                 "must not be in the future; schedule future contact as a follow-up",
             );
         }
-        let due = input.next_follow_up_time.as_ref().map(micros);
+        let due = input.next_follow_up_time.as_ref().map(micros_of);
         if due.is_some_and(|d| d <= occur_time) {
             v.add(
                 "interaction.next_follow_up_time",
@@ -467,7 +461,7 @@ impl Handlers {
             for field in &fields {
                 match *field {
                     "due_time" => {
-                        next.due_time = input.due_time.as_ref().map(micros).unwrap_or_default();
+                        next.due_time = input.due_time.as_ref().map(micros_of).unwrap_or_default();
                         next.due_notified = false;
                     }
                     "note" => next.note = input.note.trim().to_owned(),

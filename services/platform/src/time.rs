@@ -11,6 +11,14 @@ pub fn to_timestamp(micros: i64) -> prost_types::Timestamp {
     }
 }
 
+/// Converts a protobuf timestamp to microseconds since the epoch (saturating far outside
+/// any real date, so a hostile value cannot overflow).
+pub fn micros_of(ts: &prost_types::Timestamp) -> i64 {
+    ts.seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos) / 1_000)
+}
+
 /// Converts an optional column to an optional protobuf timestamp.
 pub fn to_timestamp_opt(micros: Option<i64>) -> Option<prost_types::Timestamp> {
     micros.map(to_timestamp)

@@ -10,6 +10,7 @@ pub mod entity;
 pub(crate) mod exchange;
 pub(crate) mod forecast;
 pub(crate) mod grpc;
+pub(crate) mod jobs;
 pub(crate) mod lead;
 pub(crate) mod lead_capture;
 pub(crate) mod lead_conversion;

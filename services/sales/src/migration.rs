@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(leads::CreateLeads));
         migrations.push(Box::new(targets::CreateTargets));
         migrations.push(Box::new(deal_people::AddDealPeople));
+        migrations.push(Box::new(deal_people::AddNextStepDue));
         migrations
     }
 }

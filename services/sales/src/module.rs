@@ -1,12 +1,14 @@
 //! The sales service's registration with the suite (see `crm_platform::service`).
 
+use std::time::Duration;
+
 use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
 
 use crate::consumers::{CONTACTS_STREAM, ContactsEvents, SUBSCRIBER};
-use crate::{SERVICE_NAME, add_to, migration};
+use crate::{SERVICE_NAME, add_to, jobs, migration};
 use crm_platform::client::ServiceClient;
-use crm_platform::config::ConfigError;
+use crm_platform::config::{self, ConfigError};
 use crm_platform::consumer::{RECLAIM_IDLE, Subscriber};
 use crm_platform::error::Error;
 use crm_platform::service::{BoxFuture, Running, ServiceModule, StartContext};
@@ -57,6 +59,12 @@ impl ServiceModule for Sales {
             db,
             reclaim_idle: RECLAIM_IDLE,
         };
+        let interval = Duration::from_secs(config::number("CRM_JOBS_INTERVAL_SECS", 60)?);
+        tokio::spawn(jobs::run(
+            records.db.clone(),
+            interval,
+            context.shutdown.clone().wait(),
+        ));
         let handler = ContactsEvents { records };
         let consumer = consumer_name();
         tokio::spawn(subscriber.consume(

@@ -131,6 +131,7 @@ pub(crate) enum OpportunityField {
     Probability,
     Description,
     NextStep,
+    NextStepDueTime,
     CloseReason,
     Contacts,
     Competitors,
@@ -150,6 +151,7 @@ impl Field for OpportunityField {
         OpportunityField::Probability,
         OpportunityField::Description,
         OpportunityField::NextStep,
+        OpportunityField::NextStepDueTime,
         OpportunityField::CloseReason,
         OpportunityField::Contacts,
         OpportunityField::Competitors,
@@ -169,6 +171,7 @@ impl Field for OpportunityField {
             OpportunityField::Probability => "probability",
             OpportunityField::Description => "description",
             OpportunityField::NextStep => "next_step",
+            OpportunityField::NextStepDueTime => "next_step_due_time",
             OpportunityField::CloseReason => "close_reason",
             OpportunityField::Contacts => "contacts",
             OpportunityField::Competitors => "competitors",
@@ -259,6 +262,12 @@ fn apply(model: &mut Model, input: &Opportunity, fields: &[OpportunityField]) ->
                 model.next_step = input.next_step.trim().to_owned();
                 v.max_chars("opportunity.next_step", &model.next_step, 500);
             }
+            OpportunityField::NextStepDueTime => {
+                model.next_step_due_time = input
+                    .next_step_due_time
+                    .as_ref()
+                    .map(crm_platform::time::micros_of);
+            }
             OpportunityField::CloseReason => {
                 model.close_reason = input.close_reason.trim().to_owned();
                 v.max_chars("opportunity.close_reason", &model.close_reason, 500);
@@ -281,6 +290,12 @@ fn apply(model: &mut Model, input: &Opportunity, fields: &[OpportunityField]) ->
                     custom_values::merge_wire(&model.custom_fields, &input.custom_fields);
             }
         }
+    }
+    if model.next_step_due_time.is_some() && model.next_step.is_empty() {
+        v.add(
+            "opportunity.next_step",
+            "is required when the next step has a due time",
+        );
     }
     v.finish()
 }
@@ -436,6 +451,7 @@ impl Resource for Opportunities {
                     primary: c.primary,
                 })
                 .collect(),
+            next_step_due_time: to_timestamp_opt(m.next_step_due_time),
             competitors: json::from_json::<StoredCompetitor>(&m.competitors)
                 .into_iter()
                 .map(|c| Competitor {
@@ -461,6 +477,12 @@ impl Resource for Opportunities {
             ("probability", m.probability.to_string()),
             ("description", m.description.clone()),
             ("next_step", m.next_step.clone()),
+            (
+                "next_step_due_time",
+                m.next_step_due_time
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            ),
             ("close_reason", m.close_reason.clone()),
             ("contacts", m.contacts.clone()),
             ("competitors", m.competitors.clone()),
@@ -519,6 +541,8 @@ impl Resource for Opportunities {
             stage_history: "[]".to_owned(),
             contacts: "[]".to_owned(),
             competitors: "[]".to_owned(),
+            next_step_due_time: None,
+            next_step_reminded: None,
             tags: "[]".to_owned(),
             custom_fields: "{}".to_owned(),
             version: 1,
@@ -548,6 +572,7 @@ impl Resource for Opportunities {
             OpportunityField::Probability => input.probability != 0,
             OpportunityField::Description => !input.description.is_empty(),
             OpportunityField::NextStep => !input.next_step.is_empty(),
+            OpportunityField::NextStepDueTime => input.next_step_due_time.is_some(),
             OpportunityField::CloseReason => !input.close_reason.is_empty(),
             OpportunityField::Contacts => !input.contacts.is_empty(),
             OpportunityField::Competitors => !input.competitors.is_empty(),

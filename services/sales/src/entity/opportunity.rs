@@ -38,6 +38,10 @@ pub struct Model {
     pub description: String,
     /// Next step.
     pub next_step: String,
+    /// When the next step is due, microseconds.
+    pub next_step_due_time: Option<i64>,
+    /// The due time last announced, so each is announced once.
+    pub next_step_reminded: Option<i64>,
     /// Why it was won or lost.
     pub close_reason: String,
     /// When it was won or lost, microseconds.

@@ -1,0 +1,67 @@
+//! The sales service's background sweep: the next steps of open deals that fell due are
+//! announced once each (`OPPORTUNITY_NEXT_STEP_DUE`), by whichever replica marks them first.
+
+use std::time::Duration;
+
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::entity::opportunity::{Column, Entity};
+use crate::opportunity::Opportunities;
+use crm_platform::error::Error;
+use crm_proto::sales::{OpportunityStatus, SalesEvent, SalesEventType, sales_event::Subject};
+use crm_records::jobs::{Announcement, announce_marked, run_every};
+use crm_records::resource::Resource;
+
+/// Deals announced per sweep at most; the rest wait for the next turn.
+const BATCH: u64 = 500;
+
+/// Sweeps every `interval` until `shutdown`.
+pub(crate) async fn run(
+    db: DatabaseConnection,
+    interval: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    run_every("sales", interval, shutdown, |now| {
+        let db = db.clone();
+        async move { announce_due_steps(&db, now).await }
+    })
+    .await;
+}
+
+/// Not yet announced for its current due time.
+fn unannounced() -> Condition {
+    Condition::any()
+        .add(Column::NextStepReminded.is_null())
+        .add(Expr::col(Column::NextStepReminded).ne(Expr::col(Column::NextStepDueTime)))
+}
+
+/// Announces the open deals whose next step is due at `now`; returns how many.
+async fn announce_due_steps(db: &DatabaseConnection, now: i64) -> Result<u64, Error> {
+    let due = Entity::find()
+        .filter(Column::Status.eq(OpportunityStatus::Open as i32))
+        .filter(Column::DeleteTime.is_null())
+        .filter(Column::NextStepDueTime.lte(now))
+        .filter(unannounced())
+        .limit(BATCH)
+        .all(db)
+        .await?;
+    let announcements = due
+        .into_iter()
+        .map(|deal| Announcement {
+            mark: Entity::update_many()
+                .col_expr(Column::NextStepReminded, deal.next_step_due_time.into())
+                .filter(Column::Id.eq(deal.id.as_str()))
+                .filter(Column::NextStepDueTime.eq(deal.next_step_due_time))
+                .filter(unannounced()),
+            tenant_id: deal.tenant_id.clone(),
+            aggregate_id: deal.id.clone(),
+            event: SalesEvent {
+                r#type: SalesEventType::OpportunityNextStepDue as i32,
+                subject: Some(Subject::Opportunity(Opportunities::to_proto(&deal))),
+                ..Default::default()
+            },
+        })
+        .collect();
+    announce_marked(db, announcements).await
+}
