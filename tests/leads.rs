@@ -910,6 +910,144 @@ async fn concurrent_captures_are_assigned_fairly(mode: Mode) {
     assert_eq!(counts.get(&o.rep1.user_id), Some(&3), "{counts:?}");
 }
 
+/// A trade show's list imported by a rep: each row a lead of theirs, source "import"
+/// unless the file says, duplicates of open leads skipped or updated as asked, bad rows named
+/// by column; exported back with status and score, only what the caller sees.
+async fn leads_are_imported_and_exported(mode: Mode) {
+    use crm_proto::common::{DuplicatePolicy, ExportFormat, ImportOptions};
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "lead-files").await;
+    set_rules(
+        &admin,
+        LeadRules {
+            scoring: Some(scoring()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let csv = "display_name,company_name,email,phone,source,region_code,status,score\n\
+               Liu Yang,Suzhou Valves,liu@suzhouvalves.cn,,,CN-JS,qualified,99\n\
+               Ma Rui,,ma.rui@example.cn,13900139000,event,CN-ZJ,,\n\
+               Bad Phone,,,12,,,,\n\
+               Bad Source,,bad@example.cn,,tv,,,\n";
+    let import = |session: Session, policy: DuplicatePolicy, body: &'static str| async move {
+        let messages = vec![
+            ImportRecordsRequest {
+                part: Some(import_records_request::Part::Options(ImportOptions {
+                    resource_type: "lead".into(),
+                    dry_run: false,
+                    duplicate_policy: policy as i32,
+                })),
+            },
+            ImportRecordsRequest {
+                part: Some(import_records_request::Part::Csv(body.as_bytes().to_vec())),
+            },
+        ];
+        session
+            .sales()
+            .import_records(tokio_stream::iter(messages))
+            .await
+            .map(|r| r.into_inner())
+    };
+    let summary = import(o.rep1.clone(), DuplicatePolicy::Skip, csv)
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.rows, summary.created, summary.failed),
+        (4, 2, 2),
+        "{summary:?}"
+    );
+    let failed: Vec<(i64, Vec<String>)> = summary
+        .results
+        .iter()
+        .filter(|r| !r.errors.is_empty())
+        .map(|r| (r.row, r.errors.iter().map(|e| e.column.clone()).collect()))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (3, vec!["phone".to_owned()]),
+            (4, vec!["source".to_owned()])
+        ]
+    );
+    let mine = o
+        .rep1
+        .sales()
+        .list_leads(ListLeadsRequest {
+            order_by: "display_name".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .leads;
+    let seen: Vec<(&str, i32, i32, i32)> = mine
+        .iter()
+        .map(|l| (l.display_name.as_str(), l.source, l.status, l.score))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "Liu Yang",
+                LeadSource::Import as i32,
+                LeadStatus::New as i32,
+                15
+            ),
+            (
+                "Ma Rui",
+                LeadSource::Event as i32,
+                LeadStatus::New as i32,
+                5
+            ),
+        ],
+        "the file's status and score are the server's to set"
+    );
+    assert!(mine.iter().all(|l| l.owner_id == o.rep1.user_id));
+    let again = import(o.rep1.clone(), DuplicatePolicy::Skip, csv)
+        .await
+        .unwrap();
+    assert_eq!((again.created, again.skipped), (0, 2), "{again:?}");
+    // Another rep's file of the same people files nothing over rep1's open leads.
+    let theirs = import(o.outsider.clone(), DuplicatePolicy::Skip, csv)
+        .await
+        .unwrap();
+    assert_eq!((theirs.created, theirs.skipped), (0, 2), "{theirs:?}");
+
+    let export = |session: Session| async move {
+        let mut stream = session
+            .sales()
+            .export_records(ExportRecordsRequest {
+                resource_type: "lead".into(),
+                filter: String::new(),
+                format: ExportFormat::Csv as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.message().await.unwrap() {
+            bytes.extend(chunk.chunk);
+        }
+        String::from_utf8(bytes).unwrap()
+    };
+    let text = export(o.rep1.clone()).await;
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,display_name,company_name,title,email,phone,source,campaign_id,region_code,status,score,tags,description"
+    );
+    assert_eq!(lines.count(), 2);
+    let theirs = export(o.rep2.clone()).await;
+    assert_eq!(
+        theirs.trim_start_matches('\u{feff}').lines().count(),
+        1,
+        "only the header"
+    );
+}
+
 /// Waits until `check` holds (sales applies contacts' events asynchronously).
 async fn eventually<F, Fut>(what: &str, check: F)
 where
@@ -1008,7 +1146,8 @@ both_modes!(
     a_captured_lead_is_scored_assigned_and_converted,
     agents_work_their_leads,
     concurrent_captures_are_assigned_fairly,
-    merges_and_erasures_reach_sales
+    merges_and_erasures_reach_sales,
+    leads_are_imported_and_exported
 );
 
 /// With contacts down a conversion answers UNAVAILABLE and writes nothing. Distributed

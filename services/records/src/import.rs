@@ -349,8 +349,8 @@ impl Records {
         Ok(())
     }
 
-    /// A row's new record, checked like a create (fields, owner, custom values, references);
-    /// reads only.
+    /// A row's new record, checked like a create (fields, owner, the resource's own checks,
+    /// custom values, references); reads only.
     async fn prepare<R: Tabular>(
         &self,
         txn: &DatabaseTransaction,
@@ -374,6 +374,7 @@ impl Records {
             input,
             &self.write_context(principal),
         )?;
+        R::before_write(txn, principal, None, &mut model).await?;
         custom_fields::check_with::<R>(definitions, &mut model, None)?;
         check_links::<R>(txn, principal, &model).await?;
         Ok(model)
@@ -408,6 +409,7 @@ impl Records {
                 )
             })?;
         let mut next = R::update(&current, input, &mask, &self.write_context(principal))?;
+        R::before_write(txn, principal, Some(&current), &mut next).await?;
         custom_fields::check_with::<R>(definitions, &mut next, Some(&current))?;
         check_links::<R>(txn, principal, &next).await?;
         self.save_change::<R>(txn, principal, &current, next, Action::Update, &[])

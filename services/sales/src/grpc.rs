@@ -84,12 +84,17 @@ fn outcome(upserted: Upserted) -> i32 {
     outcome as i32
 }
 
-/// The one resource type imports and exports take.
-fn product_kind(field: &str, value: &str) -> Result<(), Error> {
-    if value == "product" {
-        Ok(())
-    } else {
-        Err(Error::invalid(field, "must be \"product\""))
+/// The resources imports and exports take.
+enum TabularKind {
+    Product,
+    Lead,
+}
+
+fn tabular_kind(field: &str, value: &str) -> Result<TabularKind, Error> {
+    match value {
+        "product" => Ok(TabularKind::Product),
+        "lead" => Ok(TabularKind::Lead),
+        _ => Err(Error::invalid(field, "must be \"product\" or \"lead\"")),
     }
 }
 
@@ -1164,11 +1169,18 @@ impl SalesService for SalesGrpc {
         let p = principal(&request)?.clone();
         let mut stream = request.into_inner();
         let (options, settings) = rpc::import_options(&mut stream).await?;
-        product_kind("options.resource_type", &options.resource_type)?;
-        let response = self
-            .records
-            .import_stream::<Products, _, _>(&p, settings, stream)
-            .await?;
+        let response = match tabular_kind("options.resource_type", &options.resource_type)? {
+            TabularKind::Product => {
+                self.records
+                    .import_stream::<Products, _, _>(&p, settings, stream)
+                    .await?
+            }
+            TabularKind::Lead => {
+                self.records
+                    .import_stream::<Leads, _, _>(&p, settings, stream)
+                    .await?
+            }
+        };
         Ok(Response::new(response))
     }
 
@@ -1180,13 +1192,20 @@ impl SalesService for SalesGrpc {
     ) -> Result<Response<Self::ExportRecordsStream>, Status> {
         let p = principal(&request)?.clone();
         let r = request.into_inner();
-        product_kind("resource_type", &r.resource_type)?;
-        let stream = self
-            .records
-            .export_stream::<Products, _>(p, (r.filter, r.format), |chunk| ExportRecordsResponse {
-                chunk,
-            })
-            .await?;
+        let wrap = |chunk| ExportRecordsResponse { chunk };
+        let selected = (r.filter, r.format);
+        let stream = match tabular_kind("resource_type", &r.resource_type)? {
+            TabularKind::Product => {
+                self.records
+                    .export_stream::<Products, _>(p, selected, wrap)
+                    .await?
+            }
+            TabularKind::Lead => {
+                self.records
+                    .export_stream::<Leads, _>(p, selected, wrap)
+                    .await?
+            }
+        };
         Ok(Response::new(stream))
     }
 }

@@ -1,13 +1,15 @@
-//! Products as table rows, on the shared rules of [`crm_records::tabular`]: an ERP's or a
-//! spreadsheet's item list, one product a row, found again by its code.
+//! Products and leads as table rows, on the shared rules of [`crm_records::tabular`]: an
+//! ERP's or a spreadsheet's item list, one product a row, found again by its code; a trade
+//! show's or a bought list's leads, one person a row, found again by email or phone.
 
 use std::collections::HashMap;
 
+use crate::lead::Leads;
 use crate::product::Products;
 use crm_platform::error::FieldViolation;
 use crm_platform::xlsx::CellKind;
 use crm_proto::common::Money;
-use crm_proto::sales::{Product, ProductStatus};
+use crm_proto::sales::{Lead, LeadSource, LeadStatus, Product, ProductStatus};
 use crm_records::tabular::{Row, Tabular, enum_text, enum_value, join, list, read_row};
 
 /// The text field a column fills, and the field's name.
@@ -104,6 +106,113 @@ impl Tabular for Products {
     fn cell_kind(column: &str) -> CellKind {
         match column {
             "cost" | "tax_rate" => CellKind::Number,
+            _ => CellKind::Text,
+        }
+    }
+}
+
+/// The text field a column fills, and the field's name.
+fn lead_text<'a>(l: &'a mut Lead, column: &str) -> Option<(&'static str, &'a mut String)> {
+    Some(match column {
+        "display_name" => ("display_name", &mut l.display_name),
+        "company_name" => ("company_name", &mut l.company_name),
+        "title" => ("title", &mut l.title),
+        "email" => ("email", &mut l.email),
+        "phone" => ("phone", &mut l.phone),
+        "campaign_id" => ("campaign_id", &mut l.campaign_id),
+        "region_code" => ("region_code", &mut l.region_code),
+        "description" => ("description", &mut l.description),
+        _ => return None,
+    })
+}
+
+/// Lead columns an export writes and an import leaves to the server.
+const SET_BY_SERVER: &[&str] = &["status", "score"];
+
+impl Tabular for Leads {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "display_name",
+        "company_name",
+        "title",
+        "email",
+        "phone",
+        "source",
+        "campaign_id",
+        "region_code",
+        "status",
+        "score",
+        "tags",
+        "description",
+    ];
+
+    /// An imported lead's source is "import" unless a column says where it came from; its
+    /// status and score are the server's (an export's columns read back are ignored).
+    fn from_row(row: &Row) -> Result<(Lead, Vec<String>), Vec<FieldViolation>> {
+        let mut l = Lead {
+            source: LeadSource::Import as i32,
+            ..Default::default()
+        };
+        let mut custom = HashMap::new();
+        let written: Row = row
+            .iter()
+            .filter(|(column, _)| !SET_BY_SERVER.contains(&column.as_str()))
+            .map(|(column, value)| (column.clone(), value.clone()))
+            .collect();
+        let mut mask = read_row(&written, &mut custom, |column, value| {
+            if let Some((field, slot)) = lead_text(&mut l, column) {
+                *slot = value.to_owned();
+                return Ok(Some(field));
+            }
+            Ok(Some(match column {
+                "source" => {
+                    l.source = enum_value("LEAD_SOURCE", value, |s| {
+                        LeadSource::from_str_name(s).map(|t| t as i32)
+                    })
+                    .ok_or("is not a lead source, for example web_form, event or referral")?;
+                    "source"
+                }
+                "tags" => {
+                    l.tags = list(value);
+                    "tags"
+                }
+                _ => return Ok(None),
+            }))
+        })?;
+        if !mask.iter().any(|f| f == "source") {
+            mask.push("source".to_owned());
+        }
+        l.custom_fields = custom;
+        Ok((l, mask))
+    }
+
+    fn to_row(l: &Lead) -> Vec<String> {
+        let status = LeadStatus::try_from(l.status).unwrap_or_default();
+        let source = LeadSource::try_from(l.source).unwrap_or_default();
+        vec![
+            l.id.clone(),
+            l.display_name.clone(),
+            l.company_name.clone(),
+            l.title.clone(),
+            l.email.clone(),
+            l.phone.clone(),
+            enum_text(source.as_str_name(), "LEAD_SOURCE"),
+            l.campaign_id.clone(),
+            l.region_code.clone(),
+            enum_text(status.as_str_name(), "LEAD_STATUS"),
+            l.score.to_string(),
+            join(&l.tags),
+            l.description.clone(),
+        ]
+    }
+
+    fn custom(l: &Lead) -> &HashMap<String, String> {
+        &l.custom_fields
+    }
+
+    fn cell_kind(column: &str) -> CellKind {
+        match column {
+            "score" => CellKind::Number,
             _ => CellKind::Text,
         }
     }
