@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use crate::entity::{opportunity, target};
 use crate::exchange::RateBook;
-use crate::opportunity::{self as deals, Opportunities};
+use crate::opportunity::Opportunities;
 use crate::target::{self as targets, Targets};
 use crm_platform::auth::Principal;
 use crm_platform::error::Error;
@@ -20,7 +21,7 @@ use crm_platform::time::{day, parse_rfc3339_micros};
 use crm_platform::validate::Violations;
 use crm_proto::sales::{ForecastLine, GetForecastRequest, GetForecastResponse, OpportunityStatus};
 use crm_records::handlers::Records;
-use crm_records::resource::{Resource, reaches};
+use crm_records::resource::{AMOUNT_SCALE, Resource, reaches};
 use crm_records::store;
 
 /// Microseconds in a day.
@@ -95,6 +96,44 @@ fn percent(part: Decimal, whole: Decimal) -> Option<String> {
     Some(shown.to_string())
 }
 
+/// Won deals of one owner, currency and local close day.
+#[derive(Debug, FromQueryResult)]
+struct WonGroup {
+    owner_id: String,
+    amount_currency: String,
+    /// Days since the epoch, in the caller's offset.
+    day_number: i64,
+    deals: i64,
+    /// The sum of the stored amounts (ten-thousandths) as text: PostgreSQL widens it past
+    /// 64 bits, and text reads alike from both databases.
+    total: Option<String>,
+}
+
+impl WonGroup {
+    fn amount(&self) -> Option<Money> {
+        stored_sum(&self.amount_currency, self.total.as_deref())
+    }
+}
+
+/// Open deals of one owner, currency, expected close day and probability.
+#[derive(Debug, FromQueryResult)]
+struct OpenGroup {
+    owner_id: String,
+    amount_currency: String,
+    expected_close_date: i32,
+    probability: i32,
+    deals: i64,
+    total: Option<String>,
+}
+
+/// A summed stored amount as money; none when the deals had no amount.
+fn stored_sum(currency: &str, total: Option<&str>) -> Option<Money> {
+    let currency = Currency::parse(currency)?;
+    let mut amount: Decimal = total?.trim().parse().ok()?;
+    amount.set_scale(AMOUNT_SCALE).ok()?;
+    Some(Money { currency, amount })
+}
+
 /// The first microsecond of a `yyyymmdd` day at `offset_minutes` from UTC.
 fn local_midnight(yyyymmdd: i32, offset_minutes: i32) -> i64 {
     let text = format!(
@@ -156,33 +195,61 @@ pub(crate) async fn forecast(
     };
     let from = local_midnight(period.start, offset);
     let until = local_midnight(period.end, offset) + DAY_MICROS;
-    let won = deals_in_scope()
+    let offset_micros = i64::from(offset) * 60_000_000;
+    // Summed in the database by owner, currency and local close day: a few rows per rep
+    // and day, however many deals.
+    let won: Vec<WonGroup> = deals_in_scope()
+        .select_only()
+        .column(opportunity::Column::OwnerId)
+        .column(opportunity::Column::AmountCurrency)
+        .column_as(
+            Expr::cust(format!("(close_time + {offset_micros}) / {DAY_MICROS}")),
+            "day_number",
+        )
+        .column_as(Expr::cust("COUNT(*)"), "deals")
+        .column_as(Expr::cust("CAST(SUM(amount) AS TEXT)"), "total")
         .filter(opportunity::Column::Status.eq(OpportunityStatus::Won as i32))
         .filter(opportunity::Column::CloseTime.gte(from))
         .filter(opportunity::Column::CloseTime.lt(until))
+        .group_by(opportunity::Column::OwnerId)
+        .group_by(opportunity::Column::AmountCurrency)
+        .group_by(Expr::cust("day_number"))
+        .into_model::<WonGroup>()
         .all(db)
         .await?;
-    for deal in won {
-        let line = sums.entry(deal.owner_id.clone()).or_default();
-        line.won_deals += 1;
-        if let Some(amount) = deals::amount(&deal) {
-            let closed = deal.close_time.unwrap_or(from) + i64::from(offset) * 60_000_000;
-            line.won += book.to_base(amount, day::of_micros(closed))?.amount;
+    for group in won {
+        let line = sums.entry(group.owner_id.clone()).or_default();
+        line.won_deals += group.deals;
+        if let Some(amount) = group.amount() {
+            let day = day::of_micros(group.day_number * DAY_MICROS);
+            line.won += book.to_base(amount, day)?.amount;
         }
     }
-    let open = deals_in_scope()
+    let open: Vec<OpenGroup> = deals_in_scope()
+        .select_only()
+        .column(opportunity::Column::OwnerId)
+        .column(opportunity::Column::AmountCurrency)
+        .column(opportunity::Column::ExpectedCloseDate)
+        .column(opportunity::Column::Probability)
+        .column_as(Expr::cust("COUNT(*)"), "deals")
+        .column_as(Expr::cust("CAST(SUM(amount) AS TEXT)"), "total")
         .filter(opportunity::Column::Status.eq(OpportunityStatus::Open as i32))
         .filter(opportunity::Column::ExpectedCloseDate.gte(period.start))
         .filter(opportunity::Column::ExpectedCloseDate.lte(period.end))
+        .group_by(opportunity::Column::OwnerId)
+        .group_by(opportunity::Column::AmountCurrency)
+        .group_by(opportunity::Column::ExpectedCloseDate)
+        .group_by(opportunity::Column::Probability)
+        .into_model::<OpenGroup>()
         .all(db)
         .await?;
-    for deal in open {
-        let line = sums.entry(deal.owner_id.clone()).or_default();
-        line.open_deals += 1;
-        if let Some(amount) = deals::amount(&deal) {
-            let converted = book.to_base(amount, deal.expected_close_date)?.amount;
+    for group in open {
+        let line = sums.entry(group.owner_id.clone()).or_default();
+        line.open_deals += group.deals;
+        if let Some(amount) = stored_sum(&group.amount_currency, group.total.as_deref()) {
+            let converted = book.to_base(amount, group.expected_close_date)?.amount;
             line.pipeline += converted;
-            line.weighted += converted * Decimal::from(deal.probability) / Decimal::ONE_HUNDRED;
+            line.weighted += converted * Decimal::from(group.probability) / Decimal::ONE_HUNDRED;
         }
     }
 
