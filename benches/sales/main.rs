@@ -518,7 +518,7 @@ async fn run() {
         let answer = admin
             .sales()
             .get_forecast(GetForecastRequest {
-                period: Some(period.clone()),
+                period: Some(period),
                 utc_offset_minutes: 480,
                 owner_id: String::new(),
             })
