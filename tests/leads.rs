@@ -635,6 +635,54 @@ async fn agents_work_their_leads(mode: Mode) {
         );
     }
 
+    // A lead of a person who is already a customer says so, to whoever sees the customer.
+    let customer = o
+        .rep1
+        .contacts()
+        .create_contact(crm_proto::contacts::CreateContactRequest {
+            contact: Some(crm_proto::contacts::Contact {
+                display_name: "Known buyer".into(),
+                email: "buyer@known.cn".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    let email_lead = |name: &str| Lead {
+        display_name: name.into(),
+        email: "Buyer@Known.cn".into(),
+        ..Default::default()
+    };
+    let unseen = create_lead(&o.rep2, email_lead("Seen by rep2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        unseen.matched_contact_id, "",
+        "rep2 cannot see rep1's customer"
+    );
+    o.rep2
+        .sales()
+        .delete_lead(DeleteLeadRequest {
+            id: unseen.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let known = create_lead(
+        &o.rep1,
+        Lead {
+            matched_contact_id: "forged".into(),
+            ..email_lead("Seen by rep1")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(known.matched_contact_id, customer.id);
+
     // Disqualified with a reason, it frees its phone; recycled, it starts afresh.
     let dropped = change(
         &o.rep1,
@@ -750,7 +798,7 @@ async fn agents_work_their_leads(mode: Mode) {
         .into_inner();
     assert_eq!(
         rescored.rescored_leads, 1,
-        "the deleted twin is not rescored"
+        "only Zhang's score moves: the deleted twin is not rescored, the known buyer's stays 0"
     );
     assert_eq!(get_lead(&o.rep1, &lead.id).await.unwrap().score, 18);
     let current = get_lead(&o.rep1, &lead.id).await.unwrap();

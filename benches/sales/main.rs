@@ -162,6 +162,7 @@ fn lead_row(tenant_id: &str, owner_id: &str, n: u64) -> lead::Model {
         interaction_count: 0,
         description: String::new(),
         conversion: String::new(),
+        matched_contact_id: String::new(),
         tags: "[]".into(),
         custom_fields: "{}".into(),
         version: 1,

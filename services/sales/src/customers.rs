@@ -11,10 +11,11 @@ use tonic::{Code, Status};
 use crm_platform::auth::Principal;
 use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
+use crm_platform::normalize;
 use crm_proto::contacts::contacts_service_client::ContactsServiceClient;
 use crm_proto::contacts::{
     Account, Contact, CreateAccountRequest, CreateContactRequest, GetAccountRequest,
-    GetContactRequest,
+    GetContactRequest, ListContactsRequest,
 };
 use crm_records::resource::reaches;
 
@@ -201,4 +202,48 @@ pub(crate) async fn contact_for(
         .await
         .map(|r| r.into_inner().contact.unwrap_or_default().id);
     created_or_found(created)
+}
+
+/// A contact the caller sees with `email` or `phone` (normalised as a lead stores them), to
+/// tell an agent the person is already a customer. Best effort: contacts away or not
+/// deployed, or the caller unable to read contacts, is no match, never a failed write.
+pub(crate) async fn matching_contact(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    (email, phone): (&str, &str),
+) -> String {
+    let Some(contacts) = contacts else {
+        return String::new();
+    };
+    if !principal.has("contacts.contacts.read") {
+        return String::new();
+    }
+    let email = normalize::email(email).unwrap_or_default();
+    let phone = normalize::phone(phone, principal.phone_region()).unwrap_or_default();
+    let filters = [("email", email), ("phone", phone)];
+    for (field, value) in filters.iter().filter(|(_, v)| !v.is_empty()) {
+        let request = ListContactsRequest {
+            filter: format!("{field} = \"{value}\""),
+            page_size: 1,
+            ..Default::default()
+        };
+        let Ok(request) = contacts.request(principal, request, DEADLINE) else {
+            return String::new();
+        };
+        match ContactsServiceClient::new(contacts.channel())
+            .list_contacts(request)
+            .await
+        {
+            Ok(found) => {
+                if let Some(contact) = found.into_inner().contacts.into_iter().next() {
+                    return contact.id;
+                }
+            }
+            Err(status) => {
+                tracing::warn!(error = %status, "contacts could not be asked for a lead's match");
+                return String::new();
+            }
+        }
+    }
+    String::new()
 }

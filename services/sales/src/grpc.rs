@@ -694,8 +694,15 @@ impl SalesService for SalesGrpc {
             method: method!("CreateLead"),
             request_id: &r.request_id,
         };
+        let mut lead = r.lead.clone();
+        if let Some(lead) = lead.as_mut() {
+            let sent = (lead.email.as_str(), lead.phone.as_str());
+            let p = principal(&request)?;
+            lead.matched_contact_id =
+                customers::matching_contact(self.contacts.as_ref(), p, sent).await;
+        }
         let new = NewRecord {
-            record: r.lead.clone(),
+            record: lead,
             allow_duplicates: r.allow_duplicates,
         };
         self.records

@@ -118,6 +118,7 @@ const OUTPUT_ONLY: &[&str] = &[
     "score",
     "interaction_count",
     "conversion",
+    "matched_contact_id",
     "create_time",
     "update_time",
     "delete_time",
@@ -276,6 +277,7 @@ pub(crate) fn new_model(
         interaction_count: 0,
         description: String::new(),
         conversion: String::new(),
+        matched_contact_id: String::new(),
         tags: "[]".to_owned(),
         custom_fields: "{}".to_owned(),
         version: 1,
@@ -418,6 +420,7 @@ impl Resource for Leads {
                 contact_reused: c.contact_reused,
                 convert_time: Some(to_timestamp(c.time)),
             }),
+            matched_contact_id: m.matched_contact_id.clone(),
             tags: json::from_json(&m.tags),
             custom_fields: custom_values::to_wire(&m.custom_fields),
             create_time: Some(to_timestamp(m.create_time)),
@@ -484,6 +487,7 @@ impl Resource for Leads {
         }
     }
 
+    /// `matched_contact_id` is the adapter's answer from contacts, never the client's.
     fn create(
         tenant_id: &str,
         owner_id: String,
@@ -491,7 +495,9 @@ impl Resource for Leads {
         input: Lead,
         cx: &WriteContext<'_>,
     ) -> Result<Model, Error> {
-        new_model(tenant_id, owner_id, stamp, (&input, LeadField::ALL), cx)
+        let mut model = new_model(tenant_id, owner_id, stamp, (&input, LeadField::ALL), cx)?;
+        model.matched_contact_id = input.matched_contact_id;
+        Ok(model)
     }
 
     fn update(

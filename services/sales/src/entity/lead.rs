@@ -41,6 +41,8 @@ pub struct Model {
     pub interaction_count: i32,
     /// Description.
     pub description: String,
+    /// A contact with the same email or phone the creator saw; empty for none.
+    pub matched_contact_id: String,
     /// What the conversion made, a JSON object (see `lead::StoredConversion`); empty before.
     pub conversion: String,
     /// Tags, a JSON array of strings.

@@ -50,6 +50,7 @@ impl MigrationTrait for CreateLeads {
                     "campaign_id",
                     "region_code",
                     "disqualify_reason",
+                    "matched_contact_id",
                 ],
                 &["source", "status", "score", "interaction_count"],
                 &["description", "conversion", "tags", "custom_fields"],
