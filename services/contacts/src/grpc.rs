@@ -14,7 +14,7 @@ use crm_platform::auth::principal;
 use crm_platform::error::Error;
 use crm_proto::contacts::contacts_service_server::ContactsService;
 use crm_proto::contacts::*;
-use crm_records::rpc::{self, Call, Change, NewRecord, RecordRef, mask};
+use crm_records::rpc::{self, mask};
 
 /// Implements `crm.contacts.v1.ContactsService`.
 #[derive(Debug, Clone)]
@@ -45,267 +45,53 @@ macro_rules! method {
 
 #[tonic::async_trait]
 impl ContactsService for ContactsGrpc {
-    async fn create_account(
-        &self,
-        request: Request<CreateAccountRequest>,
-    ) -> Result<Response<CreateAccountResponse>, Status> {
-        let r = request.get_ref();
-        self.handlers
-            .create_rpc::<Accounts, _, _>(
-                &request,
-                Call {
-                    method: method!("CreateAccount"),
-                    request_id: &r.request_id,
-                },
-                NewRecord {
-                    record: r.account.clone(),
-                    allow_duplicates: r.allow_duplicates,
-                },
-                |account| CreateAccountResponse {
-                    account: Some(account),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(create "/crm.contacts.v1.ContactsService/CreateAccount"
+        create_account(CreateAccountRequest) -> CreateAccountResponse
+        { Accounts => account, duplicates: allow_duplicates } in handlers);
 
-    async fn get_account(
-        &self,
-        request: Request<GetAccountRequest>,
-    ) -> Result<Response<GetAccountResponse>, Status> {
-        let account = self
-            .handlers
-            .get::<Accounts>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetAccountResponse {
-            account: Some(account),
-        }))
-    }
+    crm_records::standard_rpc!(get
+        get_account(GetAccountRequest) -> GetAccountResponse
+        { Accounts => account } in handlers);
 
-    async fn list_accounts(
-        &self,
-        request: Request<ListAccountsRequest>,
-    ) -> Result<Response<ListAccountsResponse>, Status> {
-        let r = request.get_ref();
-        let (accounts, next_page_token) = self
-            .handlers
-            .list::<Accounts>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListAccountsResponse {
-            accounts,
-            next_page_token,
-        }))
-    }
+    crm_records::standard_rpc!(list
+        list_accounts(ListAccountsRequest) -> ListAccountsResponse
+        { Accounts => accounts } in handlers);
 
-    async fn update_account(
-        &self,
-        request: Request<UpdateAccountRequest>,
-    ) -> Result<Response<UpdateAccountResponse>, Status> {
-        let r = request.get_ref();
-        let input = Change {
-            record: r.account.clone(),
-            update_mask: r.update_mask.clone(),
-            allow_duplicates: r.allow_duplicates,
-        };
-        self.handlers
-            .update_rpc::<Accounts, _, _>(
-                &request,
-                Call {
-                    method: method!("UpdateAccount"),
-                    request_id: &r.request_id,
-                },
-                input,
-                |account| UpdateAccountResponse {
-                    account: Some(account),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(update "/crm.contacts.v1.ContactsService/UpdateAccount"
+        update_account(UpdateAccountRequest) -> UpdateAccountResponse
+        { Accounts => account, duplicates: allow_duplicates } in handlers);
 
-    async fn delete_account(
-        &self,
-        request: Request<DeleteAccountRequest>,
-    ) -> Result<Response<DeleteAccountResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.handlers
-            .set_deleted_rpc::<Accounts, _, _>(
-                &request,
-                Call {
-                    method: method!("DeleteAccount"),
-                    request_id: &r.request_id,
-                },
-                (record, true),
-                |account| DeleteAccountResponse {
-                    account: Some(account),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(delete "/crm.contacts.v1.ContactsService/DeleteAccount"
+        delete_account(DeleteAccountRequest) -> DeleteAccountResponse
+        { Accounts => account } in handlers);
 
-    async fn undelete_account(
-        &self,
-        request: Request<UndeleteAccountRequest>,
-    ) -> Result<Response<UndeleteAccountResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.handlers
-            .set_deleted_rpc::<Accounts, _, _>(
-                &request,
-                Call {
-                    method: method!("UndeleteAccount"),
-                    request_id: &r.request_id,
-                },
-                (record, false),
-                |account| UndeleteAccountResponse {
-                    account: Some(account),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(undelete "/crm.contacts.v1.ContactsService/UndeleteAccount"
+        undelete_account(UndeleteAccountRequest) -> UndeleteAccountResponse
+        { Accounts => account } in handlers);
 
-    async fn create_contact(
-        &self,
-        request: Request<CreateContactRequest>,
-    ) -> Result<Response<CreateContactResponse>, Status> {
-        let r = request.get_ref();
-        self.handlers
-            .create_rpc::<Contacts, _, _>(
-                &request,
-                Call {
-                    method: method!("CreateContact"),
-                    request_id: &r.request_id,
-                },
-                NewRecord {
-                    record: r.contact.clone(),
-                    allow_duplicates: r.allow_duplicates,
-                },
-                |contact| CreateContactResponse {
-                    contact: Some(contact),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(create "/crm.contacts.v1.ContactsService/CreateContact"
+        create_contact(CreateContactRequest) -> CreateContactResponse
+        { Contacts => contact, duplicates: allow_duplicates } in handlers);
 
-    async fn get_contact(
-        &self,
-        request: Request<GetContactRequest>,
-    ) -> Result<Response<GetContactResponse>, Status> {
-        let contact = self
-            .handlers
-            .get::<Contacts>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetContactResponse {
-            contact: Some(contact),
-        }))
-    }
+    crm_records::standard_rpc!(get
+        get_contact(GetContactRequest) -> GetContactResponse
+        { Contacts => contact } in handlers);
 
-    async fn list_contacts(
-        &self,
-        request: Request<ListContactsRequest>,
-    ) -> Result<Response<ListContactsResponse>, Status> {
-        let r = request.get_ref();
-        let (contacts, next_page_token) = self
-            .handlers
-            .list::<Contacts>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListContactsResponse {
-            contacts,
-            next_page_token,
-        }))
-    }
+    crm_records::standard_rpc!(list
+        list_contacts(ListContactsRequest) -> ListContactsResponse
+        { Contacts => contacts } in handlers);
 
-    async fn update_contact(
-        &self,
-        request: Request<UpdateContactRequest>,
-    ) -> Result<Response<UpdateContactResponse>, Status> {
-        let r = request.get_ref();
-        let input = Change {
-            record: r.contact.clone(),
-            update_mask: r.update_mask.clone(),
-            allow_duplicates: r.allow_duplicates,
-        };
-        self.handlers
-            .update_rpc::<Contacts, _, _>(
-                &request,
-                Call {
-                    method: method!("UpdateContact"),
-                    request_id: &r.request_id,
-                },
-                input,
-                |contact| UpdateContactResponse {
-                    contact: Some(contact),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(update "/crm.contacts.v1.ContactsService/UpdateContact"
+        update_contact(UpdateContactRequest) -> UpdateContactResponse
+        { Contacts => contact, duplicates: allow_duplicates } in handlers);
 
-    async fn delete_contact(
-        &self,
-        request: Request<DeleteContactRequest>,
-    ) -> Result<Response<DeleteContactResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.handlers
-            .set_deleted_rpc::<Contacts, _, _>(
-                &request,
-                Call {
-                    method: method!("DeleteContact"),
-                    request_id: &r.request_id,
-                },
-                (record, true),
-                |contact| DeleteContactResponse {
-                    contact: Some(contact),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(delete "/crm.contacts.v1.ContactsService/DeleteContact"
+        delete_contact(DeleteContactRequest) -> DeleteContactResponse
+        { Contacts => contact } in handlers);
 
-    async fn undelete_contact(
-        &self,
-        request: Request<UndeleteContactRequest>,
-    ) -> Result<Response<UndeleteContactResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.handlers
-            .set_deleted_rpc::<Contacts, _, _>(
-                &request,
-                Call {
-                    method: method!("UndeleteContact"),
-                    request_id: &r.request_id,
-                },
-                (record, false),
-                |contact| UndeleteContactResponse {
-                    contact: Some(contact),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(undelete "/crm.contacts.v1.ContactsService/UndeleteContact"
+        undelete_contact(UndeleteContactRequest) -> UndeleteContactResponse
+        { Contacts => contact } in handlers);
 
     async fn list_audit_entries(
         &self,

@@ -293,13 +293,24 @@ macro_rules! custom_field_rpcs {
         });
     };
     (@rpc $name:ident, $request:ident, $response:ident, |$this:ident, $req:ident| $body:block) => {
+        $crate::rpc_method!($name, $request, $response, |$this, $req| $body);
+    };
+}
+
+/// One method of a `#[tonic::async_trait]` service trait, written in the form the attribute
+/// gives it (a boxed future over the `'async_trait` lifetime), for macros that expand inside
+/// such an impl: the attribute does not reach into their expansions.
+#[macro_export]
+macro_rules! rpc_method {
+    ($name:ident, $request:ident, $response:ident, |$this:ident, $req:ident| $body:block) => {
         fn $name<'life0, 'async_trait>(
             &'life0 self,
             $req: tonic::Request<$request>,
         ) -> ::core::pin::Pin<
             Box<
-                dyn ::core::future::Future<Output = Result<tonic::Response<$response>, tonic::Status>>
-                    + ::core::marker::Send
+                dyn ::core::future::Future<
+                        Output = Result<tonic::Response<$response>, tonic::Status>,
+                    > + ::core::marker::Send
                     + 'async_trait,
             >,
         >
@@ -311,4 +322,90 @@ macro_rules! custom_field_rpcs {
             Box::pin(async move { $body })
         }
     };
+}
+
+/// A standard method of one resource in a service's gRPC adapter, over the shared handlers:
+/// expand inside the service's `#[tonic::async_trait] impl`, with its messages in scope. Each
+/// names the method, its request and response messages, the resource and the response's
+/// field, and the adapter's field holding the `Records`; writes also name the full method
+/// (it scopes idempotency keys).
+///
+/// ```ignore
+/// crm_records::standard_rpc!(get get_lead(GetLeadRequest) -> GetLeadResponse { Leads => lead } in records);
+/// crm_records::standard_rpc!(list list_leads(ListLeadsRequest) -> ListLeadsResponse { Leads => leads } in records);
+/// crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreateLead" create_lead(CreateLeadRequest)
+///     -> CreateLeadResponse { Leads => lead, duplicates: allow_duplicates } in records);
+/// ```
+#[macro_export]
+macro_rules! standard_rpc {
+    (get $name:ident($request:ident) -> $response:ident { $resource:ty => $field:ident } in $records:ident) => {
+        $crate::rpc_method!($name, $request, $response, |this, request| {
+            let principal = crm_platform::auth::principal(&request)?;
+            let found = this.$records.get::<$resource>(principal, &request.get_ref().id).await?;
+            Ok(tonic::Response::new($response { $field: Some(found) }))
+        });
+    };
+    (list $name:ident($request:ident) -> $response:ident { $resource:ty => $field:ident } in $records:ident) => {
+        $crate::rpc_method!($name, $request, $response, |this, request| {
+            let r = request.get_ref();
+            let principal = crm_platform::auth::principal(&request)?;
+            let query = (r.page_size, &r.page_token, &r.filter, &r.order_by, r.show_deleted);
+            let (page, next_page_token) = this
+                .$records
+                .list::<$resource>(principal, query.0, query.1, query.2, query.3, query.4)
+                .await?;
+            Ok(tonic::Response::new($response { $field: page, next_page_token }))
+        });
+    };
+    (create $method:literal $name:ident($request:ident) -> $response:ident { $resource:ty => $field:ident, duplicates: $allow:tt } in $records:ident) => {
+        $crate::rpc_method!($name, $request, $response, |this, request| {
+            let r = request.get_ref();
+            let call = $crate::rpc::Call { method: $method, request_id: &r.request_id };
+            let new = $crate::rpc::NewRecord {
+                record: r.$field.clone(),
+                allow_duplicates: $crate::standard_rpc!(@allow r, $allow),
+            };
+            this.$records
+                .create_rpc::<$resource, _, _>(&request, call, new, |record| $response {
+                    $field: Some(record),
+                })
+                .await
+        });
+    };
+    (update $method:literal $name:ident($request:ident) -> $response:ident { $resource:ty => $field:ident, duplicates: $allow:tt } in $records:ident) => {
+        $crate::rpc_method!($name, $request, $response, |this, request| {
+            let r = request.get_ref();
+            let call = $crate::rpc::Call { method: $method, request_id: &r.request_id };
+            let change = $crate::rpc::Change {
+                record: r.$field.clone(),
+                update_mask: r.update_mask.clone(),
+                allow_duplicates: $crate::standard_rpc!(@allow r, $allow),
+            };
+            this.$records
+                .update_rpc::<$resource, _, _>(&request, call, change, |record| $response {
+                    $field: Some(record),
+                })
+                .await
+        });
+    };
+    (delete $method:literal $name:ident($request:ident) -> $response:ident { $resource:ty => $field:ident } in $records:ident) => {
+        $crate::standard_rpc!(@deleted true, $method, $name, $request, $response, $resource, $field, $records);
+    };
+    (undelete $method:literal $name:ident($request:ident) -> $response:ident { $resource:ty => $field:ident } in $records:ident) => {
+        $crate::standard_rpc!(@deleted false, $method, $name, $request, $response, $resource, $field, $records);
+    };
+    (@deleted $deleted:literal, $method:literal, $name:ident, $request:ident, $response:ident, $resource:ty, $field:ident, $records:ident) => {
+        $crate::rpc_method!($name, $request, $response, |this, request| {
+            let r = request.get_ref();
+            let call = $crate::rpc::Call { method: $method, request_id: &r.request_id };
+            let record = $crate::rpc::RecordRef { id: &r.id, etag: &r.etag };
+            this.$records
+                .set_deleted_rpc::<$resource, _, _>(&request, call, (record, $deleted), |record| {
+                    $response { $field: Some(record) }
+                })
+                .await
+        });
+    };
+    (@allow $r:ident, allow_duplicates) => { $r.allow_duplicates };
+    (@allow $r:ident, never) => { false };
 }

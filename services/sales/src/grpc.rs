@@ -1,5 +1,6 @@
 //! The gRPC adapter of `crm.sales.v1.SalesService`: decode, call the aggregate or the shared
-//! standard methods, wrap. No SQL and no rules here.
+//! standard methods, wrap. No SQL and no rules here. The standard methods that do nothing of
+//! their own are `standard_rpc!` lines.
 
 use tonic::{Request, Response, Status, Streaming};
 
@@ -24,7 +25,7 @@ use crm_proto::common::UpsertOutcome;
 use crm_proto::sales::sales_service_server::SalesService;
 use crm_proto::sales::*;
 use crm_records::handlers::{Records, Upserted};
-use crm_records::rpc::{self, Call, Change, NewRecord, RecordRef};
+use crm_records::rpc::{self, Call, Change, NewRecord};
 
 /// Implements `crm.sales.v1.SalesService`.
 #[derive(Debug, Clone)]
@@ -100,137 +101,24 @@ fn tabular_kind(field: &str, value: &str) -> Result<TabularKind, Error> {
 
 #[tonic::async_trait]
 impl SalesService for SalesGrpc {
-    async fn create_product(
-        &self,
-        request: Request<CreateProductRequest>,
-    ) -> Result<Response<CreateProductResponse>, Status> {
-        let r = request.get_ref();
-        let input = NewRecord {
-            record: r.product.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .create_rpc::<Products, _, _>(
-                &request,
-                Call {
-                    method: method!("CreateProduct"),
-                    request_id: &r.request_id,
-                },
-                input,
-                |product| CreateProductResponse {
-                    product: Some(product),
-                },
-            )
-            .await
-    }
-
-    async fn get_product(
-        &self,
-        request: Request<GetProductRequest>,
-    ) -> Result<Response<GetProductResponse>, Status> {
-        let product = self
-            .records
-            .get::<Products>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetProductResponse {
-            product: Some(product),
-        }))
-    }
-
-    async fn list_products(
-        &self,
-        request: Request<ListProductsRequest>,
-    ) -> Result<Response<ListProductsResponse>, Status> {
-        let r = request.get_ref();
-        let (products, next_page_token) = self
-            .records
-            .list::<Products>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListProductsResponse {
-            products,
-            next_page_token,
-        }))
-    }
-
-    async fn update_product(
-        &self,
-        request: Request<UpdateProductRequest>,
-    ) -> Result<Response<UpdateProductResponse>, Status> {
-        let r = request.get_ref();
-        let input = Change {
-            record: r.product.clone(),
-            update_mask: r.update_mask.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .update_rpc::<Products, _, _>(
-                &request,
-                Call {
-                    method: method!("UpdateProduct"),
-                    request_id: &r.request_id,
-                },
-                input,
-                |product| UpdateProductResponse {
-                    product: Some(product),
-                },
-            )
-            .await
-    }
-
-    async fn delete_product(
-        &self,
-        request: Request<DeleteProductRequest>,
-    ) -> Result<Response<DeleteProductResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Products, _, _>(
-                &request,
-                Call {
-                    method: method!("DeleteProduct"),
-                    request_id: &r.request_id,
-                },
-                (record, true),
-                |product| DeleteProductResponse {
-                    product: Some(product),
-                },
-            )
-            .await
-    }
-
-    async fn undelete_product(
-        &self,
-        request: Request<UndeleteProductRequest>,
-    ) -> Result<Response<UndeleteProductResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Products, _, _>(
-                &request,
-                Call {
-                    method: method!("UndeleteProduct"),
-                    request_id: &r.request_id,
-                },
-                (record, false),
-                |product| UndeleteProductResponse {
-                    product: Some(product),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreateProduct"
+        create_product(CreateProductRequest) -> CreateProductResponse
+        { Products => product, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_product(GetProductRequest) -> GetProductResponse
+        { Products => product } in records);
+    crm_records::standard_rpc!(list
+        list_products(ListProductsRequest) -> ListProductsResponse
+        { Products => products } in records);
+    crm_records::standard_rpc!(update "/crm.sales.v1.SalesService/UpdateProduct"
+        update_product(UpdateProductRequest) -> UpdateProductResponse
+        { Products => product, duplicates: never } in records);
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteProduct"
+        delete_product(DeleteProductRequest) -> DeleteProductResponse
+        { Products => product } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteProduct"
+        undelete_product(UndeleteProductRequest) -> UndeleteProductResponse
+        { Products => product } in records);
 
     async fn upsert_product(
         &self,
@@ -261,137 +149,24 @@ impl SalesService for SalesGrpc {
         Ok(Response::new(response))
     }
 
-    async fn create_price_list(
-        &self,
-        request: Request<CreatePriceListRequest>,
-    ) -> Result<Response<CreatePriceListResponse>, Status> {
-        let r = request.get_ref();
-        let input = NewRecord {
-            record: r.price_list.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .create_rpc::<PriceLists, _, _>(
-                &request,
-                Call {
-                    method: method!("CreatePriceList"),
-                    request_id: &r.request_id,
-                },
-                input,
-                |price_list| CreatePriceListResponse {
-                    price_list: Some(price_list),
-                },
-            )
-            .await
-    }
-
-    async fn get_price_list(
-        &self,
-        request: Request<GetPriceListRequest>,
-    ) -> Result<Response<GetPriceListResponse>, Status> {
-        let price_list = self
-            .records
-            .get::<PriceLists>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetPriceListResponse {
-            price_list: Some(price_list),
-        }))
-    }
-
-    async fn list_price_lists(
-        &self,
-        request: Request<ListPriceListsRequest>,
-    ) -> Result<Response<ListPriceListsResponse>, Status> {
-        let r = request.get_ref();
-        let (price_lists, next_page_token) = self
-            .records
-            .list::<PriceLists>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListPriceListsResponse {
-            price_lists,
-            next_page_token,
-        }))
-    }
-
-    async fn update_price_list(
-        &self,
-        request: Request<UpdatePriceListRequest>,
-    ) -> Result<Response<UpdatePriceListResponse>, Status> {
-        let r = request.get_ref();
-        let input = Change {
-            record: r.price_list.clone(),
-            update_mask: r.update_mask.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .update_rpc::<PriceLists, _, _>(
-                &request,
-                Call {
-                    method: method!("UpdatePriceList"),
-                    request_id: &r.request_id,
-                },
-                input,
-                |price_list| UpdatePriceListResponse {
-                    price_list: Some(price_list),
-                },
-            )
-            .await
-    }
-
-    async fn delete_price_list(
-        &self,
-        request: Request<DeletePriceListRequest>,
-    ) -> Result<Response<DeletePriceListResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<PriceLists, _, _>(
-                &request,
-                Call {
-                    method: method!("DeletePriceList"),
-                    request_id: &r.request_id,
-                },
-                (record, true),
-                |price_list| DeletePriceListResponse {
-                    price_list: Some(price_list),
-                },
-            )
-            .await
-    }
-
-    async fn undelete_price_list(
-        &self,
-        request: Request<UndeletePriceListRequest>,
-    ) -> Result<Response<UndeletePriceListResponse>, Status> {
-        let r = request.get_ref();
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<PriceLists, _, _>(
-                &request,
-                Call {
-                    method: method!("UndeletePriceList"),
-                    request_id: &r.request_id,
-                },
-                (record, false),
-                |price_list| UndeletePriceListResponse {
-                    price_list: Some(price_list),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreatePriceList"
+        create_price_list(CreatePriceListRequest) -> CreatePriceListResponse
+        { PriceLists => price_list, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_price_list(GetPriceListRequest) -> GetPriceListResponse
+        { PriceLists => price_list } in records);
+    crm_records::standard_rpc!(list
+        list_price_lists(ListPriceListsRequest) -> ListPriceListsResponse
+        { PriceLists => price_lists } in records);
+    crm_records::standard_rpc!(update "/crm.sales.v1.SalesService/UpdatePriceList"
+        update_price_list(UpdatePriceListRequest) -> UpdatePriceListResponse
+        { PriceLists => price_list, duplicates: never } in records);
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeletePriceList"
+        delete_price_list(DeletePriceListRequest) -> DeletePriceListResponse
+        { PriceLists => price_list } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeletePriceList"
+        undelete_price_list(UndeletePriceListRequest) -> UndeletePriceListResponse
+        { PriceLists => price_list } in records);
 
     async fn upsert_price_list(
         &self,
@@ -422,127 +197,24 @@ impl SalesService for SalesGrpc {
         Ok(Response::new(response))
     }
 
-    async fn create_pipeline(
-        &self,
-        request: Request<CreatePipelineRequest>,
-    ) -> Result<Response<CreatePipelineResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("CreatePipeline"),
-            request_id: &r.request_id,
-        };
-        let new = NewRecord {
-            record: r.pipeline.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .create_rpc::<Pipelines, _, _>(&request, call, new, |pipeline| CreatePipelineResponse {
-                pipeline: Some(pipeline),
-            })
-            .await
-    }
-
-    async fn get_pipeline(
-        &self,
-        request: Request<GetPipelineRequest>,
-    ) -> Result<Response<GetPipelineResponse>, Status> {
-        let pipeline = self
-            .records
-            .get::<Pipelines>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetPipelineResponse {
-            pipeline: Some(pipeline),
-        }))
-    }
-
-    async fn list_pipelines(
-        &self,
-        request: Request<ListPipelinesRequest>,
-    ) -> Result<Response<ListPipelinesResponse>, Status> {
-        let r = request.get_ref();
-        let (pipelines, next_page_token) = self
-            .records
-            .list::<Pipelines>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListPipelinesResponse {
-            pipelines,
-            next_page_token,
-        }))
-    }
-
-    async fn update_pipeline(
-        &self,
-        request: Request<UpdatePipelineRequest>,
-    ) -> Result<Response<UpdatePipelineResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UpdatePipeline"),
-            request_id: &r.request_id,
-        };
-        let change = Change {
-            record: r.pipeline.clone(),
-            update_mask: r.update_mask.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .update_rpc::<Pipelines, _, _>(&request, call, change, |pipeline| {
-                UpdatePipelineResponse {
-                    pipeline: Some(pipeline),
-                }
-            })
-            .await
-    }
-
-    async fn delete_pipeline(
-        &self,
-        request: Request<DeletePipelineRequest>,
-    ) -> Result<Response<DeletePipelineResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("DeletePipeline"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Pipelines, _, _>(&request, call, (record, true), |pipeline| {
-                DeletePipelineResponse {
-                    pipeline: Some(pipeline),
-                }
-            })
-            .await
-    }
-
-    async fn undelete_pipeline(
-        &self,
-        request: Request<UndeletePipelineRequest>,
-    ) -> Result<Response<UndeletePipelineResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UndeletePipeline"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Pipelines, _, _>(&request, call, (record, false), |pipeline| {
-                UndeletePipelineResponse {
-                    pipeline: Some(pipeline),
-                }
-            })
-            .await
-    }
+    crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreatePipeline"
+        create_pipeline(CreatePipelineRequest) -> CreatePipelineResponse
+        { Pipelines => pipeline, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_pipeline(GetPipelineRequest) -> GetPipelineResponse
+        { Pipelines => pipeline } in records);
+    crm_records::standard_rpc!(list
+        list_pipelines(ListPipelinesRequest) -> ListPipelinesResponse
+        { Pipelines => pipelines } in records);
+    crm_records::standard_rpc!(update "/crm.sales.v1.SalesService/UpdatePipeline"
+        update_pipeline(UpdatePipelineRequest) -> UpdatePipelineResponse
+        { Pipelines => pipeline, duplicates: never } in records);
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeletePipeline"
+        delete_pipeline(DeletePipelineRequest) -> DeletePipelineResponse
+        { Pipelines => pipeline } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeletePipeline"
+        undelete_pipeline(UndeletePipelineRequest) -> UndeletePipelineResponse
+        { Pipelines => pipeline } in records);
 
     async fn create_opportunity(
         &self,
@@ -571,40 +243,12 @@ impl SalesService for SalesGrpc {
             .await
     }
 
-    async fn get_opportunity(
-        &self,
-        request: Request<GetOpportunityRequest>,
-    ) -> Result<Response<GetOpportunityResponse>, Status> {
-        let opportunity = self
-            .records
-            .get::<Opportunities>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetOpportunityResponse {
-            opportunity: Some(opportunity),
-        }))
-    }
-
-    async fn list_opportunities(
-        &self,
-        request: Request<ListOpportunitiesRequest>,
-    ) -> Result<Response<ListOpportunitiesResponse>, Status> {
-        let r = request.get_ref();
-        let (opportunities, next_page_token) = self
-            .records
-            .list::<Opportunities>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListOpportunitiesResponse {
-            opportunities,
-            next_page_token,
-        }))
-    }
+    crm_records::standard_rpc!(get
+        get_opportunity(GetOpportunityRequest) -> GetOpportunityResponse
+        { Opportunities => opportunity } in records);
+    crm_records::standard_rpc!(list
+        list_opportunities(ListOpportunitiesRequest) -> ListOpportunitiesResponse
+        { Opportunities => opportunities } in records);
 
     async fn update_opportunity(
         &self,
@@ -638,52 +282,12 @@ impl SalesService for SalesGrpc {
             .await
     }
 
-    async fn delete_opportunity(
-        &self,
-        request: Request<DeleteOpportunityRequest>,
-    ) -> Result<Response<DeleteOpportunityResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("DeleteOpportunity"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Opportunities, _, _>(&request, call, (record, true), |opportunity| {
-                DeleteOpportunityResponse {
-                    opportunity: Some(opportunity),
-                }
-            })
-            .await
-    }
-
-    async fn undelete_opportunity(
-        &self,
-        request: Request<UndeleteOpportunityRequest>,
-    ) -> Result<Response<UndeleteOpportunityResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UndeleteOpportunity"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Opportunities, _, _>(
-                &request,
-                call,
-                (record, false),
-                |opportunity| UndeleteOpportunityResponse {
-                    opportunity: Some(opportunity),
-                },
-            )
-            .await
-    }
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteOpportunity"
+        delete_opportunity(DeleteOpportunityRequest) -> DeleteOpportunityResponse
+        { Opportunities => opportunity } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteOpportunity"
+        undelete_opportunity(UndeleteOpportunityRequest) -> UndeleteOpportunityResponse
+        { Opportunities => opportunity } in records);
 
     async fn create_lead(
         &self,
@@ -728,99 +332,21 @@ impl SalesService for SalesGrpc {
         Ok(Response::new(captured))
     }
 
-    async fn get_lead(
-        &self,
-        request: Request<GetLeadRequest>,
-    ) -> Result<Response<GetLeadResponse>, Status> {
-        let lead = self
-            .records
-            .get::<Leads>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetLeadResponse { lead: Some(lead) }))
-    }
-
-    async fn list_leads(
-        &self,
-        request: Request<ListLeadsRequest>,
-    ) -> Result<Response<ListLeadsResponse>, Status> {
-        let r = request.get_ref();
-        let (leads, next_page_token) = self
-            .records
-            .list::<Leads>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListLeadsResponse {
-            leads,
-            next_page_token,
-        }))
-    }
-
-    async fn update_lead(
-        &self,
-        request: Request<UpdateLeadRequest>,
-    ) -> Result<Response<UpdateLeadResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UpdateLead"),
-            request_id: &r.request_id,
-        };
-        let change = Change {
-            record: r.lead.clone(),
-            update_mask: r.update_mask.clone(),
-            allow_duplicates: r.allow_duplicates,
-        };
-        self.records
-            .update_rpc::<Leads, _, _>(&request, call, change, |lead| UpdateLeadResponse {
-                lead: Some(lead),
-            })
-            .await
-    }
-
-    async fn delete_lead(
-        &self,
-        request: Request<DeleteLeadRequest>,
-    ) -> Result<Response<DeleteLeadResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("DeleteLead"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Leads, _, _>(&request, call, (record, true), |lead| {
-                DeleteLeadResponse { lead: Some(lead) }
-            })
-            .await
-    }
-
-    async fn undelete_lead(
-        &self,
-        request: Request<UndeleteLeadRequest>,
-    ) -> Result<Response<UndeleteLeadResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UndeleteLead"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Leads, _, _>(&request, call, (record, false), |lead| {
-                UndeleteLeadResponse { lead: Some(lead) }
-            })
-            .await
-    }
+    crm_records::standard_rpc!(get
+        get_lead(GetLeadRequest) -> GetLeadResponse
+        { Leads => lead } in records);
+    crm_records::standard_rpc!(list
+        list_leads(ListLeadsRequest) -> ListLeadsResponse
+        { Leads => leads } in records);
+    crm_records::standard_rpc!(update "/crm.sales.v1.SalesService/UpdateLead"
+        update_lead(UpdateLeadRequest) -> UpdateLeadResponse
+        { Leads => lead, duplicates: allow_duplicates } in records);
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteLead"
+        delete_lead(DeleteLeadRequest) -> DeleteLeadResponse
+        { Leads => lead } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteLead"
+        undelete_lead(UndeleteLeadRequest) -> UndeleteLeadResponse
+        { Leads => lead } in records);
 
     async fn record_lead_interaction(
         &self,
@@ -855,125 +381,24 @@ impl SalesService for SalesGrpc {
         Ok(Response::new(ConvertLeadResponse { lead: Some(lead) }))
     }
 
-    async fn create_target(
-        &self,
-        request: Request<CreateTargetRequest>,
-    ) -> Result<Response<CreateTargetResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("CreateTarget"),
-            request_id: &r.request_id,
-        };
-        let new = NewRecord {
-            record: r.target.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .create_rpc::<Targets, _, _>(&request, call, new, |target| CreateTargetResponse {
-                target: Some(target),
-            })
-            .await
-    }
-
-    async fn get_target(
-        &self,
-        request: Request<GetTargetRequest>,
-    ) -> Result<Response<GetTargetResponse>, Status> {
-        let target = self
-            .records
-            .get::<Targets>(principal(&request)?, &request.get_ref().id)
-            .await?;
-        Ok(Response::new(GetTargetResponse {
-            target: Some(target),
-        }))
-    }
-
-    async fn list_targets(
-        &self,
-        request: Request<ListTargetsRequest>,
-    ) -> Result<Response<ListTargetsResponse>, Status> {
-        let r = request.get_ref();
-        let (targets, next_page_token) = self
-            .records
-            .list::<Targets>(
-                principal(&request)?,
-                r.page_size,
-                &r.page_token,
-                &r.filter,
-                &r.order_by,
-                r.show_deleted,
-            )
-            .await?;
-        Ok(Response::new(ListTargetsResponse {
-            targets,
-            next_page_token,
-        }))
-    }
-
-    async fn update_target(
-        &self,
-        request: Request<UpdateTargetRequest>,
-    ) -> Result<Response<UpdateTargetResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UpdateTarget"),
-            request_id: &r.request_id,
-        };
-        let change = Change {
-            record: r.target.clone(),
-            update_mask: r.update_mask.clone(),
-            allow_duplicates: false,
-        };
-        self.records
-            .update_rpc::<Targets, _, _>(&request, call, change, |target| UpdateTargetResponse {
-                target: Some(target),
-            })
-            .await
-    }
-
-    async fn delete_target(
-        &self,
-        request: Request<DeleteTargetRequest>,
-    ) -> Result<Response<DeleteTargetResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("DeleteTarget"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Targets, _, _>(&request, call, (record, true), |target| {
-                DeleteTargetResponse {
-                    target: Some(target),
-                }
-            })
-            .await
-    }
-
-    async fn undelete_target(
-        &self,
-        request: Request<UndeleteTargetRequest>,
-    ) -> Result<Response<UndeleteTargetResponse>, Status> {
-        let r = request.get_ref();
-        let call = Call {
-            method: method!("UndeleteTarget"),
-            request_id: &r.request_id,
-        };
-        let record = RecordRef {
-            id: &r.id,
-            etag: &r.etag,
-        };
-        self.records
-            .set_deleted_rpc::<Targets, _, _>(&request, call, (record, false), |target| {
-                UndeleteTargetResponse {
-                    target: Some(target),
-                }
-            })
-            .await
-    }
+    crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreateTarget"
+        create_target(CreateTargetRequest) -> CreateTargetResponse
+        { Targets => target, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_target(GetTargetRequest) -> GetTargetResponse
+        { Targets => target } in records);
+    crm_records::standard_rpc!(list
+        list_targets(ListTargetsRequest) -> ListTargetsResponse
+        { Targets => targets } in records);
+    crm_records::standard_rpc!(update "/crm.sales.v1.SalesService/UpdateTarget"
+        update_target(UpdateTargetRequest) -> UpdateTargetResponse
+        { Targets => target, duplicates: never } in records);
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteTarget"
+        delete_target(DeleteTargetRequest) -> DeleteTargetResponse
+        { Targets => target } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteTarget"
+        undelete_target(UndeleteTargetRequest) -> UndeleteTargetResponse
+        { Targets => target } in records);
 
     async fn get_forecast(
         &self,
