@@ -1223,10 +1223,298 @@ async fn next_steps_are_reminded_once(mode: Mode) {
     );
 }
 
+async fn create_task(session: &Session, task: Task) -> Result<Task, tonic::Status> {
+    Ok(session
+        .sales()
+        .create_task(CreateTaskRequest {
+            task: Some(task),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .task
+        .unwrap())
+}
+
+async fn update_task(
+    session: &Session,
+    current: &Task,
+    input: Task,
+    paths: &[&str],
+) -> Result<Task, tonic::Status> {
+    Ok(session
+        .sales()
+        .update_task(UpdateTaskRequest {
+            task: Some(Task {
+                id: current.id.clone(),
+                etag: current.etag.clone(),
+                ..input
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+            }),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .task
+        .unwrap())
+}
+
+/// The tasks of a deal: each bad field named, the deal one the writer sees, done and
+/// reopened, listed by due time, another rep and another tenant refused, replays answered,
+/// and an open task announced once when it falls due (a done one never).
+async fn deals_have_tasks_that_fall_due(mode: Mode) {
+    const DAY: u64 = 86_400;
+    let suite = Suite::builder(mode)
+        .env(&[("CRM_JOBS_INTERVAL_SECS", "1")])
+        .start()
+        .await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "tasks").await;
+    let other = org::other_tenant(&suite, &admin, "tasks-other").await;
+    let pipeline = create_pipeline(&admin, projects()).await.unwrap();
+    let deal_of = |session: &Session, account: String| {
+        let session = session.clone();
+        let pipeline_id = pipeline.id.clone();
+        async move {
+            create_opportunity(
+                &session,
+                Opportunity {
+                    display_name: "Deal".into(),
+                    account_id: account,
+                    pipeline_id,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let mine = deal_of(&o.rep1, o.rep1.create_account("Xiamen Air Parts").await.id).await;
+    let theirs = deal_of(&o.rep2, o.rep2.create_account("Rep two's").await.id).await;
+    let in_days = |days: u64| {
+        let micros = suite.now_micros() + (days * DAY * 1_000_000) as i64;
+        Some(crm_platform::time::to_timestamp(micros))
+    };
+    let task = |name: &str, days: u64| Task {
+        opportunity_id: mine.id.clone(),
+        display_name: name.into(),
+        due_time: in_days(days),
+        ..Default::default()
+    };
+    for (input, field) in [
+        (task("", 2), "task.display_name"),
+        (
+            Task {
+                due_time: None,
+                ..task("x", 2)
+            },
+            "task.due_time",
+        ),
+        (
+            Task {
+                opportunity_id: theirs.id.clone(),
+                ..task("x", 2)
+            },
+            "task.opportunity_id",
+        ),
+        (
+            Task {
+                opportunity_id: "0190f5f1-0000-7000-8000-000000000000".into(),
+                ..task("x", 2)
+            },
+            "task.opportunity_id",
+        ),
+        (
+            Task {
+                owner_id: o.rep2.user_id.clone(),
+                ..task("x", 2)
+            },
+            "task.owner_id",
+        ),
+        (
+            Task {
+                status: 7,
+                ..task("x", 2)
+            },
+            "task.status",
+        ),
+    ] {
+        expect_invalid(create_task(&o.rep1, input).await, field);
+    }
+    let quote = create_task(&o.rep1, task("Send the quote", 2))
+        .await
+        .unwrap();
+    let visit = create_task(&o.rep1, task("Visit the plant", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (quote.status, quote.owner_id.as_str()),
+        (TaskStatus::Open as i32, o.rep1.user_id.as_str())
+    );
+    let get = |session: &Session, id: &str| {
+        let session = session.clone();
+        let id = id.to_owned();
+        async move {
+            session
+                .sales()
+                .get_task(GetTaskRequest { id })
+                .await
+                .map(|r| r.into_inner().task.unwrap())
+        }
+    };
+    assert_eq!(get(&o.manager, &quote.id).await.unwrap(), quote);
+    expect_code(get(&o.rep2, &quote.id).await, Code::NotFound);
+    expect_code(get(&other, &quote.id).await, Code::NotFound);
+    let listed = o
+        .rep1
+        .sales()
+        .list_tasks(ListTasksRequest {
+            filter: format!(
+                "opportunity_id = \"{}\" AND status = TASK_STATUS_OPEN",
+                mine.id
+            ),
+            order_by: "due_time".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tasks;
+    let names: Vec<&str> = listed.iter().map(|t| t.display_name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Visit the plant", "Send the quote"],
+        "soonest first"
+    );
+
+    // Done records when; reopened, it is open again; a stale etag is refused.
+    let done = update_task(
+        &o.rep1,
+        &visit,
+        Task {
+            status: TaskStatus::Done as i32,
+            ..Default::default()
+        },
+        &["status"],
+    )
+    .await
+    .unwrap();
+    assert!(done.done_time.is_some());
+    expect_code(
+        update_task(
+            &o.rep1,
+            &visit,
+            Task {
+                note: "late".into(),
+                ..Default::default()
+            },
+            &["note"],
+        )
+        .await,
+        Code::Aborted,
+    );
+    expect_code(
+        update_task(
+            &o.rep2,
+            &done,
+            Task {
+                note: "mine now".into(),
+                ..Default::default()
+            },
+            &["note"],
+        )
+        .await,
+        Code::NotFound,
+    );
+
+    // Due: the open task is announced once; the done one never.
+    suite
+        .advance_clock(std::time::Duration::from_secs(3 * DAY))
+        .await;
+    let due = || async {
+        suite
+            .outbox::<SalesEvent>("sales")
+            .await
+            .into_iter()
+            .filter(|e| e.r#type == SalesEventType::TaskDue as i32)
+            .filter_map(|e| match e.subject {
+                Some(sales_event::Subject::Task(t)) => Some(t.display_name),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while due().await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no task fell due");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(due().await, ["Send the quote"]);
+
+    // Deleted and restored, each replayed by its request id.
+    let rep1 = Session::login(&suite, "rep1@tasks.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let other = Session::login(&suite, "admin@tasks-other.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let current = get(&rep1, &quote.id).await.unwrap();
+    let delete = || {
+        let request = DeleteTaskRequest {
+            id: quote.id.clone(),
+            etag: current.etag.clone(),
+            request_id: "drop-quote".into(),
+        };
+        let session = rep1.clone();
+        async move { session.sales().delete_task(request).await }
+    };
+    let junk = DeleteTaskRequest {
+        id: quote.id.clone(),
+        etag: "junk".into(),
+        request_id: String::new(),
+    };
+    expect_invalid(rep1.sales().delete_task(junk).await, "etag");
+    let deleted = delete().await.unwrap().into_inner();
+    assert_eq!(delete().await.unwrap().into_inner(), deleted);
+    let junk = UndeleteTaskRequest {
+        id: quote.id.clone(),
+        etag: "junk".into(),
+        request_id: String::new(),
+    };
+    expect_invalid(rep1.sales().undelete_task(junk).await, "etag");
+    let deleted = deleted.task.unwrap();
+    expect_code(
+        other
+            .sales()
+            .undelete_task(UndeleteTaskRequest {
+                id: quote.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+    );
+    let restored = rep1
+        .sales()
+        .undelete_task(UndeleteTaskRequest {
+            id: quote.id.clone(),
+            etag: deleted.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    assert!(restored.delete_time.is_none());
+}
+
 both_modes!(
     pipelines_validate_their_stages,
     pipelines_and_opportunities_come_and_go,
     opportunities_move_through_the_stages,
     deals_name_their_people_and_competitors,
-    next_steps_are_reminded_once
+    next_steps_are_reminded_once,
+    deals_have_tasks_that_fall_due
 );

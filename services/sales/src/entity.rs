@@ -9,4 +9,5 @@ pub mod pipeline;
 pub mod price_list;
 pub mod product;
 pub mod target;
+pub mod task;
 pub use crm_records::entity::{custom_field, record_index, search_gram};

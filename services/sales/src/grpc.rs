@@ -18,6 +18,7 @@ use crate::price_list::PriceLists;
 use crate::pricing;
 use crate::product::Products;
 use crate::target::Targets;
+use crate::task::Tasks;
 use crm_platform::auth::principal;
 use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
@@ -381,6 +382,24 @@ impl SalesService for SalesGrpc {
         Ok(Response::new(ConvertLeadResponse { lead: Some(lead) }))
     }
 
+    crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreateTask"
+        create_task(CreateTaskRequest) -> CreateTaskResponse
+        { Tasks => task, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_task(GetTaskRequest) -> GetTaskResponse
+        { Tasks => task } in records);
+    crm_records::standard_rpc!(list
+        list_tasks(ListTasksRequest) -> ListTasksResponse
+        { Tasks => tasks } in records);
+    crm_records::standard_rpc!(update "/crm.sales.v1.SalesService/UpdateTask"
+        update_task(UpdateTaskRequest) -> UpdateTaskResponse
+        { Tasks => task, duplicates: never } in records);
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteTask"
+        delete_task(DeleteTaskRequest) -> DeleteTaskResponse
+        { Tasks => task } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteTask"
+        undelete_task(UndeleteTaskRequest) -> UndeleteTaskResponse
+        { Tasks => task } in records);
     crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreateTarget"
         create_target(CreateTargetRequest) -> CreateTargetResponse
         { Targets => target, duplicates: never } in records);

@@ -1,5 +1,6 @@
-//! The sales service's background sweep: the next steps of open deals that fell due are
-//! announced once each (`OPPORTUNITY_NEXT_STEP_DUE`), by whichever replica marks them first.
+//! The sales service's background sweep: the next steps of open deals and the open tasks
+//! that fell due are announced once each (`OPPORTUNITY_NEXT_STEP_DUE`, `TASK_DUE`), by
+//! whichever replica marks them first.
 
 use std::time::Duration;
 
@@ -7,9 +8,13 @@ use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::entity::opportunity::{Column, Entity};
+use crate::entity::task;
 use crate::opportunity::Opportunities;
+use crate::task::Tasks;
 use crm_platform::error::Error;
-use crm_proto::sales::{OpportunityStatus, SalesEvent, SalesEventType, sales_event::Subject};
+use crm_proto::sales::{
+    OpportunityStatus, SalesEvent, SalesEventType, TaskStatus, sales_event::Subject,
+};
 use crm_records::jobs::{Announcement, announce_marked, run_every};
 use crm_records::resource::Resource;
 
@@ -24,7 +29,11 @@ pub(crate) async fn run(
 ) {
     run_every("sales", interval, shutdown, |now| {
         let db = db.clone();
-        async move { announce_due_steps(&db, now).await }
+        async move {
+            let steps = announce_due_steps(&db, now).await?;
+            let tasks = announce_due_tasks(&db, now).await?;
+            Ok::<_, Error>(steps + tasks)
+        }
     })
     .await;
 }
@@ -59,6 +68,43 @@ async fn announce_due_steps(db: &DatabaseConnection, now: i64) -> Result<u64, Er
             event: SalesEvent {
                 r#type: SalesEventType::OpportunityNextStepDue as i32,
                 subject: Some(Subject::Opportunity(Opportunities::to_proto(&deal))),
+                ..Default::default()
+            },
+        })
+        .collect();
+    announce_marked(db, announcements).await
+}
+
+/// A task not yet announced for its current due time.
+fn task_unannounced() -> Condition {
+    Condition::any()
+        .add(task::Column::Reminded.is_null())
+        .add(Expr::col(task::Column::Reminded).ne(Expr::col(task::Column::DueTime)))
+}
+
+/// Announces the open tasks due at `now`; returns how many.
+async fn announce_due_tasks(db: &DatabaseConnection, now: i64) -> Result<u64, Error> {
+    let due = task::Entity::find()
+        .filter(task::Column::Status.eq(TaskStatus::Open as i32))
+        .filter(task::Column::DeleteTime.is_null())
+        .filter(task::Column::DueTime.lte(now))
+        .filter(task_unannounced())
+        .limit(BATCH)
+        .all(db)
+        .await?;
+    let announcements = due
+        .into_iter()
+        .map(|t| Announcement {
+            mark: task::Entity::update_many()
+                .col_expr(task::Column::Reminded, t.due_time.into())
+                .filter(task::Column::Id.eq(t.id.as_str()))
+                .filter(task::Column::DueTime.eq(t.due_time))
+                .filter(task_unannounced()),
+            tenant_id: t.tenant_id.clone(),
+            aggregate_id: t.id.clone(),
+            event: SalesEvent {
+                r#type: SalesEventType::TaskDue as i32,
+                subject: Some(Subject::Task(Tasks::to_proto(&t))),
                 ..Default::default()
             },
         })

@@ -24,6 +24,7 @@ pub(crate) mod pricing;
 pub(crate) mod product;
 pub(crate) mod tabular;
 pub(crate) mod target;
+pub(crate) mod task;
 
 use sea_orm::DatabaseConnection;
 use tonic::service::{Routes, RoutesBuilder};

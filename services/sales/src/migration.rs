@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(targets::CreateTargets));
         migrations.push(Box::new(deal_people::AddDealPeople));
         migrations.push(Box::new(deal_people::AddNextStepDue));
+        migrations.push(Box::new(deal_people::CreateTasks));
         migrations
     }
 }

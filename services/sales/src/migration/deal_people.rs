@@ -1,4 +1,4 @@
-//! The people and competitors of an opportunity, and when its next step is due.
+//! The people and competitors of an opportunity, when its next step is due, and its tasks.
 
 use sea_orm_migration::prelude::*;
 
@@ -91,5 +91,57 @@ impl MigrationTrait for AddNextStepDue {
                 .await?;
         }
         Ok(())
+    }
+}
+
+pub(super) struct CreateTasks;
+
+impl MigrationName for CreateTasks {
+    fn name(&self) -> &str {
+        "m20261202_000008_create_tasks"
+    }
+}
+
+/// Keyset pages, a deal's tasks by due time, an owner's, and the reminder sweep's.
+const TASK_INDEXES: &[crm_records::schema::IndexSpec] = &[
+    (
+        "tasks_by_tenant_created",
+        "tasks",
+        &["tenant_id", "create_time", "id"],
+    ),
+    (
+        "tasks_by_opportunity",
+        "tasks",
+        &["tenant_id", "opportunity_id", "due_time"],
+    ),
+    (
+        "tasks_by_owner_due",
+        "tasks",
+        &["tenant_id", "owner_id", "due_time"],
+    ),
+    ("tasks_by_status_due", "tasks", &["status", "due_time"]),
+];
+
+// The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTasks {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut tasks = super::catalog::record_table(
+            "tasks",
+            &["opportunity_id"],
+            &["status"],
+            &["note", "tags", "custom_fields"],
+        );
+        tasks
+            .col(ColumnDef::new("due_time").big_integer().not_null())
+            .col(ColumnDef::new("done_time").big_integer().null())
+            .col(ColumnDef::new("reminded").big_integer().null());
+        manager.create_table(tasks).await?;
+        crm_records::schema::create_indexes(manager, TASK_INDEXES).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crm_records::schema::drop_tables(manager, &["tasks"]).await
     }
 }
