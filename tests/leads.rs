@@ -1188,6 +1188,18 @@ async fn merges_and_erasures_reach_sales(mode: Mode) {
         })
         .count();
     assert_eq!(moved, 1, "the merge moved the opportunity once");
+    let conversions = events
+        .iter()
+        .filter(|e| e.r#type == SalesEventType::LeadConverted as i32)
+        .filter(|e| match &e.subject {
+            Some(sales_event::Subject::Lead(l)) => l.id == lead.id,
+            _ => false,
+        })
+        .count();
+    assert_eq!(
+        conversions, 1,
+        "the repoint and the erasure are updates, not conversions"
+    );
 }
 
 both_modes!(

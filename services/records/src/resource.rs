@@ -266,10 +266,18 @@ pub trait Resource: Send + Sync + 'static {
     fn to_proto(model: &Self::Model) -> Self::Proto;
     /// The field values an audit entry compares.
     fn audit_fields(model: &Self::Model) -> Vec<(&'static str, String)>;
-    /// The duplicate-detection keys of a live row (labels are indexed from [`Self::labels`]).
-    fn index_keys(model: &Self::Model) -> Vec<IndexKey>;
-    /// The fields search finds a record by, with their values.
-    fn search_fields(model: &Self::Model) -> Vec<crate::SearchField>;
+    /// The duplicate-detection keys of a live row (labels are indexed from [`Self::labels`]);
+    /// none by default.
+    fn index_keys(model: &Self::Model) -> Vec<IndexKey> {
+        let _ = model;
+        Vec::new()
+    }
+    /// The fields search finds a record by, with their values; none (not searched) by
+    /// default.
+    fn search_fields(model: &Self::Model) -> Vec<crate::SearchField> {
+        let _ = model;
+        Vec::new()
+    }
     /// Tags and groups.
     fn labels(model: &Self::Model) -> Labels;
     /// Replaces tags and groups.
@@ -405,12 +413,15 @@ pub trait Resource: Send + Sync + 'static {
         let _ = (txn, principal, current, next);
         async { Ok(()) }
     }
-    /// Checks references to other records (inside the write's transaction).
+    /// Checks references to other records (inside the write's transaction); none by default.
     fn check_references<'a>(
         txn: &'a DatabaseTransaction,
         principal: &'a Principal,
         model: &'a Self::Model,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        let _ = (txn, principal, model);
+        async { Ok(()) }
+    }
 }
 
 /// Implements the shared-column methods of [`Resource`] for an entity whose shared columns

@@ -469,22 +469,16 @@ impl Resource for Leads {
             .collect()
     }
 
+    /// A conversion is an update; its own `LEAD_CONVERTED` follows in the same transaction
+    /// (see `lead_conversion`).
     fn event(action: Action, proto: Lead, _merged_ids: &[String]) -> SalesEvent {
-        let kind = match action {
-            Action::Create => SalesEventType::LeadCreated,
-            // A converted lead changes no more: its last update is the conversion.
-            Action::Update | Action::Merge if proto.status == LeadStatus::Converted as i32 => {
-                SalesEventType::LeadConverted
-            }
-            Action::Update | Action::Merge => SalesEventType::LeadUpdated,
-            Action::Delete => SalesEventType::LeadDeleted,
-            Action::Undelete => SalesEventType::LeadUndeleted,
-        };
-        SalesEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Lead(proto)),
-            ..Default::default()
-        }
+        let types = [
+            SalesEventType::LeadCreated,
+            SalesEventType::LeadUpdated,
+            SalesEventType::LeadDeleted,
+            SalesEventType::LeadUndeleted,
+        ];
+        crate::events::of_write(action, types, Subject::Lead(proto))
     }
 
     /// `matched_contact_id` is the adapter's answer from contacts, never the client's.
@@ -541,14 +535,6 @@ impl Resource for Leads {
     ) -> Result<(), Error> {
         let rules = lead_rules::stored(txn, &principal.tenant_id).await?;
         next.score = score(&rules, next);
-        Ok(())
-    }
-
-    async fn check_references(
-        _txn: &DatabaseTransaction,
-        _principal: &Principal,
-        _model: &Model,
-    ) -> Result<(), Error> {
         Ok(())
     }
 }

@@ -16,7 +16,9 @@ use crm_platform::clock;
 use crm_platform::error::Error;
 use crm_platform::faults;
 use crm_proto::contacts::{Account, Contact};
-use crm_proto::sales::{Lead, LeadStatus, Opportunity};
+use crm_proto::sales::{
+    Lead, LeadStatus, Opportunity, SalesEvent, SalesEventType, sales_event::Subject,
+};
 use crm_records::handlers::{self, Records};
 use crm_records::json;
 use crm_records::resource::{Action, Resource};
@@ -185,6 +187,19 @@ async fn finish(
     let proto = records
         .save_change::<Leads>(&txn, principal, &current, next, Action::Update, &[])
         .await?;
+    let converted = SalesEvent {
+        r#type: SalesEventType::LeadConverted as i32,
+        subject: Some(Subject::Lead(proto.clone())),
+        ..Default::default()
+    };
+    handlers::announce(
+        &txn,
+        &principal.tenant_id,
+        &principal.user_id,
+        converted,
+        &proto.id,
+    )
+    .await?;
     txn.commit().await?;
     records.after_write::<Leads>(principal, &found.id).await;
     Ok(proto)

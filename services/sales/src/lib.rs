@@ -7,6 +7,7 @@ pub(crate) mod consumers;
 pub(crate) mod custom_fields;
 pub(crate) mod customers;
 pub mod entity;
+pub(crate) mod events;
 pub(crate) mod exchange;
 pub(crate) mod forecast;
 pub(crate) mod grpc;

@@ -22,7 +22,7 @@ use crm_proto::sales::{
 };
 use crm_records::custom_values;
 use crm_records::json;
-use crm_records::resource::{AMOUNT_SCALE, Action, FieldKind, IndexKey, Resource, WriteContext};
+use crm_records::resource::{AMOUNT_SCALE, Action, FieldKind, Resource, WriteContext};
 
 /// The opportunity resource.
 #[derive(Debug, Clone, Copy)]
@@ -495,22 +495,14 @@ impl Resource for Opportunities {
         vec![("display_name", m.display_name.clone())]
     }
 
-    fn index_keys(_m: &Model) -> Vec<IndexKey> {
-        Vec::new()
-    }
-
     fn event(action: Action, proto: Opportunity, _merged_ids: &[String]) -> SalesEvent {
-        let kind = match action {
-            Action::Create => SalesEventType::OpportunityCreated,
-            Action::Update | Action::Merge => SalesEventType::OpportunityUpdated,
-            Action::Delete => SalesEventType::OpportunityDeleted,
-            Action::Undelete => SalesEventType::OpportunityUndeleted,
-        };
-        SalesEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Opportunity(proto)),
-            ..Default::default()
-        }
+        let types = [
+            SalesEventType::OpportunityCreated,
+            SalesEventType::OpportunityUpdated,
+            SalesEventType::OpportunityDeleted,
+            SalesEventType::OpportunityUndeleted,
+        ];
+        crate::events::of_write(action, types, Subject::Opportunity(proto))
     }
 
     fn create(
@@ -632,14 +624,6 @@ impl Resource for Opportunities {
                 "a won or lost deal keeps its reason",
             ));
         }
-        Ok(())
-    }
-
-    async fn check_references(
-        _txn: &DatabaseTransaction,
-        _principal: &Principal,
-        _model: &Model,
-    ) -> Result<(), Error> {
         Ok(())
     }
 }

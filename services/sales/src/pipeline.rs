@@ -258,17 +258,13 @@ impl Resource for Pipelines {
     }
 
     fn event(action: Action, proto: Pipeline, _merged_ids: &[String]) -> SalesEvent {
-        let kind = match action {
-            Action::Create => SalesEventType::PipelineCreated,
-            Action::Update | Action::Merge => SalesEventType::PipelineUpdated,
-            Action::Delete => SalesEventType::PipelineDeleted,
-            Action::Undelete => SalesEventType::PipelineUndeleted,
-        };
-        SalesEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Pipeline(proto)),
-            ..Default::default()
-        }
+        let types = [
+            SalesEventType::PipelineCreated,
+            SalesEventType::PipelineUpdated,
+            SalesEventType::PipelineDeleted,
+            SalesEventType::PipelineUndeleted,
+        ];
+        crate::events::of_write(action, types, Subject::Pipeline(proto))
     }
 
     fn create(

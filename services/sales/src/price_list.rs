@@ -366,17 +366,13 @@ impl Resource for PriceLists {
     }
 
     fn event(action: Action, proto: PriceList, _merged_ids: &[String]) -> SalesEvent {
-        let kind = match action {
-            Action::Create => SalesEventType::PriceListCreated,
-            Action::Update | Action::Merge => SalesEventType::PriceListUpdated,
-            Action::Delete => SalesEventType::PriceListDeleted,
-            Action::Undelete => SalesEventType::PriceListUndeleted,
-        };
-        SalesEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::PriceList(proto)),
-            ..Default::default()
-        }
+        let types = [
+            SalesEventType::PriceListCreated,
+            SalesEventType::PriceListUpdated,
+            SalesEventType::PriceListDeleted,
+            SalesEventType::PriceListUndeleted,
+        ];
+        crate::events::of_write(action, types, Subject::PriceList(proto))
     }
 
     fn create(

@@ -1,10 +1,7 @@
 //! Products: what the tenant sells, by code. Products are the tenant's (every reader of the
 //! catalogue sees them all), unique by code and by external id among live products.
 
-use sea_orm::DatabaseTransaction;
-
 use crate::entity::product::{Column, Entity, Model};
-use crm_platform::auth::Principal;
 use crm_platform::error::Error;
 use crm_platform::field_mask::{self, Field};
 use crm_platform::money::{self, Money};
@@ -273,17 +270,13 @@ impl Resource for Products {
     }
 
     fn event(action: Action, proto: Product, _merged_ids: &[String]) -> SalesEvent {
-        let kind = match action {
-            Action::Create => SalesEventType::ProductCreated,
-            Action::Update | Action::Merge => SalesEventType::ProductUpdated,
-            Action::Delete => SalesEventType::ProductDeleted,
-            Action::Undelete => SalesEventType::ProductUndeleted,
-        };
-        SalesEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Product(proto)),
-            ..Default::default()
-        }
+        let types = [
+            SalesEventType::ProductCreated,
+            SalesEventType::ProductUpdated,
+            SalesEventType::ProductDeleted,
+            SalesEventType::ProductUndeleted,
+        ];
+        crate::events::of_write(action, types, Subject::Product(proto))
     }
 
     fn create(
@@ -353,13 +346,5 @@ impl Resource for Products {
 
     fn external_id(input: &Product) -> &str {
         input.external_id.trim()
-    }
-
-    async fn check_references(
-        _txn: &DatabaseTransaction,
-        _principal: &Principal,
-        _model: &Model,
-    ) -> Result<(), Error> {
-        Ok(())
     }
 }

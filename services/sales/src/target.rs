@@ -215,10 +215,6 @@ impl Resource for Targets {
         ]
     }
 
-    fn search_fields(_m: &Model) -> Vec<crm_records::SearchField> {
-        Vec::new()
-    }
-
     /// One live target per rep and period.
     fn index_keys(m: &Model) -> Vec<IndexKey> {
         let key = format!("{}/{}/{}", m.owner_id, m.period_kind, m.period_start);
@@ -226,17 +222,13 @@ impl Resource for Targets {
     }
 
     fn event(action: Action, proto: Target, _merged_ids: &[String]) -> SalesEvent {
-        let kind = match action {
-            Action::Create => SalesEventType::TargetCreated,
-            Action::Update | Action::Merge => SalesEventType::TargetUpdated,
-            Action::Delete => SalesEventType::TargetDeleted,
-            Action::Undelete => SalesEventType::TargetUndeleted,
-        };
-        SalesEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Target(proto)),
-            ..Default::default()
-        }
+        let types = [
+            SalesEventType::TargetCreated,
+            SalesEventType::TargetUpdated,
+            SalesEventType::TargetDeleted,
+            SalesEventType::TargetUndeleted,
+        ];
+        crate::events::of_write(action, types, Subject::Target(proto))
     }
 
     fn create(
@@ -305,14 +297,6 @@ impl Resource for Targets {
                 format!("must be the base currency, {}", base.code()),
             ));
         }
-        Ok(())
-    }
-
-    async fn check_references(
-        _txn: &DatabaseTransaction,
-        _principal: &Principal,
-        _model: &Model,
-    ) -> Result<(), Error> {
         Ok(())
     }
 }

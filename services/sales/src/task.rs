@@ -13,7 +13,7 @@ use crm_platform::field_mask::{self, Field};
 use crm_platform::time::{micros_of, to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::sales::{SalesEvent, SalesEventType, Task, TaskStatus, sales_event::Subject};
-use crm_records::resource::{Action, FieldKind, IndexKey, Resource, WriteContext};
+use crm_records::resource::{Action, FieldKind, Resource, WriteContext};
 use crm_records::store;
 
 /// The task resource.
@@ -168,26 +168,14 @@ impl Resource for Tasks {
         ]
     }
 
-    fn search_fields(_m: &Model) -> Vec<crm_records::SearchField> {
-        Vec::new()
-    }
-
-    fn index_keys(_m: &Model) -> Vec<IndexKey> {
-        Vec::new()
-    }
-
     fn event(action: Action, proto: Task, _merged_ids: &[String]) -> SalesEvent {
-        let kind = match action {
-            Action::Create => SalesEventType::TaskCreated,
-            Action::Update | Action::Merge => SalesEventType::TaskUpdated,
-            Action::Delete => SalesEventType::TaskDeleted,
-            Action::Undelete => SalesEventType::TaskUndeleted,
-        };
-        SalesEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Task(proto)),
-            ..Default::default()
-        }
+        let types = [
+            SalesEventType::TaskCreated,
+            SalesEventType::TaskUpdated,
+            SalesEventType::TaskDeleted,
+            SalesEventType::TaskUndeleted,
+        ];
+        crate::events::of_write(action, types, Subject::Task(proto))
     }
 
     fn create(
@@ -275,14 +263,6 @@ impl Resource for Tasks {
             (false, Some(_)) => next.done_time = None,
             _ => {}
         }
-        Ok(())
-    }
-
-    async fn check_references(
-        _txn: &DatabaseTransaction,
-        _principal: &Principal,
-        _model: &Model,
-    ) -> Result<(), Error> {
         Ok(())
     }
 }
