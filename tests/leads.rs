@@ -1096,6 +1096,55 @@ async fn leads_are_imported_and_exported(mode: Mode) {
     );
 }
 
+/// Two conversions of one lead at once (a double click, a client's retry racing the first
+/// call) make one account, one contact and one deal; both callers get that conversion.
+async fn concurrent_conversions_make_one_customer(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "double").await;
+    let deals = pipeline(&admin).await;
+    let lead = create_lead(&o.rep1, web_lead("Deng", "deng@twice.cn", "Twice Trading"))
+        .await
+        .unwrap();
+    let lead = set_status(&o.rep1, &lead, LeadStatus::Qualified).await;
+    let deal = Opportunity {
+        pipeline_id: deals.id.clone(),
+        ..Default::default()
+    };
+    let mut racing = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let (rep, id, deal) = (o.rep1.clone(), lead.id.clone(), deal.clone());
+        racing.spawn(async move { convert(&rep, &id, Some(deal)).await });
+    }
+    let answers = racing.join_all().await;
+    // A loser may be told to retry (ABORTED, the winner's commit came first); it never
+    // makes a second customer, and its retry answers the winner's conversion.
+    let mut conversions = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok(converted) => conversions.push(converted.conversion.unwrap()),
+            Err(status) => {
+                assert_eq!(status.code(), Code::Aborted, "{status:?}");
+                let again = convert(&o.rep1, &lead.id, Some(deal.clone()))
+                    .await
+                    .unwrap();
+                conversions.push(again.conversion.unwrap());
+            }
+        }
+    }
+    assert_eq!(conversions[0], conversions[1]);
+    assert_eq!(accounts_named(&o.rep1, "Twice Trading").await, 1);
+    let opened = o
+        .rep1
+        .sales()
+        .list_opportunities(ListOpportunitiesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunities;
+    assert_eq!(opened.len(), 1, "one deal");
+}
+
 /// Waits until `check` holds (sales applies contacts' events asynchronously).
 async fn eventually<F, Fut>(what: &str, check: F)
 where
@@ -1207,7 +1256,8 @@ both_modes!(
     agents_work_their_leads,
     concurrent_captures_are_assigned_fairly,
     merges_and_erasures_reach_sales,
-    leads_are_imported_and_exported
+    leads_are_imported_and_exported,
+    concurrent_conversions_make_one_customer
 );
 
 /// With contacts down a conversion answers UNAVAILABLE and writes nothing. Distributed
