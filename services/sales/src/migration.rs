@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod catalog;
-mod deal_people;
+mod deals;
 mod leads;
 mod pipeline;
 mod targets;
@@ -20,9 +20,9 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(pipeline::CreatePipelines));
         migrations.push(Box::new(leads::CreateLeads));
         migrations.push(Box::new(targets::CreateTargets));
-        migrations.push(Box::new(deal_people::AddDealPeople));
-        migrations.push(Box::new(deal_people::AddNextStepDue));
-        migrations.push(Box::new(deal_people::CreateTasks));
+        migrations.push(Box::new(deals::AddDealPeople));
+        migrations.push(Box::new(deals::AddNextStepDue));
+        migrations.push(Box::new(deals::CreateTasks));
         migrations
     }
 }

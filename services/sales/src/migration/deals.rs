@@ -1,4 +1,5 @@
-//! The people and competitors of an opportunity, when its next step is due, and its tasks.
+//! What deals gained after their first table: their people and competitors, when the next
+//! step is due, and their tasks.
 
 use sea_orm_migration::prelude::*;
 
