@@ -182,6 +182,7 @@ pub(crate) async fn up() -> Result<(), ConfigError> {
         shutdown.clone().wait(),
     ));
     let gatekeeper = crm_gateway::gatekeeper(gateway_db, &infra, &gateway_options(&modules)?)?;
+    tokio::spawn(gatekeeper.relay.clone().run(shutdown.clone().wait()));
     let peers = crm_gateway::Peers::new(in_process.remove("contacts"), &infra)?;
     crm_gateway::add_identity(&mut routes, &gatekeeper, &infra, peers);
 
@@ -273,6 +274,7 @@ pub(crate) async fn serve(target: Target) -> Result<(), ConfigError> {
             let deployed_modules: Vec<_> = channels.values().map(|(m, _)| *m).collect();
             let gatekeeper =
                 crm_gateway::gatekeeper(db, &infra, &gateway_options(&deployed_modules)?)?;
+            tokio::spawn(gatekeeper.relay.clone().run(shutdown.clone().wait()));
             let contacts = channels
                 .get("contacts")
                 .map(|(_, channel)| ServiceChannel::remote(channel.clone()));

@@ -70,16 +70,52 @@ async fn forecast(
             period: q1(),
             utc_offset_minutes: offset,
             owner_id: owner_id.into(),
+            team_id: String::new(),
         })
         .await?
         .into_inner())
 }
 
+/// The forecast of Q1 in Shanghai's offset narrowed to `team_id` (empty: every team).
+async fn team_forecast(
+    session: &Session,
+    team_id: &str,
+) -> Result<GetForecastResponse, tonic::Status> {
+    Ok(session
+        .sales()
+        .get_forecast(GetForecastRequest {
+            period: q1(),
+            utc_offset_minutes: 480,
+            owner_id: String::new(),
+            team_id: team_id.into(),
+        })
+        .await?
+        .into_inner())
+}
+
+/// Retries `attempt` until it answers `Some`: identity's events reach sales a moment after
+/// the change.
+async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(found) = attempt().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not seen within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// (owner, target, won, won deals, pipeline, weighted, open deals, attainment, count
 /// attainment) of a line, amounts as their wire text.
-fn row(
-    line: &ForecastLine,
-) -> (
+type Row = (
     String,
     String,
     String,
@@ -89,7 +125,10 @@ fn row(
     i32,
     String,
     String,
-) {
+);
+
+/// The [`Row`] of a line.
+fn row(line: &ForecastLine) -> Row {
     let amount = |m: &Option<Money>| m.clone().unwrap().amount;
     (
         line.owner_id.clone(),
@@ -109,17 +148,7 @@ fn expected(
     amounts: (&str, &str, &str, &str),
     counts: (i32, i32),
     attainment: (&str, &str),
-) -> (
-    String,
-    String,
-    String,
-    i32,
-    String,
-    String,
-    i32,
-    String,
-    String,
-) {
+) -> Row {
     (
         owner.into(),
         amounts.0.into(),
@@ -580,4 +609,276 @@ async fn the_forecast_adds_up_exactly(mode: Mode) {
     assert!(late.close_time.is_some());
 }
 
-both_modes!(targets_are_set_within_scope, the_forecast_adds_up_exactly);
+/// (team name, target, won, won deals, pipeline, weighted, open deals, attainment, count
+/// attainment) of each team line.
+fn team_rows(forecast: &GetForecastResponse) -> Vec<Row> {
+    forecast
+        .team_lines
+        .iter()
+        .map(|line| {
+            let mut r = row(line);
+            r.0 = line.team_display_name.clone();
+            r
+        })
+        .collect()
+}
+
+/// Team targets and team lines follow identity's directory: a team's target is held by its
+/// manager, checked against the team and the caller's scope; a team's line adds up its
+/// people's deals (the team below included) against its own target; a new manager takes
+/// the target over and a member who moves takes their deals along, each as soon as identity
+/// announces it.
+async fn team_targets_follow_the_directory(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    move_clock_to(&suite, "2027-02-10T02:00:00Z").await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "teams").await;
+    let other = org::other_tenant(&suite, &admin, "teams-other").await;
+    let north = org::team_of(&admin, &o.rep1.user_id).await;
+    let north_east = org::team_of(&admin, &o.rep2.user_id).await;
+    let projects = pipeline(&admin).await;
+    let rep1_account = o.rep1.create_account("Dalian Ports").await.id;
+    let rep2_account = o.rep2.create_account("Qingdao Beer").await.id;
+    let feb = date(2027, 2, 20);
+    deal(
+        &o.rep1,
+        (&projects, "Won"),
+        &rep1_account,
+        (money("CNY", "120000"), feb),
+    )
+    .await;
+    deal(
+        &o.rep2,
+        (&projects, "Won"),
+        &rep2_account,
+        (money("CNY", "30000"), feb),
+    )
+    .await;
+    deal(
+        &o.rep2,
+        (&projects, "Proposal"),
+        &rep2_account,
+        (money("CNY", "50000"), feb),
+    )
+    .await;
+
+    let team_target = |team: &str| Target {
+        team_id: team.into(),
+        period: q1(),
+        amount: money("CNY", "400000"),
+        deal_count: 3,
+        ..Default::default()
+    };
+    let set = eventually("the team North in sales' directory", || {
+        let manager = o.manager.clone();
+        let target = team_target(&north);
+        async move { create_target(&manager, target).await.ok() }
+    })
+    .await;
+    assert_eq!(
+        (set.team_id.as_str(), set.owner_id.as_str()),
+        (north.as_str(), o.manager.user_id.as_str()),
+        "a team's target is held by its manager"
+    );
+    // Refused: a team with no manager, one that does not exist, another tenant's, an owner
+    // beside a team, the same team and period twice, and a rep.
+    for (session, input, field) in [
+        (&o.manager, team_target(&north_east), "target.team_id"),
+        (
+            &o.manager,
+            team_target("0190d1d6-0000-7000-8000-000000000000"),
+            "target.team_id",
+        ),
+        (&other, team_target(&north), "target.team_id"),
+        (
+            &o.manager,
+            Target {
+                owner_id: o.rep1.user_id.clone(),
+                period: Some(TargetPeriod {
+                    kind: PeriodKind::Month as i32,
+                    start: date(2027, 2, 1),
+                }),
+                ..team_target(&north)
+            },
+            "target.owner_id",
+        ),
+    ] {
+        expect_invalid(create_target(session, input).await, field);
+    }
+    let twice = expect_code(
+        create_target(&o.manager, team_target(&north)).await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(reason(&twice), "DUPLICATE_RECORD");
+    expect_code(
+        create_target(&o.rep1, team_target(&north)).await,
+        Code::PermissionDenied,
+    );
+    let get = |session: &Session| {
+        let session = session.clone();
+        let id = set.id.clone();
+        async move {
+            session
+                .sales()
+                .get_target(GetTargetRequest { id })
+                .await
+                .map(|r| r.into_inner().target.unwrap())
+        }
+    };
+    expect_code(get(&o.rep1).await, Code::NotFound);
+    expect_code(get(&other).await, Code::NotFound);
+
+    // The manager's team lines: North adds up both reps against its own target; North-East
+    // (below it, no target) only rep2.
+    let north_line = |won: &str, deals: i32, attainment: (&str, &str)| {
+        expected(
+            "North",
+            ("400000.00", won, "50000.00", "30000.00"),
+            (deals, 1),
+            attainment,
+        )
+    };
+    let north_east_line = (
+        "North-East".to_owned(),
+        "0.00".to_owned(),
+        "30000.00".to_owned(),
+        1,
+        "50000.00".to_owned(),
+        "30000.00".to_owned(),
+        1,
+        String::new(),
+        String::new(),
+    );
+    let managed = team_forecast(&o.manager, "").await.unwrap();
+    assert_eq!(
+        team_rows(&managed),
+        [
+            north_line("150000.00", 2, ("37.50", "66.67")),
+            north_east_line.clone()
+        ]
+    );
+    // Narrowed to North-East: its rep's line and its own team line only.
+    let narrowed = team_forecast(&o.manager, &north_east).await.unwrap();
+    assert_eq!(team_rows(&narrowed), std::slice::from_ref(&north_east_line));
+    let owners: Vec<_> = narrowed.lines.iter().map(|l| l.owner_id.clone()).collect();
+    assert_eq!(owners, std::slice::from_ref(&o.rep2.user_id));
+    assert_eq!(narrowed.total.unwrap().won_amount, money("CNY", "30000.00"));
+    // The tenant admin sees every team; a rep leads none; another tenant sees none of these.
+    assert_eq!(
+        team_rows(&team_forecast(&admin, "").await.unwrap()).len(),
+        2
+    );
+    assert!(
+        team_forecast(&o.rep1, "")
+            .await
+            .unwrap()
+            .team_lines
+            .is_empty()
+    );
+    expect_invalid(team_forecast(&o.rep1, &north).await, "team_id");
+    expect_invalid(team_forecast(&other, &north).await, "team_id");
+    assert!(
+        team_forecast(&other, "")
+            .await
+            .unwrap()
+            .team_lines
+            .is_empty()
+    );
+
+    // A new manager of North takes its target over; the old one no longer reaches it.
+    let successor = org::user(
+        &suite,
+        &admin,
+        "successor@teams.example",
+        "sales_manager",
+        &[],
+    )
+    .await;
+    let team = admin
+        .identity()
+        .get_team(crm_proto::identity::GetTeamRequest { id: north.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    admin
+        .identity()
+        .update_team(crm_proto::identity::UpdateTeamRequest {
+            team: Some(crm_proto::identity::Team {
+                manager_user_id: successor.user_id.clone(),
+                ..team
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["manager_user_id".into()],
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let taken_over = eventually("the target held by North's new manager", || {
+        let successor = successor.clone();
+        let get = get(&successor);
+        async move { get.await.ok() }
+    })
+    .await;
+    assert_eq!(taken_over.owner_id, successor.user_id);
+    assert_eq!(taken_over.team_id, north);
+    expect_code(get(&o.manager).await, Code::NotFound);
+    assert!(
+        team_forecast(&o.manager, "")
+            .await
+            .unwrap()
+            .team_lines
+            .is_empty()
+    );
+    assert_eq!(
+        team_rows(&team_forecast(&successor, "").await.unwrap())[0],
+        north_line("150000.00", 2, ("37.50", "66.67"))
+    );
+
+    // rep2 moves up to North: North-East's line loses their deals, North keeps them.
+    let rep2 = admin
+        .identity()
+        .get_user(crm_proto::identity::GetUserRequest {
+            id: o.rep2.user_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    admin
+        .identity()
+        .update_user(crm_proto::identity::UpdateUserRequest {
+            user: Some(crm_proto::identity::User {
+                team_ids: vec![north.clone()],
+                ..rep2
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["team_ids".into()],
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let after_move = eventually("rep2's deals leaving North-East", || {
+        let admin = admin.clone();
+        async move {
+            let rows = team_rows(&team_forecast(&admin, "").await.unwrap());
+            (rows[1].2 == "0.00").then_some(rows)
+        }
+    })
+    .await;
+    assert_eq!(
+        after_move[0],
+        north_line("150000.00", 2, ("37.50", "66.67"))
+    );
+    assert_eq!(after_move[1].6, 0, "North-East has no open deal left");
+}
+
+both_modes!(
+    targets_are_set_within_scope,
+    the_forecast_adds_up_exactly,
+    team_targets_follow_the_directory
+);

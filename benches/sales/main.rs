@@ -522,6 +522,7 @@ async fn run() {
                 period: Some(period),
                 utc_offset_minutes: 480,
                 owner_id: String::new(),
+                team_id: String::new(),
             })
             .await
             .unwrap()

@@ -20,6 +20,7 @@ use crate::rate_limit::RateLimiter;
 use crate::sign_in::{self, PasswordWorkers, SignInThrottle, TrustedProxies};
 use crm_platform::auth::{DELEGATED_PREFIX, PRINCIPAL_HEADER, Principal, delegated_header};
 use crm_platform::error::Error;
+use crm_platform::events::Relay;
 use crm_platform::secrets::PrincipalSigner;
 use crm_proto::access::Access;
 
@@ -51,6 +52,8 @@ pub struct Gatekeeper {
     pub passwords: PasswordWorkers,
     /// How long a sign-in's session lasts however often it refreshes, in seconds.
     pub session_max_secs: u64,
+    /// Publishes identity's events from its outbox (`crate::announcements`).
+    pub relay: Relay,
 }
 
 /// Drops every delegated principal a client sent: only the gateway adds them.
@@ -66,6 +69,13 @@ fn strip_delegations(headers: &mut http::HeaderMap) {
 }
 
 impl Gatekeeper {
+    /// After a change of users, teams, roles or keys: every caller's next call resolves its
+    /// principal anew, and what the change announced leaves at once.
+    pub fn directory_changed(&self) {
+        self.principals.clear();
+        self.relay.wake();
+    }
+
     /// Adds the principal signed for the service behind `path`, and one signed for each
     /// service that service calls as the caller.
     fn sign_into(

@@ -10,6 +10,7 @@ use sea_orm::{
 use tonic::{Request, Response, Status};
 
 use crate::Peers;
+use crate::announcements;
 use crate::authn::Gatekeeper;
 use crate::credentials::{check_password, random_secret, secret_hash};
 use crate::directory::{
@@ -259,12 +260,12 @@ fn key_proto(k: &api_key::Model) -> ApiKey {
     }
 }
 
-/// Inserts a new row and its audit entry in one transaction and answers `response`; under a
-/// request id, a retry answers the first response instead.
+/// Inserts a new row, its audit entry and its `events` in one transaction and answers
+/// `response`; under a request id, a retry answers the first response instead.
 async fn insert_audited<A, R>(
     db: &sea_orm::DatabaseConnection,
     (p, key): (&Principal, Option<&RequestKey>),
-    row: A,
+    (row, events): (A, Vec<crm_platform::events::Envelope>),
     (kind, id): (&str, &str),
     fields: &[(&str, String)],
     response: R,
@@ -279,6 +280,7 @@ where
             .exec(&txn)
             .await?;
         audit::record(&txn, p, kind, id, "create", &audit::created(fields)).await?;
+        crm_platform::events::append_many(&txn, events).await?;
         Ok((txn, response))
     })
     .await
@@ -357,6 +359,7 @@ async fn disable_for_hand_over(
         ),
     )
     .await?;
+    announcements::member(&txn, &p.user_id, &next).await?;
     txn.commit().await?;
     Ok(next)
 }
@@ -395,6 +398,7 @@ impl IdentityService for IdentityGrpc {
                     admin_password_hash,
                     admin_display_name: &r.admin_display_name,
                     platform_admin: false,
+                    actor_id: &p.user_id,
                 },
             )
             .await?;
@@ -512,7 +516,7 @@ impl IdentityService for IdentityGrpc {
         })
         .await?;
         // Everyone in the tenant reads numbers in the new region from their next call.
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(response))
     }
 
@@ -597,6 +601,7 @@ impl IdentityService for IdentityGrpc {
                 after: model.email.clone(),
             }];
             audit::record(&txn, p, "user", &model.id, "create", &changes).await?;
+            announcements::member(&txn, &p.user_id, &model).await?;
             Ok((
                 txn,
                 CreateUserResponse {
@@ -605,7 +610,7 @@ impl IdentityService for IdentityGrpc {
             ))
         })
         .await?;
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(response))
     }
 
@@ -740,6 +745,7 @@ impl IdentityService for IdentityGrpc {
                 (&snapshot(&current), &snapshot(&next)),
             )
             .await?;
+            announcements::member(&txn, &p.user_id, &next).await?;
             Ok((
                 txn,
                 UpdateUserResponse {
@@ -749,7 +755,7 @@ impl IdentityService for IdentityGrpc {
         })
         .await?;
         // Role, team and state changes apply to this user's next call.
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(response))
     }
 
@@ -794,7 +800,7 @@ impl IdentityService for IdentityGrpc {
         // First the leaver stops working, so that nothing new lands on them; a retry after a
         // cut finds them disabled and goes on to the hand-over.
         let user = disable_for_hand_over(self.db(), p, r).await?;
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         let moved = hand_over::transfer_customers(
             contacts,
             p,
@@ -870,13 +876,16 @@ impl IdentityService for IdentityGrpc {
         let response = insert_audited(
             db,
             (p, key.as_ref()),
-            row,
+            (
+                row,
+                vec![announcements::team_event(&p.user_id, &model, false)],
+            ),
             ("team", &model.id),
             &fields,
             response,
         )
         .await?;
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(response))
     }
 
@@ -954,7 +963,7 @@ impl IdentityService for IdentityGrpc {
         let response = insert_audited(
             self.db(),
             (p, key.as_ref()),
-            row,
+            (row, Vec::new()),
             ("role", &model.id),
             &fields,
             response,
@@ -1033,7 +1042,7 @@ impl IdentityService for IdentityGrpc {
         let response = insert_audited(
             self.db(),
             (p, None),
-            row,
+            (row, Vec::new()),
             ("api_key", &model.id),
             &fields,
             response,
@@ -1095,7 +1104,7 @@ impl IdentityService for IdentityGrpc {
         }];
         audit::record(&txn, p, "api_key", &key.id, "revoke", &changes).await?;
         txn.commit().await.map_err(Error::from)?;
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(RevokeApiKeyResponse {
             api_key: Some(key_proto(&key)),
         }))
@@ -1186,6 +1195,7 @@ impl IdentityService for IdentityGrpc {
                 (&snapshot(&current), &snapshot(&next)),
             )
             .await?;
+            announcements::team(&txn, &p.user_id, &next, false).await?;
             Ok((
                 txn,
                 UpdateTeamResponse {
@@ -1195,7 +1205,7 @@ impl IdentityService for IdentityGrpc {
         })
         .await?;
         // Who reaches whom changed: the next call of everyone resolves it anew.
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(response))
     }
 
@@ -1233,10 +1243,11 @@ impl IdentityService for IdentityGrpc {
                 after: String::new(),
             }];
             audit::record(&txn, p, "team", &current.id, "delete", &changes).await?;
+            announcements::team(&txn, &p.user_id, &current, true).await?;
             Ok((txn, DeleteTeamResponse {}))
         })
         .await?;
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(response))
     }
 
@@ -1346,7 +1357,7 @@ impl IdentityService for IdentityGrpc {
         })
         .await?;
         // Everyone holding the role gets its new permissions on their next call.
-        self.gatekeeper.principals.clear();
+        self.gatekeeper.directory_changed();
         Ok(Response::new(response))
     }
 

@@ -3,6 +3,7 @@
 //! and authorises every RPC, rate-limits, and routes to services in this process or in
 //! others, forwarding a signed principal that services verify.
 
+pub mod announcements;
 pub mod auth_service;
 pub mod authn;
 pub mod credentials;
@@ -32,6 +33,7 @@ use crate::sign_in::{PasswordWorkers, SignInThrottle, TrustedProxies};
 use crm_platform::client::{ServiceChannel, ServiceClient};
 use crm_platform::config::{ConfigError, Infra};
 use crm_platform::error::Error;
+use crm_platform::events::Relay;
 use crm_platform::paging::PageTokens;
 use crm_platform::server::MAX_MESSAGE_BYTES;
 use crm_proto::contacts::contacts_service_server::SERVICE_NAME as CONTACTS_SERVICE;
@@ -92,6 +94,7 @@ pub fn gatekeeper(
     infra: &Infra,
     options: &Options,
 ) -> Result<Arc<Gatekeeper>, ConfigError> {
+    let relay = Relay::new(db.clone(), infra.bus.clone());
     Ok(Arc::new(Gatekeeper {
         db,
         tokens: credentials::AccessTokens::new(
@@ -111,6 +114,7 @@ pub fn gatekeeper(
         passwords: PasswordWorkers::new(options.password_workers),
         session_max_secs: options.session_max_secs,
         peers: options.peers.clone(),
+        relay,
     }))
 }
 
@@ -201,6 +205,7 @@ pub async fn bootstrap(
             admin_password_hash: credentials::hash_password(&password)?,
             admin_display_name: "Administrator",
             platform_admin: true,
+            actor_id: "system",
         },
     )
     .await?;

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(AddSessionFamilies));
         migrations.push(Box::new(AddTeamAndRoleVersions));
         migrations.push(Box::new(AddTenantSettings));
+        migrations.push(Box::new(crate::announcements::AnnounceDirectory));
         migrations
     }
 }

@@ -29,6 +29,8 @@ pub struct NewTenant<'a> {
     pub admin_display_name: &'a str,
     /// Whether the admin also administers the platform (may create tenants).
     pub platform_admin: bool,
+    /// Who creates it: a platform admin's user id, or `system` at bootstrap.
+    pub actor_id: &'a str,
 }
 
 /// Creates the tenant, its roles and its admin inside the caller's transaction.
@@ -93,6 +95,7 @@ pub async fn create<C: ConnectionTrait>(
     user::Entity::insert(user::ActiveModel::from(admin.clone()))
         .exec(db)
         .await?;
+    crate::announcements::member(db, new.actor_id, &admin).await?;
     Ok((tenant, admin))
 }
 
@@ -136,6 +139,7 @@ mod tests {
                     .unwrap(),
                 admin_display_name: "Admin",
                 platform_admin: false,
+                actor_id: "system",
             },
         )
         .await

@@ -39,22 +39,6 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
 }
 
-/// The in-process bus carries every service's events: a handler there sees its stream's.
-struct ForStream<H> {
-    stream: String,
-    handler: H,
-}
-
-impl<H: Handler> Handler for ForStream<H> {
-    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
-        if event.stream == self.stream {
-            self.handler.handle(txn, event).await
-        } else {
-            Ok(())
-        }
-    }
-}
-
 /// A subscriber: its name (the consumer group) and its database (where its inbox lives).
 #[derive(Debug, Clone)]
 pub struct Subscriber {
@@ -117,19 +101,19 @@ impl Subscriber {
                     self.run_redis(client, &stream, &consumer, handler, shutdown)
                         .await
                 }
-                (None, Some(events)) => {
-                    let only = ForStream { stream, handler };
-                    self.run_memory(events, only, shutdown).await
-                }
+                (None, Some(events)) => self.run_memory(events, &stream, handler, shutdown).await,
                 (None, None) => tracing::warn!(subscriber = %self.name, "no bus to consume"),
             }
         }
     }
 
-    /// Consumes the in-process bus until `shutdown` resolves.
+    /// Consumes `stream`'s events on the in-process bus until `shutdown` resolves. The bus
+    /// carries every service's events; another stream's are passed over before the inbox
+    /// sees them, so that a subscriber may follow several streams, each with its own task.
     pub async fn run_memory<H: Handler>(
         self,
         mut events: broadcast::Receiver<Envelope>,
+        stream: &str,
         handler: H,
         shutdown: impl Future<Output = ()>,
     ) {
@@ -140,6 +124,7 @@ impl Subscriber {
                 _ = &mut shutdown => return,
             };
             match event {
+                Ok(event) if event.stream != stream => {}
                 Ok(event) => {
                     if let Err(e) = self.apply(&handler, &event).await {
                         tracing::warn!(subscriber = %self.name, event = %event.id, error = ?e, "event not applied");
@@ -363,10 +348,10 @@ impl RedisGroup {
     /// Copies the entry to `<stream>:dlq` with the reason, then acknowledges it.
     async fn dead_letter(&self, entry: &StreamId, reason: &str) -> Result<(), Error> {
         let mut conn = self.conn.clone();
+        let dead_letters = format!("{}:dlq", self.stream);
         let mut cmd = redis::cmd("XADD");
-        cmd.arg(format!("{}:dlq", self.stream));
-        crate::events::trim_by_age(&mut cmd);
-        cmd.arg("*")
+        cmd.arg(&dead_letters)
+            .arg("*")
             .arg("group")
             .arg(&self.group)
             .arg("entry")
@@ -378,7 +363,10 @@ impl RedisGroup {
                 cmd.arg(field).arg(value);
             }
         }
-        cmd.query_async::<String>(&mut conn)
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd);
+        crate::events::trim_by_age(&mut pipe, &dead_letters);
+        pipe.query_async::<Vec<String>>(&mut conn)
             .await
             .map_err(unavailable)?;
         self.ack(&entry.id).await

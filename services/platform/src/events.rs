@@ -26,13 +26,24 @@ const RELAY_IDLE_POLL: Duration = Duration::from_millis(500);
 /// Streams are also trimmed to roughly this many entries, so a burst cannot fill Redis.
 const STREAM_MAX_LEN: usize = 1_000_000;
 
-/// Adds the age trim to an `XADD`: entries older than the outbox's retention go, so event
-/// payloads (personal data among them) live no longer on a stream, or on its dead-letter
-/// stream, than in the outbox. Stream ids begin with their time in milliseconds.
-pub(crate) fn trim_by_age(cmd: &mut redis::Cmd) {
-    let retention = crate::housekeeping::OUTBOX_RETENTION.as_millis() as i64;
-    let oldest = (clock::now_micros() / 1000 - retention).max(0);
-    cmd.arg("MINID").arg(format!("{oldest}-0"));
+/// Trims a stream to the outbox's retention, in the same pipeline as the `XADD` before it:
+/// entries older than that go, so event payloads (personal data among them) live no longer
+/// on a stream, or on its dead-letter stream, than in the outbox. Stream ids begin with the
+/// Redis server's time in milliseconds, so the cut is taken by that clock, in a script: the
+/// platform clock may differ from it (a host's skew; a test's moved clock), and a cut by the
+/// platform clock ahead of Redis would trim what was just added.
+pub(crate) fn trim_by_age(pipe: &mut redis::Pipeline, stream: &str) {
+    const TRIM: &str = "local t = redis.call('TIME') \
+        local oldest = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[1]) \
+        if oldest > 0 then redis.call('XTRIM', KEYS[1], 'MINID', oldest) end \
+        return 0";
+    let retention = crate::housekeeping::OUTBOX_RETENTION.as_millis();
+    pipe.cmd("EVAL")
+        .arg(TRIM)
+        .arg(1)
+        .arg(stream)
+        .arg(retention.to_string())
+        .ignore();
 }
 
 /// An event as it travels on the bus.
@@ -174,6 +185,7 @@ impl Bus {
                     }
                 }
                 for stream in streams {
+                    trim_by_age(&mut pipe, stream);
                     pipe.cmd("XTRIM")
                         .arg(stream)
                         .arg("MAXLEN")
@@ -204,9 +216,8 @@ impl Bus {
 /// payload, and traceparent when traced).
 fn xadd(event: &Envelope) -> redis::Cmd {
     let mut cmd = redis::cmd("XADD");
-    cmd.arg(&event.stream);
-    trim_by_age(&mut cmd);
-    cmd.arg("*")
+    cmd.arg(&event.stream)
+        .arg("*")
         .arg("id")
         .arg(&event.id)
         .arg("tenant")

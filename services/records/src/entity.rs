@@ -1,5 +1,7 @@
 //! Tables the machinery owns in each service's database.
 
 pub mod custom_field;
+pub mod directory_team;
+pub mod directory_user;
 pub mod record_index;
 pub mod search_gram;

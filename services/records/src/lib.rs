@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod custom_fields;
 pub mod custom_values;
 pub mod definitions;
+pub mod directory;
 pub mod duplicates;
 pub mod entity;
 pub mod export;

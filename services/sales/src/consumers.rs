@@ -5,17 +5,22 @@
 //! an erased contact takes the personal data of the lead it was converted from with it.
 //! Each change is a normal write of the system actor: a new version, an audit entry and an
 //! event, in the inbox's transaction.
+//!
+//! Identity's events keep sales' directory of teams (`crm_records::directory`), and a team's
+//! new manager takes over the team's targets.
 
 use prost::Message as _;
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::customers::{self, CustomerKind};
-use crate::entity::{lead, opportunity};
+use crate::entity::{lead, opportunity, target};
 use crate::lead::{Leads, StoredConversion};
 use crate::opportunity::Opportunities;
+use crate::target::Targets;
 use crm_platform::error::Error;
 use crm_platform::events::Envelope;
 use crm_proto::contacts::{ContactsEvent, ContactsEventType, contacts_event::Subject};
+use crm_records::directory::{self, Change};
 use crm_records::handlers::Records;
 use crm_records::jobs::system_principal;
 use crm_records::json;
@@ -121,6 +126,52 @@ impl crm_platform::consumer::Handler for ContactsEvents {
         };
         for (kind, id) in changed {
             self.records.forget(tenant_id, kind, &id).await;
+        }
+        self.records.relay.wake();
+        Ok(())
+    }
+}
+
+/// Applies identity's events to sales' directory of teams.
+#[derive(Debug, Clone)]
+pub(crate) struct IdentityEvents {
+    /// Sales' records, whose team targets follow their team's manager.
+    pub(crate) records: Records,
+}
+
+impl crm_platform::consumer::Handler for IdentityEvents {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
+        let Some(Change::Team {
+            team_id,
+            manager_user_id,
+            deleted: false,
+        }) = directory::apply(txn, event).await?
+        else {
+            return Ok(());
+        };
+        if manager_user_id.is_empty() {
+            return Ok(());
+        }
+        let tenant_id = event.tenant_id.as_str();
+        let principal = system_principal(tenant_id);
+        let held_by_another = target::Entity::find()
+            .filter(target::Column::TenantId.eq(tenant_id))
+            .filter(target::Column::TeamId.eq(team_id.as_str()))
+            .filter(target::Column::OwnerId.ne(manager_user_id.as_str()))
+            .all(txn)
+            .await?;
+        for current in held_by_another {
+            let next = target::Model {
+                owner_id: manager_user_id.clone(),
+                owner_since: crm_platform::clock::now_micros(),
+                ..current.clone()
+            };
+            self.records
+                .save_change::<Targets>(txn, &principal, &current, next, Action::Update, &[])
+                .await?;
+            self.records
+                .forget(tenant_id, Targets::KIND, &current.id)
+                .await;
         }
         self.records.relay.wake();
         Ok(())

@@ -20,6 +20,8 @@ use crm_platform::money::{Currency, Money};
 use crm_platform::time::{day, parse_rfc3339_micros};
 use crm_platform::validate::Violations;
 use crm_proto::sales::{ForecastLine, GetForecastRequest, GetForecastResponse, OpportunityStatus};
+use crm_records::directory::Directory;
+use crm_records::entity::directory_team;
 use crm_records::handlers::Records;
 use crm_records::resource::{AMOUNT_SCALE, Resource, reaches};
 use crm_records::store;
@@ -45,11 +47,26 @@ impl Sums {
         self.target_amount += other.target_amount;
         self.target_deals += other.target_deals;
         self.has_amount_target |= other.has_amount_target;
+        self.add_deals(other);
+    }
+
+    /// Adds another's deals but not their targets: a team is held to its own target.
+    fn add_deals(&mut self, other: &Sums) {
         self.won += other.won;
         self.won_deals += other.won_deals;
         self.pipeline += other.pipeline;
         self.weighted += other.weighted;
         self.open_deals += other.open_deals;
+    }
+
+    /// Adds a target's amount (converted at its period's first day) and deal count.
+    fn add_target(&mut self, t: &target::Model, book: &RateBook, start: i32) -> Result<(), Error> {
+        if let Some(amount) = targets::amount(t) {
+            self.target_amount += book.to_base(amount, start)?.amount;
+            self.has_amount_target = true;
+        }
+        self.target_deals += i64::from(t.deal_count);
+        Ok(())
     }
 
     fn line(&self, owner_id: String, base: Currency) -> ForecastLine {
@@ -81,6 +98,8 @@ impl Sums {
                 Decimal::from(self.target_deals),
             )
             .unwrap_or_default(),
+            team_id: String::new(),
+            team_display_name: String::new(),
         }
     }
 }
@@ -165,33 +184,39 @@ pub(crate) async fn forecast(
         return Err(Error::invalid("owner_id", "is outside your data scope"));
     }
     let db = &records.db;
+    let directory = Directory::load(db, &principal.tenant_id).await?;
+    let (teams, people) = teams_shown(&directory, principal, request.team_id.trim())?;
     let book = RateBook::load(db, &principal.tenant_id).await?;
     let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
 
-    let mut found_targets = store::scoped::<Targets>(principal)
-        .filter(target::Column::PeriodKind.eq(period.kind as i32))
-        .filter(target::Column::PeriodStart.eq(period.start))
-        .filter(target::Column::DeleteTime.is_null());
+    let targets_of_period = || {
+        store::scoped::<Targets>(principal)
+            .filter(target::Column::PeriodKind.eq(period.kind as i32))
+            .filter(target::Column::PeriodStart.eq(period.start))
+            .filter(target::Column::DeleteTime.is_null())
+    };
+    let mut rep_targets = targets_of_period().filter(target::Column::TeamId.eq(""));
     if !owner.is_empty() {
-        found_targets = found_targets.filter(target::Column::OwnerId.eq(owner));
+        rep_targets = rep_targets.filter(target::Column::OwnerId.eq(owner));
     }
-    for t in found_targets.all(db).await? {
+    if let Some(people) = &people {
+        rep_targets = rep_targets.filter(target::Column::OwnerId.is_in(people));
+    }
+    for t in rep_targets.all(db).await? {
         let line = sums.entry(t.owner_id.clone()).or_default();
-        if let Some(amount) = targets::amount(&t) {
-            line.target_amount += book.to_base(amount, period.start)?.amount;
-            line.has_amount_target = true;
-        }
-        line.target_deals += i64::from(t.deal_count);
+        line.add_target(&t, &book, period.start)?;
     }
 
     let deals_in_scope = || {
-        let select = store::scoped::<Opportunities>(principal)
+        let mut select = store::scoped::<Opportunities>(principal)
             .filter(opportunity::Column::DeleteTime.is_null());
-        if owner.is_empty() {
-            select
-        } else {
-            select.filter(opportunity::Column::OwnerId.eq(owner))
+        if !owner.is_empty() {
+            select = select.filter(opportunity::Column::OwnerId.eq(owner));
         }
+        if let Some(people) = &people {
+            select = select.filter(opportunity::Column::OwnerId.is_in(people));
+        }
+        select
     };
     let from = local_midnight(period.start, offset);
     let until = local_midnight(period.end, offset) + DAY_MICROS;
@@ -253,6 +278,35 @@ pub(crate) async fn forecast(
         }
     }
 
+    // A team's line: its people's deals within the caller's scope, against its own target.
+    let mut team_sums: BTreeMap<&str, Sums> = BTreeMap::new();
+    let team_ids: Vec<&str> = teams.iter().map(|t| t.team_id.as_str()).collect();
+    if !team_ids.is_empty() {
+        let team_targets = targets_of_period().filter(target::Column::TeamId.is_in(team_ids));
+        for t in team_targets.all(db).await? {
+            if let Some(team) = teams.iter().find(|team| team.team_id == t.team_id) {
+                let line = team_sums.entry(team.team_id.as_str()).or_default();
+                line.add_target(&t, &book, period.start)?;
+            }
+        }
+    }
+    let team_lines = teams
+        .iter()
+        .map(|team| {
+            let mut line = team_sums.remove(team.team_id.as_str()).unwrap_or_default();
+            for person in directory.rollup(&team.team_id) {
+                if let Some(theirs) = sums.get(&person) {
+                    line.add_deals(theirs);
+                }
+            }
+            ForecastLine {
+                team_id: team.team_id.clone(),
+                team_display_name: team.display_name.clone(),
+                ..line.line(String::new(), book.base)
+            }
+        })
+        .collect();
+
     let mut total = Sums::default();
     let lines = sums
         .into_iter()
@@ -265,7 +319,30 @@ pub(crate) async fn forecast(
         lines,
         total: Some(total.line(String::new(), book.base)),
         base_currency_code: book.base.code().to_owned(),
+        team_lines,
     })
+}
+
+/// The teams whose lines the caller is shown, and, when the request names a team, the
+/// people whose lines it narrows to. A named team must be one the caller is shown.
+fn teams_shown<'d>(
+    directory: &'d Directory,
+    principal: &Principal,
+    team_id: &str,
+) -> Result<(Vec<&'d directory_team::Model>, Option<Vec<String>>), Error> {
+    let reached = directory.teams_reached(principal);
+    if team_id.is_empty() {
+        return Ok((reached, None));
+    }
+    if !reached.iter().any(|t| t.team_id == team_id) {
+        return Err(Error::invalid("team_id", "names no team you lead"));
+    }
+    let below = directory.subtree(team_id);
+    let teams = reached
+        .into_iter()
+        .filter(|t| below.contains(&t.team_id.as_str()))
+        .collect();
+    Ok((teams, Some(directory.rollup(team_id).into_iter().collect())))
 }
 
 #[cfg(test)]

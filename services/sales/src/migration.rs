@@ -8,7 +8,9 @@ mod leads;
 mod pipeline;
 mod targets;
 
-/// Applies the platform tables, the record machinery's, then the catalogue, the pipelines, the leads and the targets.
+/// Applies the platform tables, the record machinery's, then the catalogue, the pipelines,
+/// the leads and the targets, and what each gained later (the directory of teams with the
+/// team targets).
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -23,6 +25,8 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(deals::AddDealPeople));
         migrations.push(Box::new(deals::AddNextStepDue));
         migrations.push(Box::new(deals::CreateTasks));
+        migrations.push(Box::new(crm_records::directory::DirectoryTables));
+        migrations.push(Box::new(targets::AddTeamTargets));
         migrations
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
 
-use crate::consumers::{CONTACTS_STREAM, ContactsEvents, SUBSCRIBER};
+use crate::consumers::{CONTACTS_STREAM, ContactsEvents, IdentityEvents, SUBSCRIBER};
 use crate::{SERVICE_NAME, add_to, jobs, migration};
 use crm_platform::client::ServiceClient;
 use crm_platform::config::{self, ConfigError};
@@ -33,7 +33,8 @@ impl ServiceModule for Sales {
         "0.0.0.0:50053"
     }
 
-    /// Opportunities name accounts the caller must be able to see in contacts.
+    /// Opportunities name accounts the caller must be able to see in contacts. (Identity's
+    /// events, which keep the directory of teams, need no call.)
     fn peers(&self) -> &'static [&'static str] {
         &["contacts"]
     }
@@ -65,12 +66,19 @@ impl ServiceModule for Sales {
             interval,
             context.shutdown.clone().wait(),
         ));
-        let handler = ContactsEvents { records };
         let consumer = consumer_name();
+        tokio::spawn(subscriber.clone().consume(
+            context.infra,
+            (crm_records::directory::STREAM, &consumer),
+            IdentityEvents {
+                records: records.clone(),
+            },
+            context.shutdown.clone().wait(),
+        ));
         tokio::spawn(subscriber.consume(
             context.infra,
             (CONTACTS_STREAM, &consumer),
-            handler,
+            ContactsEvents { records },
             context.shutdown.wait(),
         ));
         Ok(Running { in_process })

@@ -1,8 +1,10 @@
-//! Targets: what a rep is to win in a calendar month, quarter or year, as an amount in the
-//! tenant's base currency and a number of deals. Owner-scoped by the rep: a rep reads their
-//! own, a manager sets and reads the team's. One live target per rep and period.
+//! Targets: what a rep, or a team, is to win in a calendar month, quarter or year, as an
+//! amount in the tenant's base currency and a number of deals. Owner-scoped: a rep's target
+//! by the rep (a rep reads their own, a manager sets and reads the team's), a team's by the
+//! team's manager as the directory of teams names them (`crm_records::directory`), so whoever
+//! reaches the manager reaches the team's target. One live target per rep or team and period.
 
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::entity::target::{Column, Entity, Model};
 use crate::exchange;
@@ -15,7 +17,10 @@ use crm_platform::validate::Violations;
 use crm_proto::sales::{
     PeriodKind, SalesEvent, SalesEventType, Target, TargetPeriod, sales_event::Subject,
 };
-use crm_records::resource::{AMOUNT_SCALE, Action, FieldKind, IndexKey, Resource, WriteContext};
+use crm_records::entity::directory_team;
+use crm_records::resource::{
+    AMOUNT_SCALE, Action, FieldKind, IndexKey, Resource, WriteContext, reaches,
+};
 
 /// The target resource.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +52,7 @@ const OUTPUT_ONLY: &[&str] = &[
     "id",
     "etag",
     "owner_id",
+    "team_id",
     "period",
     "display_name",
     "create_time",
@@ -173,6 +179,7 @@ impl Resource for Targets {
     fn filter_field(name: &str) -> Option<(Column, FieldKind)> {
         Some(match name {
             "owner_id" => (Column::OwnerId, FieldKind::Id),
+            "team_id" => (Column::TeamId, FieldKind::Id),
             "display_name" => (Column::DisplayName, FieldKind::Text),
             "period_kind" => (
                 Column::PeriodKind,
@@ -200,6 +207,7 @@ impl Resource for Targets {
             create_time: Some(to_timestamp(m.create_time)),
             update_time: Some(to_timestamp(m.update_time)),
             delete_time: to_timestamp_opt(m.delete_time),
+            team_id: m.team_id.clone(),
         }
     }
 
@@ -209,15 +217,21 @@ impl Resource for Targets {
             .unwrap_or_default();
         vec![
             ("owner_id", m.owner_id.clone()),
+            ("team_id", m.team_id.clone()),
             ("period", m.display_name.clone()),
             ("amount", amount),
             ("deal_count", m.deal_count.to_string()),
         ]
     }
 
-    /// One live target per rep and period.
+    /// One live target per rep, or team, and period.
     fn index_keys(m: &Model) -> Vec<IndexKey> {
-        let key = format!("{}/{}/{}", m.owner_id, m.period_kind, m.period_start);
+        let holder = if m.team_id.is_empty() {
+            m.owner_id.clone()
+        } else {
+            format!("team:{}", m.team_id)
+        };
+        let key = format!("{holder}/{}/{}", m.period_kind, m.period_start);
         vec![IndexKey::new("period", key)]
     }
 
@@ -240,6 +254,13 @@ impl Resource for Targets {
     ) -> Result<Model, Error> {
         let mut v = Violations::new();
         let period = period(&mut v, "target.period", input.period.as_ref());
+        let team_id = input.team_id.trim().to_owned();
+        if !team_id.is_empty() && !input.owner_id.trim().is_empty() {
+            v.add(
+                "target.owner_id",
+                "must be empty for a team's target: the team's manager holds it",
+            );
+        }
         let mut model = Model {
             id,
             tenant_id: tenant_id.to_owned(),
@@ -258,6 +279,7 @@ impl Resource for Targets {
             create_time: now,
             update_time: now,
             delete_time: None,
+            team_id,
         };
         let applied = apply(&mut model, &input, TargetField::ALL);
         v.finish().and(applied)?;
@@ -283,13 +305,17 @@ impl Resource for Targets {
         (&input.id, &input.owner_id, &input.etag)
     }
 
-    /// A target's amount is in the tenant's base currency, read in the write's transaction.
+    /// A target's amount is in the tenant's base currency, read in the write's transaction; a
+    /// new team's target goes to the team's manager.
     async fn before_write(
         txn: &DatabaseTransaction,
         principal: &Principal,
-        _current: Option<&Model>,
+        current: Option<&Model>,
         next: &mut Model,
     ) -> Result<(), Error> {
+        if current.is_none() && !next.team_id.is_empty() {
+            next.owner_id = team_manager(txn, principal, &next.team_id).await?;
+        }
         let base = exchange::base_currency(txn, &principal.tenant_id).await?;
         if next.amount.is_some() && next.amount_currency != base.code() {
             return Err(Error::invalid(
@@ -299,6 +325,28 @@ impl Resource for Targets {
         }
         Ok(())
     }
+}
+
+/// The manager who holds a team's target: the team must exist, have a manager, and be led
+/// by someone in the caller's data scope (a team out of reach reads like no team).
+async fn team_manager(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    team_id: &str,
+) -> Result<String, Error> {
+    let team = directory_team::Entity::find_by_id(team_id)
+        .filter(directory_team::Column::TenantId.eq(principal.tenant_id.as_str()))
+        .filter(directory_team::Column::Deleted.eq(false))
+        .one(txn)
+        .await?;
+    let manager = team.map(|t| t.manager_user_id).unwrap_or_default();
+    if manager.is_empty() || !reaches::<Targets>(principal, &manager) {
+        return Err(Error::invalid(
+            "target.team_id",
+            "names no team with a manager you reach",
+        ));
+    }
+    Ok(manager)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! A rep's target for a month, quarter or year.
+//! A rep's or a team's target for a month, quarter or year.
 
 use sea_orm::entity::prelude::*;
 
@@ -41,6 +41,8 @@ pub struct Model {
     pub update_time: i64,
     /// Set while soft-deleted.
     pub delete_time: Option<i64>,
+    /// The team of a team's target (whose manager is the owner); empty for a rep's.
+    pub team_id: String,
 }
 
 /// No relations are navigated through sea-orm.

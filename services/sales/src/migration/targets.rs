@@ -52,3 +52,39 @@ impl MigrationTrait for CreateTargets {
         crm_records::schema::drop_tables(manager, &["targets"]).await
     }
 }
+
+/// Team targets: a target names its team (empty for a rep's).
+pub(super) struct AddTeamTargets;
+
+impl MigrationName for AddTeamTargets {
+    fn name(&self) -> &str {
+        "m20261203_000002_add_team_targets"
+    }
+}
+
+// The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for AddTeamTargets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("targets")
+                    .add_column(ColumnDef::new("team_id").string().not_null().default(""))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("targets")
+                    .drop_column("team_id")
+                    .to_owned(),
+            )
+            .await
+    }
+}
