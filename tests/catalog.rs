@@ -1919,6 +1919,7 @@ async fn products_take_custom_fields_and_files(mode: Mode) {
                     resource_type: "product".into(),
                     dry_run: false,
                     duplicate_policy: policy as i32,
+                    assign_by_rule: false,
                 })),
             },
             ImportRecordsRequest {

@@ -682,6 +682,63 @@ async fn agents_work_their_leads(mode: Mode) {
     .await
     .unwrap();
     assert_eq!(known.matched_contact_id, customer.id);
+    // Captured leads: a key that may also read contacts has them matched; a capture-only key
+    // files them unmatched (it may read nothing).
+    let contact_of = |name: &str, email: &str| crm_proto::contacts::CreateContactRequest {
+        contact: Some(crm_proto::contacts::Contact {
+            display_name: name.into(),
+            email: email.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let oa_buyer = o
+        .rep1
+        .contacts()
+        .create_contact(contact_of("OA buyer", "oa@known.cn"))
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    o.rep1
+        .contacts()
+        .create_contact(contact_of("Form buyer", "form@known.cn"))
+        .await
+        .unwrap();
+    let oa_key = admin
+        .identity()
+        .create_api_key(CreateApiKeyRequest {
+            display_name: "OA system".into(),
+            user_id: String::new(),
+            permissions: vec![
+                "sales.leads.capture".into(),
+                "contacts.contacts.read".into(),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let oa = Session::api_key(&suite, &oa_key.secret).await;
+    let form = capture_key(&suite, &admin).await;
+    let captured_match = |session: Session, email: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let lead = Lead {
+                display_name: "Captured".into(),
+                email: email.into(),
+                ..Default::default()
+            };
+            let filed = capture(&session, lead).await.unwrap();
+            assert!(!filed.duplicate);
+            get_lead(&admin, &filed.lead_id)
+                .await
+                .unwrap()
+                .matched_contact_id
+        }
+    };
+    assert_eq!(captured_match(oa, "oa@known.cn").await, oa_buyer.id);
+    assert_eq!(captured_match(form, "form@known.cn").await, "");
 
     // Disqualified with a reason, it frees its phone; recycled, it starts afresh.
     let dropped = change(
@@ -987,6 +1044,7 @@ async fn leads_are_imported_and_exported(mode: Mode) {
                     resource_type: "lead".into(),
                     dry_run: false,
                     duplicate_policy: policy as i32,
+                    assign_by_rule: false,
                 })),
             },
             ImportRecordsRequest {
@@ -1093,6 +1151,91 @@ async fn leads_are_imported_and_exported(mode: Mode) {
         theirs.trim_start_matches('\u{feff}').lines().count(),
         1,
         "only the header"
+    );
+
+    // A manager's list distributed by the tenant's round-robin rule, in row order, taking
+    // up the turns where captures left them; a resource without rules refuses the option.
+    set_rules(
+        &admin,
+        LeadRules {
+            scoring: Some(scoring()),
+            assignment: Some(assignment(
+                LeadAssignmentMode::RoundRobin,
+                &[&o.rep1.user_id, &o.rep2.user_id],
+            )),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let by_rule = |session: &Session, resource_type: &str, dry_run: bool, body: &'static str| {
+        let session = session.clone();
+        let options = ImportOptions {
+            resource_type: resource_type.into(),
+            dry_run,
+            duplicate_policy: DuplicatePolicy::Skip as i32,
+            assign_by_rule: true,
+        };
+        async move {
+            let messages = vec![
+                ImportRecordsRequest {
+                    part: Some(import_records_request::Part::Options(options)),
+                },
+                ImportRecordsRequest {
+                    part: Some(import_records_request::Part::Csv(body.as_bytes().to_vec())),
+                },
+            ];
+            session
+                .sales()
+                .import_records(tokio_stream::iter(messages))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let fair = "display_name,email\n\
+                Fair 1,fair1@example.cn\n\
+                Fair 2,fair2@example.cn\n\
+                Liu Yang,liu@suzhouvalves.cn\n\
+                Fair 3,fair3@example.cn\n\
+                Fair 4,fair4@example.cn\n";
+    // A dry run takes no turn.
+    let rehearsed = by_rule(&o.manager, "lead", true, fair).await.unwrap();
+    assert_eq!(
+        (rehearsed.created, rehearsed.skipped),
+        (4, 1),
+        "{rehearsed:?}"
+    );
+    let spread = by_rule(&o.manager, "lead", false, fair).await.unwrap();
+    assert_eq!((spread.created, spread.skipped), (4, 1), "{spread:?}");
+    let owners: Vec<(String, String)> = o
+        .manager
+        .sales()
+        .list_leads(ListLeadsRequest {
+            order_by: "display_name".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .leads
+        .into_iter()
+        .filter(|l| l.display_name.starts_with("Fair"))
+        .map(|l| (l.display_name, l.owner_id))
+        .collect();
+    let (rep1, rep2) = (o.rep1.user_id.clone(), o.rep2.user_id.clone());
+    assert_eq!(
+        owners,
+        [
+            ("Fair 1".to_owned(), rep1.clone()),
+            ("Fair 2".to_owned(), rep2.clone()),
+            ("Fair 3".to_owned(), rep1),
+            ("Fair 4".to_owned(), rep2),
+        ],
+        "the duplicate row took no turn"
+    );
+    expect_invalid(
+        by_rule(&admin, "product", false, "code,display_name\nP-1,Valve\n").await,
+        "options.assign_by_rule",
     );
 }
 

@@ -318,6 +318,7 @@ async fn every_mutation_replays_its_first_answer(mode: Mode) {
                         resource_type: "contact".into(),
                         dry_run: false,
                         duplicate_policy: DuplicatePolicy::Skip as i32,
+                        assign_by_rule: false,
                     })),
                 },
                 ImportRecordsRequest {

@@ -220,6 +220,7 @@ async fn tenant_wide_data_stays_in_its_tenant(mode: Mode) {
                     resource_type: "contact".into(),
                     dry_run: false,
                     duplicate_policy: DuplicatePolicy::Skip as i32,
+                    assign_by_rule: false,
                 })),
             },
             ImportRecordsRequest {
@@ -438,6 +439,7 @@ async fn tenant_settings_read_phone_numbers(mode: Mode) {
                 part: Some(import_records_request::Part::Options(ImportOptions {
                     resource_type: "contact".into(),
                     duplicate_policy: DuplicatePolicy::Skip as i32,
+                    assign_by_rule: false,
                     ..Default::default()
                 })),
             },

@@ -25,6 +25,7 @@ fn options(resource_type: &str, dry_run: bool, policy: DuplicatePolicy) -> Impor
             resource_type: resource_type.into(),
             dry_run,
             duplicate_policy: policy as i32,
+            assign_by_rule: false,
         })),
     }
 }

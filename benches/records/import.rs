@@ -39,6 +39,7 @@ pub(crate) async fn through_gateway(session: &Session, rows: u64) -> f64 {
             resource_type: "contact".into(),
             dry_run: false,
             duplicate_policy: DuplicatePolicy::Skip as i32,
+            assign_by_rule: false,
         })),
     }];
     messages.extend(text.as_bytes().chunks(CHUNK).map(|c| ImportRecordsRequest {

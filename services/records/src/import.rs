@@ -33,6 +33,9 @@ pub struct ImportSettings {
     pub dry_run: bool,
     /// What to do with duplicates.
     pub policy: DuplicatePolicy,
+    /// Rows that name no owner go to whom the tenant's assignment rule picks, not to the
+    /// importer.
+    pub assign_by_rule: bool,
 }
 
 /// One row to import: its number and its cells, or why it could not be read.
@@ -253,22 +256,35 @@ impl Records {
                 ),
             ));
         }
+        if settings.assign_by_rule && !R::ASSIGNED_BY_RULE {
+            return Err(Error::invalid(
+                "options.assign_by_rule",
+                format!("a {} has no assignment rule", R::KIND),
+            ));
+        }
         let txn = crm_platform::db::begin_write(&self.db).await?;
         // Read once for the batch, under the lock a record write takes on them.
         let definitions =
             custom_fields::definitions(&txn, &principal.tenant_id, R::KIND, true).await?;
         // 1. Check every row; nothing is written yet, so a refused row leaves nothing.
         let mut ready = Vec::with_capacity(rows.len());
+        // The new records whose rows named no owner.
+        let mut unowned = std::collections::HashSet::new();
         for (number, row) in rows {
             let checked = match row {
                 Ok(row) => self
                     .prepare::<R>(&txn, principal, &definitions, &row)
                     .await
-                    .map(|model| (row, model)),
+                    .map(|(model, named)| (row, model, named)),
                 Err(errors) => Err(Error::InvalidArgument(errors)),
             };
             match checked {
-                Ok((row, model)) => ready.push((number, row, model)),
+                Ok((row, model, named)) => {
+                    if !named {
+                        unowned.insert(R::stamps(&model).id);
+                    }
+                    ready.push((number, row, model));
+                }
                 Err(e @ (Error::Internal(_) | Error::Unavailable(_))) => return Err(e),
                 Err(e) => tally.note(number, ImportOutcome::Failed, String::new(), row_errors(e)),
             }
@@ -315,7 +331,15 @@ impl Records {
                 }
             }
         }
-        // 3. The new records, in a few statements.
+        // 3. The new records, in a few statements; those naming no owner first go by the
+        // rule when asked (after the duplicates, which take no turn of it).
+        if settings.assign_by_rule {
+            let to_assign = fresh
+                .iter_mut()
+                .filter(|model| unowned.contains(&R::stamps(model).id))
+                .collect();
+            R::assign_by_rule(&txn, &principal.tenant_id, to_assign).await?;
+        }
         self.insert_new_many::<R>(&txn, principal, &fresh).await?;
         // 4. Updates of duplicates, one at a time (each reads and changes one record).
         let mut touched = Vec::new();
@@ -350,16 +374,17 @@ impl Records {
     }
 
     /// A row's new record, checked like a create (fields, owner, the resource's own checks,
-    /// custom values, references); reads only.
+    /// custom values, references), and whether the row named its owner; reads only.
     async fn prepare<R: Tabular>(
         &self,
         txn: &DatabaseTransaction,
         principal: &Principal,
         definitions: &[Definition],
         row: &Row,
-    ) -> Result<R::Model, Error> {
+    ) -> Result<(R::Model, bool), Error> {
         let (input, _) = R::from_row(row).map_err(Error::InvalidArgument)?;
         let owner = R::keys(&input).1.to_owned();
+        let named = !owner.is_empty();
         let owner_id = if owner.is_empty() {
             principal.user_id.clone()
         } else {
@@ -377,7 +402,7 @@ impl Records {
         R::before_write(txn, principal, None, &mut model).await?;
         custom_fields::check_with::<R>(definitions, &mut model, None)?;
         check_links::<R>(txn, principal, &model).await?;
-        Ok(model)
+        Ok((model, named))
     }
 
     /// Updates the record a row duplicates with the row's columns (the duplicate policy

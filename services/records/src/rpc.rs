@@ -249,6 +249,7 @@ pub async fn import_options<M: ImportRequest>(
     let settings = ImportSettings {
         dry_run: options.dry_run,
         policy,
+        assign_by_rule: options.assign_by_rule,
     };
     Ok((options, settings))
 }

@@ -5,8 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use sea_orm::DatabaseTransaction;
+
 use crate::resource::Resource;
-use crm_platform::error::FieldViolation;
+use crm_platform::error::{Error, FieldViolation};
 use crm_platform::xlsx::CellKind;
 use crm_proto::common::PostalAddress;
 
@@ -35,6 +37,20 @@ pub trait Tabular: Resource {
     /// redacted. By default the filter as written.
     fn redacted_filter(filter: &str) -> String {
         filter.to_owned()
+    }
+    /// Whether the tenant has assignment rules for it, so an import may ask for rows that
+    /// name no owner to go by them (`ImportOptions.assign_by_rule`); none by default.
+    const ASSIGNED_BY_RULE: bool = false;
+    /// Gives each of `records` (new, in row order, within one import batch) the owner the
+    /// tenant's rule picks, inside the batch's transaction, as if each were filed on its own
+    /// in turn; a tenant without a rule leaves them with the importer.
+    fn assign_by_rule<'a>(
+        txn: &'a DatabaseTransaction,
+        tenant_id: &'a str,
+        records: Vec<&'a mut Self::Model>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        let _ = (txn, tenant_id, records);
+        async { Ok(()) }
     }
 }
 

@@ -328,7 +328,12 @@ impl SalesService for SalesGrpc {
             request_id: &r.request_id,
         }
         .idempotency(r);
-        let input = r.lead.clone().unwrap_or_default();
+        let mut input = r.lead.clone().unwrap_or_default();
+        // A key that may also read contacts (an OA system's, say) has the lead matched with a
+        // known customer as an agent's create does; a capture-only key files it unmatched.
+        let sent = (input.email.as_str(), input.phone.as_str());
+        let matched = customers::matching_contact(self.contacts.as_ref(), p, sent).await;
+        input.matched_contact_id = matched;
         let captured = lead_capture::capture(&self.records, p, idem, input).await?;
         Ok(Response::new(captured))
     }

@@ -25,13 +25,15 @@ pub(crate) async fn capture<M: prost::Message>(
     principal.require(CAPTURE)?;
     let key = RequestKey::new(principal, idem.method, idem.request_id, idem.request)?;
     let id = uuid::Uuid::now_v7().to_string();
-    let model = lead::new_model(
+    let mut model = lead::new_model(
         &principal.tenant_id,
         principal.user_id.clone(),
         (id, clock::now_micros()),
         (&input, CAPTURED),
         &records.write_context(principal),
     )?;
+    // The adapter's answer from contacts, never the client's.
+    model.matched_contact_id = input.matched_contact_id;
     if model.email.is_empty() && model.phone.is_empty() {
         return Err(Error::invalid(
             "lead.email",

@@ -379,45 +379,81 @@ pub(crate) async fn assign(
     tenant_id: &str,
     region_code: &str,
 ) -> Result<Option<String>, Error> {
+    let mut owners = assign_many(txn, tenant_id, &[region_code]).await?;
+    Ok(owners.pop().flatten())
+}
+
+/// The owners the tenant's rule gives new leads from `regions`, in order, as if each were
+/// filed on its own in turn (an import batch's leads); `None` each when the tenant has no
+/// rule. Takes the tenant's lead-rules lock for the rest of `txn`.
+pub(crate) async fn assign_many(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    regions: &[&str],
+) -> Result<Vec<Option<String>>, Error> {
     crm_platform::db::lock_keys(txn, &[lock_key(tenant_id)]).await?;
     let Some(current) = row(txn, tenant_id).await? else {
-        return Ok(None);
+        return Ok(vec![None; regions.len()]);
     };
     let rules: StoredRules = json::object_from_json(&current.rules);
     let mode = LeadAssignmentMode::try_from(rules.mode).unwrap_or_default();
-    let territory = || {
-        rules
-            .territories
-            .iter()
-            .find(|(region, _)| region == region_code)
-            .map(|(_, user)| user.clone())
+    if mode == LeadAssignmentMode::Unspecified || regions.is_empty() {
+        return Ok(vec![None; regions.len()]);
+    }
+    let mut open = if mode == LeadAssignmentMode::LeastOpen {
+        open_counts(txn, tenant_id, &rules.user_ids).await?
+    } else {
+        HashMap::new()
     };
-    let owner = match mode {
-        LeadAssignmentMode::Unspecified => return Ok(None),
-        LeadAssignmentMode::Territory if territory().is_some() => territory(),
-        LeadAssignmentMode::LeastOpen => least_open(txn, tenant_id, &rules.user_ids).await?,
-        LeadAssignmentMode::RoundRobin | LeadAssignmentMode::Territory => {
-            let turn = usize::try_from(current.assigned).unwrap_or_default();
-            rules
-                .user_ids
-                .get(turn % rules.user_ids.len().max(1))
-                .cloned()
-        }
-    };
+    let first_turn = usize::try_from(current.assigned).unwrap_or_default();
+    let owners = regions
+        .iter()
+        .enumerate()
+        .map(|(nth, region_code)| {
+            let territory = rules
+                .territories
+                .iter()
+                .find(|(region, _)| region == region_code)
+                .map(|(_, user)| user.clone());
+            match mode {
+                LeadAssignmentMode::Territory if territory.is_some() => territory,
+                LeadAssignmentMode::LeastOpen => {
+                    // The fewest open leads, counting the ones just given; ties go to the
+                    // first listed.
+                    let user = rules
+                        .user_ids
+                        .iter()
+                        .min_by_key(|user| open.get(*user).copied().unwrap_or_default())
+                        .cloned();
+                    if let Some(user) = &user {
+                        *open.entry(user.clone()).or_default() += 1;
+                    }
+                    user
+                }
+                // Round-robin, and a territory's fallback: every lead placed takes a turn.
+                _ => rules
+                    .user_ids
+                    .get((first_turn + nth) % rules.user_ids.len().max(1))
+                    .cloned(),
+            }
+        })
+        .collect();
+    // Every lead the rule placed counts, as each capture did before.
+    let assigned = current.assigned + i64::try_from(regions.len()).unwrap_or(i64::MAX);
     lead_rules::Entity::update_many()
-        .col_expr(lead_rules::Column::Assigned, (current.assigned + 1).into())
+        .col_expr(lead_rules::Column::Assigned, assigned.into())
         .filter(lead_rules::Column::TenantId.eq(tenant_id))
         .exec(txn)
         .await?;
-    Ok(owner)
+    Ok(owners)
 }
 
-/// The user of `users` with the fewest open leads; ties go to the first listed.
-async fn least_open(
+/// The open leads of each of `users`.
+async fn open_counts(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     users: &[String],
-) -> Result<Option<String>, Error> {
+) -> Result<HashMap<String, i64>, Error> {
     let open: Vec<i32> = OPEN_STATUSES.iter().map(|s| *s as i32).collect();
     let counts: Vec<(String, i64)> = lead::Entity::find()
         .select_only()
@@ -431,11 +467,7 @@ async fn least_open(
         .into_tuple()
         .all(txn)
         .await?;
-    let counts: HashMap<String, i64> = counts.into_iter().collect();
-    Ok(users
-        .iter()
-        .min_by_key(|user| counts.get(*user).copied().unwrap_or_default())
-        .cloned())
+    Ok(counts.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -4,9 +4,13 @@
 
 use std::collections::HashMap;
 
+use sea_orm::DatabaseTransaction;
+
+use crate::entity::lead;
 use crate::lead::Leads;
+use crate::lead_rules;
 use crate::product::Products;
-use crm_platform::error::FieldViolation;
+use crm_platform::error::{Error, FieldViolation};
 use crm_platform::xlsx::CellKind;
 use crm_proto::common::Money;
 use crm_proto::sales::{Lead, LeadSource, LeadStatus, Product, ProductStatus};
@@ -215,6 +219,24 @@ impl Tabular for Leads {
             "score" => CellKind::Number,
             _ => CellKind::Text,
         }
+    }
+
+    const ASSIGNED_BY_RULE: bool = true;
+
+    /// The lead assignment rule, as for captured leads.
+    async fn assign_by_rule(
+        txn: &DatabaseTransaction,
+        tenant_id: &str,
+        records: Vec<&mut lead::Model>,
+    ) -> Result<(), Error> {
+        let regions: Vec<&str> = records.iter().map(|l| l.region_code.as_str()).collect();
+        let owners = lead_rules::assign_many(txn, tenant_id, &regions).await?;
+        for (record, owner) in records.into_iter().zip(owners) {
+            if let Some(owner) = owner {
+                record.owner_id = owner;
+            }
+        }
+        Ok(())
     }
 }
 
