@@ -763,6 +763,10 @@ async fn team_targets_follow_the_directory(mode: Mode) {
     let owners: Vec<_> = narrowed.lines.iter().map(|l| l.owner_id.clone()).collect();
     assert_eq!(owners, std::slice::from_ref(&o.rep2.user_id));
     assert_eq!(narrowed.total.unwrap().won_amount, money("CNY", "30000.00"));
+    // One rep's forecast has no team lines.
+    let one_rep = forecast(&o.manager, 480, &o.rep1.user_id).await.unwrap();
+    assert!(one_rep.team_lines.is_empty());
+    assert_eq!(one_rep.lines.len(), 1);
     // The tenant admin sees every team; a rep leads none; another tenant sees none of these.
     assert_eq!(
         team_rows(&team_forecast(&admin, "").await.unwrap()).len(),

@@ -185,7 +185,11 @@ pub(crate) async fn forecast(
     }
     let db = &records.db;
     let directory = Directory::load(db, &principal.tenant_id).await?;
-    let (teams, people) = teams_shown(&directory, principal, request.team_id.trim())?;
+    let (mut teams, people) = teams_shown(&directory, principal, request.team_id.trim())?;
+    if !owner.is_empty() {
+        // One rep's figures are no team's.
+        teams.clear();
+    }
     let book = RateBook::load(db, &principal.tenant_id).await?;
     let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
 
