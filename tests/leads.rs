@@ -1015,6 +1015,27 @@ async fn concurrent_captures_are_assigned_fairly(mode: Mode) {
     assert_eq!(counts.get(&o.rep1.user_id), Some(&3), "{counts:?}");
 }
 
+/// Imports `body` (CSV) through `session` with `options`.
+async fn import_file(
+    session: &Session,
+    options: crm_proto::common::ImportOptions,
+    body: &str,
+) -> Result<ImportRecordsResponse, tonic::Status> {
+    let messages = vec![
+        ImportRecordsRequest {
+            part: Some(import_records_request::Part::Options(options)),
+        },
+        ImportRecordsRequest {
+            part: Some(import_records_request::Part::Csv(body.as_bytes().to_vec())),
+        },
+    ];
+    session
+        .sales()
+        .import_records(tokio_stream::iter(messages))
+        .await
+        .map(|r| r.into_inner())
+}
+
 /// A trade show's list imported by a rep: each row a lead of theirs, source "import"
 /// unless the file says, duplicates of open leads skipped or updated as asked, bad rows named
 /// by column; exported back with status and score, only what the caller sees.
@@ -1038,24 +1059,13 @@ async fn leads_are_imported_and_exported(mode: Mode) {
                Bad Phone,,,12,,,,\n\
                Bad Source,,bad@example.cn,,tv,,,\n";
     let import = |session: Session, policy: DuplicatePolicy, body: &'static str| async move {
-        let messages = vec![
-            ImportRecordsRequest {
-                part: Some(import_records_request::Part::Options(ImportOptions {
-                    resource_type: "lead".into(),
-                    dry_run: false,
-                    duplicate_policy: policy as i32,
-                    assign_by_rule: false,
-                })),
-            },
-            ImportRecordsRequest {
-                part: Some(import_records_request::Part::Csv(body.as_bytes().to_vec())),
-            },
-        ];
-        session
-            .sales()
-            .import_records(tokio_stream::iter(messages))
-            .await
-            .map(|r| r.into_inner())
+        let options = ImportOptions {
+            resource_type: "lead".into(),
+            dry_run: false,
+            duplicate_policy: policy as i32,
+            assign_by_rule: false,
+        };
+        import_file(&session, options, body).await
     };
     let summary = import(o.rep1.clone(), DuplicatePolicy::Skip, csv)
         .await
@@ -1176,21 +1186,7 @@ async fn leads_are_imported_and_exported(mode: Mode) {
             duplicate_policy: DuplicatePolicy::Skip as i32,
             assign_by_rule: true,
         };
-        async move {
-            let messages = vec![
-                ImportRecordsRequest {
-                    part: Some(import_records_request::Part::Options(options)),
-                },
-                ImportRecordsRequest {
-                    part: Some(import_records_request::Part::Csv(body.as_bytes().to_vec())),
-                },
-            ];
-            session
-                .sales()
-                .import_records(tokio_stream::iter(messages))
-                .await
-                .map(|r| r.into_inner())
-        }
+        async move { import_file(&session, options, body).await }
     };
     let fair = "display_name,email\n\
                 Fair 1,fair1@example.cn\n\
