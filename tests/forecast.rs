@@ -879,6 +879,30 @@ async fn team_targets_follow_the_directory(mode: Mode) {
         north_line("150000.00", 2, ("37.50", "66.67"))
     );
     assert_eq!(after_move[1].6, 0, "North-East has no open deal left");
+
+    // North-East, now empty, is deleted: its line goes, North's stays.
+    admin
+        .identity()
+        .delete_team(crm_proto::identity::DeleteTeamRequest {
+            id: north_east.clone(),
+            etag: String::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let after_delete = eventually("North-East leaving the forecast", || {
+        let admin = admin.clone();
+        async move {
+            let rows = team_rows(&team_forecast(&admin, "").await.unwrap());
+            (rows.len() == 1).then_some(rows)
+        }
+    })
+    .await;
+    assert_eq!(
+        after_delete[0],
+        north_line("150000.00", 2, ("37.50", "66.67"))
+    );
+    expect_invalid(team_forecast(&admin, &north_east).await, "team_id");
 }
 
 both_modes!(
