@@ -76,6 +76,12 @@ pub const TENANT_ADMIN: &[&str] = &[
     "sales.lead_rules.write",
     "sales.targets.read",
     "sales.targets.write",
+    "sales.quotes.read",
+    "sales.quotes.write",
+    "sales.approvals.read",
+    "sales.approvals.decide",
+    "sales.approval_policy.read",
+    "sales.approval_policy.write",
 ];
 
 const SALES: &[&str] = &[
@@ -105,6 +111,11 @@ const SALES: &[&str] = &[
     // Sellers read their targets and forecast; managers set their team's.
     "sales.targets.read",
     "sales.audit.read",
+    // Sellers quote their deals and follow their approvals; the tenant's policy is the admin's.
+    "sales.quotes.read",
+    "sales.quotes.write",
+    "sales.approvals.read",
+    "sales.approval_policy.read",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what
@@ -116,6 +127,7 @@ const MANAGER_EXTRA: &[&str] = &[
     "contacts.accounts.merge",
     "contacts.contacts.merge",
     "sales.targets.write",
+    "sales.approvals.decide",
 ];
 
 /// A role every tenant is created with.

@@ -53,6 +53,26 @@ pub enum Error {
         /// Lowercase explanation.
         message: String,
     },
+    /// A field's state does not allow the call (a quote's status does not allow sending it):
+    /// `FAILED_PRECONDITION` whose violation names the field.
+    #[error("{message}")]
+    WrongState {
+        /// UPPER_SNAKE reason.
+        reason: &'static str,
+        /// The field whose state refuses it ("quote.status").
+        field: &'static str,
+        /// Lowercase explanation.
+        message: String,
+    },
+    /// The caller holds the permission but is not the person the record waits on (another
+    /// manager deciding someone else's approval step).
+    #[error("{message}")]
+    NotTheActor {
+        /// UPPER_SNAKE reason.
+        reason: &'static str,
+        /// Lowercase explanation.
+        message: String,
+    },
     /// A concurrent change won: the etag the caller sent is stale.
     #[error("{resource} was changed by someone else; get it again and retry")]
     StaleEtag {
@@ -135,6 +155,19 @@ impl Error {
         }
     }
 
+    /// Builds a `WrongState` error.
+    pub fn wrong_state(
+        reason: &'static str,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::WrongState {
+            reason,
+            field,
+            message: message.into(),
+        }
+    }
+
     /// Builds an `Internal` error from any displayable cause.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Error::Internal(cause.to_string())
@@ -203,6 +236,12 @@ impl From<Error> for Status {
                 details.add_precondition_failure_violation(reason, "state", message.clone());
                 (Code::FailedPrecondition, reason)
             }
+            Error::WrongState { reason, field, .. } => {
+                details.add_precondition_failure_violation(reason, field, message.clone());
+                metadata.insert("field".to_owned(), field.to_owned());
+                (Code::FailedPrecondition, reason)
+            }
+            Error::NotTheActor { reason, .. } => (Code::PermissionDenied, reason),
             Error::StaleEtag { resource } => {
                 metadata.insert("resource".to_owned(), resource.to_owned());
                 (Code::Aborted, "STALE_ETAG")

@@ -6,7 +6,7 @@
 //! late event changes nothing. Data scope is not decided here (the signed principal decides
 //! it); this says which team is which.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use prost::Message as _;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -119,6 +119,10 @@ pub struct Directory {
     teams: HashMap<String, directory_team::Model>,
     /// Team id → the users who belong to it directly.
     members: HashMap<String, Vec<String>>,
+    /// User → their teams, in identity's order.
+    teams_of: HashMap<String, Vec<String>>,
+    /// Users identity has deactivated.
+    inactive: HashSet<String>,
 }
 
 impl Directory {
@@ -134,18 +138,26 @@ impl Directory {
             .all(db)
             .await?;
         let mut members: HashMap<String, Vec<String>> = HashMap::new();
+        let mut teams_of = HashMap::new();
+        let mut inactive = HashSet::new();
         for user in users {
             let team_ids: Vec<String> = serde_json::from_str(&user.team_ids).unwrap_or_default();
-            for team_id in team_ids {
+            for team_id in &team_ids {
                 members
-                    .entry(team_id)
+                    .entry(team_id.clone())
                     .or_default()
                     .push(user.user_id.clone());
             }
+            if !user.active {
+                inactive.insert(user.user_id.clone());
+            }
+            teams_of.insert(user.user_id, team_ids);
         }
         Ok(Self {
             teams: teams.into_iter().map(|t| (t.team_id.clone(), t)).collect(),
             members,
+            teams_of,
+            inactive,
         })
     }
 
@@ -190,6 +202,36 @@ impl Directory {
             people.extend(self.members.get(id).into_iter().flatten().cloned());
         }
         people
+    }
+
+    /// The active managers above a user, nearest first: walking up from the user's first live
+    /// team, each team's manager who is neither the user nor already named. The chain an
+    /// approval or an escalation climbs (a team without a manager passes to its parent).
+    pub fn managers_above(&self, user_id: &str) -> Vec<String> {
+        let start = self
+            .teams_of
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .find_map(|id| self.teams.get(id));
+        let mut chain: Vec<String> = Vec::new();
+        let mut visited = HashSet::new();
+        let mut next = start;
+        while let Some(team) = next {
+            if !visited.insert(team.team_id.as_str()) {
+                break;
+            }
+            let manager = &team.manager_user_id;
+            if !manager.is_empty()
+                && manager != user_id
+                && !self.inactive.contains(manager)
+                && !chain.contains(manager)
+            {
+                chain.push(manager.clone());
+            }
+            next = self.teams.get(&team.parent_team_id);
+        }
+        chain
     }
 
     /// The teams whose rollups the caller is shown, sorted by name: every team for a
@@ -307,13 +349,41 @@ mod tests {
             ("east-shanghai", vec!["rep3".to_owned()]),
             ("west", vec!["rep4".to_owned()]),
         ];
+        let mut teams_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (team, people) in &members {
+            for person in people {
+                teams_of
+                    .entry(person.clone())
+                    .or_default()
+                    .push((*team).to_owned());
+            }
+        }
+        teams_of.insert("lead-east".to_owned(), vec!["east".to_owned()]);
         Directory {
             teams: teams.into_iter().map(|t| (t.team_id.clone(), t)).collect(),
             members: members
                 .into_iter()
                 .map(|(t, m)| (t.to_owned(), m))
                 .collect(),
+            teams_of,
+            inactive: HashSet::new(),
         }
+    }
+
+    #[test]
+    fn the_managers_above_a_user_climb_the_tree() {
+        let mut d = directory();
+        assert_eq!(
+            d.managers_above("rep3"),
+            ["lead-sh", "lead-east", "director"]
+        );
+        // A team without a manager passes to its parent's.
+        assert_eq!(d.managers_above("rep4"), ["director"]);
+        // A manager is not their own approver.
+        assert_eq!(d.managers_above("lead-east"), ["director"]);
+        d.inactive.insert("lead-sh".to_owned());
+        assert_eq!(d.managers_above("rep3"), ["lead-east", "director"]);
+        assert!(d.managers_above("nobody").is_empty());
     }
 
     #[test]

@@ -3,5 +3,6 @@
 pub mod custom_field;
 pub mod directory_team;
 pub mod directory_user;
+pub mod document_number;
 pub mod record_index;
 pub mod search_gram;

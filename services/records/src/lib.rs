@@ -17,6 +17,7 @@ pub mod index;
 pub mod jobs;
 pub mod json;
 pub mod labels;
+pub mod numbers;
 pub mod ranked;
 pub mod resource;
 pub mod rpc;

@@ -69,43 +69,60 @@ pub(crate) async fn check_visible(
     {
         return Ok(());
     }
-    let contacts = deployed(contacts)?;
     let hidden = || {
         let why = format!("is not a live {} you can see", kind.name());
-        Error::invalid(field, why).into()
+        Status::from(Error::invalid(field, why))
     };
-    let client = ContactsServiceClient::new(contacts.channel());
-    let found = match kind {
-        CustomerKind::Account => {
-            let request = GetAccountRequest { id: id.to_owned() };
-            let request = contacts.request(principal, request, DEADLINE)?;
-            client.clone().get_account(request).await.map(|r| {
-                r.into_inner()
-                    .account
-                    .filter(|a| a.delete_time.is_none())
-                    .map(|a| a.owner_id)
-            })
-        }
-        CustomerKind::Contact => {
-            let request = GetContactRequest { id: id.to_owned() };
-            let request = contacts.request(principal, request, DEADLINE)?;
-            client.clone().get_contact(request).await.map(|r| {
-                r.into_inner()
-                    .contact
-                    .filter(|c| c.delete_time.is_none())
-                    .map(|c| c.owner_id)
-            })
-        }
+    let owner = match kind {
+        CustomerKind::Account => fetch_account(contacts, principal, id)
+            .await?
+            .map(|a| a.owner_id),
+        CustomerKind::Contact => fetch_contact(contacts, principal, id)
+            .await?
+            .map(|c| c.owner_id),
     };
-    match found {
-        Ok(Some(owner)) => {
-            cache.set(&key, owner.into_bytes()).await;
-            Ok(())
-        }
-        Ok(None) => Err(hidden()),
-        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
-            Err(hidden())
-        }
+    let owner = owner.ok_or_else(hidden)?;
+    cache.set(&key, owner.into_bytes()).await;
+    Ok(())
+}
+
+/// The live account of this id as the caller sees it in contacts; `None` when it does not
+/// exist, is deleted or is out of their reach.
+pub(crate) async fn fetch_account(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<Account>, Status> {
+    let contacts = deployed(contacts)?;
+    let request = contacts.request(principal, GetAccountRequest { id: id.to_owned() }, DEADLINE)?;
+    let answer = ContactsServiceClient::new(contacts.channel())
+        .get_account(request)
+        .await
+        .map(|r| r.into_inner().account.filter(|a| a.delete_time.is_none()));
+    visible(answer)
+}
+
+/// The live contact of this id as the caller sees it in contacts; `None` when it does not
+/// exist, is deleted or is out of their reach.
+pub(crate) async fn fetch_contact(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<Contact>, Status> {
+    let contacts = deployed(contacts)?;
+    let request = contacts.request(principal, GetContactRequest { id: id.to_owned() }, DEADLINE)?;
+    let answer = ContactsServiceClient::new(contacts.channel())
+        .get_contact(request)
+        .await
+        .map(|r| r.into_inner().contact.filter(|c| c.delete_time.is_none()));
+    visible(answer)
+}
+
+/// Contacts' answer, with "not there" and "not yours" as `None`.
+fn visible<T>(answer: Result<Option<T>, Status>) -> Result<Option<T>, Status> {
+    match answer {
+        Ok(found) => Ok(found),
+        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => Ok(None),
         Err(status) => Err(unanswered(status)),
     }
 }

@@ -1,5 +1,7 @@
 //! The sales service's tables.
 
+pub mod approval_policy;
+pub mod approval_request;
 pub mod catalog_settings;
 pub mod exchange_rate;
 pub mod lead;
@@ -8,6 +10,7 @@ pub mod opportunity;
 pub mod pipeline;
 pub mod price_list;
 pub mod product;
+pub mod quote;
 pub mod target;
 pub mod task;
 pub use crm_records::entity::{custom_field, record_index, search_gram};

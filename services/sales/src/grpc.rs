@@ -4,6 +4,8 @@
 
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::approval::{self, Approvals};
+use crate::approval_policy;
 use crate::custom_fields::SalesFields;
 use crate::customers::{self, CustomerKind};
 use crate::exchange;
@@ -17,6 +19,8 @@ use crate::pipeline::Pipelines;
 use crate::price_list::PriceLists;
 use crate::pricing;
 use crate::product::Products;
+use crate::quote::Quotes;
+use crate::quote_flow::{self, Asked, Move};
 use crate::target::Targets;
 use crate::task::Tasks;
 use crm_platform::auth::principal;
@@ -64,6 +68,41 @@ impl SalesGrpc {
             }
         }
         Ok(())
+    }
+}
+
+impl SalesGrpc {
+    /// Checks, as the caller, the account (when no deal gives it) and the contact a quote
+    /// write names, before its transaction.
+    async fn check_quote_customers(
+        &self,
+        p: &crm_platform::auth::Principal,
+        input: &Quote,
+        mask: Option<&prost_types::FieldMask>,
+    ) -> Result<(), Status> {
+        let asked = (self.contacts.as_ref(), self.records.cache.as_ref());
+        let account = input.account_id.trim();
+        if opportunity::writes(mask, "account_id", !account.is_empty()) && !account.is_empty() {
+            let field = ("quote.account_id", account);
+            customers::check_visible(asked, p, CustomerKind::Account, field).await?;
+        }
+        let contact = input.contact_id.trim();
+        if opportunity::writes(mask, "contact_id", !contact.is_empty()) && !contact.is_empty() {
+            let field = ("quote.contact_id", contact);
+            customers::check_visible(asked, p, CustomerKind::Contact, field).await?;
+        }
+        Ok(())
+    }
+
+    /// A quote move's RPC.
+    async fn quote_move<M: prost::Message>(
+        &self,
+        request: &Request<M>,
+        asked: quote_flow::Asked<'_>,
+        step: quote_flow::Move,
+    ) -> Result<(Quote, Option<ApprovalRequest>), Status> {
+        let p = principal(request)?;
+        Ok(quote_flow::transition(&self.records, p, (asked, request.get_ref()), step).await?)
     }
 }
 
@@ -451,6 +490,228 @@ impl SalesService for SalesGrpc {
         Ok(Response::new(UpdateLeadRulesResponse {
             rules: Some(rules),
             rescored_leads: i32::try_from(rescored.len()).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn create_quote(
+        &self,
+        request: Request<CreateQuoteRequest>,
+    ) -> Result<Response<CreateQuoteResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(input) = &r.quote {
+            self.check_quote_customers(principal(&request)?, input, None)
+                .await?;
+        }
+        let call = Call {
+            method: method!("CreateQuote"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.quote.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .create_rpc::<Quotes, _, _>(&request, call, new, |quote| CreateQuoteResponse {
+                quote: Some(quote),
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(get
+        get_quote(GetQuoteRequest) -> GetQuoteResponse
+        { Quotes => quote } in records);
+    crm_records::standard_rpc!(list
+        list_quotes(ListQuotesRequest) -> ListQuotesResponse
+        { Quotes => quotes } in records);
+
+    async fn update_quote(
+        &self,
+        request: Request<UpdateQuoteRequest>,
+    ) -> Result<Response<UpdateQuoteResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(input) = &r.quote {
+            let mask = r.update_mask.as_ref();
+            self.check_quote_customers(principal(&request)?, input, mask)
+                .await?;
+        }
+        let call = Call {
+            method: method!("UpdateQuote"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.quote.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .update_rpc::<Quotes, _, _>(&request, call, change, |quote| UpdateQuoteResponse {
+                quote: Some(quote),
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteQuote"
+        delete_quote(DeleteQuoteRequest) -> DeleteQuoteResponse
+        { Quotes => quote } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteQuote"
+        undelete_quote(UndeleteQuoteRequest) -> UndeleteQuoteResponse
+        { Quotes => quote } in records);
+
+    async fn submit_quote(
+        &self,
+        request: Request<SubmitQuoteRequest>,
+    ) -> Result<Response<SubmitQuoteResponse>, Status> {
+        let r = request.get_ref();
+        let asked = Asked {
+            method: method!("SubmitQuote"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: "",
+        };
+        let (quote, approval_request) = self.quote_move(&request, asked, Move::Submit).await?;
+        Ok(Response::new(SubmitQuoteResponse {
+            quote: Some(quote),
+            approval_request,
+        }))
+    }
+
+    async fn send_quote(
+        &self,
+        request: Request<SendQuoteRequest>,
+    ) -> Result<Response<SendQuoteResponse>, Status> {
+        let r = request.get_ref();
+        let asked = Asked {
+            method: method!("SendQuote"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: "",
+        };
+        let (quote, _) = self.quote_move(&request, asked, Move::Send).await?;
+        Ok(Response::new(SendQuoteResponse { quote: Some(quote) }))
+    }
+
+    async fn accept_quote(
+        &self,
+        request: Request<AcceptQuoteRequest>,
+    ) -> Result<Response<AcceptQuoteResponse>, Status> {
+        let r = request.get_ref();
+        let asked = Asked {
+            method: method!("AcceptQuote"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: "",
+        };
+        let (quote, _) = self.quote_move(&request, asked, Move::Accept).await?;
+        Ok(Response::new(AcceptQuoteResponse { quote: Some(quote) }))
+    }
+
+    async fn reject_quote(
+        &self,
+        request: Request<RejectQuoteRequest>,
+    ) -> Result<Response<RejectQuoteResponse>, Status> {
+        let r = request.get_ref();
+        let asked = Asked {
+            method: method!("RejectQuote"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: &r.reason,
+        };
+        let (quote, _) = self.quote_move(&request, asked, Move::Reject).await?;
+        Ok(Response::new(RejectQuoteResponse { quote: Some(quote) }))
+    }
+
+    async fn revise_quote(
+        &self,
+        request: Request<ReviseQuoteRequest>,
+    ) -> Result<Response<ReviseQuoteResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let asked = (method!("ReviseQuote"), r.id.as_str(), r.request_id.as_str());
+        let quote = quote_flow::revise(&self.records, p, asked, r).await?;
+        Ok(Response::new(ReviseQuoteResponse { quote: Some(quote) }))
+    }
+
+    async fn get_quote_document(
+        &self,
+        request: Request<GetQuoteDocumentRequest>,
+    ) -> Result<Response<GetQuoteDocumentResponse>, Status> {
+        let p = principal(&request)?;
+        let id = &request.get_ref().id;
+        let document = quote_flow::document(&self.records, self.contacts.as_ref(), p, id).await?;
+        Ok(Response::new(GetQuoteDocumentResponse {
+            document: Some(document),
+        }))
+    }
+
+    crm_records::standard_rpc!(get
+        get_approval_request(GetApprovalRequestRequest) -> GetApprovalRequestResponse
+        { Approvals => approval_request } in records);
+
+    async fn list_approval_requests(
+        &self,
+        request: Request<ListApprovalRequestsRequest>,
+    ) -> Result<Response<ListApprovalRequestsResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let (approval_requests, next_page_token) = self
+            .records
+            .list::<Approvals>(p, r.page_size, &r.page_token, &r.filter, &r.order_by, false)
+            .await?;
+        Ok(Response::new(ListApprovalRequestsResponse {
+            approval_requests,
+            next_page_token,
+        }))
+    }
+
+    async fn list_approval_inbox(
+        &self,
+        request: Request<ListApprovalInboxRequest>,
+    ) -> Result<Response<ListApprovalInboxResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let (approval_requests, next_page_token) =
+            approval::inbox(&self.records, p, r.page_size, &r.page_token).await?;
+        Ok(Response::new(ListApprovalInboxResponse {
+            approval_requests,
+            next_page_token,
+        }))
+    }
+
+    async fn decide_approval_request(
+        &self,
+        request: Request<DecideApprovalRequestRequest>,
+    ) -> Result<Response<DecideApprovalRequestResponse>, Status> {
+        let p = principal(&request)?;
+        let method = method!("DecideApprovalRequest");
+        let decided = approval::decide(&self.records, p, method, request.get_ref()).await?;
+        Ok(Response::new(DecideApprovalRequestResponse {
+            approval_request: Some(decided),
+        }))
+    }
+
+    async fn get_approval_policy(
+        &self,
+        request: Request<GetApprovalPolicyRequest>,
+    ) -> Result<Response<GetApprovalPolicyResponse>, Status> {
+        let policy = approval_policy::get(&self.records, principal(&request)?).await?;
+        Ok(Response::new(GetApprovalPolicyResponse {
+            policy: Some(policy),
+        }))
+    }
+
+    async fn update_approval_policy(
+        &self,
+        request: Request<UpdateApprovalPolicyRequest>,
+    ) -> Result<Response<UpdateApprovalPolicyResponse>, Status> {
+        let p = principal(&request)?;
+        let input = request.get_ref().policy.clone().unwrap_or_default();
+        let policy = approval_policy::update(&self.records, p, input).await?;
+        Ok(Response::new(UpdateApprovalPolicyResponse {
+            policy: Some(policy),
         }))
     }
 

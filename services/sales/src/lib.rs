@@ -1,8 +1,11 @@
 //! The sales service: the catalogue (products, price lists with volume breaks, the tenant's
 //! exchange rates into its base currency), leads with their scoring and assignment rules,
-//! pipelines with their opportunities, and targets with the forecast. Built on the shared record machinery
+//! pipelines with their opportunities, targets with the forecast, and quotes with their
+//! approvals. Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
+pub(crate) mod approval;
+pub(crate) mod approval_policy;
 pub(crate) mod consumers;
 pub(crate) mod custom_fields;
 pub(crate) mod customers;
@@ -23,6 +26,8 @@ pub(crate) mod pipeline;
 pub(crate) mod price_list;
 pub(crate) mod pricing;
 pub(crate) mod product;
+pub(crate) mod quote;
+pub(crate) mod quote_flow;
 pub(crate) mod tabular;
 pub(crate) mod target;
 pub(crate) mod task;

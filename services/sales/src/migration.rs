@@ -6,11 +6,12 @@ mod catalog;
 mod deals;
 mod leads;
 mod pipeline;
+mod quotes;
 mod targets;
 
 /// Applies the platform tables, the record machinery's, then the catalogue, the pipelines,
 /// the leads and the targets, and what each gained later (the directory of teams with the
-/// team targets).
+/// team targets), then quotes with their approvals.
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -27,6 +28,8 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(deals::CreateTasks));
         migrations.push(Box::new(crm_records::directory::DirectoryTables));
         migrations.push(Box::new(targets::AddTeamTargets));
+        migrations.push(Box::new(crm_records::numbers::NumberTables));
+        migrations.push(Box::new(quotes::CreateQuotes));
         migrations
     }
 }

@@ -62,7 +62,7 @@ impl ServiceModule for Sales {
         };
         let interval = Duration::from_secs(config::number("CRM_JOBS_INTERVAL_SECS", 60)?);
         tokio::spawn(jobs::run(
-            records.db.clone(),
+            records.clone(),
             interval,
             context.shutdown.clone().wait(),
         ));

@@ -639,7 +639,7 @@ pub(crate) fn names_contacts(input: &Opportunity, mask: Option<&prost_types::Fie
 }
 
 /// Whether a write with `mask` changes `field`; without a mask, whether it is `sent`.
-fn writes(mask: Option<&prost_types::FieldMask>, field: &str, sent: bool) -> bool {
+pub(crate) fn writes(mask: Option<&prost_types::FieldMask>, field: &str, sent: bool) -> bool {
     match mask {
         Some(mask) if !mask.paths.is_empty() => mask.paths.iter().any(|p| p == field || p == "*"),
         _ => sent,

@@ -2,7 +2,7 @@
 //! the customer's tier before every tier, valid on the day, the latest to start), then the
 //! entry's volume break for the quantity.
 
-use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, QueryFilter, QueryOrder};
 
 use crate::entity::price_list::{Column, Model};
 use crate::price_list::{self, PriceLists, QUANTITY_DECIMALS};
@@ -54,7 +54,7 @@ pub(crate) async fn quote(
     if product.delete_time.is_some() {
         return Err(Error::not_found(Products::KIND, &r.product_id));
     }
-    let lists = applicable(records, principal, currency, tier, on).await?;
+    let lists = applicable(&records.db, principal, currency, tier, on).await?;
     let found = lists.iter().find_map(|list| {
         price_list::entries(list)
             .into_iter()
@@ -84,8 +84,8 @@ pub(crate) async fn quote(
 
 /// The live lists in `currency` valid on `on` for `tier`, best first: the tier's own before
 /// those for every tier, then the latest to start, then the newest.
-async fn applicable(
-    records: &Records,
+pub(crate) async fn applicable<C: ConnectionTrait>(
+    db: &C,
     principal: &Principal,
     currency: Currency,
     tier: i32,
@@ -108,7 +108,7 @@ async fn applicable(
         )
         .order_by_desc(Column::ValidFrom)
         .order_by_desc(Column::CreateTime)
-        .all(&records.db)
+        .all(db)
         .await?;
     // Stable: within each tier the database's order stays.
     lists.sort_by_key(|l| l.account_tier == 0);
