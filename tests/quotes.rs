@@ -201,8 +201,8 @@ async fn deal(admin: &Session, session: &Session, name: &str) -> Opportunity {
         .unwrap()
 }
 
-fn line(product_id: &str, quantity: &str, discount: &str) -> QuoteLine {
-    QuoteLine {
+fn line(product_id: &str, quantity: &str, discount: &str) -> LineItem {
+    LineItem {
         product_id: product_id.into(),
         quantity: quantity.into(),
         discount_percent: discount.into(),
@@ -426,7 +426,7 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
     );
     assert_eq!(quote.account_id, deal.account_id);
     assert_eq!(quote.status, QuoteStatus::Draft as i32);
-    let figures = |l: &QuoteLine| {
+    let figures = |l: &LineItem| {
         [
             amount(&l.unit_price),
             amount(&l.list_price),
@@ -752,7 +752,7 @@ async fn levels_revisions_and_expiry(mode: Mode) {
         display_name: "Plant".into(),
         currency_code: "CNY".into(),
         valid_until: day_after(&suite, 10),
-        lines: vec![QuoteLine {
+        lines: vec![LineItem {
             unit_price: money("CNY", "79.99"),
             ..line(&pump, "6000", "")
         }],

@@ -24,6 +24,7 @@ pub mod module;
 pub(crate) mod opportunity;
 pub(crate) mod pipeline;
 pub(crate) mod price_list;
+pub(crate) mod priced_lines;
 pub(crate) mod pricing;
 pub(crate) mod product;
 pub(crate) mod quote;

@@ -337,7 +337,7 @@ pub(crate) async fn document(
         .map(|(line, position)| DocumentLine {
             position,
             product_name: line.product_name.clone(),
-            line: Some(quote::line_to_proto(currency, line)),
+            line: Some(crate::priced_lines::line_to_proto(currency, line)),
         })
         .collect();
     Ok(QuoteDocument {
