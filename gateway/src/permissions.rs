@@ -82,6 +82,9 @@ pub const TENANT_ADMIN: &[&str] = &[
     "sales.approvals.decide",
     "sales.approval_policy.read",
     "sales.approval_policy.write",
+    "sales.orders.read",
+    "sales.orders.write",
+    "sales.orders.sync",
 ];
 
 const SALES: &[&str] = &[
@@ -116,6 +119,10 @@ const SALES: &[&str] = &[
     "sales.quotes.write",
     "sales.approvals.read",
     "sales.approval_policy.read",
+    // Sellers take their customers' orders; the ERP (a key with sales.orders.sync) reports
+    // shipments, invoices and payments.
+    "sales.orders.read",
+    "sales.orders.write",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod existence;
 pub mod org;
 pub mod process;
+pub mod quoting;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -376,6 +376,7 @@ impl Records {
                 }
                 _ => {}
             }
+            R::check_delete(&current, deleted)?;
             let mut next = current.clone();
             R::set_stamps(
                 &mut next,

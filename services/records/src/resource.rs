@@ -250,6 +250,12 @@ pub trait Resource: Send + Sync + 'static {
     /// has none.
     const SENSITIVE_READ: Option<&'static str> = None;
 
+    /// Refuses deleting (`deleted`) or restoring a record its state protects (a confirmed
+    /// order the ERP is fulfilling); every record may by default.
+    fn check_delete(_model: &Self::Model, _deleted: bool) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The shared columns.
     fn columns() -> Columns<<Self::Entity as EntityTrait>::Column>;
     /// The shared stamps of a row.

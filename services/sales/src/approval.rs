@@ -8,24 +8,30 @@ use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 
 use crate::entity::approval_request::{Column, Entity, Model};
-use crate::entity::quote;
+use crate::entity::{order, quote};
+use crate::order::Orders;
+use crate::order_flow;
 use crate::quote::Quotes;
 use crm_platform::auth::Principal;
+use crm_platform::client::ServiceClient;
 use crm_platform::clock;
 use crm_platform::error::Error;
 use crm_platform::idempotency::{RequestKey, mutate};
 use crm_platform::money::{self, Currency, Money};
 use crm_platform::time::{to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
+use crm_proto::contacts::{Account, Contact};
 use crm_proto::sales::{
     ApprovalDecision, ApprovalRequest, ApprovalStatus, ApprovalStep, ApprovalSubjectKind,
-    DecideApprovalRequestRequest, QuoteStatus, SalesEvent, SalesEventType, sales_event::Subject,
+    DecideApprovalRequestRequest, OrderStatus, QuoteStatus, SalesEvent, SalesEventType,
+    sales_event::Subject,
 };
 use crm_records::directory::Directory;
 use crm_records::handlers::{self, Records};
 use crm_records::json;
 use crm_records::resource::{Action, FieldKind, Resource, WriteContext};
 use crm_records::store;
+use tonic::Status;
 
 /// The approval request resource.
 #[derive(Debug, Clone, Copy)]
@@ -297,28 +303,83 @@ fn check(r: &DecideApprovalRequestRequest) -> Result<(), Error> {
 }
 
 /// Decides the current step of a request as its approver; the last approval approves the
-/// document, a rejection sends it back to draft.
+/// document (an order is confirmed and handed to the ERP), a rejection sends it back to
+/// draft.
 pub(crate) async fn decide(
     records: &Records,
+    contacts: Option<&ServiceClient>,
     principal: &Principal,
     method: &'static str,
     r: &DecideApprovalRequestRequest,
-) -> Result<ApprovalRequest, Error> {
+) -> Result<ApprovalRequest, Status> {
     principal.require(DECIDE)?;
     check(r)?;
     let key = RequestKey::new(principal, method, &r.request_id, r)?;
+    let found = store::find::<Approvals, _>(&records.db, principal, &r.id).await?;
+    // An order's confirmation hands it to the ERP with its customer, asked of contacts first.
+    let customer = if found.subject_kind == ApprovalSubjectKind::Order as i32
+        && found.status == ApprovalStatus::Pending as i32
+    {
+        Some(order_flow::customer_of(records, contacts, principal, &found.subject_id).await?)
+    } else {
+        None
+    };
     let decided = mutate(&records.db, key.as_ref(), |txn| async move {
         let lock = format!("{}/approval_request/{}", principal.tenant_id, r.id);
         crm_platform::db::lock_keys(&txn, &[lock]).await?;
-        let decided = decide_in(records, &txn, principal, r).await?;
+        let decided = decide_in(records, &txn, principal, r, customer).await?;
         Ok((txn, decided))
     })
     .await?;
     records.after_write::<Approvals>(principal, &r.id).await;
+    let kind = if decided.subject_kind == ApprovalSubjectKind::Order as i32 {
+        Orders::KIND
+    } else {
+        Quotes::KIND
+    };
     records
-        .forget(&principal.tenant_id, Quotes::KIND, &decided.subject_id)
+        .forget(&principal.tenant_id, kind, &decided.subject_id)
         .await;
     Ok(decided)
+}
+
+/// The document a request is for, as it stands.
+enum Pending {
+    Quote(quote::Model),
+    Order(order::Model),
+}
+
+impl Pending {
+    async fn load(
+        txn: &DatabaseTransaction,
+        principal: &Principal,
+        request: &Model,
+    ) -> Result<Self, Error> {
+        let id = &request.subject_id;
+        Ok(
+            if request.subject_kind == ApprovalSubjectKind::Order as i32 {
+                Pending::Order(store::find::<Orders, _>(txn, principal, id).await?)
+            } else {
+                Pending::Quote(store::find::<Quotes, _>(txn, principal, id).await?)
+            },
+        )
+    }
+
+    /// Whether it still waits on `request_id`.
+    fn waits_on(&self, request_id: &str) -> bool {
+        match self {
+            Pending::Quote(q) => {
+                q.delete_time.is_none()
+                    && q.status == QuoteStatus::PendingApproval as i32
+                    && q.approval_request_id == request_id
+            }
+            Pending::Order(o) => {
+                o.delete_time.is_none()
+                    && o.status == OrderStatus::PendingApproval as i32
+                    && o.approval_request_id == request_id
+            }
+        }
+    }
 }
 
 async fn decide_in(
@@ -326,6 +387,7 @@ async fn decide_in(
     txn: &DatabaseTransaction,
     principal: &Principal,
     r: &DecideApprovalRequestRequest,
+    customer: Option<(Account, Option<Contact>)>,
 ) -> Result<ApprovalRequest, Error> {
     let (current, _) = handlers::current::<Approvals>(txn, principal, &r.id, None).await?;
     if current.status != ApprovalStatus::Pending as i32 {
@@ -344,30 +406,26 @@ async fn decide_in(
             message: "this step waits on another approver".to_owned(),
         });
     }
-    let document = store::find::<Quotes, _>(txn, principal, &current.subject_id).await?;
-    let waiting = document.delete_time.is_none()
-        && document.status == QuoteStatus::PendingApproval as i32
-        && document.approval_request_id == current.id;
-    if !waiting {
+    let document = Pending::load(txn, principal, &current).await?;
+    if !document.waits_on(&current.id) {
         return Err(Error::wrong_state(
             "SUBJECT_CHANGED",
             "approval_request.subject_id",
             format!(
-                "{} no longer waits on this request (deleted or revised)",
+                "{} no longer waits on this request (deleted, revised or cancelled)",
                 current.display_name
             ),
         ));
     }
     let approve = r.decision == ApprovalDecision::Approve as i32;
     let mut stored = steps(&current);
-    let now = clock::now_micros();
     let position = stored
         .iter()
         .position(|s| s.decision == 0)
         .ok_or_else(|| Error::internal("a pending request has no open step"))?;
     stored[position].decision = r.decision;
     stored[position].comment = r.comment.trim().to_owned();
-    stored[position].decide_time = Some(now);
+    stored[position].decide_time = Some(clock::now_micros());
     let mut next = current.clone();
     let following = stored.get(position + 1).map(|s| s.approver_id.clone());
     (next.status, next.approver_id) = match (approve, following) {
@@ -376,19 +434,28 @@ async fn decide_in(
         (false, _) => (ApprovalStatus::Rejected as i32, String::new()),
     };
     next.steps = json::to_json(&stored);
+    let still_pending = next.status == ApprovalStatus::Pending as i32;
     let proto = records
-        .save_change::<Approvals>(txn, principal, &current, next.clone(), Action::Update, &[])
+        .save_change::<Approvals>(txn, principal, &current, next, Action::Update, &[])
         .await?;
-    if next.status != ApprovalStatus::Pending as i32 {
-        let mut quote_next: quote::Model = document.clone();
-        quote_next.status = if approve {
-            QuoteStatus::Approved as i32
-        } else {
-            QuoteStatus::Draft as i32
-        };
-        records
-            .save_change::<Quotes>(txn, principal, &document, quote_next, Action::Update, &[])
-            .await?;
+    if still_pending {
+        return Ok(proto);
+    }
+    match document {
+        Pending::Quote(quote) => {
+            let mut quote_next = quote.clone();
+            quote_next.status = if approve {
+                QuoteStatus::Approved as i32
+            } else {
+                QuoteStatus::Draft as i32
+            };
+            records
+                .save_change::<Quotes>(txn, principal, &quote, quote_next, Action::Update, &[])
+                .await?;
+        }
+        Pending::Order(order) => {
+            order_flow::decided(records, txn, principal, (&order, approve), customer).await?;
+        }
     }
     Ok(proto)
 }

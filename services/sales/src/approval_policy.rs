@@ -4,11 +4,12 @@
 
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 
 use crate::entity::approval_policy;
-use crate::exchange;
+use crate::exchange::{self, RateBook};
+use crate::priced_lines::{self, StoredLine};
 use crm_platform::audit;
 use crm_platform::auth::Principal;
 use crm_platform::clock;
@@ -101,6 +102,26 @@ pub(crate) fn required(rules: &[StoredRule], figures: &Figures) -> (i32, Vec<Str
         }
     }
     (level, reasons)
+}
+
+/// The level a document of `kind` with these lines and total needs under the tenant's
+/// policy on `today`, and why.
+pub(crate) async fn assess(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    kind: ApprovalSubjectKind,
+    lines: &[StoredLine],
+    total: Money,
+    today: i32,
+) -> Result<(i32, Vec<String>), Error> {
+    let rates = RateBook::load(txn, tenant_id).await?;
+    let figures = Figures {
+        kind,
+        max_discount_percent: priced_lines::max_discount(lines),
+        total_in_base: rates.to_base(total, today)?,
+        below_cost: lines.iter().any(|l| l.below_cost),
+    };
+    Ok(required(&rules(txn, tenant_id).await?, &figures))
 }
 
 /// The tenant's rules; none when it has set none.

@@ -7,6 +7,7 @@ pub mod exchange_rate;
 pub mod lead;
 pub mod lead_rules;
 pub mod opportunity;
+pub mod order;
 pub mod pipeline;
 pub mod price_list;
 pub mod product;

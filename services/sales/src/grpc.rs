@@ -15,6 +15,8 @@ use crate::lead_capture;
 use crate::lead_conversion::{self, Conversion};
 use crate::lead_rules;
 use crate::opportunity::{self, Opportunities};
+use crate::order::Orders;
+use crate::order_flow::{self, Report};
 use crate::pipeline::Pipelines;
 use crate::price_list::PriceLists;
 use crate::pricing;
@@ -72,24 +74,24 @@ impl SalesGrpc {
 }
 
 impl SalesGrpc {
-    /// Checks, as the caller, the account (when no deal gives it) and the contact a quote
-    /// write names, before its transaction.
-    async fn check_quote_customers(
+    /// Checks, as the caller, the account and the contact a quote or order write names
+    /// (`names`: its message name, its account id, its contact id), before its transaction.
+    async fn check_document_customers(
         &self,
         p: &crm_platform::auth::Principal,
-        input: &Quote,
+        (prefix, account, contact): (&str, &str, &str),
         mask: Option<&prost_types::FieldMask>,
     ) -> Result<(), Status> {
         let asked = (self.contacts.as_ref(), self.records.cache.as_ref());
-        let account = input.account_id.trim();
-        if opportunity::writes(mask, "account_id", !account.is_empty()) && !account.is_empty() {
-            let field = ("quote.account_id", account);
-            customers::check_visible(asked, p, CustomerKind::Account, field).await?;
-        }
-        let contact = input.contact_id.trim();
-        if opportunity::writes(mask, "contact_id", !contact.is_empty()) && !contact.is_empty() {
-            let field = ("quote.contact_id", contact);
-            customers::check_visible(asked, p, CustomerKind::Contact, field).await?;
+        let named = [
+            ("account_id", CustomerKind::Account, account.trim()),
+            ("contact_id", CustomerKind::Contact, contact.trim()),
+        ];
+        for (name, kind, id) in named {
+            if !id.is_empty() && opportunity::writes(mask, name, true) {
+                let field = format!("{prefix}.{name}");
+                customers::check_visible(asked, p, kind, (&field, id)).await?;
+            }
         }
         Ok(())
     }
@@ -103,6 +105,31 @@ impl SalesGrpc {
     ) -> Result<(Quote, Option<ApprovalRequest>), Status> {
         let p = principal(request)?;
         Ok(quote_flow::transition(&self.records, p, (asked, request.get_ref()), step).await?)
+    }
+
+    /// An order move's RPC.
+    async fn order_move<M: prost::Message>(
+        &self,
+        request: &Request<M>,
+        asked: order_flow::Asked<'_>,
+        step: order_flow::Move,
+    ) -> Result<(Order, Option<ApprovalRequest>), Status> {
+        let p = principal(request)?;
+        let contacts = self.contacts.as_ref();
+        order_flow::transition(&self.records, contacts, p, (asked, request.get_ref()), step).await
+    }
+
+    /// An ERP report's RPC.
+    async fn erp_report<M>(
+        &self,
+        request: &Request<M>,
+        order: (&str, &str),
+        (field, report): (&str, Option<Report>),
+    ) -> Result<(Order, i32), Status> {
+        let p = principal(request)?;
+        let report = report.ok_or_else(|| Error::invalid(field, "is required"))?;
+        let (order, outcome) = order_flow::report(&self.records, p, order, report).await?;
+        Ok((order, outcome as i32))
     }
 }
 
@@ -499,7 +526,12 @@ impl SalesService for SalesGrpc {
     ) -> Result<Response<CreateQuoteResponse>, Status> {
         let r = request.get_ref();
         if let Some(input) = &r.quote {
-            self.check_quote_customers(principal(&request)?, input, None)
+            let named = (
+                "quote",
+                input.account_id.as_str(),
+                input.contact_id.as_str(),
+            );
+            self.check_document_customers(principal(&request)?, named, None)
                 .await?;
         }
         let call = Call {
@@ -531,7 +563,12 @@ impl SalesService for SalesGrpc {
         let r = request.get_ref();
         if let Some(input) = &r.quote {
             let mask = r.update_mask.as_ref();
-            self.check_quote_customers(principal(&request)?, input, mask)
+            let named = (
+                "quote",
+                input.account_id.as_str(),
+                input.contact_id.as_str(),
+            );
+            self.check_document_customers(principal(&request)?, named, mask)
                 .await?;
         }
         let call = Call {
@@ -687,7 +724,9 @@ impl SalesService for SalesGrpc {
     ) -> Result<Response<DecideApprovalRequestResponse>, Status> {
         let p = principal(&request)?;
         let method = method!("DecideApprovalRequest");
-        let decided = approval::decide(&self.records, p, method, request.get_ref()).await?;
+        let contacts = self.contacts.as_ref();
+        let decided =
+            approval::decide(&self.records, contacts, p, method, request.get_ref()).await?;
         Ok(Response::new(DecideApprovalRequestResponse {
             approval_request: Some(decided),
         }))
@@ -712,6 +751,197 @@ impl SalesService for SalesGrpc {
         let policy = approval_policy::update(&self.records, p, input).await?;
         Ok(Response::new(UpdateApprovalPolicyResponse {
             policy: Some(policy),
+        }))
+    }
+
+    async fn create_order(
+        &self,
+        request: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(input) = &r.order {
+            let named = (
+                "order",
+                input.account_id.as_str(),
+                input.contact_id.as_str(),
+            );
+            self.check_document_customers(principal(&request)?, named, None)
+                .await?;
+        }
+        let call = Call {
+            method: method!("CreateOrder"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.order.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .create_rpc::<Orders, _, _>(&request, call, new, |order| CreateOrderResponse {
+                order: Some(order),
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(get
+        get_order(GetOrderRequest) -> GetOrderResponse
+        { Orders => order } in records);
+    crm_records::standard_rpc!(list
+        list_orders(ListOrdersRequest) -> ListOrdersResponse
+        { Orders => orders } in records);
+
+    async fn update_order(
+        &self,
+        request: Request<UpdateOrderRequest>,
+    ) -> Result<Response<UpdateOrderResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(input) = &r.order {
+            let mask = r.update_mask.as_ref();
+            let named = (
+                "order",
+                input.account_id.as_str(),
+                input.contact_id.as_str(),
+            );
+            self.check_document_customers(principal(&request)?, named, mask)
+                .await?;
+        }
+        let call = Call {
+            method: method!("UpdateOrder"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.order.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .update_rpc::<Orders, _, _>(&request, call, change, |order| UpdateOrderResponse {
+                order: Some(order),
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteOrder"
+        delete_order(DeleteOrderRequest) -> DeleteOrderResponse
+        { Orders => order } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteOrder"
+        undelete_order(UndeleteOrderRequest) -> UndeleteOrderResponse
+        { Orders => order } in records);
+
+    async fn confirm_order(
+        &self,
+        request: Request<ConfirmOrderRequest>,
+    ) -> Result<Response<ConfirmOrderResponse>, Status> {
+        let r = request.get_ref();
+        let asked = order_flow::Asked {
+            method: method!("ConfirmOrder"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: "",
+        };
+        let (order, approval_request) = self
+            .order_move(&request, asked, order_flow::Move::Confirm)
+            .await?;
+        Ok(Response::new(ConfirmOrderResponse {
+            order: Some(order),
+            approval_request,
+        }))
+    }
+
+    async fn cancel_order(
+        &self,
+        request: Request<CancelOrderRequest>,
+    ) -> Result<Response<CancelOrderResponse>, Status> {
+        let r = request.get_ref();
+        let asked = order_flow::Asked {
+            method: method!("CancelOrder"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: &r.reason,
+        };
+        let (order, _) = self
+            .order_move(&request, asked, order_flow::Move::Cancel)
+            .await?;
+        Ok(Response::new(CancelOrderResponse { order: Some(order) }))
+    }
+
+    async fn deliver_order(
+        &self,
+        request: Request<DeliverOrderRequest>,
+    ) -> Result<Response<DeliverOrderResponse>, Status> {
+        let r = request.get_ref();
+        let asked = order_flow::Asked {
+            method: method!("DeliverOrder"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: "",
+        };
+        let (order, _) = self
+            .order_move(&request, asked, order_flow::Move::Deliver)
+            .await?;
+        Ok(Response::new(DeliverOrderResponse { order: Some(order) }))
+    }
+
+    async fn complete_order(
+        &self,
+        request: Request<CompleteOrderRequest>,
+    ) -> Result<Response<CompleteOrderResponse>, Status> {
+        let r = request.get_ref();
+        let asked = order_flow::Asked {
+            method: method!("CompleteOrder"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+            reason: "",
+        };
+        let (order, _) = self
+            .order_move(&request, asked, order_flow::Move::Complete)
+            .await?;
+        Ok(Response::new(CompleteOrderResponse { order: Some(order) }))
+    }
+
+    async fn record_shipment(
+        &self,
+        request: Request<RecordShipmentRequest>,
+    ) -> Result<Response<RecordShipmentResponse>, Status> {
+        let r = request.get_ref();
+        let order = (r.order_id.as_str(), r.order_external_id.as_str());
+        let report = ("shipment", r.shipment.clone().map(Report::Shipment));
+        let (order, outcome) = self.erp_report(&request, order, report).await?;
+        Ok(Response::new(RecordShipmentResponse {
+            order: Some(order),
+            outcome,
+        }))
+    }
+
+    async fn record_invoice(
+        &self,
+        request: Request<RecordInvoiceRequest>,
+    ) -> Result<Response<RecordInvoiceResponse>, Status> {
+        let r = request.get_ref();
+        let order = (r.order_id.as_str(), r.order_external_id.as_str());
+        let report = ("invoice", r.invoice.clone().map(Report::Invoice));
+        let (order, outcome) = self.erp_report(&request, order, report).await?;
+        Ok(Response::new(RecordInvoiceResponse {
+            order: Some(order),
+            outcome,
+        }))
+    }
+
+    async fn record_payment(
+        &self,
+        request: Request<RecordPaymentRequest>,
+    ) -> Result<Response<RecordPaymentResponse>, Status> {
+        let r = request.get_ref();
+        let order = (r.order_id.as_str(), r.order_external_id.as_str());
+        let report = ("payment", r.payment.clone().map(Report::Payment));
+        let (order, outcome) = self.erp_report(&request, order, report).await?;
+        Ok(Response::new(RecordPaymentResponse {
+            order: Some(order),
+            outcome,
         }))
     }
 

@@ -1,7 +1,7 @@
 //! The sales service: the catalogue (products, price lists with volume breaks, the tenant's
 //! exchange rates into its base currency), leads with their scoring and assignment rules,
-//! pipelines with their opportunities, targets with the forecast, and quotes with their
-//! approvals. Built on the shared record machinery
+//! pipelines with their opportunities, targets with the forecast, quotes with their
+//! approvals, and orders with the ERP's reports. Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
 pub(crate) mod approval;
@@ -22,6 +22,8 @@ pub(crate) mod lead_rules;
 pub mod migration;
 pub mod module;
 pub(crate) mod opportunity;
+pub(crate) mod order;
+pub(crate) mod order_flow;
 pub(crate) mod pipeline;
 pub(crate) mod price_list;
 pub(crate) mod priced_lines;

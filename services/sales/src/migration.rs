@@ -5,13 +5,14 @@ use sea_orm_migration::prelude::*;
 mod catalog;
 mod deals;
 mod leads;
+mod orders;
 mod pipeline;
 mod quotes;
 mod targets;
 
 /// Applies the platform tables, the record machinery's, then the catalogue, the pipelines,
 /// the leads and the targets, and what each gained later (the directory of teams with the
-/// team targets), then quotes with their approvals.
+/// team targets), then quotes with their approvals, and orders.
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(targets::AddTeamTargets));
         migrations.push(Box::new(crm_records::numbers::NumberTables));
         migrations.push(Box::new(quotes::CreateQuotes));
+        migrations.push(Box::new(orders::CreateOrders));
         migrations
     }
 }

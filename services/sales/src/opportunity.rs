@@ -192,6 +192,32 @@ const OUTPUT_ONLY: &[&str] = &[
     "delete_time",
 ];
 
+impl Opportunities {
+    /// The live, not lost deal of this id the writer sees; refused in `field` otherwise (a
+    /// deal out of reach reads like none).
+    pub(crate) async fn live(
+        txn: &sea_orm::DatabaseTransaction,
+        principal: &crm_platform::auth::Principal,
+        id: &str,
+        field: &'static str,
+    ) -> Result<Model, Error> {
+        let hidden = || Error::invalid(field, "is not a live opportunity you can see");
+        let deal = crm_records::store::find::<Opportunities, _>(txn, principal, id)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => hidden(),
+                other => other,
+            })?;
+        if deal.delete_time.is_some() {
+            return Err(hidden());
+        }
+        if deal.status == OpportunityStatus::Lost as i32 {
+            return Err(Error::invalid(field, "is a lost opportunity"));
+        }
+        Ok(deal)
+    }
+}
+
 /// The stored amount of an opportunity, when it has one.
 pub(crate) fn amount(m: &Model) -> Option<Money> {
     let currency = Currency::parse(&m.amount_currency)?;

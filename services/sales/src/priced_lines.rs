@@ -212,6 +212,7 @@ pub(crate) fn line_to_proto(currency: Option<Currency>, l: &StoredLine) -> LineI
         tax_amount: wire(currency, &l.tax),
         total_amount: wire(currency, &total.to_string()),
         below_cost: l.below_cost,
+        shipped_quantity: String::new(),
     }
 }
 

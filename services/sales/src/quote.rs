@@ -6,9 +6,8 @@
 use rust_decimal::Decimal;
 use sea_orm::DatabaseTransaction;
 
-use crate::approval_policy::{self, Figures};
+use crate::approval_policy;
 use crate::entity::quote::{Column, Entity, Model};
-use crate::exchange::RateBook;
 use crate::opportunity::Opportunities;
 use crate::priced_lines::{self, StoredLine, line_to_proto, max_discount, sent_lines, totals};
 use crm_platform::auth::Principal;
@@ -19,8 +18,7 @@ use crm_platform::money::{Currency, Money};
 use crm_platform::time::{day, to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::sales::{
-    ApprovalSubjectKind, OpportunityStatus, Quote, QuoteStatus, SalesEvent, SalesEventType,
-    sales_event::Subject,
+    ApprovalSubjectKind, Quote, QuoteStatus, SalesEvent, SalesEventType, sales_event::Subject,
 };
 use crm_records::json;
 use crm_records::resource::{Action, FieldKind, Resource, WriteContext};
@@ -397,7 +395,9 @@ impl Resource for Quotes {
         if !next.opportunity_id.is_empty()
             && current.is_none_or(|c| c.opportunity_id != next.opportunity_id)
         {
-            let deal = open_deal(txn, principal, &next.opportunity_id).await?;
+            let deal =
+                Opportunities::live(txn, principal, &next.opportunity_id, "quote.opportunity_id")
+                    .await?;
             if !next.account_id.is_empty() && next.account_id != deal.account_id {
                 return Err(Error::invalid(
                     "quote.account_id",
@@ -440,53 +440,15 @@ pub(crate) fn not_draft(m: &Model) -> Error {
     )
 }
 
-/// The live, not lost deal of this id the writer sees.
-async fn open_deal(
-    txn: &DatabaseTransaction,
-    principal: &Principal,
-    id: &str,
-) -> Result<crate::entity::opportunity::Model, Error> {
-    let hidden = || {
-        Error::invalid(
-            "quote.opportunity_id",
-            "is not a live opportunity you can see",
-        )
-    };
-    let deal = store::find::<Opportunities, _>(txn, principal, id)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => hidden(),
-            other => other,
-        })?;
-    if deal.delete_time.is_some() {
-        return Err(hidden());
-    }
-    if deal.status == OpportunityStatus::Lost as i32 {
-        return Err(Error::invalid(
-            "quote.opportunity_id",
-            "is a lost opportunity",
-        ));
-    }
-    Ok(deal)
-}
-
 /// Assesses the approval the quote needs under the tenant's policy on `today`.
 pub(crate) async fn assess(
     txn: &DatabaseTransaction,
     m: &mut Model,
     today: i32,
 ) -> Result<(), Error> {
-    let stored = lines(m);
-    let rates = RateBook::load(txn, &m.tenant_id).await?;
-    let total = total(m)?;
-    let figures = Figures {
-        kind: ApprovalSubjectKind::Quote,
-        max_discount_percent: max_discount(&stored),
-        total_in_base: rates.to_base(total, today)?,
-        below_cost: stored.iter().any(|l| l.below_cost),
-    };
-    let rules = approval_policy::rules(txn, &m.tenant_id).await?;
-    let (level, reasons) = approval_policy::required(&rules, &figures);
+    let kind = ApprovalSubjectKind::Quote;
+    let (level, reasons) =
+        approval_policy::assess(txn, &m.tenant_id, kind, &lines(m), total(m)?, today).await?;
     m.approval_level = level;
     m.approval_reasons = json::to_json(&reasons);
     Ok(())
