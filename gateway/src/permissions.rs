@@ -85,6 +85,10 @@ pub const TENANT_ADMIN: &[&str] = &[
     "sales.orders.read",
     "sales.orders.write",
     "sales.orders.sync",
+    "sales.contracts.read",
+    "sales.contracts.write",
+    "sales.receivables.read",
+    "sales.receivables.write",
 ];
 
 const SALES: &[&str] = &[
@@ -123,6 +127,11 @@ const SALES: &[&str] = &[
     // shipments, invoices and payments.
     "sales.orders.read",
     "sales.orders.write",
+    // Sellers keep their contracts and follow their customers' payments (回款).
+    "sales.contracts.read",
+    "sales.contracts.write",
+    "sales.receivables.read",
+    "sales.receivables.write",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what

@@ -123,6 +123,28 @@ pub mod day {
         year * 10_000 + month as i32 * 100 + day as i32
     }
 
+    /// Midnight UTC of a stored day, in microseconds (days from the civil date, after Howard
+    /// Hinnant's algorithm).
+    pub fn to_micros(day: i32) -> i64 {
+        let (year, month, date) = (
+            i64::from(day / 10_000),
+            i64::from(day / 100 % 100),
+            i64::from(day % 100),
+        );
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let year_of_era = y - era * 400;
+        let shifted_month = (month + 9) % 12;
+        let day_of_year = (153 * shifted_month + 2) / 5 + date - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        (era * 146_097 + day_of_era - 719_468) * 86_400_000_000
+    }
+
+    /// The day `days` after (or, negative, before) `day`.
+    pub fn plus(day: i32, days: i64) -> i32 {
+        of_micros(to_micros(day) + days * 86_400_000_000)
+    }
+
     /// `2026-12-01`.
     pub fn format(day: i32) -> String {
         if day == 0 {
@@ -138,6 +160,15 @@ pub mod day {
 
     #[cfg(test)]
     mod tests {
+        #[test]
+        fn days_move_across_months_years_and_leap_days() {
+            assert_eq!(super::to_micros(19_700_101), 0);
+            assert_eq!(super::plus(20_240_228, 1), 20_240_229);
+            assert_eq!(super::plus(20_241_231, 1), 20_250_101);
+            assert_eq!(super::plus(20_270_301, -1), 20_270_228);
+            assert_eq!(super::plus(20_270_115, -30), 20_261_216);
+        }
+
         use super::*;
 
         #[test]

@@ -7,8 +7,10 @@
 use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
 
+use crate::contract::Contracts;
+use crate::contract_flow;
 use crate::entity::approval_request::{Column, Entity, Model};
-use crate::entity::{order, quote};
+use crate::entity::{contract, order, quote};
 use crate::order::Orders;
 use crate::order_flow;
 use crate::quote::Quotes;
@@ -23,8 +25,8 @@ use crm_platform::validate::Violations;
 use crm_proto::contacts::{Account, Contact};
 use crm_proto::sales::{
     ApprovalDecision, ApprovalRequest, ApprovalStatus, ApprovalStep, ApprovalSubjectKind,
-    DecideApprovalRequestRequest, OrderStatus, QuoteStatus, SalesEvent, SalesEventType,
-    sales_event::Subject,
+    ContractStatus, DecideApprovalRequestRequest, OrderStatus, QuoteStatus, SalesEvent,
+    SalesEventType, sales_event::Subject,
 };
 use crm_records::directory::Directory;
 use crm_records::handlers::{self, Records};
@@ -332,10 +334,10 @@ pub(crate) async fn decide(
     })
     .await?;
     records.after_write::<Approvals>(principal, &r.id).await;
-    let kind = if decided.subject_kind == ApprovalSubjectKind::Order as i32 {
-        Orders::KIND
-    } else {
-        Quotes::KIND
+    let kind = match ApprovalSubjectKind::try_from(decided.subject_kind) {
+        Ok(ApprovalSubjectKind::Order) => Orders::KIND,
+        Ok(ApprovalSubjectKind::Contract) => Contracts::KIND,
+        _ => Quotes::KIND,
     };
     records
         .forget(&principal.tenant_id, kind, &decided.subject_id)
@@ -347,6 +349,7 @@ pub(crate) async fn decide(
 enum Pending {
     Quote(quote::Model),
     Order(order::Model),
+    Contract(contract::Model),
 }
 
 impl Pending {
@@ -356,13 +359,15 @@ impl Pending {
         request: &Model,
     ) -> Result<Self, Error> {
         let id = &request.subject_id;
-        Ok(
-            if request.subject_kind == ApprovalSubjectKind::Order as i32 {
+        Ok(match ApprovalSubjectKind::try_from(request.subject_kind) {
+            Ok(ApprovalSubjectKind::Order) => {
                 Pending::Order(store::find::<Orders, _>(txn, principal, id).await?)
-            } else {
-                Pending::Quote(store::find::<Quotes, _>(txn, principal, id).await?)
-            },
-        )
+            }
+            Ok(ApprovalSubjectKind::Contract) => {
+                Pending::Contract(store::find::<Contracts, _>(txn, principal, id).await?)
+            }
+            _ => Pending::Quote(store::find::<Quotes, _>(txn, principal, id).await?),
+        })
     }
 
     /// Whether it still waits on `request_id`.
@@ -377,6 +382,11 @@ impl Pending {
                 o.delete_time.is_none()
                     && o.status == OrderStatus::PendingApproval as i32
                     && o.approval_request_id == request_id
+            }
+            Pending::Contract(c) => {
+                c.delete_time.is_none()
+                    && c.status == ContractStatus::InApproval as i32
+                    && c.approval_request_id == request_id
             }
         }
     }
@@ -455,6 +465,9 @@ async fn decide_in(
         }
         Pending::Order(order) => {
             order_flow::decided(records, txn, principal, (&order, approve), customer).await?;
+        }
+        Pending::Contract(contract) => {
+            contract_flow::decided(records, txn, principal, (&contract, approve)).await?;
         }
     }
     Ok(proto)

@@ -3,11 +3,13 @@
 pub mod approval_policy;
 pub mod approval_request;
 pub mod catalog_settings;
+pub mod contract;
 pub mod exchange_rate;
 pub mod lead;
 pub mod lead_rules;
 pub mod opportunity;
 pub mod order;
+pub mod payment_plan;
 pub mod pipeline;
 pub mod price_list;
 pub mod product;

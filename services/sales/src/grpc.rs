@@ -6,6 +6,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::approval::{self, Approvals};
 use crate::approval_policy;
+use crate::contract::Contracts;
+use crate::contract_flow;
 use crate::custom_fields::SalesFields;
 use crate::customers::{self, CustomerKind};
 use crate::exchange;
@@ -23,6 +25,7 @@ use crate::pricing;
 use crate::product::Products;
 use crate::quote::Quotes;
 use crate::quote_flow::{self, Asked, Move};
+use crate::receivables::{self, PaymentPlans};
 use crate::target::Targets;
 use crate::task::Tasks;
 use crm_platform::auth::principal;
@@ -130,6 +133,18 @@ impl SalesGrpc {
         let report = report.ok_or_else(|| Error::invalid(field, "is required"))?;
         let (order, outcome) = order_flow::report(&self.records, p, order, report).await?;
         Ok((order, outcome as i32))
+    }
+
+    /// A contract move's RPC.
+    async fn contract_move<M: prost::Message>(
+        &self,
+        request: &Request<M>,
+        asked: contract_flow::Asked<'_>,
+        step: contract_flow::Move<'_>,
+    ) -> Result<(Contract, Option<ApprovalRequest>), Status> {
+        let p = principal(request)?;
+        let call = (asked, request.get_ref());
+        Ok(contract_flow::transition(&self.records, p, call, step).await?)
     }
 }
 
@@ -943,6 +958,186 @@ impl SalesService for SalesGrpc {
             order: Some(order),
             outcome,
         }))
+    }
+
+    async fn create_contract(
+        &self,
+        request: Request<CreateContractRequest>,
+    ) -> Result<Response<CreateContractResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(input) = &r.contract {
+            let named = ("contract", input.account_id.as_str(), "");
+            self.check_document_customers(principal(&request)?, named, None)
+                .await?;
+        }
+        let call = Call {
+            method: method!("CreateContract"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.contract.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .create_rpc::<Contracts, _, _>(&request, call, new, |contract| CreateContractResponse {
+                contract: Some(contract),
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(get
+        get_contract(GetContractRequest) -> GetContractResponse
+        { Contracts => contract } in records);
+    crm_records::standard_rpc!(list
+        list_contracts(ListContractsRequest) -> ListContractsResponse
+        { Contracts => contracts } in records);
+
+    async fn update_contract(
+        &self,
+        request: Request<UpdateContractRequest>,
+    ) -> Result<Response<UpdateContractResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(input) = &r.contract {
+            let named = ("contract", input.account_id.as_str(), "");
+            self.check_document_customers(principal(&request)?, named, r.update_mask.as_ref())
+                .await?;
+        }
+        let call = Call {
+            method: method!("UpdateContract"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.contract.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: false,
+        };
+        self.records
+            .update_rpc::<Contracts, _, _>(&request, call, change, |contract| {
+                UpdateContractResponse {
+                    contract: Some(contract),
+                }
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(delete "/crm.sales.v1.SalesService/DeleteContract"
+        delete_contract(DeleteContractRequest) -> DeleteContractResponse
+        { Contracts => contract } in records);
+    crm_records::standard_rpc!(undelete "/crm.sales.v1.SalesService/UndeleteContract"
+        undelete_contract(UndeleteContractRequest) -> UndeleteContractResponse
+        { Contracts => contract } in records);
+
+    async fn submit_contract(
+        &self,
+        request: Request<SubmitContractRequest>,
+    ) -> Result<Response<SubmitContractResponse>, Status> {
+        let r = request.get_ref();
+        let asked = contract_flow::Asked {
+            method: method!("SubmitContract"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+        };
+        let (contract, approval_request) = self
+            .contract_move(&request, asked, contract_flow::Move::Submit)
+            .await?;
+        Ok(Response::new(SubmitContractResponse {
+            contract: Some(contract),
+            approval_request,
+        }))
+    }
+
+    async fn sign_contract(
+        &self,
+        request: Request<SignContractRequest>,
+    ) -> Result<Response<SignContractResponse>, Status> {
+        let r = request.get_ref();
+        let asked = contract_flow::Asked {
+            method: method!("SignContract"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+        };
+        let step = contract_flow::Move::Sign(r.sign_date.as_ref());
+        let (contract, _) = self.contract_move(&request, asked, step).await?;
+        Ok(Response::new(SignContractResponse {
+            contract: Some(contract),
+        }))
+    }
+
+    async fn close_contract(
+        &self,
+        request: Request<CloseContractRequest>,
+    ) -> Result<Response<CloseContractResponse>, Status> {
+        let r = request.get_ref();
+        let asked = contract_flow::Asked {
+            method: method!("CloseContract"),
+            id: &r.id,
+            etag: &r.etag,
+            request_id: &r.request_id,
+        };
+        let step = if r.terminate {
+            contract_flow::Move::Terminate(&r.reason)
+        } else {
+            contract_flow::Move::Complete
+        };
+        let (contract, _) = self.contract_move(&request, asked, step).await?;
+        Ok(Response::new(CloseContractResponse {
+            contract: Some(contract),
+        }))
+    }
+
+    async fn renew_contract(
+        &self,
+        request: Request<RenewContractRequest>,
+    ) -> Result<Response<RenewContractResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let asked = (
+            method!("RenewContract"),
+            r.id.as_str(),
+            r.request_id.as_str(),
+        );
+        let contract = contract_flow::renew(&self.records, p, asked, r).await?;
+        Ok(Response::new(RenewContractResponse {
+            contract: Some(contract),
+        }))
+    }
+
+    crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreatePaymentPlan"
+        create_payment_plan(CreatePaymentPlanRequest) -> CreatePaymentPlanResponse
+        { PaymentPlans => plan, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_payment_plan(GetPaymentPlanRequest) -> GetPaymentPlanResponse
+        { PaymentPlans => plan } in records);
+    crm_records::standard_rpc!(list
+        list_payment_plans(ListPaymentPlansRequest) -> ListPaymentPlansResponse
+        { PaymentPlans => plans } in records);
+    crm_records::standard_rpc!(update "/crm.sales.v1.SalesService/UpdatePaymentPlan"
+        update_payment_plan(UpdatePaymentPlanRequest) -> UpdatePaymentPlanResponse
+        { PaymentPlans => plan, duplicates: never } in records);
+
+    async fn record_receipt(
+        &self,
+        request: Request<RecordReceiptRequest>,
+    ) -> Result<Response<RecordReceiptResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let (plan, outcome) =
+            receivables::record_receipt(&self.records, p, &r.plan_id, r.receipt.as_ref()).await?;
+        Ok(Response::new(RecordReceiptResponse {
+            plan: Some(plan),
+            outcome: outcome as i32,
+        }))
+    }
+
+    async fn get_receivables(
+        &self,
+        request: Request<GetReceivablesRequest>,
+    ) -> Result<Response<GetReceivablesResponse>, Status> {
+        let p = principal(&request)?;
+        let lines = receivables::summary(&self.records, p, request.get_ref().group_by).await?;
+        Ok(Response::new(GetReceivablesResponse { lines }))
     }
 
     async fn search_products(

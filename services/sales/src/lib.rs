@@ -1,12 +1,14 @@
 //! The sales service: the catalogue (products, price lists with volume breaks, the tenant's
 //! exchange rates into its base currency), leads with their scoring and assignment rules,
 //! pipelines with their opportunities, targets with the forecast, quotes with their
-//! approvals, and orders with the ERP's reports. Built on the shared record machinery
+//! approvals, orders with the ERP's reports, contracts, and receivables (payment plans). Built on the shared record machinery
 //! ([`crm_records`]); this crate holds the sales domain only.
 
 pub(crate) mod approval;
 pub(crate) mod approval_policy;
 pub(crate) mod consumers;
+pub(crate) mod contract;
+pub(crate) mod contract_flow;
 pub(crate) mod custom_fields;
 pub(crate) mod customers;
 pub mod entity;
@@ -31,6 +33,7 @@ pub(crate) mod pricing;
 pub(crate) mod product;
 pub(crate) mod quote;
 pub(crate) mod quote_flow;
+pub(crate) mod receivables;
 pub(crate) mod tabular;
 pub(crate) mod target;
 pub(crate) mod task;

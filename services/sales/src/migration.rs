@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod catalog;
+mod contracts;
 mod deals;
 mod leads;
 mod orders;
@@ -12,7 +13,8 @@ mod targets;
 
 /// Applies the platform tables, the record machinery's, then the catalogue, the pipelines,
 /// the leads and the targets, and what each gained later (the directory of teams with the
-/// team targets), then quotes with their approvals, and orders.
+/// team targets), then quotes with their approvals, orders, contracts and
+/// payment plans.
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -32,6 +34,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(crm_records::numbers::NumberTables));
         migrations.push(Box::new(quotes::CreateQuotes));
         migrations.push(Box::new(orders::CreateOrders));
+        migrations.push(Box::new(contracts::CreateContracts));
         migrations
     }
 }

@@ -405,7 +405,11 @@ async fn resolve(
 
 /// Whether the order already holds a document of this number: the same (`Ok(true)`), or
 /// another under the same number (refused).
-fn seen<T: PartialEq>(held: &[T], number: impl Fn(&T) -> &str, sent: &T) -> Result<bool, Error> {
+pub(crate) fn seen<T: PartialEq>(
+    held: &[T],
+    number: impl Fn(&T) -> &str,
+    sent: &T,
+) -> Result<bool, Error> {
     match held.iter().find(|h| number(h) == number(sent)) {
         Some(h) if h == sent => Ok(true),
         Some(_) => Err(Error::AlreadyExists {
@@ -512,7 +516,7 @@ fn ship(next: &mut Model, sent: &Shipment) -> Result<bool, Error> {
 }
 
 /// Checks a reported amount in the order's currency.
-fn amount_of(
+pub(crate) fn amount_of(
     v: &mut Violations,
     field: &str,
     sent: Option<&crm_proto::common::Money>,
