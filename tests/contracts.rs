@@ -37,9 +37,9 @@ async fn confirmed_order(suite: &Suite, admin: &Session, rep: &Session) -> Order
     )
     .await
     .unwrap();
-    submit(rep, &quote.id, "").await.unwrap();
-    send(rep, &quote.id).await.unwrap();
-    accept(rep, &quote.id).await.unwrap();
+    submit_quote(rep, &quote.id, "").await.unwrap();
+    send_quote(rep, &quote.id).await.unwrap();
+    accept_quote(rep, &quote.id).await.unwrap();
     let order = rep
         .sales()
         .create_order(CreateOrderRequest {
@@ -92,7 +92,11 @@ async fn submit_contract(
         .into_inner())
 }
 
-async fn sign(session: &Session, id: &str, on: Option<Date>) -> Result<Contract, tonic::Status> {
+async fn sign_contract(
+    session: &Session,
+    id: &str,
+    on: Option<Date>,
+) -> Result<Contract, tonic::Status> {
     Ok(session
         .sales()
         .sign_contract(SignContractRequest {
@@ -115,7 +119,10 @@ fn instalment(due: Option<Date>, amount: &str) -> Instalment {
     }
 }
 
-async fn create_plan(session: &Session, plan: PaymentPlan) -> Result<PaymentPlan, tonic::Status> {
+async fn create_payment_plan(
+    session: &Session,
+    plan: PaymentPlan,
+) -> Result<PaymentPlan, tonic::Status> {
     Ok(session
         .sales()
         .create_payment_plan(CreatePaymentPlanRequest {
@@ -128,7 +135,7 @@ async fn create_plan(session: &Session, plan: PaymentPlan) -> Result<PaymentPlan
         .unwrap())
 }
 
-async fn receive(
+async fn record_receipt(
     session: &Session,
     plan_id: &str,
     number: &str,
@@ -291,7 +298,7 @@ async fn an_order_is_contracted_planned_and_paid(mode: Mode) {
         );
     }
     // Not signed before approval; approved by the manager; signed; active from today.
-    let early = sign(&o.rep1, &contract.id, day_after(&suite, 0))
+    let early = sign_contract(&o.rep1, &contract.id, day_after(&suite, 0))
         .await
         .unwrap_err();
     assert_eq!(state_reason(&early), "CONTRACT_STATUS");
@@ -309,15 +316,18 @@ async fn an_order_is_contracted_planned_and_paid(mode: Mode) {
     );
     let request = submitted.approval_request.unwrap();
     assert_eq!(request.subject_kind, ApprovalSubjectKind::Contract as i32);
-    decide(&o.manager, &request.id, ApprovalDecision::Approve, "ok", "")
+    decide_approval_request(&o.manager, &request.id, ApprovalDecision::Approve, "ok", "")
         .await
         .unwrap();
     expect_invalid(
-        sign(&o.rep1, &contract.id, day_after(&suite, 1)).await,
+        sign_contract(&o.rep1, &contract.id, day_after(&suite, 1)).await,
         "sign_date",
     );
-    expect_invalid(sign(&o.rep1, &contract.id, None).await, "sign_date");
-    let signed = sign(&o.rep1, &contract.id, day_after(&suite, 0))
+    expect_invalid(
+        sign_contract(&o.rep1, &contract.id, None).await,
+        "sign_date",
+    );
+    let signed = sign_contract(&o.rep1, &contract.id, day_after(&suite, 0))
         .await
         .unwrap();
     assert_eq!(signed.status, ContractStatus::Active as i32);
@@ -347,11 +357,11 @@ async fn an_order_is_contracted_planned_and_paid(mode: Mode) {
         ],
         ..Default::default()
     };
-    let short = create_plan(&o.rep1, plan_of(["398.93", "465.42", "465.42"])).await;
+    let short = create_payment_plan(&o.rep1, plan_of(["398.93", "465.42", "465.42"])).await;
     let status = expect_code(short, Code::InvalidArgument);
     assert!(status.message().contains("1329.77"), "{status:?}");
     expect_invalid(
-        create_plan(&o.rep1, plan_of(["398.935", "465.42", "465.425"])).await,
+        create_payment_plan(&o.rep1, plan_of(["398.935", "465.42", "465.425"])).await,
         "plan.instalments[0].amount.amount",
     );
     let unordered = PaymentPlan {
@@ -362,30 +372,30 @@ async fn an_order_is_contracted_planned_and_paid(mode: Mode) {
         ..plan_of(["0", "0", "0"])
     };
     expect_invalid(
-        create_plan(&o.rep1, unordered).await,
+        create_payment_plan(&o.rep1, unordered).await,
         "plan.instalments[1].due_date",
     );
     expect_invalid(
-        create_plan(&o.rep2, plan_of(["398.93", "465.42", "465.43"])).await,
+        create_payment_plan(&o.rep2, plan_of(["398.93", "465.42", "465.43"])).await,
         "plan.contract_id",
     );
-    let plan = create_plan(&o.rep1, plan_of(["398.93", "465.42", "465.43"]))
+    let plan = create_payment_plan(&o.rep1, plan_of(["398.93", "465.42", "465.43"]))
         .await
         .unwrap();
     assert_eq!(plan.display_name, "HT-000001 plan");
     assert_eq!(amount(&plan.total), "1329.78");
     expect_code(
-        create_plan(&o.rep1, plan_of(["398.93", "465.42", "465.43"])).await,
+        create_payment_plan(&o.rep1, plan_of(["398.93", "465.42", "465.43"])).await,
         Code::AlreadyExists,
     );
 
     // Receipts: the deposit and part of the second, once each by number.
     let today = day_after(&suite, 0);
-    let first = receive(&o.rep1, &plan.id, "BANK-1", ("398.93", false), today)
+    let first = record_receipt(&o.rep1, &plan.id, "BANK-1", ("398.93", false), today)
         .await
         .unwrap();
     assert_eq!(first.outcome, ErpOutcome::Applied as i32);
-    let second = receive(&o.rep1, &plan.id, "BANK-2", ("200", false), today)
+    let second = record_receipt(&o.rep1, &plan.id, "BANK-2", ("200", false), today)
         .await
         .unwrap();
     let after = second.plan.unwrap();
@@ -398,25 +408,25 @@ async fn an_order_is_contracted_planned_and_paid(mode: Mode) {
         ]
     );
     assert_eq!(owed(&after), ["598.93", "730.85", "0.00", "0.00"]);
-    let replay = receive(&o.rep1, &plan.id, "BANK-2", ("200", false), today)
+    let replay = record_receipt(&o.rep1, &plan.id, "BANK-2", ("200", false), today)
         .await
         .unwrap();
     assert_eq!(replay.outcome, ErpOutcome::Unchanged as i32);
     assert_eq!(replay.plan.unwrap().etag, after.etag);
     expect_code(
-        receive(&o.rep1, &plan.id, "BANK-2", ("201", false), today).await,
+        record_receipt(&o.rep1, &plan.id, "BANK-2", ("201", false), today).await,
         Code::AlreadyExists,
     );
     expect_invalid(
-        receive(&o.rep1, &plan.id, "BANK-3", ("730.86", false), today).await,
+        record_receipt(&o.rep1, &plan.id, "BANK-3", ("730.86", false), today).await,
         "receipt.amount.amount",
     );
     expect_invalid(
-        receive(&o.rep1, &plan.id, "BANK-3", ("1", false), None).await,
+        record_receipt(&o.rep1, &plan.id, "BANK-3", ("1", false), None).await,
         "receipt.receive_date",
     );
     expect_code(
-        receive(&other, &plan.id, "BANK-3", ("1", false), today).await,
+        record_receipt(&other, &plan.id, "BANK-3", ("1", false), today).await,
         Code::NotFound,
     );
     let locked = o
@@ -505,7 +515,7 @@ async fn an_order_is_contracted_planned_and_paid(mode: Mode) {
     assert_eq!(schedule(&late_plan)[1].2, "OVERDUE");
 
     // Paid in full, with an over-payment kept as credit.
-    let paid = receive(
+    let paid = record_receipt(
         &rep1,
         &plan.id,
         "BANK-3",

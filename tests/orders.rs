@@ -45,7 +45,7 @@ async fn get_order(session: &Session, id: &str) -> Result<Order, tonic::Status> 
         .unwrap())
 }
 
-async fn confirm(
+async fn confirm_order(
     session: &Session,
     id: &str,
     request_id: &str,
@@ -61,7 +61,7 @@ async fn confirm(
         .into_inner())
 }
 
-async fn ship(
+async fn record_shipment(
     erp: &Session,
     external_id: &str,
     number: &str,
@@ -94,7 +94,7 @@ fn on(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
 }
 
-async fn invoice(
+async fn record_invoice(
     erp: &Session,
     order_id: &str,
     number: &str,
@@ -115,7 +115,7 @@ async fn invoice(
         .into_inner())
 }
 
-async fn pay(
+async fn record_payment(
     erp: &Session,
     order_id: &str,
     number: &str,
@@ -260,13 +260,13 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
         create_order(&o.rep1, early.clone(), "").await,
         "order.quote_id",
     );
-    let approved = submit(&o.rep1, &quote.id, "").await.unwrap();
+    let approved = submit_quote(&o.rep1, &quote.id, "").await.unwrap();
     assert!(
         approved.approval_request.is_none(),
         "no policy, no approval"
     );
-    send(&o.rep1, &quote.id).await.unwrap();
-    accept(&o.rep1, &quote.id).await.unwrap();
+    send_quote(&o.rep1, &quote.id).await.unwrap();
+    accept_quote(&o.rep1, &quote.id).await.unwrap();
 
     // The order takes the quote's lines, customer and owner; a quote gives one order.
     let shipping = PostalAddress {
@@ -323,19 +323,25 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
     expect_invalid(relined, "order.lines");
     for stranger in [&o.rep2, &other] {
         expect_code(get_order(stranger, &order.id).await, Code::NotFound);
-        expect_code(confirm(stranger, &order.id, "").await, Code::NotFound);
+        expect_code(confirm_order(stranger, &order.id, "").await, Code::NotFound);
     }
 
     // Confirmed: the hand-off carries what the ERP needs; a replay answers the same.
-    let confirmed = confirm(&o.rep1, &order.id, "confirm-1").await.unwrap();
+    let confirmed = confirm_order(&o.rep1, &order.id, "confirm-1")
+        .await
+        .unwrap();
     let order = confirmed.order.clone().unwrap();
     assert_eq!(order.status, OrderStatus::Confirmed as i32);
     assert!(confirmed.approval_request.is_none());
     assert_eq!(
-        confirm(&o.rep1, &order.id, "confirm-1").await.unwrap(),
+        confirm_order(&o.rep1, &order.id, "confirm-1")
+            .await
+            .unwrap(),
         confirmed
     );
-    let twice = confirm(&o.rep1, &order.id, "confirm-2").await.unwrap_err();
+    let twice = confirm_order(&o.rep1, &order.id, "confirm-2")
+        .await
+        .unwrap_err();
     assert_eq!(state_reason(&twice), "ORDER_STATUS");
     let handoffs = order_events(&suite, SalesEventType::OrderConfirmed, &order.id).await;
     assert_eq!(handoffs.len(), 1);
@@ -380,49 +386,49 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
         .await
         .unwrap();
     expect_code(
-        ship(&foreign_erp, "ERP-SO-7001", "DN-1", &[(1, "5")]).await,
+        record_shipment(&foreign_erp, "ERP-SO-7001", "DN-1", &[(1, "5")]).await,
         Code::NotFound,
     );
     expect_code(
-        invoice(&foreign_erp, &order.id, "INV-1", "1").await,
+        record_invoice(&foreign_erp, &order.id, "INV-1", "1").await,
         Code::NotFound,
     );
     expect_code(
-        ship(&o.rep1, "ERP-SO-7001", "DN-1", &[(1, "5")]).await,
+        record_shipment(&o.rep1, "ERP-SO-7001", "DN-1", &[(1, "5")]).await,
         Code::PermissionDenied,
     );
 
     // Shipped in part, replayed, conflicting, over-shipped, then in full.
-    let first = ship(&erp, "ERP-SO-7001", "DN-1", &[(1, "5")])
+    let first = record_shipment(&erp, "ERP-SO-7001", "DN-1", &[(1, "5")])
         .await
         .unwrap();
     assert_eq!(first.outcome, ErpOutcome::Applied as i32);
     let partial = first.order.unwrap();
     assert_eq!(partial.status, OrderStatus::PartiallyShipped as i32);
     assert_eq!(partial.lines[0].shipped_quantity, "5");
-    let replay = ship(&erp, "ERP-SO-7001", "DN-1", &[(1, "5")])
+    let replay = record_shipment(&erp, "ERP-SO-7001", "DN-1", &[(1, "5")])
         .await
         .unwrap();
     assert_eq!(replay.outcome, ErpOutcome::Unchanged as i32);
     assert_eq!(replay.order.unwrap().etag, partial.etag);
-    let conflict = ship(&erp, "ERP-SO-7001", "DN-1", &[(1, "6")]).await;
+    let conflict = record_shipment(&erp, "ERP-SO-7001", "DN-1", &[(1, "6")]).await;
     assert_eq!(
         reason(&expect_code(conflict, Code::AlreadyExists)),
         "ERP_DOCUMENT_CONFLICT"
     );
     expect_invalid(
-        ship(&erp, "ERP-SO-7001", "DN-2", &[(1, "8")]).await,
+        record_shipment(&erp, "ERP-SO-7001", "DN-2", &[(1, "8")]).await,
         "shipment.lines[0].quantity",
     );
     expect_invalid(
-        ship(&erp, "ERP-SO-7001", "DN-2", &[(3, "1")]).await,
+        record_shipment(&erp, "ERP-SO-7001", "DN-2", &[(3, "1")]).await,
         "shipment.lines[0].position",
     );
     expect_invalid(
-        ship(&erp, "ERP-SO-7001", "", &[(1, "1")]).await,
+        record_shipment(&erp, "ERP-SO-7001", "", &[(1, "1")]).await,
         "shipment.number",
     );
-    let full = ship(&erp, "ERP-SO-7001", "DN-2", &[(1, "7"), (2, "3")])
+    let full = record_shipment(&erp, "ERP-SO-7001", "DN-2", &[(1, "7"), (2, "3")])
         .await
         .unwrap();
     let shipped = full.order.unwrap();
@@ -438,10 +444,12 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
     );
 
     // Invoiced; more than the total is refused, as is another currency.
-    let invoiced = invoice(&erp, &order.id, "INV-1", "1329.78").await.unwrap();
+    let invoiced = record_invoice(&erp, &order.id, "INV-1", "1329.78")
+        .await
+        .unwrap();
     assert_eq!(figures(&invoiced.order.unwrap())[1], "1329.78");
     expect_invalid(
-        invoice(&erp, &order.id, "INV-2", "0.01").await,
+        record_invoice(&erp, &order.id, "INV-2", "0.01").await,
         "invoice.amount.amount",
     );
     let usd = erp
@@ -459,7 +467,7 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
     expect_invalid(usd, "invoice.amount.currency_code");
 
     // Paid: 30% first; an over-payment is refused unless kept as credit; replays change nothing.
-    let deposit = pay(&erp, &order.id, "PAY-1", ("398.93", false))
+    let deposit = record_payment(&erp, &order.id, "PAY-1", ("398.93", false))
         .await
         .unwrap();
     assert_eq!(
@@ -487,14 +495,16 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
         .unwrap_err();
     assert_eq!(state_reason(&unpaid), "ORDER_UNPAID");
     expect_invalid(
-        pay(&erp, &order.id, "PAY-2", ("1000", false)).await,
+        record_payment(&erp, &order.id, "PAY-2", ("1000", false)).await,
         "payment.amount.amount",
     );
     expect_invalid(
-        pay(&erp, &order.id, "PAY-2", ("-5", false)).await,
+        record_payment(&erp, &order.id, "PAY-2", ("-5", false)).await,
         "payment.amount.amount",
     );
-    let rest = pay(&erp, &order.id, "PAY-2", ("1000", true)).await.unwrap();
+    let rest = record_payment(&erp, &order.id, "PAY-2", ("1000", true))
+        .await
+        .unwrap();
     assert_eq!(
         figures(&rest.order.unwrap()),
         [
@@ -505,9 +515,11 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
             "ORDER_STATUS_DELIVERED"
         ]
     );
-    let replayed = pay(&erp, &order.id, "PAY-2", ("1000", true)).await.unwrap();
+    let replayed = record_payment(&erp, &order.id, "PAY-2", ("1000", true))
+        .await
+        .unwrap();
     assert_eq!(replayed.outcome, ErpOutcome::Unchanged as i32);
-    let conflict = pay(&erp, &order.id, "PAY-2", ("999", true)).await;
+    let conflict = record_payment(&erp, &order.id, "PAY-2", ("999", true)).await;
     expect_code(conflict, Code::AlreadyExists);
     let completed = order_move(&o.rep1, &order.id, "complete").await.unwrap();
     assert_eq!(completed.status, OrderStatus::Completed as i32);
@@ -596,7 +608,7 @@ async fn a_direct_order_is_approved_then_cancelled(mode: Mode) {
     let order = create_order(&o.rep1, direct.clone(), "").await.unwrap();
     assert_eq!(amount(&order.total), "192.10");
     let pending = eventually("the approvers in the directory", || async {
-        match confirm(&o.rep1, &order.id, "").await {
+        match confirm_order(&o.rep1, &order.id, "").await {
             Ok(answer) => Some(answer),
             Err(status) if reason(&status) == "NO_APPROVER" => None,
             Err(status) => panic!("confirm: {status:?}"),
@@ -615,7 +627,7 @@ async fn a_direct_order_is_approved_then_cancelled(mode: Mode) {
             .await
             .is_empty()
     );
-    decide(&o.manager, &request.id, ApprovalDecision::Approve, "ok", "")
+    decide_approval_request(&o.manager, &request.id, ApprovalDecision::Approve, "ok", "")
         .await
         .unwrap();
     let confirmed = get_order(&o.rep1, &order.id).await.unwrap();
@@ -641,7 +653,7 @@ async fn a_direct_order_is_approved_then_cancelled(mode: Mode) {
         1
     );
     let erp = erp_key(&suite, &admin).await;
-    let late = ship(&erp, "", "DN-1", &[(1, "1")]).await;
+    let late = record_shipment(&erp, "", "DN-1", &[(1, "1")]).await;
     expect_invalid(late, "order_id");
     let late = erp
         .sales()

@@ -160,11 +160,116 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
         ["a discount of 12.5% is above 10% (level 1)"]
     );
 
-    // Others do not see it; a stale etag is refused; a draft is not sent.
+    // Another tenant naming the deal is refused like a stranger's deal.
+    expect_invalid(
+        create_quote(&other, draft.clone()).await,
+        "quote.opportunity_id",
+    );
+    // Concurrent creates take distinct numbers.
+    let (a, b, c) = tokio::join!(
+        create_quote(&o.rep1, draft.clone()),
+        create_quote(&o.rep1, draft.clone()),
+        create_quote(&o.rep1, draft.clone()),
+    );
+    let mut numbers = vec![a.unwrap(), b.unwrap(), c.unwrap()]
+        .into_iter()
+        .map(|q| (q.number, q.id))
+        .collect::<Vec<_>>();
+    numbers.sort();
+    let taken: Vec<&str> = numbers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(taken, ["Q-000002", "Q-000003", "Q-000004"]);
+    let list = |session: &Session, filter: &str| {
+        let (session, filter) = (session.clone(), filter.to_owned());
+        async move {
+            session
+                .sales()
+                .list_quotes(ListQuotesRequest {
+                    filter,
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().quotes.len())
+        }
+    };
+    assert_eq!(list(&o.rep1, "").await.unwrap(), 4);
+    assert_eq!(
+        list(&o.manager, "status = QUOTE_STATUS_DRAFT")
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(list(&o.rep2, "").await.unwrap(), 0);
+    assert_eq!(list(&other, "").await.unwrap(), 0);
+    expect_invalid(list(&o.rep1, "colour = \"red\"").await, "filter");
+    // A spare is deleted and restored by its owner only.
+    let spare = numbers[2].1.clone();
+    let delete = |session: &Session, deleted: bool| {
+        let (session, id) = (session.clone(), spare.clone());
+        async move {
+            let sales = session.sales();
+            if deleted {
+                sales
+                    .clone()
+                    .delete_quote(DeleteQuoteRequest {
+                        id,
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| ())
+            } else {
+                sales
+                    .clone()
+                    .undelete_quote(UndeleteQuoteRequest {
+                        id,
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|_| ())
+            }
+        }
+    };
+    for stranger in [&o.rep2, &other] {
+        expect_code(delete(stranger, true).await, Code::NotFound);
+    }
+    delete(&o.rep1, true).await.unwrap();
+    expect_code(delete(&o.rep1, true).await, Code::FailedPrecondition);
+    for stranger in [&o.rep2, &other] {
+        expect_code(delete(stranger, false).await, Code::NotFound);
+    }
+    delete(&o.rep1, false).await.unwrap();
+
+    // Others do not see it or change it; a stale etag is refused; a draft is not sent.
     for stranger in [&o.rep2, &o.outsider, &other] {
         expect_code(get_quote(stranger, &quote.id).await, Code::NotFound);
-        expect_code(submit(stranger, &quote.id, "").await, Code::NotFound);
+        expect_code(submit_quote(stranger, &quote.id, "").await, Code::NotFound);
+        let changed = stranger
+            .sales()
+            .update_quote(UpdateQuoteRequest {
+                quote: Some(Quote {
+                    id: quote.id.clone(),
+                    note: "mine now".into(),
+                    ..Default::default()
+                }),
+                update_mask: None,
+                request_id: String::new(),
+            })
+            .await;
+        expect_code(changed, Code::NotFound);
     }
+    let recurrency = o
+        .rep1
+        .sales()
+        .update_quote(UpdateQuoteRequest {
+            quote: Some(Quote {
+                id: quote.id.clone(),
+                currency_code: "USD".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+            request_id: String::new(),
+        })
+        .await;
+    expect_invalid(recurrency, "quote.currency_code");
     let stale = o
         .rep1
         .sales()
@@ -183,7 +288,7 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
         .await;
     expect_code(stale, Code::Aborted);
     assert_eq!(
-        state_reason(&send(&o.rep1, &quote.id).await.unwrap_err()),
+        state_reason(&send_quote(&o.rep1, &quote.id).await.unwrap_err()),
         "QUOTE_STATUS"
     );
 
@@ -198,9 +303,11 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
     assert_eq!(request.steps.len(), 1);
     assert_eq!(request.subject_display_name, "Q-000001 rev 1");
     assert_eq!(amount(&request.amount), "1316.53");
-    let replayed = submit(&o.rep1, &quote.id, "submit-once").await.unwrap();
+    let replayed = submit_quote(&o.rep1, &quote.id, "submit-once")
+        .await
+        .unwrap();
     assert_eq!(replayed, submitted);
-    let resubmitted = submit(&o.rep1, &quote.id, "submit-twice").await;
+    let resubmitted = submit_quote(&o.rep1, &quote.id, "submit-twice").await;
     assert_eq!(state_reason(&resubmitted.unwrap_err()), "QUOTE_STATUS");
     let edit = o
         .rep1
@@ -219,14 +326,14 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
     assert_eq!(state_reason(&edit), "QUOTE_NOT_DRAFT");
 
     // The inbox is the manager's; the rep follows it but does not decide; strangers see none.
-    let waiting = inbox(&o.manager).await;
+    let waiting = list_approval_inbox(&o.manager).await;
     assert_eq!(
         waiting.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         [request.id.as_str()]
     );
-    assert!(inbox(&o.rep1).await.is_empty());
+    assert!(list_approval_inbox(&o.rep1).await.is_empty());
     expect_code(
-        decide(&o.rep1, &request.id, ApprovalDecision::Approve, "", "").await,
+        decide_approval_request(&o.rep1, &request.id, ApprovalDecision::Approve, "", "").await,
         Code::PermissionDenied,
     );
     for stranger in [&o.rep2, &other] {
@@ -238,12 +345,46 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
             .await;
         expect_code(found, Code::NotFound);
     }
+    expect_code(
+        decide_approval_request(&other, &request.id, ApprovalDecision::Approve, "", "").await,
+        Code::NotFound,
+    );
+    assert!(list_approval_inbox(&other).await.is_empty());
+    let seen = o
+        .manager
+        .sales()
+        .get_approval_request(GetApprovalRequestRequest {
+            id: request.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .approval_request
+        .unwrap();
+    assert_eq!(seen, request);
+    let requests = |session: &Session| {
+        let (session, filter) = (session.clone(), format!("subject_id = \"{}\"", quote.id));
+        async move {
+            session
+                .sales()
+                .list_approval_requests(ListApprovalRequestsRequest {
+                    filter,
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().approval_requests.len())
+        }
+    };
+    assert_eq!(requests(&o.rep1).await.unwrap(), 1);
+    assert_eq!(requests(&o.manager).await.unwrap(), 1);
+    assert_eq!(requests(&o.rep2).await.unwrap(), 0);
+    assert_eq!(requests(&other).await.unwrap(), 0);
     expect_invalid(
-        decide(&o.manager, &request.id, ApprovalDecision::Reject, " ", "").await,
+        decide_approval_request(&o.manager, &request.id, ApprovalDecision::Reject, " ", "").await,
         "comment",
     );
     expect_invalid(
-        decide(
+        decide_approval_request(
             &o.manager,
             &request.id,
             ApprovalDecision::Unspecified,
@@ -256,14 +397,14 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
 
     // Two decisions at once: one wins, the other finds it decided.
     let (a, b) = tokio::join!(
-        decide(
+        decide_approval_request(
             &o.manager,
             &request.id,
             ApprovalDecision::Approve,
             "ok",
             "first"
         ),
-        decide(
+        decide_approval_request(
             &o.manager,
             &request.id,
             ApprovalDecision::Reject,
@@ -288,7 +429,7 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
     } else {
         ("second", ApprovalDecision::Reject, "no")
     };
-    let again = decide(
+    let again = decide_approval_request(
         &o.manager,
         &request.id,
         replay_request.1,
@@ -298,14 +439,14 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
     .await
     .unwrap();
     assert_eq!(again, won);
-    assert!(inbox(&o.manager).await.is_empty());
+    assert!(list_approval_inbox(&o.manager).await.is_empty());
     let mut current = get_quote(&o.rep1, &quote.id).await.unwrap();
     if expected_status == ApprovalStatus::Rejected {
         // Rejected: back to draft; resubmitted and approved this time.
         assert_eq!(current.status, QuoteStatus::Draft as i32);
-        let again = submit(&o.rep1, &quote.id, "").await.unwrap();
+        let again = submit_quote(&o.rep1, &quote.id, "").await.unwrap();
         let request = again.approval_request.unwrap();
-        decide(&o.manager, &request.id, ApprovalDecision::Approve, "ok", "")
+        decide_approval_request(&o.manager, &request.id, ApprovalDecision::Approve, "ok", "")
             .await
             .unwrap();
         current = get_quote(&o.rep1, &quote.id).await.unwrap();
@@ -313,7 +454,7 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
     assert_eq!(current.status, QuoteStatus::Approved as i32);
 
     // Sent and accepted; nothing moves it further.
-    let sent = send(&o.rep1, &quote.id).await.unwrap();
+    let sent = send_quote(&o.rep1, &quote.id).await.unwrap();
     assert_eq!(sent.status, QuoteStatus::Sent as i32);
     assert!(sent.send_time.is_some());
     let rejected_without_reason = o
@@ -325,10 +466,10 @@ async fn a_quote_is_priced_approved_and_accepted(mode: Mode) {
         })
         .await;
     expect_invalid(rejected_without_reason, "reason");
-    let accepted = accept(&o.rep1, &quote.id).await.unwrap();
+    let accepted = accept_quote(&o.rep1, &quote.id).await.unwrap();
     assert_eq!(accepted.status, QuoteStatus::Accepted as i32);
     assert_eq!(
-        state_reason(&accept(&o.rep1, &quote.id).await.unwrap_err()),
+        state_reason(&accept_quote(&o.rep1, &quote.id).await.unwrap_err()),
         "QUOTE_STATUS"
     );
     let revise = o
@@ -474,13 +615,14 @@ async fn levels_revisions_and_expiry(mode: Mode) {
         [o.manager.user_id.clone(), director.user_id.clone()]
     );
     // The director's step is not yet theirs; the manager approves level 1.
-    assert!(inbox(&director).await.is_empty());
-    let not_yet = decide(&director, &submitted.id, ApprovalDecision::Approve, "", "").await;
+    assert!(list_approval_inbox(&director).await.is_empty());
+    let not_yet =
+        decide_approval_request(&director, &submitted.id, ApprovalDecision::Approve, "", "").await;
     assert_eq!(
         reason(&expect_code(not_yet, Code::PermissionDenied)),
         "NOT_THE_APPROVER"
     );
-    let first = decide(
+    let first = decide_approval_request(
         &o.manager,
         &submitted.id,
         ApprovalDecision::Approve,
@@ -496,7 +638,7 @@ async fn levels_revisions_and_expiry(mode: Mode) {
         QuoteStatus::PendingApproval as i32
     );
     // The director rejects: the quote is a draft again, with the decision on record.
-    let rejected = decide(
+    let rejected = decide_approval_request(
         &director,
         &submitted.id,
         ApprovalDecision::Reject,
@@ -565,10 +707,10 @@ async fn levels_revisions_and_expiry(mode: Mode) {
     // 20 × 95.00 = 1,900.00 + 13% = 2,147.00.
     assert_eq!(amount(&small.total), "2147.00");
     assert_eq!(small.approval_level, 0);
-    let approved = submit(&o.rep2, &small.id, "").await.unwrap();
+    let approved = submit_quote(&o.rep2, &small.id, "").await.unwrap();
     assert!(approved.approval_request.is_none());
     assert_eq!(approved.quote.unwrap().status, QuoteStatus::Approved as i32);
-    send(&o.rep2, &small.id).await.unwrap();
+    send_quote(&o.rep2, &small.id).await.unwrap();
 
     // Eleven days on, the sweep expires it, once.
     suite
@@ -602,7 +744,7 @@ async fn levels_revisions_and_expiry(mode: Mode) {
     .await;
     assert!(lapsed.close_time.is_some());
     assert_eq!(
-        state_reason(&accept(&rep2, &small.id).await.unwrap_err()),
+        state_reason(&accept_quote(&rep2, &small.id).await.unwrap_err()),
         "QUOTE_STATUS"
     );
 }
@@ -670,6 +812,17 @@ async fn the_policy_is_checked(mode: Mode) {
         .policy
         .unwrap();
     assert_eq!(read, stored);
+    // Another tenant has its own policy: none.
+    let other = org::other_tenant(&suite, &admin, "policy-other").await;
+    let theirs = other
+        .sales()
+        .get_approval_policy(GetApprovalPolicyRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    assert!(theirs.rules.is_empty());
 }
 
 both_modes!(

@@ -8,6 +8,10 @@
 //! - lead conversion (an account and a contact created in contacts as the caller, then the
 //!   opportunity and the lead in one sales transaction) against plain INSERTs of the same
 //!   three rows and the lead's UPDATE;
+//! - the quote → order flow (CreateQuote with two priced lines, SubmitQuote, SendQuote,
+//!   AcceptQuote, CreateOrder from the quote, ConfirmOrder with its ERP hand-off) against
+//!   the same rows written by plain SQL: the quote's and the order's INSERTs and their status
+//!   UPDATEs;
 //! - GetForecast and ListOpportunities at `CRM_BENCH_OPPORTUNITIES` opportunities (default
 //!   100,000, seeded straight into the database), p50/p95, against the raw SQL of the same
 //!   question on the same data.
@@ -477,6 +481,7 @@ async fn run() {
     println!(
         "  plain INSERTs of account, contact, deal + lead UPDATE {plain_conversions:>6.0} /s (baseline)"
     );
+    quote_to_order(&admin, &o.rep1, &sales_db).await;
 
     // The forecast and lists at scale.
     let total = scale("CRM_BENCH_OPPORTUNITIES", 100_000, 2_000);
@@ -589,6 +594,193 @@ async fn run() {
     .await;
     raw_list.print(None);
     list.print(Some(&raw_list));
+}
+
+/// The quote → order flow through the gateway, per second, against its rows in plain SQL.
+async fn quote_to_order(admin: &Session, rep: &Session, sales_db: &DatabaseConnection) {
+    let flows = scale("CRM_BENCH_QUOTE_FLOWS", 300, 10);
+    let product = |code: &str, tax: &str| Product {
+        code: code.into(),
+        display_name: format!("Product {code}"),
+        unit: "pcs".into(),
+        tax_rate: tax.into(),
+        cost: money("CNY", "10"),
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    for (code, tax) in [("BENCH-PUMP", "0.13"), ("BENCH-VALVE", "0.06")] {
+        let created = admin
+            .sales()
+            .create_product(CreateProductRequest {
+                product: Some(product(code, tax)),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap();
+        ids.push(created.id);
+    }
+    admin
+        .sales()
+        .create_price_list(CreatePriceListRequest {
+            price_list: Some(PriceList {
+                display_name: "Bench retail".into(),
+                currency_code: "CNY".into(),
+                entries: ids
+                    .iter()
+                    .map(|id| PriceListEntry {
+                        product_id: id.clone(),
+                        unit_price: money("CNY", "99.99"),
+                        volume_breaks: vec![],
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let account = rep.create_account("Bench customer").await;
+    let valid_until = {
+        let (year, month, day) = crm_platform::time::civil_date(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_micros() as i64
+                + 30 * 86_400_000_000,
+        );
+        Some(Date {
+            year,
+            month: month as i32,
+            day: day as i32,
+        })
+    };
+    let ids = Arc::new(ids);
+    let flowed = {
+        let (rep, ids, account_id) = (rep.clone(), ids.clone(), account.id.clone());
+        throughput(flows, move |_| {
+            let (rep, ids, account_id) = (rep.clone(), ids.clone(), account_id.clone());
+            let valid_until = valid_until;
+            async move {
+                one_flow(&rep, &ids, &account_id, valid_until)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await
+    };
+    let plain = {
+        let db = sales_db.clone();
+        let quote_copy = Arc::new(row_copy(sales_db, "quotes").await);
+        let order_copy = Arc::new(row_copy(sales_db, "orders").await);
+        throughput(flows, move |n| {
+            let (db, quote_copy, order_copy) = (db.clone(), quote_copy.clone(), order_copy.clone());
+            async move {
+                let (quote, order) = (format!("plain-q-{n}"), format!("plain-o-{n}"));
+                let mut script = vec![quote_copy.replace("{id}", &quote)];
+                for status in [3, 4, 5] {
+                    script.push(format!(
+                        "UPDATE quotes SET status = {status}, version = version + 1 WHERE id = '{quote}'"
+                    ));
+                }
+                script.push(order_copy.replace("{id}", &order));
+                script.push(format!(
+                    "UPDATE orders SET status = 3, version = version + 1 WHERE id = '{order}'"
+                ));
+                for sql in script {
+                    db.execute_unprepared(&sql).await.map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+        })
+        .await
+    };
+    println!(
+        "  quote → order flow through the gateway {flowed:>8.1} flows/s  {:>5.1}% of plain SQL",
+        100.0 * flowed / plain
+    );
+    println!("  the same rows in plain SQL (6 statements) {plain:>6.0} flows/s (baseline)");
+}
+
+/// One quote → order flow, as a rep does it.
+async fn one_flow(
+    rep: &Session,
+    products: &[String],
+    account_id: &str,
+    valid_until: Option<Date>,
+) -> Result<(), tonic::Status> {
+    let sales = rep.sales();
+    let lines = products
+        .iter()
+        .map(|id| LineItem {
+            product_id: id.clone(),
+            quantity: "3".into(),
+            discount_percent: "5".into(),
+            ..Default::default()
+        })
+        .collect();
+    let quote = sales
+        .clone()
+        .create_quote(CreateQuoteRequest {
+            quote: Some(Quote {
+                account_id: account_id.into(),
+                display_name: "Bench quote".into(),
+                currency_code: "CNY".into(),
+                valid_until,
+                lines,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .quote
+        .unwrap_or_default();
+    let id = quote.id;
+    sales
+        .clone()
+        .submit_quote(SubmitQuoteRequest {
+            id: id.clone(),
+            ..Default::default()
+        })
+        .await?;
+    sales
+        .clone()
+        .send_quote(SendQuoteRequest {
+            id: id.clone(),
+            ..Default::default()
+        })
+        .await?;
+    sales
+        .clone()
+        .accept_quote(AcceptQuoteRequest {
+            id: id.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let order = sales
+        .clone()
+        .create_order(CreateOrderRequest {
+            order: Some(Order {
+                quote_id: id,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .order
+        .unwrap_or_default();
+    sales
+        .clone()
+        .confirm_order(ConfirmOrderRequest {
+            id: order.id,
+            ..Default::default()
+        })
+        .await?;
+    Ok(())
 }
 
 /// An INSERT that copies one existing row of `table` under the id put for `{id}`: a plain

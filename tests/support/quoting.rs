@@ -226,7 +226,7 @@ pub async fn get_quote(session: &Session, id: &str) -> Result<Quote, tonic::Stat
         .unwrap())
 }
 
-pub async fn submit(
+pub async fn submit_quote(
     session: &Session,
     id: &str,
     request_id: &str,
@@ -250,7 +250,7 @@ pub async fn submit_when_approvers_known(
     request_id: &str,
 ) -> SubmitQuoteResponse {
     eventually("the approvers in the directory", || async {
-        match submit(session, id, request_id).await {
+        match submit_quote(session, id, request_id).await {
             Ok(answer) => Some(answer),
             Err(status) if reason(&status) == "NO_APPROVER" => None,
             Err(status) => panic!("submit: {status:?}"),
@@ -259,7 +259,7 @@ pub async fn submit_when_approvers_known(
     .await
 }
 
-pub async fn send(session: &Session, id: &str) -> Result<Quote, tonic::Status> {
+pub async fn send_quote(session: &Session, id: &str) -> Result<Quote, tonic::Status> {
     Ok(session
         .sales()
         .send_quote(SendQuoteRequest {
@@ -273,7 +273,7 @@ pub async fn send(session: &Session, id: &str) -> Result<Quote, tonic::Status> {
         .unwrap())
 }
 
-pub async fn accept(session: &Session, id: &str) -> Result<Quote, tonic::Status> {
+pub async fn accept_quote(session: &Session, id: &str) -> Result<Quote, tonic::Status> {
     Ok(session
         .sales()
         .accept_quote(AcceptQuoteRequest {
@@ -287,7 +287,7 @@ pub async fn accept(session: &Session, id: &str) -> Result<Quote, tonic::Status>
         .unwrap())
 }
 
-pub async fn decide(
+pub async fn decide_approval_request(
     session: &Session,
     id: &str,
     decision: ApprovalDecision,
@@ -308,7 +308,7 @@ pub async fn decide(
         .unwrap())
 }
 
-pub async fn inbox(session: &Session) -> Vec<ApprovalRequest> {
+pub async fn list_approval_inbox(session: &Session) -> Vec<ApprovalRequest> {
     session
         .sales()
         .list_approval_inbox(ListApprovalInboxRequest {

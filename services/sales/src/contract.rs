@@ -486,9 +486,10 @@ impl Resource for Contracts {
         Ok(next)
     }
 
-    /// The owner is the server's (the deal's or order's owner, or the creator).
+    /// The owner: the order's or deal's when one is named, else the one sent (within the
+    /// writer's scope) or the writer.
     fn keys(input: &Contract) -> (&str, &str, &str) {
-        (&input.id, "", &input.etag)
+        (&input.id, &input.owner_id, &input.etag)
     }
 
     /// Only a draft is deleted.

@@ -607,9 +607,10 @@ impl Resource for Orders {
         Ok(next)
     }
 
-    /// The owner is the server's (the quote's or deal's owner, or the creator).
+    /// The owner: the quote's or deal's when one is named, else the one sent (within the
+    /// writer's scope) or the writer.
     fn keys(input: &Order) -> (&str, &str, &str) {
-        (&input.id, "", &input.etag)
+        (&input.id, &input.owner_id, &input.etag)
     }
 
     /// Only a draft or a cancelled order is deleted: a confirmed one is the ERP's to fulfil.

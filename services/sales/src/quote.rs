@@ -366,9 +366,10 @@ impl Resource for Quotes {
         Ok(next)
     }
 
-    /// The owner is the server's (the deal's owner, or the creator).
+    /// The owner: the deal's when one is named, else the one sent (within the writer's
+    /// scope) or the writer.
     fn keys(input: &Quote) -> (&str, &str, &str) {
-        (&input.id, "", &input.etag)
+        (&input.id, &input.owner_id, &input.etag)
     }
 
     /// Only a draft changes. The deal must be one the writer sees and not lost (it gives the

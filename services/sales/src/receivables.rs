@@ -382,9 +382,9 @@ impl Resource for PaymentPlans {
         Ok(next)
     }
 
-    /// The owner is the contract's or order's.
+    /// The owner is the contract's or order's (set in the write); cached reads check it.
     fn keys(input: &PaymentPlan) -> (&str, &str, &str) {
-        (&input.id, "", &input.etag)
+        (&input.id, &input.owner_id, &input.etag)
     }
 
     /// The contract or order must be one the writer sees, signed or confirmed; it gives the
