@@ -368,6 +368,53 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
         .unwrap_err();
     assert_eq!(state_reason(&deleted), "ORDER_STATUS");
 
+    // A payment plan for the order: the ERP's payments are its receipts.
+    let plan = o
+        .rep1
+        .sales()
+        .create_payment_plan(CreatePaymentPlanRequest {
+            plan: Some(PaymentPlan {
+                order_id: order.id.clone(),
+                instalments: vec![
+                    Instalment {
+                        due_date: day_after(&suite, 7),
+                        amount: money("CNY", "398.93"),
+                        ..Default::default()
+                    },
+                    Instalment {
+                        due_date: day_after(&suite, 37),
+                        amount: money("CNY", "930.85"),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let plan_received = || {
+        let (rep, id) = (o.rep1.clone(), plan.id.clone());
+        async move {
+            let plan = rep
+                .sales()
+                .get_payment_plan(GetPaymentPlanRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+                .plan
+                .unwrap();
+            (
+                amount(&plan.received_total),
+                amount(&plan.credit_total),
+                plan.receipts.len(),
+            )
+        }
+    };
+
     // The ERP takes it under its own number, then reports by that number.
     let erp = erp_key(&suite, &admin).await;
     let foreign_erp = erp_key(&suite, &other).await;
@@ -480,6 +527,7 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
             "ORDER_STATUS_SHIPPED"
         ]
     );
+    assert_eq!(plan_received().await, ("398.93".into(), "0.00".into(), 1));
     assert_eq!(
         state_reason(
             &order_move(&o.rep1, &order.id, "complete")
@@ -521,6 +569,7 @@ async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
     assert_eq!(replayed.outcome, ErpOutcome::Unchanged as i32);
     let conflict = record_payment(&erp, &order.id, "PAY-2", ("999", true)).await;
     expect_code(conflict, Code::AlreadyExists);
+    assert_eq!(plan_received().await, ("1329.78".into(), "69.15".into(), 2));
     let completed = order_move(&o.rep1, &order.id, "complete").await.unwrap();
     assert_eq!(completed.status, OrderStatus::Completed as i32);
     assert!(completed.close_time.is_some());

@@ -16,6 +16,7 @@ use crate::order::{
 };
 use crate::price_list::QUANTITY_DECIMALS;
 use crate::product::Products;
+use crate::receivables;
 use crm_platform::auth::Principal;
 use crm_platform::client::ServiceClient;
 use crm_platform::clock;
@@ -352,6 +353,10 @@ pub(crate) async fn report(
     handlers::refuse_deleted::<Orders>(&stamps)?;
     let currency = currency(&current)?;
     let mut next = current.clone();
+    let payment = match &report {
+        Report::Payment(p) => Some(p.clone()),
+        _ => None,
+    };
     let (applied, kind) = match report {
         Report::Shipment(s) => (ship(&mut next, &s)?, SalesEventType::OrderShipped),
         Report::Invoice(i) => (
@@ -366,6 +371,21 @@ pub(crate) async fn report(
     let saved = records
         .save_change::<Orders>(&txn, principal, &current, next, Action::Update, &[])
         .await?;
+    // The order's plan, when it has one, receives the same money under the same number.
+    let mut plan = None;
+    if let Some(p) = payment {
+        let received = receivables::Received {
+            number: p.number.trim().to_owned(),
+            amount: p
+                .amount
+                .as_ref()
+                .map(|m| money::stored(&m.amount))
+                .unwrap_or_default(),
+            receive_date: day::check(&mut Violations::new(), "", p.receive_date.as_ref()),
+            credit: p.credit,
+        };
+        plan = receivables::receive_for_order(records, &txn, principal, &id, received).await?;
+    }
     let event = order_event(kind, saved.clone());
     announce(
         &txn,
@@ -377,6 +397,11 @@ pub(crate) async fn report(
     .await?;
     txn.commit().await?;
     records.after_write::<Orders>(principal, &id).await;
+    if let Some(plan_id) = plan {
+        records
+            .after_write::<crate::receivables::PaymentPlans>(principal, &plan_id)
+            .await;
+    }
     Ok((saved, ErpOutcome::Applied))
 }
 

@@ -528,18 +528,50 @@ pub(crate) async fn record_receipt(
     let mut v = Violations::new();
     let amount = order_flow::amount_of(&mut v, "receipt.amount", sent.amount.as_ref(), currency);
     v.finish()?;
-    let amount = amount.unwrap_or_default();
-    let (paid, _) = received(&current);
-    let outstanding = money::stored(&current.total) - paid;
-    let excess = (amount - outstanding).max(Decimal::ZERO);
-    let stored = StoredReceipt {
+    let receipt = Received {
         number,
-        amount: amount.to_string(),
+        amount: amount.unwrap_or_default(),
         receive_date,
         credit: sent.credit,
+    };
+    let outcome = apply_receipt(records, &txn, principal, &current, receipt).await?;
+    txn.commit().await?;
+    records
+        .after_write::<PaymentPlans>(principal, plan_id)
+        .await;
+    Ok(outcome)
+}
+
+/// A receipt as checked.
+pub(crate) struct Received {
+    pub(crate) number: String,
+    pub(crate) amount: Decimal,
+    pub(crate) receive_date: i32,
+    pub(crate) credit: bool,
+}
+
+/// Applies a checked receipt to a plan in `txn`, once by its number (a replay with the same
+/// content is `UNCHANGED`, other content is refused), announcing it.
+async fn apply_receipt(
+    records: &Records,
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    current: &Model,
+    receipt: Received,
+) -> Result<(PaymentPlan, ErpOutcome), Error> {
+    let currency = Currency::parse(&current.currency_code)
+        .ok_or_else(|| Error::internal("a plan has no valid currency"))?;
+    let (paid, _) = received(current);
+    let outstanding = money::stored(&current.total) - paid;
+    let excess = (receipt.amount - outstanding).max(Decimal::ZERO);
+    let stored = StoredReceipt {
+        number: receipt.number,
+        amount: receipt.amount.to_string(),
+        receive_date: receipt.receive_date,
+        credit: receipt.credit,
         kept_as_credit: excess.to_string(),
     };
-    let mut held = receipts(&current);
+    let mut held = receipts(current);
     if let Some(before) = held.iter().find(|r| r.number == stored.number).cloned() {
         // The credit kept depends on what was outstanding then, not now.
         let again = StoredReceipt {
@@ -547,9 +579,9 @@ pub(crate) async fn record_receipt(
             ..stored
         };
         order_flow::seen(&held, |r| &r.number, &again)?;
-        return Ok((PaymentPlans::to_proto(&current), ErpOutcome::Unchanged));
+        return Ok((PaymentPlans::to_proto(current), ErpOutcome::Unchanged));
     }
-    if excess > Decimal::ZERO && !sent.credit {
+    if excess > Decimal::ZERO && !receipt.credit {
         return Err(Error::invalid(
             "receipt.amount.amount",
             format!(
@@ -564,7 +596,7 @@ pub(crate) async fn record_receipt(
     next.receipts = json::to_json(&held);
     next.next_due = next_due(&next);
     let saved = records
-        .save_change::<PaymentPlans>(&txn, principal, &current, next, Action::Update, &[])
+        .save_change::<PaymentPlans>(txn, principal, current, next, Action::Update, &[])
         .await?;
     let event = SalesEvent {
         r#type: SalesEventType::PaymentReceived as i32,
@@ -572,18 +604,35 @@ pub(crate) async fn record_receipt(
         ..Default::default()
     };
     announce(
-        &txn,
+        txn,
         &principal.tenant_id,
         &principal.user_id,
         event,
         &saved.id,
     )
     .await?;
-    txn.commit().await?;
-    records
-        .after_write::<PaymentPlans>(principal, plan_id)
-        .await;
     Ok((saved, ErpOutcome::Applied))
+}
+
+/// Applies a payment the ERP reported on an order to the order's plan, when it has one, in
+/// the report's transaction: the plan's receipts are the order's payments.
+pub(crate) async fn receive_for_order(
+    records: &Records,
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    order_id: &str,
+    receipt: Received,
+) -> Result<Option<String>, Error> {
+    let plan = store::scoped::<PaymentPlans>(principal)
+        .filter(Column::OrderId.eq(order_id))
+        .filter(Column::DeleteTime.is_null())
+        .one(txn)
+        .await?;
+    let Some(plan) = plan else {
+        return Ok(None);
+    };
+    apply_receipt(records, txn, principal, &plan, receipt).await?;
+    Ok(Some(plan.id))
 }
 
 /// What is outstanding and overdue in the caller's scope, per customer or rep and currency,
