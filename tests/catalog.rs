@@ -695,7 +695,7 @@ async fn upserts_by_external_id_change_only_what_changed(mode: Mode) {
         .await,
         Code::AlreadyExists,
     );
-    assert_eq!(reason(&clash), "DUPLICATE_RECORD");
+    assert_eq!(reason(&clash), "EXTERNAL_ID_TAKEN");
     expect_code(
         upsert(
             suite.admin().await,

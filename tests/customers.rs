@@ -12,7 +12,7 @@ use prost_types::FieldMask;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crm_proto::common::{Date, PostalAddress};
+use crm_proto::common::{Date, PostalAddress, UpsertOutcome};
 use crm_proto::contacts::*;
 use support::clients::{Session, expect_code, expect_invalid, reason};
 use support::{Mode, Suite, org};
@@ -1372,8 +1372,282 @@ async fn accounts_and_groups_through_their_lives(mode: Mode) {
     assert!(groups.iter().all(|g| g.id != group.id));
 }
 
+/// An ERP's customer master is upserted by its customer number: created once, unchanged when
+/// re-sent, changed in the fields the ERP owns only, restored when deleted, taken over by a
+/// merge's survivor, and never shared by two accounts, whoever can see them.
+async fn accounts_upsert_by_the_erps_customer_number(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let org = org::build(&suite, admin.clone(), "erp-accounts").await;
+    let other = org::other_tenant(&suite, &admin, "erp-accounts-other").await;
+    let key = admin
+        .identity()
+        .create_api_key(crm_proto::identity::CreateApiKeyRequest {
+            display_name: "ERP customer master".into(),
+            user_id: String::new(),
+            permissions: vec![
+                "contacts.accounts.read".into(),
+                "contacts.accounts.write".into(),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let erp = Session::api_key(&suite, &key.secret).await;
+    let upsert = |session: Session, account: Account, request_id: &str| {
+        let request_id = request_id.to_owned();
+        async move {
+            session
+                .contacts()
+                .upsert_account(UpsertAccountRequest {
+                    account: Some(account),
+                    request_id,
+                })
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let rep1_id = org.rep1.user_id.clone();
+    let sent = Account {
+        external_id: "C-10042".into(),
+        display_name: "深圳华强电子有限公司".into(),
+        phone: "+86 755 8888 1234".into(),
+        industry: "electronics".into(),
+        owner_id: rep1_id.clone(),
+        ..Default::default()
+    };
+
+    // Created once, owned by the rep the ERP names; the same values again change nothing.
+    let created = upsert(erp.clone(), sent.clone(), "").await.unwrap();
+    assert_eq!(created.outcome, UpsertOutcome::Created as i32);
+    let account = created.account.unwrap();
+    assert_eq!(
+        (
+            account.external_id.as_str(),
+            account.owner_id.as_str(),
+            account.phone.as_str()
+        ),
+        ("C-10042", rep1_id.as_str(), "+8675588881234")
+    );
+    let events = suite.contacts_events().await.len();
+    let again = upsert(erp.clone(), sent.clone(), "").await.unwrap();
+    assert_eq!(again.outcome, UpsertOutcome::Unchanged as i32);
+    assert_eq!(again.account.unwrap().etag, account.etag);
+    assert_eq!(
+        suite.contacts_events().await.len(),
+        events,
+        "nothing announced"
+    );
+
+    // The rep sees it and finds it by the ERP's number; the rep's tags stay when the ERP
+    // changes what it owns, and the ERP cannot move the owner.
+    let found = list_accounts(&org.rep1, "external_id = \"C-10042\"").await;
+    assert_eq!(
+        found.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        [account.id.as_str()]
+    );
+    let tagged = update_account(
+        &org.rep1,
+        Account {
+            id: account.id.clone(),
+            etag: account.etag.clone(),
+            tags: vec!["key account".into()],
+            ..Default::default()
+        },
+        &["tags"],
+    )
+    .await
+    .unwrap();
+    let changed = upsert(
+        erp.clone(),
+        Account {
+            industry: "semiconductors".into(),
+            owner_id: org.rep2.user_id.clone(),
+            ..sent.clone()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed.outcome, UpsertOutcome::Updated as i32);
+    let changed = changed.account.unwrap();
+    assert_eq!(changed.id, account.id);
+    assert_eq!(changed.industry, "semiconductors");
+    assert_eq!(changed.tags, tagged.tags);
+    assert_eq!(changed.owner_id, rep1_id, "the owner is the CRM's");
+
+    // A retried request answers the first result, even after the account changed since.
+    let first = upsert(erp.clone(), sent.clone(), "sync-7").await.unwrap();
+    let retried = upsert(erp.clone(), sent.clone(), "sync-7").await.unwrap();
+    assert_eq!(first, retried);
+
+    // Nobody gives a second account the number: not the admin, not a rep who cannot see the
+    // holder (who is not told which account holds it), not by an update.
+    let taken = expect_code(
+        create_account(
+            &admin,
+            Account {
+                external_id: "C-10042".into(),
+                ..company("Another Huaqiang")
+            },
+        )
+        .await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(reason(&taken), "EXTERNAL_ID_TAKEN");
+    assert_eq!(metadata(&taken, "duplicate_id"), account.id);
+    assert_eq!(metadata(&taken, "field"), "account.external_id");
+    let hidden = expect_code(
+        upsert(
+            org.rep2.clone(),
+            Account {
+                owner_id: String::new(),
+                ..sent.clone()
+            },
+            "",
+        )
+        .await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(reason(&hidden), "EXTERNAL_ID_TAKEN");
+    assert_eq!(
+        metadata(&hidden, "duplicate_id"),
+        "",
+        "the holder stays hidden"
+    );
+    let plain = create_account(&admin, company("Plain Co")).await.unwrap();
+    let clash = expect_code(
+        update_account(
+            &admin,
+            Account {
+                id: plain.id.clone(),
+                etag: plain.etag.clone(),
+                external_id: "C-10042".into(),
+                ..Default::default()
+            },
+            &["external_id"],
+        )
+        .await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(reason(&clash), "EXTERNAL_ID_TAKEN");
+
+    // Another tenant's ERP with the same number gets its own account.
+    let theirs = upsert(
+        other.clone(),
+        Account {
+            owner_id: String::new(),
+            ..sent.clone()
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(theirs.outcome, UpsertOutcome::Created as i32);
+    assert_ne!(theirs.account.unwrap().id, account.id);
+    assert!(
+        list_accounts(&other, "external_id = \"C-10042\"")
+            .await
+            .len()
+            == 1
+    );
+
+    // Bad input names the field; a caller without the permission is refused.
+    expect_invalid(
+        upsert(
+            erp.clone(),
+            Account {
+                external_id: String::new(),
+                ..sent.clone()
+            },
+            "",
+        )
+        .await,
+        "account.external_id",
+    );
+    expect_invalid(
+        upsert(
+            erp.clone(),
+            Account {
+                external_id: "x".repeat(101),
+                ..sent.clone()
+            },
+            "",
+        )
+        .await,
+        "account.external_id",
+    );
+    expect_invalid(
+        upsert(
+            erp.clone(),
+            Account {
+                display_name: String::new(),
+                ..sent.clone()
+            },
+            "",
+        )
+        .await,
+        "account.display_name",
+    );
+    let reader = admin
+        .identity()
+        .create_api_key(crm_proto::identity::CreateApiKeyRequest {
+            display_name: "ERP reader".into(),
+            user_id: String::new(),
+            permissions: vec!["contacts.accounts.read".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let reader = Session::api_key(&suite, &reader.secret).await;
+    expect_code(
+        upsert(reader, sent.clone(), "").await,
+        Code::PermissionDenied,
+    );
+
+    // Deleted in the CRM, then sent again by the ERP: restored, not duplicated.
+    let current = admin.get_account(&account.id).await;
+    admin
+        .contacts()
+        .delete_account(DeleteAccountRequest {
+            id: account.id.clone(),
+            etag: current.etag,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let back = upsert(erp.clone(), sent.clone(), "").await.unwrap();
+    assert_eq!(back.outcome, UpsertOutcome::Updated as i32);
+    let back = back.account.unwrap();
+    assert_eq!(back.id, account.id);
+    assert!(back.delete_time.is_none());
+
+    // Merged into a survivor, the ERP's number moves with it and the next upsert lands there.
+    let survivor = create_account(&admin, company("Huaqiang Group"))
+        .await
+        .unwrap();
+    let merged = admin
+        .contacts()
+        .merge_accounts(MergeAccountsRequest {
+            survivor_id: survivor.id.clone(),
+            survivor_etag: survivor.etag.clone(),
+            merged_ids: vec![account.id.clone()],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    assert_eq!(merged.external_id, "C-10042");
+    assert_eq!(admin.get_account(&account.id).await.external_id, "");
+    let after = upsert(erp.clone(), sent.clone(), "").await.unwrap();
+    assert_eq!(after.account.unwrap().id, survivor.id);
+}
+
 both_modes!(
     accounts_and_groups_through_their_lives,
+    accounts_upsert_by_the_erps_customer_number,
     full_records_and_group_trees,
     duplicates_are_refused_found_and_merged,
     tags_groups_and_ownership_transfer,

@@ -43,6 +43,7 @@ enum AccountField {
     GroupIds,
     Notes,
     CustomFields,
+    ExternalId,
 }
 
 impl field_mask::Field for AccountField {
@@ -63,6 +64,7 @@ impl field_mask::Field for AccountField {
         AccountField::GroupIds,
         AccountField::Notes,
         AccountField::CustomFields,
+        AccountField::ExternalId,
     ];
 
     fn name(self) -> &'static str {
@@ -83,6 +85,7 @@ impl field_mask::Field for AccountField {
             AccountField::GroupIds => "group_ids",
             AccountField::Notes => "notes",
             AccountField::CustomFields => "custom_fields",
+            AccountField::ExternalId => "external_id",
         }
     }
 }
@@ -162,6 +165,10 @@ fn apply(
                 v.max_chars("account.notes", &input.notes, 10_000);
                 model.notes = input.notes.clone();
             }
+            AccountField::ExternalId => {
+                v.max_chars("account.external_id", &input.external_id, 100);
+                model.external_id = input.external_id.trim().to_owned();
+            }
         }
     }
     v.finish()
@@ -188,6 +195,7 @@ impl Resource for Accounts {
             "display_name" => (Column::DisplayName, FieldKind::Text),
             "industry" => (Column::Industry, FieldKind::Text),
             "source" => (Column::Source, FieldKind::Text),
+            "external_id" => (Column::ExternalId, FieldKind::Text),
             "email" => (Column::Email, FieldKind::LowercaseText),
             "phone" => (Column::Phone, FieldKind::Text),
             "region_code" => (Column::RegionCode, FieldKind::Text),
@@ -238,6 +246,7 @@ impl Resource for Accounts {
             merged_into_id: m.merged_into_id.clone(),
             owner_since: Some(to_timestamp(m.owner_since)),
             custom_fields: custom_values::to_wire(&m.custom_fields),
+            external_id: m.external_id.clone(),
         }
     }
 
@@ -260,6 +269,7 @@ impl Resource for Accounts {
             ("custom_fields", m.custom_fields.clone()),
             ("notes", m.notes.clone()),
             ("merged_into_id", m.merged_into_id.clone()),
+            ("external_id", m.external_id.clone()),
         ]
     }
 
@@ -336,6 +346,7 @@ impl Resource for Accounts {
             merged_into_id: String::new(),
             owner_since: now,
             custom_fields: "{}".to_owned(),
+            external_id: String::new(),
             version: 1,
             create_time: now,
             update_time: now,
@@ -374,6 +385,7 @@ impl Resource for Accounts {
             AccountField::GroupIds => !input.group_ids.is_empty(),
             AccountField::CustomFields => !input.custom_fields.is_empty(),
             AccountField::Notes => !input.notes.is_empty(),
+            AccountField::ExternalId => !input.external_id.is_empty(),
         })?;
         let mut next = current.clone();
         apply(&mut next, &input, &fields, cx.phone_region)?;
@@ -384,6 +396,33 @@ impl Resource for Accounts {
 
     fn keys(input: &Account) -> (&str, &str, &str) {
         (&input.id, &input.owner_id, &input.etag)
+    }
+
+    /// What an ERP's customer master holds; the owner, labels and notes are the CRM's own.
+    const UPSERT_FIELDS: &'static [&'static str] = &[
+        "display_name",
+        "industry",
+        "website",
+        "phone",
+        "email",
+        "address",
+        "account_type",
+        "size",
+        "tier",
+    ];
+
+    fn external_id_column() -> Option<Column> {
+        Some(Column::ExternalId)
+    }
+
+    fn external_id(input: &Account) -> &str {
+        input.external_id.trim()
+    }
+
+    /// The survivor of a merge answers to the merged account's ERP number (if it has none of
+    /// its own), so the ERP's next upsert lands on it.
+    fn release_on_merge(gone: &mut Model) {
+        gone.external_id.clear();
     }
 
     /// A parent must be a live account the caller can see, and never the account itself or
@@ -404,6 +443,7 @@ impl Resource for Accounts {
             (&mut survivor.phone, &merged.phone),
             (&mut survivor.email, &merged.email),
             (&mut survivor.source, &merged.source),
+            (&mut survivor.external_id, &merged.external_id),
         ] {
             fill(into, from);
         }

@@ -69,6 +69,10 @@ impl ContactsService for ContactsGrpc {
         undelete_account(UndeleteAccountRequest) -> UndeleteAccountResponse
         { Accounts => account } in handlers);
 
+    crm_records::standard_rpc!(upsert "/crm.contacts.v1.ContactsService/UpsertAccount"
+        upsert_account(UpsertAccountRequest) -> UpsertAccountResponse
+        { Accounts => account } in handlers);
+
     crm_records::standard_rpc!(create "/crm.contacts.v1.ContactsService/CreateContact"
         create_contact(CreateContactRequest) -> CreateContactResponse
         { Contacts => contact, duplicates: allow_duplicates } in handlers);

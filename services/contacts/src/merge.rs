@@ -181,6 +181,7 @@ impl Handlers {
                 }
                 let mut gone = row.clone();
                 R::set_merged_into(&mut gone, survivor_id);
+                R::release_on_merge(&mut gone);
                 R::set_stamps(
                     &mut gone,
                     Stamps {

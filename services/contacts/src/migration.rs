@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+mod account_external_id;
 mod birthdays;
 mod custom_fields;
 mod customer_record;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(privacy::AddPrivacy));
         migrations.push(Box::new(narrow_masks::NarrowIdMasks));
         migrations.push(Box::new(duplicate_owner::AddDuplicateOwnerRule));
+        migrations.push(Box::new(account_external_id::AddAccountExternalId));
         migrations
     }
 }

@@ -6,7 +6,7 @@ use crm_platform::clock;
 use std::sync::Arc;
 
 use prost::Message as _;
-use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::resource::{Action, Resource, Stamps, WriteContext};
 use crate::store::{self, ListQuery, Order};
@@ -245,13 +245,7 @@ impl Records {
     ) -> Result<Resp, Error> {
         principal.require(R::WRITE)?;
         let key = RequestKey::new(principal, idem.method, idem.request_id, idem.request)?;
-        let (_, owner, _) = R::keys(&input);
-        let owner_id = if owner.is_empty() {
-            principal.user_id.clone()
-        } else {
-            check_owner::<R>(principal, owner)?;
-            owner.to_owned()
-        };
+        let owner_id = owner_of_new::<R>(principal, &input)?;
         let id = uuid::Uuid::now_v7().to_string();
         let model = R::create(
             &principal.tenant_id,
@@ -566,7 +560,57 @@ pub async fn check_links<R: Resource>(
     principal: &Principal,
     model: &R::Model,
 ) -> Result<(), Error> {
+    refuse_taken_external_id::<R>(txn, principal, model).await?;
     R::check_references(txn, principal, model).await
+}
+
+/// An external id names one record of the tenant, deleted ones included (an upsert restores
+/// a deleted record rather than creating a second), so another system's key always leads back
+/// to one record. The holder is named only if the writer can see it.
+async fn refuse_taken_external_id<R: Resource>(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    model: &R::Model,
+) -> Result<(), Error> {
+    let Some(column) = R::external_id_column() else {
+        return Ok(());
+    };
+    let proto = R::to_proto(model);
+    let external_id = R::external_id(&proto);
+    if external_id.is_empty() {
+        return Ok(());
+    }
+    let lock = format!("{}/{}/external/{external_id}", principal.tenant_id, R::KIND);
+    crm_platform::db::lock_keys(txn, &[lock]).await?;
+    let columns = R::columns();
+    let id = R::stamps(model).id;
+    let holder = R::Entity::find()
+        .filter(columns.tenant_id.eq(principal.tenant_id.as_str()))
+        .filter(column.eq(external_id))
+        .filter(columns.id.ne(id.as_str()))
+        .one(txn)
+        .await?;
+    let Some(holder) = holder else {
+        return Ok(());
+    };
+    let holder_id = R::stamps(&holder).id;
+    let mut metadata: std::collections::HashMap<String, String> = [
+        ("field".to_owned(), format!("{}.external_id", R::KIND)),
+        ("external_id".to_owned(), external_id.to_owned()),
+    ]
+    .into();
+    if let index::Existing::Visible(id) = index::as_seen_by::<R>(txn, principal, &holder_id).await?
+    {
+        metadata.insert("duplicate_id".to_owned(), id);
+    }
+    Err(Error::AlreadyExists {
+        reason: "EXTERNAL_ID_TAKEN",
+        message: format!(
+            "another {} has the external id {external_id}; upsert by it instead",
+            R::KIND
+        ),
+        metadata,
+    })
 }
 
 /// Refuses a row that shares a duplicate-detection key with another live record of the
@@ -611,6 +655,17 @@ pub async fn current<R: Resource>(
     Ok((current, stamps))
 }
 
+/// Who owns a new record: the caller, or the owner the input names if the caller may hand
+/// records to them.
+fn owner_of_new<R: Resource>(principal: &Principal, input: &R::Proto) -> Result<String, Error> {
+    let (_, owner, _) = R::keys(input);
+    if owner.is_empty() {
+        return Ok(principal.user_id.clone());
+    }
+    check_owner::<R>(principal, owner)?;
+    Ok(owner.to_owned())
+}
+
 /// A new owner must be within the caller's data scope: a rep cannot hand records to, or take
 /// them from, people outside it.
 pub fn check_owner<R: Resource>(principal: &Principal, owner_id: &str) -> Result<(), Error> {
@@ -635,6 +690,19 @@ pub enum Upserted {
     Unchanged,
 }
 
+impl Upserted {
+    /// The `crm.common.v1.UpsertOutcome` number.
+    pub fn wire(self) -> i32 {
+        use crm_proto::common::UpsertOutcome;
+        let outcome = match self {
+            Self::Created => UpsertOutcome::Created,
+            Self::Updated => UpsertOutcome::Updated,
+            Self::Unchanged => UpsertOutcome::Unchanged,
+        };
+        outcome as i32
+    }
+}
+
 impl Records {
     /// Creates or changes the record another system knows by `R::external_id(input)`, with
     /// every field of [`Resource::UPSERT_FIELDS`] as sent. Sending the same values again
@@ -657,6 +725,7 @@ impl Records {
         if external_id.is_empty() {
             return Err(Error::invalid(field, "is required"));
         }
+        let owner_id = owner_of_new::<R>(principal, &input)?;
         let changed_id = std::sync::OnceLock::new();
         let changed = &changed_id;
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
@@ -670,7 +739,7 @@ impl Records {
                 let id = uuid::Uuid::now_v7().to_string();
                 let mut model = R::create(
                     &principal.tenant_id,
-                    principal.user_id.clone(),
+                    owner_id,
                     (id, clock::now_micros()),
                     input,
                     &self.write_context(principal),

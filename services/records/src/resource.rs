@@ -298,6 +298,11 @@ pub trait Resource: Send + Sync + 'static {
     fn set_merged_into(model: &mut Self::Model, survivor_id: &str) {
         let _ = (model, survivor_id);
     }
+    /// Clears what a merged row must give up to its survivor: keys that name one record (an
+    /// ERP's customer number), which the survivor takes over in [`Self::absorb`].
+    fn release_on_merge(model: &mut Self::Model) {
+        let _ = model;
+    }
     /// Fills the survivor's empty fields from a merged row and unions its lists (labels are
     /// merged by the caller); only resources that merge do anything.
     fn absorb(survivor: &mut Self::Model, merged: &Self::Model) {

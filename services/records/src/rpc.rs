@@ -6,6 +6,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::definitions::CustomFieldHost;
+use crate::handlers::Upserted;
 use crate::handlers::{Idempotency, Records};
 use crate::import::{self, ImportSettings, RowReader, Tally};
 use crate::resource::Resource;
@@ -91,6 +92,22 @@ impl Records {
         let response = self
             .create::<R, _, _>(p, idem, (input, new.allow_duplicates), wrap)
             .await?;
+        Ok(Response::new(response))
+    }
+
+    /// Creates or changes the record a request carries by its external id (see
+    /// [`Records::upsert`]); the response also says which it did.
+    pub async fn upsert_rpc<R: Resource, M: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        request: &Request<M>,
+        call: Call<'_>,
+        record: Option<R::Proto>,
+        wrap: fn(R::Proto, Upserted) -> Resp,
+    ) -> Result<Response<Resp>, Status> {
+        let p = principal(request)?;
+        let input = record.ok_or_else(|| Error::invalid(R::KIND, "is required"))?;
+        let idem = call.idempotency(request.get_ref());
+        let response = self.upsert::<R, _, _>(p, idem, input, wrap).await?;
         Ok(Response::new(response))
     }
 
@@ -385,6 +402,17 @@ macro_rules! standard_rpc {
             this.$records
                 .update_rpc::<$resource, _, _>(&request, call, change, |record| $response {
                     $field: Some(record),
+                })
+                .await
+        });
+    };
+    (upsert $method:literal $name:ident($request:ident) -> $response:ident { $resource:ty => $field:ident } in $records:ident) => {
+        $crate::rpc_method!($name, $request, $response, |this, request| {
+            let r = request.get_ref();
+            let call = $crate::rpc::Call { method: $method, request_id: &r.request_id };
+            this.$records
+                .upsert_rpc::<$resource, _, _>(&request, call, r.$field.clone(), |record, done| {
+                    $response { $field: Some(record), outcome: done.wire() }
                 })
                 .await
         });

@@ -31,10 +31,9 @@ use crate::task::Tasks;
 use crm_platform::auth::principal;
 use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
-use crm_proto::common::UpsertOutcome;
 use crm_proto::sales::sales_service_server::SalesService;
 use crm_proto::sales::*;
-use crm_records::handlers::{Records, Upserted};
+use crm_records::handlers::Records;
 use crm_records::rpc::{self, Call, Change, NewRecord};
 
 /// Implements `crm.sales.v1.SalesService`.
@@ -158,15 +157,6 @@ macro_rules! method {
     };
 }
 
-fn outcome(upserted: Upserted) -> i32 {
-    let outcome = match upserted {
-        Upserted::Created => UpsertOutcome::Created,
-        Upserted::Updated => UpsertOutcome::Updated,
-        Upserted::Unchanged => UpsertOutcome::Unchanged,
-    };
-    outcome as i32
-}
-
 /// The resources imports and exports take.
 enum TabularKind {
     Product,
@@ -202,34 +192,9 @@ impl SalesService for SalesGrpc {
         undelete_product(UndeleteProductRequest) -> UndeleteProductResponse
         { Products => product } in records);
 
-    async fn upsert_product(
-        &self,
-        request: Request<UpsertProductRequest>,
-    ) -> Result<Response<UpsertProductResponse>, Status> {
-        let p = principal(&request)?;
-        let r = request.get_ref();
-        let input = r
-            .product
-            .clone()
-            .ok_or_else(|| Error::invalid("product", "is required"))?;
-        let response = self
-            .records
-            .upsert::<Products, _, _>(
-                p,
-                Call {
-                    method: method!("UpsertProduct"),
-                    request_id: &r.request_id,
-                }
-                .idempotency(r),
-                input,
-                |product, done| UpsertProductResponse {
-                    product: Some(product),
-                    outcome: outcome(done),
-                },
-            )
-            .await?;
-        Ok(Response::new(response))
-    }
+    crm_records::standard_rpc!(upsert "/crm.sales.v1.SalesService/UpsertProduct"
+        upsert_product(UpsertProductRequest) -> UpsertProductResponse
+        { Products => product } in records);
 
     crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreatePriceList"
         create_price_list(CreatePriceListRequest) -> CreatePriceListResponse
@@ -250,34 +215,9 @@ impl SalesService for SalesGrpc {
         undelete_price_list(UndeletePriceListRequest) -> UndeletePriceListResponse
         { PriceLists => price_list } in records);
 
-    async fn upsert_price_list(
-        &self,
-        request: Request<UpsertPriceListRequest>,
-    ) -> Result<Response<UpsertPriceListResponse>, Status> {
-        let p = principal(&request)?;
-        let r = request.get_ref();
-        let input = r
-            .price_list
-            .clone()
-            .ok_or_else(|| Error::invalid("price_list", "is required"))?;
-        let response = self
-            .records
-            .upsert::<PriceLists, _, _>(
-                p,
-                Call {
-                    method: method!("UpsertPriceList"),
-                    request_id: &r.request_id,
-                }
-                .idempotency(r),
-                input,
-                |price_list, done| UpsertPriceListResponse {
-                    price_list: Some(price_list),
-                    outcome: outcome(done),
-                },
-            )
-            .await?;
-        Ok(Response::new(response))
-    }
+    crm_records::standard_rpc!(upsert "/crm.sales.v1.SalesService/UpsertPriceList"
+        upsert_price_list(UpsertPriceListRequest) -> UpsertPriceListResponse
+        { PriceLists => price_list } in records);
 
     crm_records::standard_rpc!(create "/crm.sales.v1.SalesService/CreatePipeline"
         create_pipeline(CreatePipelineRequest) -> CreatePipelineResponse

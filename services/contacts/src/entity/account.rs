@@ -57,6 +57,8 @@ pub struct Model {
     pub owner_since: i64,
     /// Custom values, a JSON object by field name (see `custom_values`).
     pub custom_fields: String,
+    /// The id an ERP knows the account by; empty if none. Unique in the tenant.
+    pub external_id: String,
     /// Optimistic-concurrency version; the etag is derived from it.
     pub version: i64,
     /// Microseconds since the epoch.
