@@ -7,6 +7,7 @@
 // Test support panics on purpose: a failed setup is a failed test with a clear message.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cash;
 pub mod clients;
 pub mod existence;
 pub mod org;

@@ -141,6 +141,17 @@ pub async fn policy(admin: &Session) {
 
 /// A deal of `session`'s on a new account, in a new pipeline of the tenant's.
 pub async fn deal(admin: &Session, session: &Session, name: &str) -> Opportunity {
+    let account = session.create_account(name).await;
+    deal_on(admin, session, name, &account.id).await
+}
+
+/// A deal of `session`'s on `account_id`, in a new pipeline (Proposal, Won, Lost).
+pub async fn deal_on(
+    admin: &Session,
+    session: &Session,
+    name: &str,
+    account_id: &str,
+) -> Opportunity {
     let pipeline = admin
         .sales()
         .create_pipeline(CreatePipelineRequest {
@@ -175,13 +186,12 @@ pub async fn deal(admin: &Session, session: &Session, name: &str) -> Opportunity
         .into_inner()
         .pipeline
         .unwrap();
-    let account = session.create_account(name).await;
     session
         .sales()
         .create_opportunity(CreateOpportunityRequest {
             opportunity: Some(Opportunity {
                 display_name: format!("{name} pumps"),
-                account_id: account.id,
+                account_id: account_id.into(),
                 pipeline_id: pipeline.id,
                 ..Default::default()
             }),

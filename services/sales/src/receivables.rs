@@ -614,8 +614,9 @@ async fn apply_receipt(
     Ok((saved, ErpOutcome::Applied))
 }
 
-/// Applies a payment the ERP reported on an order to the order's plan, when it has one, in
-/// the report's transaction: the plan's receipts are the order's payments.
+/// Applies a payment the ERP reported on an order to the plan that collects the order's
+/// money, when there is one, in the report's transaction: the plan's receipts are the order's
+/// payments.
 pub(crate) async fn receive_for_order(
     records: &Records,
     txn: &DatabaseTransaction,
@@ -623,16 +624,50 @@ pub(crate) async fn receive_for_order(
     order_id: &str,
     receipt: Received,
 ) -> Result<Option<String>, Error> {
-    let plan = store::scoped::<PaymentPlans>(principal)
-        .filter(Column::OrderId.eq(order_id))
-        .filter(Column::DeleteTime.is_null())
-        .one(txn)
-        .await?;
-    let Some(plan) = plan else {
+    let Some(plan) = plan_collecting(txn, principal, order_id).await? else {
         return Ok(None);
     };
     apply_receipt(records, txn, principal, &plan, receipt).await?;
     Ok(Some(plan.id))
+}
+
+/// The plan an order's payments go to: the order's own, else the plan of the signed or active
+/// contract made from the order (the earliest, if several are), since a contract's money
+/// arrives as the ERP's payments on its order.
+async fn plan_collecting(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    order_id: &str,
+) -> Result<Option<Model>, Error> {
+    use crate::entity::contract::Column as ContractColumn;
+    use sea_orm::QueryOrder;
+    let own = store::scoped::<PaymentPlans>(principal)
+        .filter(Column::OrderId.eq(order_id))
+        .filter(Column::DeleteTime.is_null())
+        .one(txn)
+        .await?;
+    if own.is_some() {
+        return Ok(own);
+    }
+    let collecting = [ContractStatus::Signed as i32, ContractStatus::Active as i32];
+    let contracts = store::scoped::<Contracts>(principal)
+        .filter(ContractColumn::OrderId.eq(order_id))
+        .filter(ContractColumn::Status.is_in(collecting))
+        .filter(ContractColumn::DeleteTime.is_null())
+        .order_by_asc(ContractColumn::CreateTime)
+        .all(txn)
+        .await?;
+    for contract in contracts {
+        let plan = store::scoped::<PaymentPlans>(principal)
+            .filter(Column::ContractId.eq(contract.id.as_str()))
+            .filter(Column::DeleteTime.is_null())
+            .one(txn)
+            .await?;
+        if plan.is_some() {
+            return Ok(plan);
+        }
+    }
+    Ok(None)
 }
 
 /// What is outstanding and overdue in the caller's scope, per customer or rep and currency,
