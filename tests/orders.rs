@@ -11,13 +11,59 @@ mod support;
 
 use tonic::Code;
 
-use crm_proto::common::PostalAddress;
+use crm_proto::common::{PostalAddress, UpsertOutcome};
 use crm_proto::sales::*;
 use support::cash::*;
-use support::clients::{expect_code, expect_invalid, reason};
+use support::clients::{Session, expect_code, expect_invalid, reason};
 use support::quoting::*;
 use support::{Mode, Suite, org};
 
+async fn order_move(session: &Session, id: &str, step: &str) -> Result<Order, tonic::Status> {
+    let sales = session.sales();
+    let (id, etag, request_id) = (id.to_owned(), String::new(), String::new());
+    Ok(match step {
+        "deliver" => {
+            sales
+                .clone()
+                .deliver_order(DeliverOrderRequest {
+                    id,
+                    etag,
+                    request_id,
+                })
+                .await?
+                .into_inner()
+                .order
+        }
+        "complete" => {
+            sales
+                .clone()
+                .complete_order(CompleteOrderRequest {
+                    id,
+                    etag,
+                    request_id,
+                })
+                .await?
+                .into_inner()
+                .order
+        }
+        reason => {
+            sales
+                .clone()
+                .cancel_order(CancelOrderRequest {
+                    id,
+                    etag,
+                    request_id,
+                    reason: reason.into(),
+                })
+                .await?
+                .into_inner()
+                .order
+        }
+    }
+    .unwrap())
+}
+
+/// Quote → order → ERP hand-off → partial and full shipment → invoice → payments → complete.
 async fn an_accepted_quote_becomes_an_order_the_erp_fulfils(mode: Mode) {
     let suite = Suite::start(mode).await;
     let admin = suite.admin().await;
@@ -518,7 +564,199 @@ async fn a_direct_order_is_approved_then_cancelled(mode: Mode) {
     expect_code(get_order(&o.rep2, &order.id).await, Code::NotFound);
 }
 
+/// The ERP's own orders come in by its number: created as a direct draft priced like any,
+/// unchanged when re-sent, changed as the status allows (a field sent unchanged is never
+/// refused), found by the number; another tenant's ERP gets its own and sees none of ours.
+async fn the_erp_upserts_the_orders_it_keeps(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "erp-orders").await;
+    let other = org::other_tenant(&suite, &admin, "erp-orders-other").await;
+    let (pump, valve) = catalogue(&admin).await;
+    let erp = erp_key(&suite, &admin).await;
+    let foreign_erp = erp_key(&suite, &other).await;
+    let account = o.rep1.create_account("Wuxi Motors").await;
+    let upsert = |session: &Session, order: Order| {
+        let session = session.clone();
+        async move {
+            session
+                .sales()
+                .upsert_order(UpsertOrderRequest {
+                    order: Some(order),
+                    request_id: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    // 2 pumps at 100.00 (200.00 + 13% 26.00), 10 valves at 33.33 (333.30 + 6% 20.00).
+    let sent = Order {
+        external_id: "ERP-SO-8001".into(),
+        display_name: "Spare pumps (ERP)".into(),
+        account_id: account.id.clone(),
+        owner_id: o.rep1.user_id.clone(),
+        currency_code: "CNY".into(),
+        lines: vec![line(&pump, "2", ""), line(&valve, "10", "")],
+        ..Default::default()
+    };
+    let created = upsert(&erp, sent.clone()).await.unwrap();
+    assert_eq!(created.outcome, UpsertOutcome::Created as i32);
+    let order = created.order.unwrap();
+    assert_eq!(
+        (order.status, order.owner_id.as_str(), amount(&order.total)),
+        (
+            OrderStatus::Draft as i32,
+            o.rep1.user_id.as_str(),
+            "579.30".to_owned()
+        )
+    );
+    let updates = order_events(&suite, SalesEventType::OrderUpdated, &order.id)
+        .await
+        .len();
+    let again = upsert(&erp, sent.clone()).await.unwrap();
+    assert_eq!(again.outcome, UpsertOutcome::Unchanged as i32);
+    assert_eq!(again.order.unwrap().etag, order.etag);
+    assert_eq!(
+        order_events(&suite, SalesEventType::OrderUpdated, &order.id)
+            .await
+            .len(),
+        updates,
+        "nothing announced"
+    );
+
+    // Two more valves: repriced (399.96 + 24.00).
+    let more = Order {
+        lines: vec![line(&pump, "2", ""), line(&valve, "12", "")],
+        ..sent.clone()
+    };
+    let changed = upsert(&erp, more.clone()).await.unwrap();
+    assert_eq!(changed.outcome, UpsertOutcome::Updated as i32);
+    let changed = changed.order.unwrap();
+    assert_eq!(
+        (changed.id.as_str(), amount(&changed.total)),
+        (order.id.as_str(), "649.96".to_owned())
+    );
+
+    // The rep finds it by the ERP's number and confirms it; re-sent unchanged it stays as it
+    // is; its lines are now fixed, its addresses not.
+    let found = o
+        .rep1
+        .sales()
+        .list_orders(ListOrdersRequest {
+            filter: "external_id = \"ERP-SO-8001\"".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .orders;
+    assert_eq!(
+        found.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        [order.id.as_str()]
+    );
+    let confirmed = confirm_order(&o.rep1, &order.id, "")
+        .await
+        .unwrap()
+        .order
+        .unwrap();
+    assert_eq!(confirmed.status, OrderStatus::Confirmed as i32);
+    let unchanged = upsert(&erp, more.clone()).await.unwrap();
+    assert_eq!(unchanged.outcome, UpsertOutcome::Unchanged as i32);
+    assert_eq!(unchanged.order.unwrap().etag, confirmed.etag);
+    let fixed = upsert(
+        &erp,
+        Order {
+            lines: vec![line(&pump, "3", ""), line(&valve, "12", "")],
+            ..more.clone()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(state_reason(&fixed), "ORDER_FIELD_FIXED");
+    let moved = upsert(
+        &erp,
+        Order {
+            shipping_address: Some(PostalAddress {
+                region_code: "CN".into(),
+                locality: "无锡市".into(),
+                address_lines: vec!["新吴区 8 号".into()],
+                ..Default::default()
+            }),
+            ..more.clone()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.outcome, UpsertOutcome::Updated as i32);
+    assert_eq!(
+        moved.order.unwrap().shipping_address.unwrap().locality,
+        "无锡市"
+    );
+
+    // Refused: no number, an unknown field value, a rep without the ERP's permission, another
+    // tenant naming our customer; that tenant's ERP with the same number gets its own order.
+    expect_invalid(
+        upsert(
+            &erp,
+            Order {
+                external_id: String::new(),
+                ..sent.clone()
+            },
+        )
+        .await,
+        "order.external_id",
+    );
+    expect_invalid(
+        upsert(
+            &erp,
+            Order {
+                external_id: "ERP-SO-8002".into(),
+                lines: vec![line(&pump, "-1", "")],
+                ..sent.clone()
+            },
+        )
+        .await,
+        "order.lines[0].quantity",
+    );
+    expect_code(upsert(&o.rep1, sent.clone()).await, Code::PermissionDenied);
+    expect_invalid(upsert(&foreign_erp, sent.clone()).await, "order.account_id");
+    let (their_pump, _) = catalogue(&other).await;
+    let theirs = upsert(
+        &foreign_erp,
+        Order {
+            account_id: other.create_account("Their Wuxi").await.id,
+            owner_id: String::new(),
+            lines: vec![line(&their_pump, "1", "")],
+            ..sent.clone()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(theirs.outcome, UpsertOutcome::Created as i32);
+    assert_ne!(theirs.order.unwrap().id, order.id);
+    expect_code(get_order(&other, &order.id).await, Code::NotFound);
+
+    // Two deliveries of one new order at once make one order.
+    let twin = Order {
+        external_id: "ERP-SO-8003".into(),
+        ..sent.clone()
+    };
+    let (a, b) = tokio::join!(upsert(&erp, twin.clone()), upsert(&erp, twin.clone()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut outcomes = [a.outcome, b.outcome];
+    outcomes.sort_unstable();
+    assert_eq!(
+        outcomes,
+        [
+            UpsertOutcome::Created as i32,
+            UpsertOutcome::Unchanged as i32
+        ]
+    );
+    assert_eq!(a.order.unwrap().id, b.order.unwrap().id);
+}
+
 both_modes!(
     an_accepted_quote_becomes_an_order_the_erp_fulfils,
-    a_direct_order_is_approved_then_cancelled
+    a_direct_order_is_approved_then_cancelled,
+    the_erp_upserts_the_orders_it_keeps
 );

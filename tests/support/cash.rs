@@ -131,51 +131,6 @@ pub async fn record_payment(
         .into_inner())
 }
 
-pub async fn order_move(session: &Session, id: &str, step: &str) -> Result<Order, tonic::Status> {
-    let sales = session.sales();
-    let (id, etag, request_id) = (id.to_owned(), String::new(), String::new());
-    Ok(match step {
-        "deliver" => {
-            sales
-                .clone()
-                .deliver_order(DeliverOrderRequest {
-                    id,
-                    etag,
-                    request_id,
-                })
-                .await?
-                .into_inner()
-                .order
-        }
-        "complete" => {
-            sales
-                .clone()
-                .complete_order(CompleteOrderRequest {
-                    id,
-                    etag,
-                    request_id,
-                })
-                .await?
-                .into_inner()
-                .order
-        }
-        reason => {
-            sales
-                .clone()
-                .cancel_order(CancelOrderRequest {
-                    id,
-                    etag,
-                    request_id,
-                    reason: reason.into(),
-                })
-                .await?
-                .into_inner()
-                .order
-        }
-    }
-    .unwrap())
-}
-
 /// An API key for the ERP, acting as the tenant's admin: it syncs the customer master and
 /// reports on orders.
 pub async fn erp_key(suite: &Suite, admin: &Session) -> Session {
@@ -225,8 +180,6 @@ pub fn figures(order: &Order) -> [String; 5] {
             .to_owned(),
     ]
 }
-
-/// Quote → order → ERP hand-off → partial and full shipment → invoice → payments → complete.
 
 pub async fn get_contract(session: &Session, id: &str) -> Result<Contract, tonic::Status> {
     Ok(session

@@ -76,14 +76,18 @@ impl SalesGrpc {
 }
 
 impl SalesGrpc {
-    /// Checks, as the caller, the account and the contact a quote or order write names
-    /// (`names`: its message name, its account id, its contact id), before its transaction.
-    async fn check_document_customers(
+    /// Checks, as the caller, the account and the contact a quote, order or contract write
+    /// names, before its transaction: only the fields `mask` writes (all on a create).
+    async fn check_document_customers<D: NamesCustomers>(
         &self,
         p: &crm_platform::auth::Principal,
-        (prefix, account, contact): (&str, &str, &str),
+        document: Option<&D>,
         mask: Option<&prost_types::FieldMask>,
     ) -> Result<(), Status> {
+        let Some(document) = document else {
+            return Ok(());
+        };
+        let (account, contact) = document.customers();
         let asked = (self.contacts.as_ref(), self.records.cache.as_ref());
         let named = [
             ("account_id", CustomerKind::Account, account.trim()),
@@ -91,7 +95,7 @@ impl SalesGrpc {
         ];
         for (name, kind, id) in named {
             if !id.is_empty() && opportunity::writes(mask, name, true) {
-                let field = format!("{prefix}.{name}");
+                let field = format!("{}.{name}", D::PREFIX);
                 customers::check_visible(asked, p, kind, (&field, id)).await?;
             }
         }
@@ -480,15 +484,8 @@ impl SalesService for SalesGrpc {
         request: Request<CreateQuoteRequest>,
     ) -> Result<Response<CreateQuoteResponse>, Status> {
         let r = request.get_ref();
-        if let Some(input) = &r.quote {
-            let named = (
-                "quote",
-                input.account_id.as_str(),
-                input.contact_id.as_str(),
-            );
-            self.check_document_customers(principal(&request)?, named, None)
-                .await?;
-        }
+        self.check_document_customers(principal(&request)?, r.quote.as_ref(), None)
+            .await?;
         let call = Call {
             method: method!("CreateQuote"),
             request_id: &r.request_id,
@@ -516,16 +513,12 @@ impl SalesService for SalesGrpc {
         request: Request<UpdateQuoteRequest>,
     ) -> Result<Response<UpdateQuoteResponse>, Status> {
         let r = request.get_ref();
-        if let Some(input) = &r.quote {
-            let mask = r.update_mask.as_ref();
-            let named = (
-                "quote",
-                input.account_id.as_str(),
-                input.contact_id.as_str(),
-            );
-            self.check_document_customers(principal(&request)?, named, mask)
-                .await?;
-        }
+        self.check_document_customers(
+            principal(&request)?,
+            r.quote.as_ref(),
+            r.update_mask.as_ref(),
+        )
+        .await?;
         let call = Call {
             method: method!("UpdateQuote"),
             request_id: &r.request_id,
@@ -714,15 +707,8 @@ impl SalesService for SalesGrpc {
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
         let r = request.get_ref();
-        if let Some(input) = &r.order {
-            let named = (
-                "order",
-                input.account_id.as_str(),
-                input.contact_id.as_str(),
-            );
-            self.check_document_customers(principal(&request)?, named, None)
-                .await?;
-        }
+        self.check_document_customers(principal(&request)?, r.order.as_ref(), None)
+            .await?;
         let call = Call {
             method: method!("CreateOrder"),
             request_id: &r.request_id,
@@ -750,16 +736,12 @@ impl SalesService for SalesGrpc {
         request: Request<UpdateOrderRequest>,
     ) -> Result<Response<UpdateOrderResponse>, Status> {
         let r = request.get_ref();
-        if let Some(input) = &r.order {
-            let mask = r.update_mask.as_ref();
-            let named = (
-                "order",
-                input.account_id.as_str(),
-                input.contact_id.as_str(),
-            );
-            self.check_document_customers(principal(&request)?, named, mask)
-                .await?;
-        }
+        self.check_document_customers(
+            principal(&request)?,
+            r.order.as_ref(),
+            r.update_mask.as_ref(),
+        )
+        .await?;
         let call = Call {
             method: method!("UpdateOrder"),
             request_id: &r.request_id,
@@ -772,6 +754,27 @@ impl SalesService for SalesGrpc {
         self.records
             .update_rpc::<Orders, _, _>(&request, call, change, |order| UpdateOrderResponse {
                 order: Some(order),
+            })
+            .await
+    }
+
+    async fn upsert_order(
+        &self,
+        request: Request<UpsertOrderRequest>,
+    ) -> Result<Response<UpsertOrderResponse>, Status> {
+        let r = request.get_ref();
+        self.check_document_customers(principal(&request)?, r.order.as_ref(), None)
+            .await?;
+        let call = Call {
+            method: method!("UpsertOrder"),
+            request_id: &r.request_id,
+        };
+        self.records
+            .upsert_rpc::<Orders, _, _>(&request, call, r.order.clone(), |order, done| {
+                UpsertOrderResponse {
+                    order: Some(order),
+                    outcome: done.wire(),
+                }
             })
             .await
     }
@@ -905,11 +908,8 @@ impl SalesService for SalesGrpc {
         request: Request<CreateContractRequest>,
     ) -> Result<Response<CreateContractResponse>, Status> {
         let r = request.get_ref();
-        if let Some(input) = &r.contract {
-            let named = ("contract", input.account_id.as_str(), "");
-            self.check_document_customers(principal(&request)?, named, None)
-                .await?;
-        }
+        self.check_document_customers(principal(&request)?, r.contract.as_ref(), None)
+            .await?;
         let call = Call {
             method: method!("CreateContract"),
             request_id: &r.request_id,
@@ -937,11 +937,12 @@ impl SalesService for SalesGrpc {
         request: Request<UpdateContractRequest>,
     ) -> Result<Response<UpdateContractResponse>, Status> {
         let r = request.get_ref();
-        if let Some(input) = &r.contract {
-            let named = ("contract", input.account_id.as_str(), "");
-            self.check_document_customers(principal(&request)?, named, r.update_mask.as_ref())
-                .await?;
-        }
+        self.check_document_customers(
+            principal(&request)?,
+            r.contract.as_ref(),
+            r.update_mask.as_ref(),
+        )
+        .await?;
         let call = Call {
             method: method!("UpdateContract"),
             request_id: &r.request_id,
@@ -1289,5 +1290,34 @@ impl SalesService for SalesGrpc {
             }
         };
         Ok(Response::new(stream))
+    }
+}
+
+/// A document that names its customer: the message name its fields are reported under, and
+/// the account and contact ids it sends.
+trait NamesCustomers {
+    const PREFIX: &'static str;
+    fn customers(&self) -> (&str, &str);
+}
+
+impl NamesCustomers for Quote {
+    const PREFIX: &'static str = "quote";
+    fn customers(&self) -> (&str, &str) {
+        (&self.account_id, &self.contact_id)
+    }
+}
+
+impl NamesCustomers for Order {
+    const PREFIX: &'static str = "order";
+    fn customers(&self) -> (&str, &str) {
+        (&self.account_id, &self.contact_id)
+    }
+}
+
+/// A contract names an account only.
+impl NamesCustomers for Contract {
+    const PREFIX: &'static str = "contract";
+    fn customers(&self) -> (&str, &str) {
+        (&self.account_id, "")
     }
 }

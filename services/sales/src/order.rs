@@ -247,6 +247,52 @@ fn changeable(status: i32) -> &'static [OrderField] {
     }
 }
 
+/// Whether `input` sends `field` with another value than `current` holds. Lines compare by
+/// what a writer sends (product, description, quantity, price set, discount), not by what
+/// pricing derived from it.
+fn changes(current: &Model, input: &Order, field: OrderField) -> bool {
+    let differs = |sent: &str, held: &str| sent.trim() != held;
+    let address_differs = |sent: Option<&PostalAddress>, held: &str| {
+        StoredAddress::of(sent) != json::object_from_json::<StoredAddress>(held)
+    };
+    match field {
+        OrderField::QuoteId => differs(&input.quote_id, &current.quote_id),
+        OrderField::OpportunityId => differs(&input.opportunity_id, &current.opportunity_id),
+        OrderField::AccountId => differs(&input.account_id, &current.account_id),
+        OrderField::ContactId => differs(&input.contact_id, &current.contact_id),
+        OrderField::DisplayName => differs(&input.display_name, &current.display_name),
+        OrderField::CurrencyCode => differs(&input.currency_code, &current.currency_code),
+        OrderField::PriceListId => differs(&input.price_list_id, &current.price_list_id),
+        OrderField::ExternalId => differs(&input.external_id, &current.external_id),
+        OrderField::Note => differs(&input.note, &current.note),
+        OrderField::ShippingAddress => {
+            address_differs(input.shipping_address.as_ref(), &current.shipping_address)
+        }
+        OrderField::BillingAddress => {
+            address_differs(input.billing_address.as_ref(), &current.billing_address)
+        }
+        OrderField::Lines => {
+            // Invalid lines differ from any stored ones; `apply` reports them.
+            let mut ignored = Violations::new();
+            let currency = Currency::parse(&current.currency_code);
+            let sent = sent_lines(&mut ignored, "order", &input.lines, currency);
+            let held = priced(current);
+            let same = |s: &StoredLine, h: &StoredLine| {
+                // Pricing names a line without a description after its product.
+                let description = if s.description.is_empty() {
+                    &h.product_name
+                } else {
+                    &s.description
+                };
+                (&s.product_id, description, &s.quantity, &s.entered_price)
+                    == (&h.product_id, &h.description, &h.quantity, &h.entered_price)
+                    && s.discount_percent == h.discount_percent
+            };
+            sent.len() != held.len() || sent.iter().zip(&held).any(|(s, h)| !same(s, h))
+        }
+    }
+}
+
 fn apply(model: &mut Model, input: &Order, fields: &[OrderField]) -> Result<(), Error> {
     let mut v = Violations::new();
     if fields.contains(&OrderField::CurrencyCode) {
@@ -570,6 +616,13 @@ impl Resource for Orders {
             OrderField::ExternalId => !input.external_id.is_empty(),
             OrderField::Note => !input.note.is_empty(),
         })?;
+        // A field sent with the value it holds changes nothing, so neither the order's life
+        // nor its status refuses it: an ERP re-sends its whole order, a client echoes the
+        // fixed fields back.
+        let fields: Vec<OrderField> = fields
+            .into_iter()
+            .filter(|f| changes(current, &input, *f))
+            .collect();
         let fixed = if current.quote_id.is_empty() {
             &[OrderField::QuoteId, OrderField::CurrencyCode][..]
         } else {
@@ -637,6 +690,20 @@ impl Resource for Orders {
     fn external_id(input: &Order) -> &str {
         input.external_id.trim()
     }
+
+    /// What an ERP holds of an order it keeps under its own number: the customer, the lines and
+    /// the addresses. The deal, the quote and the owner are the CRM's.
+    const UPSERT_FIELDS: &'static [&'static str] = &[
+        "account_id",
+        "contact_id",
+        "display_name",
+        "currency_code",
+        "price_list_id",
+        "lines",
+        "shipping_address",
+        "billing_address",
+        "note",
+    ];
 
     /// A new order from a quote takes it (accepted, one the writer sees); a direct one checks
     /// its deal and prices its lines, again on every change while a draft. A new order takes
