@@ -747,6 +747,41 @@ async fn levels_revisions_and_expiry(mode: Mode) {
         state_reason(&accept_quote(&rep2, &small.id).await.unwrap_err()),
         "QUOTE_STATUS"
     );
+    // The quote's history keeps the rep's steps and the system's expiry; rep1 sees none of it.
+    let history = |session: &Session| {
+        let session = session.clone();
+        let id = small.id.clone();
+        async move {
+            session
+                .sales()
+                .list_audit_entries(ListAuditEntriesRequest {
+                    resource_type: "quote".into(),
+                    resource_id: id,
+                    page_size: 50,
+                    page_token: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().entries)
+        }
+    };
+    let entries = history(&rep2).await.unwrap();
+    let newest = &entries[0];
+    assert_eq!(
+        (newest.action.as_str(), newest.actor_id.as_str()),
+        ("expire", "system")
+    );
+    assert!(
+        newest
+            .changes
+            .iter()
+            .any(|c| c.field == "status" && c.after == "Expired"),
+        "{newest:?}"
+    );
+    assert!(entries.iter().any(|e| e.actor_id == rep2.user_id));
+    let rep1 = Session::login(&suite, "rep1@levels.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    expect_code(history(&rep1).await, Code::NotFound);
 }
 
 /// The approval policy is the admin's, checked field by field, with its etag.

@@ -176,6 +176,7 @@ pub async fn announce_today(
                 .filter(Column::BirthdayAnnounced.lt(year)),
             tenant_id: row.tenant_id.clone(),
             aggregate_id: row.id.clone(),
+            change: None,
             event: ContactsEvent {
                 r#type: ContactsEventType::ContactBirthday as i32,
                 subject: Some(Subject::Contact(Contacts::to_proto(&row))),

@@ -725,6 +725,7 @@ pub async fn announce_due(db: &DatabaseConnection, now: i64, batch: u64) -> Resu
                 .filter(follow_up::Column::DueNotified.eq(false)),
             tenant_id: row.tenant_id.clone(),
             aggregate_id: row.id.clone(),
+            change: None,
             event: ContactsEvent {
                 r#type: ContactsEventType::FollowUpDue as i32,
                 subject: Some(Subject::FollowUp(follow_up_proto(&row))),

@@ -38,6 +38,20 @@ pub struct Announcement<E: sea_orm::EntityTrait, V: DomainEvent> {
     pub aggregate_id: String,
     /// The event.
     pub event: V,
+    /// What the mark changes in the record's own fields (a quote expiring), kept in its
+    /// history as the system's change; `None` for a bookkeeping mark (a reminder sent).
+    pub change: Option<SweptChange>,
+}
+
+/// A record's change a job makes, for its audit entry.
+#[derive(Debug, Clone)]
+pub struct SweptChange {
+    /// The resource type (`quote`).
+    pub resource_type: &'static str,
+    /// The audit action (`expire`).
+    pub action: &'static str,
+    /// The fields changed.
+    pub changes: Vec<crm_platform::audit::Change>,
 }
 
 /// Writes the announcements whose marks take, in one transaction; returns how many. Replicas
@@ -57,6 +71,19 @@ pub async fn announce_marked<E: sea_orm::EntityTrait, V: DomainEvent>(
         }
         crate::handlers::announce(&txn, &a.tenant_id, SYSTEM_ACTOR, a.event, &a.aggregate_id)
             .await?;
+        if let Some(change) = &a.change {
+            let system = system_principal(&a.tenant_id);
+            let (kind, action) = (change.resource_type, change.action);
+            crm_platform::audit::record(
+                &txn,
+                &system,
+                kind,
+                &a.aggregate_id,
+                action,
+                &change.changes,
+            )
+            .await?;
+        }
         announced += 1;
     }
     txn.commit().await?;

@@ -151,8 +151,11 @@ impl SalesGrpc {
     }
 }
 
-/// Permission to read the change history of products and price lists.
+/// Permission to read the change history of sales records.
 const AUDIT_READ: &str = "sales.audit.read";
+/// The record types ListAuditEntries takes.
+const AUDITED: &str = "must be one of product, price_list, pipeline, opportunity, task, lead, \
+                       target, quote, approval_request, order, contract, payment_plan";
 
 /// The full gRPC method name, which scopes idempotency keys.
 macro_rules! method {
@@ -1210,35 +1213,31 @@ impl SalesService for SalesGrpc {
         let p = principal(&request)?;
         let r = request.get_ref();
         let page = (r.resource_id.as_str(), r.page_size, &*r.page_token);
-        let (entries, next_page_token) = match r.resource_type.as_str() {
-            "product" => {
-                self.records
-                    .history::<Products>(p, AUDIT_READ, page)
-                    .await?
-            }
-            "price_list" => {
-                self.records
-                    .history::<PriceLists>(p, AUDIT_READ, page)
-                    .await?
-            }
-            "pipeline" => {
-                self.records
-                    .history::<Pipelines>(p, AUDIT_READ, page)
-                    .await?
-            }
-            "opportunity" => {
-                self.records
-                    .history::<Opportunities>(p, AUDIT_READ, page)
-                    .await?
-            }
-            _ => {
-                return Err(Error::invalid(
-                    "resource_type",
-                    "must be \"product\", \"price_list\", \"pipeline\" or \"opportunity\"",
-                )
-                .into());
-            }
-        };
+        // Each record's history shows to exactly those who see the record.
+        macro_rules! history_of {
+            ($($kind:ty),* $(,)?) => {
+                match r.resource_type.as_str() {
+                    $(kind if kind == <$kind as crm_records::resource::Resource>::KIND => {
+                        self.records.history::<$kind>(p, AUDIT_READ, page).await?
+                    })*
+                    _ => return Err(Error::invalid("resource_type", AUDITED).into()),
+                }
+            };
+        }
+        let (entries, next_page_token) = history_of!(
+            Products,
+            PriceLists,
+            Pipelines,
+            Opportunities,
+            Tasks,
+            Leads,
+            Targets,
+            Quotes,
+            Approvals,
+            Orders,
+            Contracts,
+            PaymentPlans,
+        );
         Ok(Response::new(ListAuditEntriesResponse {
             entries,
             next_page_token,

@@ -18,6 +18,7 @@ use crate::opportunity::Opportunities;
 use crate::quote::Quotes;
 use crate::receivables::{self, PaymentPlans};
 use crate::task::Tasks;
+use crm_platform::audit;
 use crm_platform::error::Error;
 use crm_platform::time::day;
 use crm_proto::sales::{
@@ -25,7 +26,7 @@ use crm_proto::sales::{
     SalesEvent, SalesEventType, TaskStatus, sales_event::Subject,
 };
 use crm_records::handlers::Records;
-use crm_records::jobs::{Announcement, announce_marked, run_every};
+use crm_records::jobs::{Announcement, SweptChange, announce_marked, run_every};
 use crm_records::json;
 use crm_records::resource::Resource;
 
@@ -77,6 +78,7 @@ async fn announce_due_steps(db: &DatabaseConnection, now: i64) -> Result<u64, Er
                 .filter(unannounced()),
             tenant_id: deal.tenant_id.clone(),
             aggregate_id: deal.id.clone(),
+            change: None,
             event: SalesEvent {
                 r#type: SalesEventType::OpportunityNextStepDue as i32,
                 subject: Some(Subject::Opportunity(Opportunities::to_proto(&deal))),
@@ -114,6 +116,7 @@ async fn announce_due_tasks(db: &DatabaseConnection, now: i64) -> Result<u64, Er
                 .filter(task_unannounced()),
             tenant_id: t.tenant_id.clone(),
             aggregate_id: t.id.clone(),
+            change: None,
             event: SalesEvent {
                 r#type: SalesEventType::TaskDue as i32,
                 subject: Some(Subject::Task(Tasks::to_proto(&t))),
@@ -158,6 +161,14 @@ async fn expire_quotes(records: &Records, now: i64) -> Result<u64, Error> {
                     .filter(quote::Column::Version.eq(q.version)),
                 tenant_id: q.tenant_id.clone(),
                 aggregate_id: q.id.clone(),
+                change: Some(SweptChange {
+                    resource_type: Quotes::KIND,
+                    action: "expire",
+                    changes: audit::diff(
+                        &Quotes::audit_fields(&q),
+                        &Quotes::audit_fields(&expired),
+                    ),
+                }),
                 event: SalesEvent {
                     r#type: SalesEventType::QuoteExpired as i32,
                     subject: Some(Subject::Quote(Quotes::to_proto(&expired))),
@@ -212,6 +223,14 @@ async fn activate_contracts(records: &Records, now: i64) -> Result<u64, Error> {
                 mark: contract_mark(c, &active),
                 tenant_id: c.tenant_id.clone(),
                 aggregate_id: c.id.clone(),
+                change: Some(SweptChange {
+                    resource_type: Contracts::KIND,
+                    action: "activate",
+                    changes: audit::diff(
+                        &Contracts::audit_fields(c),
+                        &Contracts::audit_fields(&active),
+                    ),
+                }),
                 event: SalesEvent {
                     r#type: SalesEventType::ContractUpdated as i32,
                     subject: Some(Subject::Contract(Contracts::to_proto(&active))),
@@ -261,6 +280,7 @@ async fn remind_key_dates(records: &Records, now: i64) -> Result<u64, Error> {
             mark: contract_mark(c, &reminded),
             tenant_id: c.tenant_id.clone(),
             aggregate_id: c.id.clone(),
+            change: None,
             event: SalesEvent {
                 r#type: SalesEventType::ContractKeyDateDue as i32,
                 subject: Some(Subject::ContractReminder(ContractReminder {
@@ -315,6 +335,7 @@ async fn announce_overdue(records: &Records, now: i64) -> Result<u64, Error> {
                 .filter(P::Version.eq(plan.version)),
             tenant_id: plan.tenant_id.clone(),
             aggregate_id: plan.id.clone(),
+            change: None,
             event: SalesEvent {
                 r#type: SalesEventType::InstalmentOverdue as i32,
                 subject: Some(Subject::InstalmentOverdue(InstalmentOverdue {
