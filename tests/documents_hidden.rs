@@ -11,9 +11,9 @@ mod support;
 use tonic::Code;
 
 use crm_proto::common::Date;
-use crm_proto::identity::CreateApiKeyRequest;
 use crm_proto::sales::*;
-use support::clients::Session;
+use support::cash::erp_key;
+use support::clients::{Session, expect_code, expect_invalid};
 use support::existence::{Asker, Shown, assert_hidden};
 use support::quoting::*;
 use support::{Mode, Suite, org};
@@ -226,20 +226,6 @@ async fn documents(suite: &Suite, admin: &Session, rep1: &Session) -> Ids {
         contract: contract.id,
         plan: plan.id,
     }
-}
-
-async fn erp_key(suite: &Suite, admin: &Session) -> Session {
-    let key = admin
-        .identity()
-        .create_api_key(CreateApiKeyRequest {
-            display_name: "ERP".into(),
-            user_id: String::new(),
-            permissions: vec!["sales.orders.sync".into()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    Session::api_key(suite, &key.secret).await
 }
 
 /// Every id-taking document RPC answers another rep and another tenant like an unknown id.
@@ -604,4 +590,220 @@ async fn documents_hide_what_the_caller_may_not_see(mode: Mode) {
     );
 }
 
-both_modes!(documents_hide_what_the_caller_may_not_see);
+/// The ids of a page's records.
+fn ids_of<T>(records: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+    records.iter().map(|r| id(r).to_owned()).collect()
+}
+
+/// Lists show each caller what they reach and nothing of another tenant; a create naming
+/// another's document is refused as if it did not exist; each tenant keeps its own policy; a
+/// deleted draft order comes back.
+async fn lists_and_creates_keep_to_the_callers_reach(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let o = org::build(&suite, admin.clone(), "reach-docs").await;
+    let other = org::other_tenant(&suite, &admin, "reach-docs-other").await;
+    let ids = documents(&suite, &admin, &o.rep1).await;
+    let lists = |session: &Session, filter: &str| {
+        let (sales, filter) = (session.sales(), filter.to_owned());
+        async move {
+            let orders = sales
+                .clone()
+                .list_orders(ListOrdersRequest {
+                    filter: filter.clone(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .orders;
+            let contracts = sales
+                .clone()
+                .list_contracts(ListContractsRequest {
+                    filter: filter.clone(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .contracts;
+            let plans = sales
+                .clone()
+                .list_payment_plans(ListPaymentPlansRequest {
+                    filter,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .plans;
+            Ok::<_, tonic::Status>([
+                ids_of(&orders, |r| &r.id),
+                ids_of(&contracts, |r| &r.id),
+                ids_of(&plans, |r| &r.id),
+            ])
+        }
+    };
+    let mine = [
+        vec![ids.order.clone()],
+        vec![ids.contract.clone()],
+        vec![ids.plan.clone()],
+    ];
+    for reaches in [&o.rep1, &o.manager, &admin] {
+        assert_eq!(lists(reaches, "").await.unwrap(), mine);
+    }
+    let none: [Vec<String>; 3] = Default::default();
+    for stranger in [&o.rep2, &other] {
+        assert_eq!(lists(stranger, "").await.unwrap(), none);
+    }
+    assert_eq!(
+        lists(&o.rep1, &format!("owner_id = \"{}\"", o.rep1.user_id))
+            .await
+            .unwrap(),
+        mine
+    );
+    expect_invalid(lists(&o.rep1, "colour = \"red\"").await, "filter");
+
+    // Creates naming another tenant's quote, order or contract are refused like unknown ids.
+    let sales = other.sales();
+    expect_invalid(
+        sales
+            .clone()
+            .create_order(CreateOrderRequest {
+                order: Some(Order {
+                    quote_id: ids.quote.clone(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        "order.quote_id",
+    );
+    expect_invalid(
+        sales
+            .clone()
+            .create_contract(CreateContractRequest {
+                contract: Some(Contract {
+                    order_id: ids.order.clone(),
+                    display_name: "Not theirs".into(),
+                    start_date: today(&suite),
+                    end_date: day_after(&suite, 30),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        "contract.order_id",
+    );
+    expect_invalid(
+        sales
+            .clone()
+            .create_payment_plan(CreatePaymentPlanRequest {
+                plan: Some(PaymentPlan {
+                    contract_id: ids.contract.clone(),
+                    instalments: vec![Instalment {
+                        due_date: day_after(&suite, 30),
+                        amount: money("CNY", "1"),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        "plan.contract_id",
+    );
+
+    // Another tenant's policy is its own.
+    let policy = |session: &Session| {
+        let sales = session.sales();
+        async move {
+            sales
+                .clone()
+                .get_approval_policy(GetApprovalPolicyRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .policy
+                .unwrap()
+                .rules
+        }
+    };
+    let ours = policy(&admin).await;
+    sales
+        .clone()
+        .update_approval_policy(UpdateApprovalPolicyRequest {
+            policy: Some(ApprovalPolicy {
+                rules: vec![ApprovalRule {
+                    subject_kind: ApprovalSubjectKind::Order as i32,
+                    level: 1,
+                    discount_percent_above: "1".into(),
+                    amount_above: None,
+                }],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(policy(&admin).await, ours);
+    assert_eq!(policy(&other).await.len(), 1);
+
+    // A draft order deleted by mistake is restored; another tenant cannot restore it.
+    let pump = admin
+        .sales()
+        .list_products(ListProductsRequest {
+            filter: "code = \"PUMP-1\"".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .products
+        .remove(0)
+        .id;
+    let account = o.rep1.create_account("Restored customer").await;
+    let draft = o
+        .rep1
+        .sales()
+        .create_order(CreateOrderRequest {
+            order: Some(Order {
+                display_name: "Spare".into(),
+                account_id: account.id,
+                currency_code: "CNY".into(),
+                lines: vec![line(&pump, "1", "")],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    o.rep1
+        .sales()
+        .delete_order(DeleteOrderRequest {
+            id: draft.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let undelete = |session: &Session| {
+        let (sales, id) = (session.sales(), draft.id.clone());
+        async move {
+            sales
+                .clone()
+                .undelete_order(UndeleteOrderRequest {
+                    id,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    expect_code(undelete(&other).await, Code::NotFound);
+    expect_code(undelete(&o.rep2).await, Code::NotFound);
+    let back = undelete(&o.rep1).await.unwrap().into_inner().order.unwrap();
+    assert!(back.delete_time.is_none());
+}
+
+both_modes!(
+    documents_hide_what_the_caller_may_not_see,
+    lists_and_creates_keep_to_the_callers_reach
+);
