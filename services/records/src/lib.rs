@@ -6,6 +6,7 @@
 pub mod bulk;
 pub mod custom_fields;
 pub mod custom_values;
+pub mod customers;
 pub mod definitions;
 pub mod directory;
 pub mod duplicates;

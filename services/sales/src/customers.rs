@@ -1,153 +1,37 @@
-//! The customers sales refers to, asked of the contacts service as the caller: whether an
-//! account or contact is one they may see (with the record's owner cached), and the account and contact a lead's conversion makes or
-//! reuses. The calls are made before the write's transaction (a remote call never holds one
-//! open); an account outside the caller's reach is refused exactly like one that does not
-//! exist.
-
-use std::time::Duration;
+//! The customers sales refers to, asked of the contacts service as the caller: the shared
+//! lookups ([`crm_records::customers`], with each record's owner cached under sales' prefix
+//! and dropped when contacts announces a change), and the account and contact a lead's
+//! conversion makes or reuses.
 
 use tonic::{Code, Status};
 
 use crm_platform::auth::Principal;
+use crm_platform::cache::Cache;
 use crm_platform::client::ServiceClient;
-use crm_platform::error::Error;
 use crm_platform::normalize;
 use crm_proto::contacts::contacts_service_client::ContactsServiceClient;
 use crm_proto::contacts::{
-    Account, Contact, CreateAccountRequest, CreateContactRequest, GetAccountRequest,
-    GetContactRequest, ListContactsRequest,
+    Account, Contact, CreateAccountRequest, CreateContactRequest, ListContactsRequest,
 };
-use crm_records::resource::reaches;
+pub(crate) use crm_records::customers::{
+    CustomerKind, Customers, DEADLINE, check_visible, deployed, fetch_account, fetch_contact,
+    unanswered,
+};
 
-use crate::opportunity::Opportunities;
-use crm_platform::cache::Cache;
+/// Sales' prefix of the owner cache keys.
+pub(crate) const OWNER_PREFIX: &str = "sales:v1";
 
-/// How long contacts has to answer.
-const DEADLINE: Duration = Duration::from_secs(5);
-
-/// A kind of customer record sales names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CustomerKind {
-    /// An account.
-    Account,
-    /// A contact (a person).
-    Contact,
-}
-
-impl CustomerKind {
-    fn name(self) -> &'static str {
-        match self {
-            CustomerKind::Account => "account",
-            CustomerKind::Contact => "contact",
-        }
+/// Where sales asks about customers: contacts, with the owner cache.
+pub(crate) fn asked<'a>(contacts: Option<&'a ServiceClient>, cache: &'a Cache) -> Customers<'a> {
+    Customers {
+        contacts,
+        owners: Some((cache, OWNER_PREFIX)),
     }
 }
 
-/// The cache key of what sales last learned of a customer record: its owner, while it is
-/// live. The answer is the record's, not the caller's: whether a caller sees it is their
-/// scope over that owner, decided here as contacts decides it (the same shared machinery).
-/// Sales drops the key when contacts announces the record changed (see `consumers`).
+/// The cache key of a customer record's owner, as sales keeps it.
 pub(crate) fn owner_key(kind: CustomerKind, tenant_id: &str, id: &str) -> String {
-    format!("sales:v1:customer-owner:{}:{tenant_id}:{id}", kind.name())
-}
-
-/// Checks that `id` (sent in `field`) names a live account or contact the caller can see:
-/// from the cached owner when sales knows it and the caller reaches that owner, else by
-/// asking contacts as the caller (and caching the owner it answers).
-pub(crate) async fn check_visible(
-    (contacts, cache): (Option<&ServiceClient>, &Cache),
-    principal: &Principal,
-    kind: CustomerKind,
-    (field, id): (&str, &str),
-) -> Result<(), Status> {
-    if id.is_empty() {
-        return Err(Error::invalid(field, "is required").into());
-    }
-    let key = owner_key(kind, &principal.tenant_id, id);
-    if let Some(owner) = cache.get(&key).await
-        && reaches::<Opportunities>(principal, &String::from_utf8_lossy(&owner))
-    {
-        return Ok(());
-    }
-    let hidden = || {
-        let why = format!("is not a live {} you can see", kind.name());
-        Status::from(Error::invalid(field, why))
-    };
-    let owner = match kind {
-        CustomerKind::Account => fetch_account(contacts, principal, id)
-            .await?
-            .map(|a| a.owner_id),
-        CustomerKind::Contact => fetch_contact(contacts, principal, id)
-            .await?
-            .map(|c| c.owner_id),
-    };
-    let owner = owner.ok_or_else(hidden)?;
-    cache.set(&key, owner.into_bytes()).await;
-    Ok(())
-}
-
-/// The live account of this id as the caller sees it in contacts; `None` when it does not
-/// exist, is deleted or is out of their reach.
-pub(crate) async fn fetch_account(
-    contacts: Option<&ServiceClient>,
-    principal: &Principal,
-    id: &str,
-) -> Result<Option<Account>, Status> {
-    let contacts = deployed(contacts)?;
-    let request = contacts.request(principal, GetAccountRequest { id: id.to_owned() }, DEADLINE)?;
-    let answer = ContactsServiceClient::new(contacts.channel())
-        .get_account(request)
-        .await
-        .map(|r| r.into_inner().account.filter(|a| a.delete_time.is_none()));
-    visible(answer)
-}
-
-/// The live contact of this id as the caller sees it in contacts; `None` when it does not
-/// exist, is deleted or is out of their reach.
-pub(crate) async fn fetch_contact(
-    contacts: Option<&ServiceClient>,
-    principal: &Principal,
-    id: &str,
-) -> Result<Option<Contact>, Status> {
-    let contacts = deployed(contacts)?;
-    let request = contacts.request(principal, GetContactRequest { id: id.to_owned() }, DEADLINE)?;
-    let answer = ContactsServiceClient::new(contacts.channel())
-        .get_contact(request)
-        .await
-        .map(|r| r.into_inner().contact.filter(|c| c.delete_time.is_none()));
-    visible(answer)
-}
-
-/// Contacts' answer, with "not there" and "not yours" as `None`.
-fn visible<T>(answer: Result<Option<T>, Status>) -> Result<Option<T>, Status> {
-    match answer {
-        Ok(found) => Ok(found),
-        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => Ok(None),
-        Err(status) => Err(unanswered(status)),
-    }
-}
-
-/// The way to contacts, or why there is none.
-fn deployed(contacts: Option<&ServiceClient>) -> Result<&ServiceClient, Status> {
-    contacts.ok_or_else(|| {
-        Error::precondition(
-            "SERVICE_NOT_DEPLOYED",
-            "customers cannot be checked: the contacts service is not part of this deployment",
-        )
-        .into()
-    })
-}
-
-/// A failed call to contacts as the caller's answer: contacts being away is `UNAVAILABLE`
-/// with nothing written here; anything else is passed on as contacts said it.
-fn unanswered(status: Status) -> Status {
-    if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) {
-        tracing::warn!(error = %status, "contacts did not answer");
-        return Status::unavailable(
-            "the contacts service is unavailable, so nothing was written; retry",
-        );
-    }
-    status
+    crm_records::customers::owner_key(OWNER_PREFIX, kind, tenant_id, id)
 }
 
 /// A customer a conversion made or found: its id, and whether it already existed.

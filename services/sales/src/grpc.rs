@@ -59,7 +59,7 @@ impl SalesGrpc {
         input: &Opportunity,
         (account, people): (bool, bool),
     ) -> Result<(), Status> {
-        let asked = (self.contacts.as_ref(), self.records.cache.as_ref());
+        let asked = customers::asked(self.contacts.as_ref(), &self.records.cache);
         if account {
             let field = ("opportunity.account_id", input.account_id.trim());
             customers::check_visible(asked, p, CustomerKind::Account, field).await?;
@@ -88,7 +88,7 @@ impl SalesGrpc {
             return Ok(());
         };
         let (account, contact) = document.customers();
-        let asked = (self.contacts.as_ref(), self.records.cache.as_ref());
+        let asked = customers::asked(self.contacts.as_ref(), &self.records.cache);
         let named = [
             ("account_id", CustomerKind::Account, account.trim()),
             ("contact_id", CustomerKind::Contact, contact.trim()),

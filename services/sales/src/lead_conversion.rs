@@ -103,7 +103,7 @@ pub(crate) async fn convert(
         customers::account_for(contacts, principal, account_of(&found), step).await?
     } else {
         let field = ("account_id", asked.account_id.as_str());
-        let asked_of = (contacts, records.cache.as_ref());
+        let asked_of = customers::asked(contacts, &records.cache);
         customers::check_visible(asked_of, principal, CustomerKind::Account, field).await?;
         Customer {
             id: asked.account_id.clone(),

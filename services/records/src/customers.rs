@@ -1,0 +1,160 @@
+//! The customers a service refers to, asked of the contacts service as the caller: whether
+//! an account or contact is one they may see, and the live record as they see it. The calls
+//! are made before the write's transaction (a remote call never holds one open); a record out
+//! of the caller's reach is refused exactly like one that does not exist. A service that
+//! follows contacts' events may cache each record's owner (dropping it when contacts
+//! announces a change); one that does not asks every time.
+
+use std::time::Duration;
+
+use tonic::{Code, Status};
+
+use crm_platform::auth::Principal;
+use crm_platform::cache::Cache;
+use crm_platform::client::ServiceClient;
+use crm_platform::error::Error;
+use crm_proto::contacts::contacts_service_client::ContactsServiceClient;
+use crm_proto::contacts::{Account, Contact, GetAccountRequest, GetContactRequest};
+
+/// Where a service asks about customers: contacts (when deployed with it), and the cache of
+/// owners it keeps under its own prefix, if it follows contacts' events.
+#[derive(Debug, Clone, Copy)]
+pub struct Customers<'a> {
+    /// The way to contacts; `None` when the deployment has no contacts service.
+    pub contacts: Option<&'a ServiceClient>,
+    /// The owner cache and the service's key prefix (`sales:v1`); `None` to ask every time.
+    pub owners: Option<(&'a Cache, &'static str)>,
+}
+
+/// How long contacts has to answer.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// A kind of customer record sales names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerKind {
+    /// An account.
+    Account,
+    /// A contact (a person).
+    Contact,
+}
+
+impl CustomerKind {
+    /// The record type's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CustomerKind::Account => "account",
+            CustomerKind::Contact => "contact",
+        }
+    }
+}
+
+/// The cache key of what a service last learned of a customer record: its owner, while it is
+/// live. The answer is the record's, not the caller's: whether a caller sees it is their
+/// scope over that owner, decided here as contacts decides it (the same shared machinery).
+/// The service drops the key when contacts announces the record changed.
+pub fn owner_key(prefix: &str, kind: CustomerKind, tenant_id: &str, id: &str) -> String {
+    format!("{prefix}:customer-owner:{}:{tenant_id}:{id}", kind.name())
+}
+
+/// Checks that `id` (sent in `field`) names a live account or contact the caller can see:
+/// from the cached owner when the service knows it and the caller reaches that owner, else by
+/// asking contacts as the caller (and caching the owner it answers).
+pub async fn check_visible(
+    Customers { contacts, owners }: Customers<'_>,
+    principal: &Principal,
+    kind: CustomerKind,
+    (field, id): (&str, &str),
+) -> Result<(), Status> {
+    if id.is_empty() {
+        return Err(Error::invalid(field, "is required").into());
+    }
+    let key =
+        owners.map(|(cache, prefix)| (cache, owner_key(prefix, kind, &principal.tenant_id, id)));
+    if let Some((cache, key)) = &key
+        && let Some(owner) = cache.get(key).await
+        && principal.reaches(&String::from_utf8_lossy(&owner))
+    {
+        return Ok(());
+    }
+    let hidden = || {
+        let why = format!("is not a live {} you can see", kind.name());
+        Status::from(Error::invalid(field, why))
+    };
+    let owner = match kind {
+        CustomerKind::Account => fetch_account(contacts, principal, id)
+            .await?
+            .map(|a| a.owner_id),
+        CustomerKind::Contact => fetch_contact(contacts, principal, id)
+            .await?
+            .map(|c| c.owner_id),
+    };
+    let owner = owner.ok_or_else(hidden)?;
+    if let Some((cache, key)) = key {
+        cache.set(&key, owner.into_bytes()).await;
+    }
+    Ok(())
+}
+
+/// The live account of this id as the caller sees it in contacts; `None` when it does not
+/// exist, is deleted or is out of their reach.
+pub async fn fetch_account(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<Account>, Status> {
+    let contacts = deployed(contacts)?;
+    let request = contacts.request(principal, GetAccountRequest { id: id.to_owned() }, DEADLINE)?;
+    let answer = ContactsServiceClient::new(contacts.channel())
+        .get_account(request)
+        .await
+        .map(|r| r.into_inner().account.filter(|a| a.delete_time.is_none()));
+    visible(answer)
+}
+
+/// The live contact of this id as the caller sees it in contacts; `None` when it does not
+/// exist, is deleted or is out of their reach.
+pub async fn fetch_contact(
+    contacts: Option<&ServiceClient>,
+    principal: &Principal,
+    id: &str,
+) -> Result<Option<Contact>, Status> {
+    let contacts = deployed(contacts)?;
+    let request = contacts.request(principal, GetContactRequest { id: id.to_owned() }, DEADLINE)?;
+    let answer = ContactsServiceClient::new(contacts.channel())
+        .get_contact(request)
+        .await
+        .map(|r| r.into_inner().contact.filter(|c| c.delete_time.is_none()));
+    visible(answer)
+}
+
+/// Contacts' answer, with "not there" and "not yours" as `None`.
+fn visible<T>(answer: Result<Option<T>, Status>) -> Result<Option<T>, Status> {
+    match answer {
+        Ok(found) => Ok(found),
+        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => Ok(None),
+        Err(status) => Err(unanswered(status)),
+    }
+}
+
+/// The way to contacts, or why there is none.
+pub fn deployed(contacts: Option<&ServiceClient>) -> Result<&ServiceClient, Status> {
+    contacts.ok_or_else(|| {
+        Error::precondition(
+            "SERVICE_NOT_DEPLOYED",
+            "customers cannot be checked: the contacts service is not part of this deployment",
+        )
+        .into()
+    })
+}
+
+/// A failed call to contacts as the caller's answer: contacts being away is `UNAVAILABLE`
+/// with nothing written here; anything else is passed on as contacts said it.
+pub fn unanswered(status: Status) -> Status {
+    if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) {
+        tracing::warn!(error = %status, "contacts did not answer");
+        return Status::unavailable(
+            "the contacts service is unavailable, so nothing was written; retry",
+        );
+    }
+    status
+}
