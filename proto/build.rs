@@ -15,7 +15,9 @@ fn main() -> Result<(), BuildError> {
     let mut files = Vec::new();
     collect_protos(&root.join("crm"), &mut files)?;
     files.sort();
-    // tonic-prost-build no longer prints rerun-if-changed itself.
+    // tonic-prost-build no longer prints rerun-if-changed itself. The directory is watched
+    // too, so a new contract file rebuilds.
+    println!("cargo:rerun-if-changed={}", root.join("crm").display());
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

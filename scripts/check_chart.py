@@ -22,6 +22,7 @@ PRODUCTION = {
         "gatewayUrl": "postgres://crm:pw@db:5432/crm_gateway",
         "contactsUrl": "postgres://crm:pw@db:5432/crm_contacts",
         "salesUrl": "postgres://crm:pw@db:5432/crm_sales",
+        "servicedeskUrl": "postgres://crm:pw@db:5432/crm_servicedesk",
     },
 }
 OWN_KEYS = {
@@ -30,6 +31,7 @@ OWN_KEYS = {
             "gateway": "crm1:gateway:a:b:c",
             "contacts": "crm1:contacts:a:b:c:d",
             "sales": "crm1:sales:a:b:c:d",
+            "servicedesk": "crm1:servicedesk:a:b:c:d",
         },
         "bootstrapAdminPassword": "change-me-please",
     },
@@ -87,12 +89,13 @@ kinds = validate("production values", PRODUCTION)
 for kind in ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job", "ConfigMap", "Secret", "NetworkPolicy"]:
     check(f"renders a {kind}", kind in kinds)
 deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
-check("one Deployment per target", sorted(deployments) == ["crm-contacts", "crm-gateway", "crm-sales"], sorted(deployments))
+check("one Deployment per target", sorted(deployments) == ["crm-contacts", "crm-gateway", "crm-sales", "crm-servicedesk"], sorted(deployments))
 for kind in ["Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"]:
     names = sorted(d["metadata"]["name"] for d in kinds.get(kind, []))
     check(f"sales has its {kind}", any(n.endswith("sales") for n in names), names)
 migrated = [j["spec"]["template"]["spec"]["containers"][0]["args"] for j in kinds.get("Job", [])]
 check("a migration Job migrates sales", ["migrate", "--target", "sales"] in migrated, migrated)
+check("a migration Job migrates the service desk", ["migrate", "--target", "servicedesk"] in migrated, migrated)
 for name, deployment in deployments.items():
     spec = deployment["spec"]["template"]["spec"]
     container = spec["containers"][0]
@@ -109,6 +112,7 @@ for name, deployment in deployments.items():
 configmap = kinds["ConfigMap"][0]["data"]
 check("the gateway finds contacts through the ConfigMap", configmap.get("CRM_CONTACTS_URL") == "http://crm-contacts:50052", configmap)
 check("the gateway finds sales through the ConfigMap", configmap.get("CRM_SALES_URL") == "http://crm-sales:50053", configmap)
+check("the gateway finds the service desk through the ConfigMap", configmap.get("CRM_SERVICEDESK_URL") == "http://crm-servicedesk:50054", configmap)
 
 without_sales = {**PRODUCTION, "postgresql": {k: v for k, v in PRODUCTION["postgresql"].items() if k != "salesUrl"}}
 try:
@@ -118,7 +122,7 @@ except helm.HelmError as error:
     check("an enabled target without its database is refused", "postgresql.salesUrl is required" in str(error), str(error))
 disabled = {**without_sales, "targets": {"sales": {"enabled": False}}}
 names = sorted(d["metadata"]["name"] for _, d in documents(helm.Chart.load(str(CHART)).render(disabled, name="crm", namespace="crm")) if d["kind"] == "Deployment")
-check("a disabled target renders nothing and needs no database", names == ["crm-contacts", "crm-gateway"], names)
+check("a disabled target renders nothing and needs no database", names == ["crm-contacts", "crm-gateway", "crm-servicedesk"], names)
 
 def key_env(deployment):
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]

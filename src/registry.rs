@@ -5,8 +5,11 @@
 
 use crm_platform::service::ServiceModule;
 
-static SERVICES: &[&dyn ServiceModule] =
-    &[&crm_contacts::module::MODULE, &crm_sales::module::MODULE];
+static SERVICES: &[&dyn ServiceModule] = &[
+    &crm_contacts::module::MODULE,
+    &crm_sales::module::MODULE,
+    &crm_servicedesk::module::MODULE,
+];
 
 /// The registered services.
 pub fn services() -> &'static [&'static dyn ServiceModule] {

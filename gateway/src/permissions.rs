@@ -89,6 +89,9 @@ pub const TENANT_ADMIN: &[&str] = &[
     "sales.contracts.write",
     "sales.receivables.read",
     "sales.receivables.write",
+    "servicedesk.tickets.read",
+    "servicedesk.tickets.write",
+    "servicedesk.audit.read",
 ];
 
 const SALES: &[&str] = &[
@@ -134,6 +137,23 @@ const SALES: &[&str] = &[
     "sales.receivables.write",
 ];
 
+/// Agents of the service desk work their tickets for the customers they reach in contacts,
+/// and file the callers they do not find.
+const SERVICE: &[&str] = &[
+    "contacts.accounts.read",
+    "contacts.accounts.write",
+    "contacts.contacts.read",
+    "contacts.contacts.write",
+    "contacts.interactions.read",
+    "contacts.interactions.write",
+    "servicedesk.tickets.read",
+    "servicedesk.tickets.write",
+    "servicedesk.audit.read",
+];
+
+/// Service managers also see who is on their teams.
+const SERVICE_MANAGER_EXTRA: &[&str] = &["identity.users.read", "identity.teams.read"];
+
 /// Managers also merge their team's duplicates: a merge deletes records and moves what
 /// refers to them, a data-quality decision above a rep's.
 const MANAGER_EXTRA: &[&str] = &[
@@ -157,7 +177,8 @@ pub struct BuiltInRole {
     pub scope: DataScope,
 }
 
-/// The built-in roles: admin (whole tenant), sales manager (their teams), sales rep (own).
+/// The built-in roles: admin (whole tenant), sales and service managers (their teams), sales
+/// reps and service agents (their own).
 pub fn built_in_roles() -> Vec<BuiltInRole> {
     vec![
         BuiltInRole {
@@ -173,6 +194,20 @@ pub fn built_in_roles() -> Vec<BuiltInRole> {
         BuiltInRole {
             name: "sales_rep",
             permissions: SALES.to_vec(),
+            scope: DataScope::Own,
+        },
+        BuiltInRole {
+            name: "service_manager",
+            permissions: SERVICE
+                .iter()
+                .chain(SERVICE_MANAGER_EXTRA)
+                .copied()
+                .collect(),
+            scope: DataScope::Team,
+        },
+        BuiltInRole {
+            name: "service_agent",
+            permissions: SERVICE.to_vec(),
             scope: DataScope::Own,
         },
     ]

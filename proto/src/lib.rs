@@ -47,6 +47,13 @@ pub mod crm {
             tonic::include_proto!("crm.contacts.v1");
         }
     }
+    /// `crm.servicedesk.*`.
+    pub mod servicedesk {
+        /// `crm.servicedesk.v1`: tickets.
+        pub mod v1 {
+            tonic::include_proto!("crm.servicedesk.v1");
+        }
+    }
     /// `crm.sales.*`.
     pub mod sales {
         /// `crm.sales.v1`: the catalogue (products, price lists, exchange rates).
@@ -151,3 +158,4 @@ pub use crm::common::v1 as common;
 pub use crm::contacts::v1 as contacts;
 pub use crm::identity::v1 as identity;
 pub use crm::sales::v1 as sales;
+pub use crm::servicedesk::v1 as servicedesk;

@@ -12,6 +12,7 @@ use crm_proto::identity::LoginRequest;
 use crm_proto::identity::auth_service_client::AuthServiceClient;
 use crm_proto::identity::identity_service_client::IdentityServiceClient;
 use crm_proto::sales::sales_service_client::SalesServiceClient;
+use crm_proto::servicedesk::servicedesk_service_client::ServicedeskServiceClient;
 
 use super::Suite;
 
@@ -179,6 +180,10 @@ impl Session {
 
     pub fn sales(&self) -> SalesServiceClient<InterceptedService<Channel, Credential>> {
         SalesServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
+    }
+
+    pub fn servicedesk(&self) -> ServicedeskServiceClient<InterceptedService<Channel, Credential>> {
+        ServicedeskServiceClient::with_interceptor(self.channel.clone(), self.credential.clone())
     }
 
     pub fn identity(&self) -> IdentityServiceClient<InterceptedService<Channel, Credential>> {

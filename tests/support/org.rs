@@ -144,6 +144,28 @@ pub async fn build(suite: &Suite, admin: Session, tag: &str) -> Org {
     }
 }
 
+/// A service desk: a lead (service manager) of the Support team with agent1 in it, and
+/// agent2 on no team.
+pub struct Desk {
+    pub lead: Session,
+    pub agent1: Session,
+    pub agent2: Session,
+}
+
+/// Builds the service desk in `admin`'s tenant; `tag` keeps emails unique.
+pub async fn service_desk(suite: &Suite, admin: &Session, tag: &str) -> Desk {
+    let email = |who: &str| format!("{who}@{tag}.example");
+    let lead = user(suite, admin, &email("lead"), "service_manager", &[]).await;
+    let support = team(admin, "Support", "", &lead.user_id).await;
+    let agent1 = user(suite, admin, &email("agent1"), "service_agent", &[&support]).await;
+    let agent2 = user(suite, admin, &email("agent2"), "service_agent", &[]).await;
+    Desk {
+        lead,
+        agent1,
+        agent2,
+    }
+}
+
 /// Creates a second tenant and signs its admin in.
 pub async fn other_tenant(suite: &Suite, platform_admin: &Session, tag: &str) -> Session {
     let email = format!("admin@{tag}.example");

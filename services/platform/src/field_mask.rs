@@ -122,3 +122,11 @@ mod tests {
         assert!(resolve_fields::<Person>(&["id".into()], &["id"], set).is_err());
     }
 }
+
+/// Whether a write with `mask` changes `field`; without a mask, whether it is `sent`.
+pub fn writes(mask: Option<&prost_types::FieldMask>, field: &str, sent: bool) -> bool {
+    match mask {
+        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().any(|p| p == field || p == "*"),
+        _ => sent,
+    }
+}

@@ -21,6 +21,15 @@ impl Violations {
         value
     }
 
+    /// Checks that a required enum field is set (not its unspecified zero) and defined.
+    pub fn required_enumeration<E: TryFrom<i32>>(&mut self, field: &str, value: i32) -> i32 {
+        if value == 0 {
+            self.add(field, "is required");
+            return value;
+        }
+        self.enumeration::<E>(field, value)
+    }
+
     /// Records a violation.
     pub fn add(&mut self, field: &str, description: impl Into<String>) {
         self.0.push(FieldViolation {

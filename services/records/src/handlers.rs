@@ -42,6 +42,20 @@ pub struct Records {
     pub keys: DataKeys,
 }
 
+/// What a state change names: its method (which scopes the idempotency key), the record, the
+/// etag the caller holds and the request id.
+#[derive(Debug, Clone, Copy)]
+pub struct StateChange<'a> {
+    /// Full gRPC method name.
+    pub method: &'static str,
+    /// The record's id.
+    pub id: &'a str,
+    /// The etag sent, empty for none.
+    pub etag: &'a str,
+    /// Client-chosen request id, empty for none.
+    pub request_id: &'a str,
+}
+
 /// A mutation's idempotency context: method name, request id and the request itself.
 #[derive(Debug)]
 pub struct Idempotency<'a, M> {
@@ -396,6 +410,42 @@ impl Records {
         })
         .await?;
         self.after_write::<R>(principal, id).await;
+        Ok(response)
+    }
+
+    /// Moves a record to another state (a ticket resolved): one transaction with the
+    /// request's idempotency key, on the current row under the caller's scope and the etag
+    /// they sent, refused while deleted; `step` checks the move against the current row and
+    /// returns the next one, saved with its audit entry and event.
+    pub async fn change_state<R, M, Resp>(
+        &self,
+        principal: &Principal,
+        (asked, request): (StateChange<'_>, &M),
+        step: impl FnOnce(&R::Model) -> Result<R::Model, Error> + Send,
+        wrap: fn(R::Proto) -> Resp,
+    ) -> Result<Resp, Error>
+    where
+        R: Resource,
+        M: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        principal.require(R::WRITE)?;
+        if asked.id.is_empty() {
+            return Err(Error::invalid("id", "is required"));
+        }
+        let expected = etag::parse("etag", asked.etag)?;
+        let key = RequestKey::new(principal, asked.method, asked.request_id, request)?;
+        let response = mutate(&self.db, key.as_ref(), |txn| async move {
+            let (current, stamps) = current::<R>(&txn, principal, asked.id, expected).await?;
+            refuse_deleted::<R>(&stamps)?;
+            let next = step(&current)?;
+            let proto = self
+                .save_change::<R>(&txn, principal, &current, next, Action::Update, &[])
+                .await?;
+            Ok((txn, wrap(proto)))
+        })
+        .await?;
+        self.after_write::<R>(principal, asked.id).await;
         Ok(response)
     }
 

@@ -94,7 +94,7 @@ impl SalesGrpc {
             ("contact_id", CustomerKind::Contact, contact.trim()),
         ];
         for (name, kind, id) in named {
-            if !id.is_empty() && opportunity::writes(mask, name, true) {
+            if !id.is_empty() && crm_platform::field_mask::writes(mask, name, true) {
                 let field = format!("{}.{name}", D::PREFIX);
                 customers::check_visible(asked, p, kind, (&field, id)).await?;
             }

@@ -656,18 +656,10 @@ impl Resource for Opportunities {
 
 /// Whether a write changes the account an opportunity names (asked of contacts first).
 pub(crate) fn names_account(input: &Opportunity, mask: Option<&prost_types::FieldMask>) -> bool {
-    writes(mask, "account_id", !input.account_id.is_empty())
+    crm_platform::field_mask::writes(mask, "account_id", !input.account_id.is_empty())
 }
 
 /// Whether a write sets the people of a deal (asked of contacts first).
 pub(crate) fn names_contacts(input: &Opportunity, mask: Option<&prost_types::FieldMask>) -> bool {
-    writes(mask, "contacts", !input.contacts.is_empty())
-}
-
-/// Whether a write with `mask` changes `field`; without a mask, whether it is `sent`.
-pub(crate) fn writes(mask: Option<&prost_types::FieldMask>, field: &str, sent: bool) -> bool {
-    match mask {
-        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().any(|p| p == field || p == "*"),
-        _ => sent,
-    }
+    crm_platform::field_mask::writes(mask, "contacts", !input.contacts.is_empty())
 }

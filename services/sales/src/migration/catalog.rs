@@ -3,6 +3,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crm_records::schema::record_table;
+
 pub(super) struct CreateCatalog;
 
 impl MigrationName for CreateCatalog {
@@ -50,40 +52,6 @@ const INDEXES: &[crm_records::schema::IndexSpec] = &[
         &["tenant_id", "currency_code", "valid_from"],
     ),
 ];
-
-/// The columns every record table starts with, then `texts`, `integers` and `long_texts`,
-/// then the version, the times and soft deletion.
-pub(super) fn record_table(
-    name: &'static str,
-    texts: &[&'static str],
-    integers: &[&'static str],
-    long_texts: &[&'static str],
-) -> TableCreateStatement {
-    let mut table = Table::create();
-    table
-        .table(name)
-        .if_not_exists()
-        .col(string("id").primary_key())
-        .col(string("tenant_id"))
-        .col(string("owner_id"))
-        .col(big_integer("owner_since"))
-        .col(string("display_name"));
-    for column in texts {
-        table.col(string(*column));
-    }
-    for column in integers {
-        table.col(integer(*column));
-    }
-    for column in long_texts {
-        table.col(text(*column));
-    }
-    table
-        .col(big_integer("version"))
-        .col(big_integer("create_time"))
-        .col(big_integer("update_time"))
-        .col(big_integer_null("delete_time"))
-        .to_owned()
-}
 
 // The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
 #[allow(elided_lifetimes_in_paths)]

@@ -128,7 +128,7 @@ const TASK_INDEXES: &[crm_records::schema::IndexSpec] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for CreateTasks {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let mut tasks = super::catalog::record_table(
+        let mut tasks = crm_records::schema::record_table(
             "tasks",
             &["opportunity_id"],
             &["status"],

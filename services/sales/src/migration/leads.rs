@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use super::catalog::record_table;
+use crm_records::schema::record_table;
 
 pub(super) struct CreateLeads;
 

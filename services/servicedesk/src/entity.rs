@@ -1,0 +1,3 @@
+//! The service desk's tables.
+
+pub mod ticket;

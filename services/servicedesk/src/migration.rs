@@ -1,0 +1,20 @@
+//! The service desk's database schema, applied in order by [`Migrator`].
+
+use sea_orm_migration::prelude::*;
+
+mod tickets;
+
+/// Applies the platform tables, the record machinery's and the document numbers, then the
+/// tickets.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = crm_platform::migration::migrations();
+        migrations.push(Box::new(crm_records::schema::RecordTables));
+        migrations.push(Box::new(crm_records::numbers::NumberTables));
+        migrations.push(Box::new(tickets::CreateTickets));
+        migrations
+    }
+}

@@ -1,0 +1,86 @@
+//! Tickets.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+use crm_records::schema::record_table;
+
+pub(super) struct CreateTickets;
+
+impl MigrationName for CreateTickets {
+    fn name(&self) -> &str {
+        "m20261203_000001_create_tickets"
+    }
+}
+
+/// Keyset pages of the tenant's and of an agent's tickets, an agent's queue by status, and a
+/// customer's tickets.
+const INDEXES: &[crm_records::schema::IndexSpec] = &[
+    (
+        "tickets_by_tenant_created",
+        "tickets",
+        &["tenant_id", "create_time", "id"],
+    ),
+    (
+        "tickets_by_owner_created",
+        "tickets",
+        &["tenant_id", "owner_id", "create_time", "id"],
+    ),
+    (
+        "tickets_by_status",
+        "tickets",
+        &["tenant_id", "status", "owner_id"],
+    ),
+    (
+        "tickets_by_contact",
+        "tickets",
+        &["tenant_id", "contact_id"],
+    ),
+    (
+        "tickets_by_account",
+        "tickets",
+        &["tenant_id", "account_id"],
+    ),
+];
+
+// The trait declares `&SchemaManager` without its lifetime; matching it exactly is required.
+#[allow(elided_lifetimes_in_paths)]
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTickets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mut tickets = record_table(
+            "tickets",
+            &[
+                "number",
+                "category",
+                "contact_id",
+                "account_id",
+                "order_id",
+                "product_id",
+            ],
+            &[
+                "ticket_type",
+                "channel",
+                "priority",
+                "status",
+                "reopen_count",
+            ],
+            &[
+                "description",
+                "resolution",
+                "status_comment",
+                "tags",
+                "custom_fields",
+            ],
+        );
+        for column in ["first_response_time", "resolve_time", "close_time"] {
+            tickets.col(big_integer_null(column));
+        }
+        manager.create_table(tickets).await?;
+        crm_records::schema::create_indexes(manager, INDEXES).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crm_records::schema::drop_tables(manager, &["tickets"]).await
+    }
+}

@@ -1,0 +1,54 @@
+//! The service desk's registration with the suite (see `crm_platform::service`).
+
+use sea_orm::DatabaseConnection;
+use tonic::service::RoutesBuilder;
+
+use crate::{SERVICE_NAME, add_to, migration};
+use crm_platform::client::ServiceClient;
+use crm_platform::config::ConfigError;
+use crm_platform::error::Error;
+use crm_platform::service::{BoxFuture, Running, ServiceModule, StartContext};
+
+/// The service desk.
+#[derive(Debug, Clone, Copy)]
+pub struct Servicedesk;
+
+/// Its registration.
+pub static MODULE: Servicedesk = Servicedesk;
+
+impl ServiceModule for Servicedesk {
+    fn name(&self) -> &'static str {
+        "servicedesk"
+    }
+
+    fn grpc_services(&self) -> &'static [&'static str] {
+        &[SERVICE_NAME]
+    }
+
+    fn default_listen_addr(&self) -> &'static str {
+        "0.0.0.0:50054"
+    }
+
+    /// Tickets name contacts and accounts the caller must be able to see in contacts.
+    fn peers(&self) -> &'static [&'static str] {
+        &["contacts"]
+    }
+
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crm_platform::db::migrate::<migration::Migrator>(db))
+    }
+
+    fn start(
+        &self,
+        routes: &mut RoutesBuilder,
+        context: StartContext<'_>,
+    ) -> Result<Running, ConfigError> {
+        let contacts = context
+            .peers
+            .get("contacts")
+            .map(|channel| ServiceClient::delegated(channel.clone(), "contacts"));
+        let (records, in_process) = add_to(routes, context.db, context.infra, contacts)?;
+        tokio::spawn(records.relay.clone().run(context.shutdown.wait()));
+        Ok(Running { in_process })
+    }
+}

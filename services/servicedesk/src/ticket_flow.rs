@@ -1,0 +1,157 @@
+//! How a ticket's status moves: NEW → OPEN, PENDING or RESOLVED; OPEN ⇄ PENDING; OPEN or
+//! PENDING → RESOLVED with a resolution; RESOLVED → CLOSED, or reopened to OPEN with a reason
+//! within the reopen window. Each move is one transaction on the shared state-change path,
+//! audited and announced.
+
+use crate::entity::ticket::Model;
+use crate::ticket::Tickets;
+use crm_platform::audit::enum_name;
+use crm_platform::auth::Principal;
+use crm_platform::clock;
+use crm_platform::error::Error;
+use crm_platform::validate::Violations;
+use crm_proto::servicedesk::{ChangeTicketStatusRequest, Ticket, TicketStatus};
+use crm_records::handlers::{Records, StateChange};
+
+/// How long after its resolution a customer may still reopen a ticket.
+pub(crate) const REOPEN_WINDOW_DAYS: i64 = 7;
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Moves the ticket `request` names to the status it asks for.
+pub(crate) async fn change_status(
+    records: &Records,
+    principal: &Principal,
+    (method, request): (&'static str, &ChangeTicketStatusRequest),
+) -> Result<Ticket, Error> {
+    let mut v = Violations::new();
+    let to = v.required_enumeration::<TicketStatus>("status", request.status);
+    let comment = request.comment.trim().to_owned();
+    v.max_chars("comment", &comment, 2000);
+    v.finish()?;
+    let to = TicketStatus::try_from(to).unwrap_or(TicketStatus::Unspecified);
+    let asked = StateChange {
+        method,
+        id: &request.id,
+        etag: &request.etag,
+        request_id: &request.request_id,
+    };
+    let now = clock::now_micros();
+    let answer = records
+        .change_state::<Tickets, _, _>(
+            principal,
+            (asked, request),
+            |current| step(current, to, &comment, now),
+            |ticket| crm_proto::servicedesk::ChangeTicketStatusResponse {
+                ticket: Some(ticket),
+            },
+        )
+        .await?;
+    answer
+        .ticket
+        .ok_or_else(|| Error::internal("a status change answered no ticket"))
+}
+
+/// Whether the status `from` may move to `to`.
+fn allowed(from: TicketStatus, to: TicketStatus) -> bool {
+    use TicketStatus::{Closed, New, Open, Pending, Resolved};
+    matches!(
+        (from, to),
+        (New, Open | Pending | Resolved)
+            | (Open, Pending | Resolved)
+            | (Pending, Open | Resolved)
+            | (Resolved, Open | Closed)
+    )
+}
+
+/// The ticket after moving `current` to `to` at `now`, or why it may not move.
+fn step(current: &Model, to: TicketStatus, comment: &str, now: i64) -> Result<Model, Error> {
+    let from = TicketStatus::try_from(current.status).unwrap_or(TicketStatus::Unspecified);
+    if !allowed(from, to) {
+        return Err(Error::wrong_state(
+            "TICKET_STATUS",
+            "ticket.status",
+            format!(
+                "ticket {} is {}; it cannot move to {}",
+                current.number,
+                enum_name::<TicketStatus>(current.status),
+                enum_name::<TicketStatus>(to as i32)
+            ),
+        ));
+    }
+    let mut next = current.clone();
+    if from == TicketStatus::New {
+        next.first_response_time = Some(now);
+    }
+    match (from, to) {
+        (_, TicketStatus::Resolved) => {
+            if comment.is_empty() {
+                return Err(Error::invalid(
+                    "comment",
+                    "is required: how was it resolved?",
+                ));
+            }
+            next.resolution = comment.to_owned();
+            next.resolve_time = Some(now);
+        }
+        (TicketStatus::Resolved, TicketStatus::Open) => {
+            if comment.is_empty() {
+                return Err(Error::invalid(
+                    "comment",
+                    "is required: why is it reopened?",
+                ));
+            }
+            let resolved = current.resolve_time.unwrap_or(now);
+            if now > resolved + REOPEN_WINDOW_DAYS * DAY_MICROS {
+                return Err(Error::wrong_state(
+                    "TICKET_REOPEN_WINDOW",
+                    "ticket.status",
+                    format!(
+                        "ticket {} was resolved more than {REOPEN_WINDOW_DAYS} days ago; file a new ticket",
+                        current.number
+                    ),
+                ));
+            }
+            next.reopen_count += 1;
+            next.resolution.clear();
+        }
+        (_, TicketStatus::Closed) => next.close_time = Some(now),
+        _ => {}
+    }
+    next.status = to as i32;
+    next.status_comment = comment.to_owned();
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TicketStatus::{Closed, New, Open, Pending, Resolved, Unspecified};
+
+    #[test]
+    fn only_the_documented_moves_are_allowed() {
+        let all = [Unspecified, New, Open, Pending, Resolved, Closed];
+        let mut moves = Vec::new();
+        for from in all {
+            for to in all {
+                if allowed(from, to) {
+                    moves.push((from, to));
+                }
+            }
+        }
+        assert_eq!(
+            moves,
+            [
+                (New, Open),
+                (New, Pending),
+                (New, Resolved),
+                (Open, Pending),
+                (Open, Resolved),
+                (Pending, Open),
+                (Pending, Resolved),
+                (Resolved, Open),
+                (Resolved, Closed),
+            ]
+        );
+    }
+}

@@ -1,0 +1,350 @@
+//! Tickets end to end through the gateway, in both modes: filed for a customer the agent sees
+//! in contacts (its account taken from the contact), numbered, moved NEW → OPEN → PENDING →
+//! RESOLVED, reopened within the window and not after it, closed for good; every refused move
+//! names `ticket.status`; bad input names its field; stale etags and replays change nothing;
+//! the history keeps each move; another agent and another tenant are told what an unknown id
+//! gets, and the desk's lead sees the team's tickets.
+
+// Helpers panic on purpose: a failed step is a failed test with a clear message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use tonic::Code;
+
+use crm_proto::contacts::{Contact, CreateContactRequest};
+use crm_proto::servicedesk::*;
+use support::clients::{Session, expect_code, expect_invalid, reason};
+use support::quoting::state_reason;
+use support::{Mode, Suite, org};
+
+async fn create_ticket(session: &Session, ticket: Ticket) -> Result<Ticket, tonic::Status> {
+    Ok(session
+        .servicedesk()
+        .create_ticket(CreateTicketRequest {
+            ticket: Some(ticket),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .ticket
+        .unwrap())
+}
+
+async fn get_ticket(session: &Session, id: &str) -> Result<Ticket, tonic::Status> {
+    Ok(session
+        .servicedesk()
+        .get_ticket(GetTicketRequest { id: id.into() })
+        .await?
+        .into_inner()
+        .ticket
+        .unwrap())
+}
+
+async fn change_ticket_status(
+    session: &Session,
+    (id, etag): (&str, &str),
+    status: TicketStatus,
+    (comment, request_id): (&str, &str),
+) -> Result<Ticket, tonic::Status> {
+    Ok(session
+        .servicedesk()
+        .change_ticket_status(ChangeTicketStatusRequest {
+            id: id.into(),
+            etag: etag.into(),
+            status: status as i32,
+            comment: comment.into(),
+            request_id: request_id.into(),
+        })
+        .await?
+        .into_inner()
+        .ticket
+        .unwrap())
+}
+
+/// Moves a ticket with no etag and no request id.
+async fn move_to(
+    session: &Session,
+    id: &str,
+    status: TicketStatus,
+    comment: &str,
+) -> Result<Ticket, tonic::Status> {
+    change_ticket_status(session, (id, ""), status, (comment, "")).await
+}
+
+async fn list_ticket_ids(session: &Session, filter: &str) -> Vec<String> {
+    session
+        .servicedesk()
+        .list_tickets(ListTicketsRequest {
+            filter: filter.into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tickets
+        .into_iter()
+        .map(|t| t.id)
+        .collect()
+}
+
+fn repair(contact_id: &str) -> Ticket {
+    Ticket {
+        r#type: TicketType::Repair as i32,
+        channel: TicketChannel::Phone as i32,
+        subject: "水泵漏水 / the pump leaks".into(),
+        description: "Bought in March; water under the pump since Monday.".into(),
+        contact_id: contact_id.into(),
+        ..Default::default()
+    }
+}
+
+async fn a_ticket_lives_from_new_to_closed(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "desk").await;
+    let other = org::other_tenant(&suite, &admin, "desk-other").await;
+
+    // The caller is filed in contacts with their company; the ticket takes the company.
+    let account = desk.agent1.create_account("深圳华强电子有限公司").await;
+    let caller = desk
+        .agent1
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: "王小明".into(),
+                account_id: account.id.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+            allow_duplicates: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    let ticket = create_ticket(&desk.agent1, repair(&caller.id))
+        .await
+        .unwrap();
+    assert_eq!(ticket.number, "T-000001");
+    assert_eq!(
+        (
+            ticket.status(),
+            ticket.priority(),
+            ticket.account_id.as_str(),
+            ticket.owner_id.as_str()
+        ),
+        (
+            TicketStatus::New,
+            TicketPriority::Normal,
+            account.id.as_str(),
+            desk.agent1.user_id.as_str()
+        )
+    );
+
+    // Bad input names its field; a customer the agent cannot see is refused like none.
+    let bad = |change: fn(&mut Ticket)| {
+        let mut t = repair(&caller.id);
+        change(&mut t);
+        t
+    };
+    for (ticket, field) in [
+        (bad(|t| t.subject.clear()), "ticket.subject"),
+        (bad(|t| t.subject = "x".repeat(201)), "ticket.subject"),
+        (bad(|t| t.r#type = 0), "ticket.type"),
+        (bad(|t| t.channel = 0), "ticket.channel"),
+        (bad(|t| t.priority = 9), "ticket.priority"),
+        (bad(|t| t.contact_id.clear()), "ticket.contact_id"),
+        (bad(|t| t.tags = vec!["x".repeat(51)]), "ticket.tags"),
+    ] {
+        expect_invalid(create_ticket(&desk.agent1, ticket).await, field);
+    }
+    let admins = admin.create_contact("Not the agent's").await;
+    expect_invalid(
+        create_ticket(&desk.agent1, repair(&admins.id)).await,
+        "ticket.contact_id",
+    );
+    expect_invalid(
+        create_ticket(&other, repair(&caller.id)).await,
+        "ticket.contact_id",
+    );
+
+    // NEW cannot close; it opens (the first response), waits on the customer, is resolved.
+    let closed_early = move_to(&desk.agent1, &ticket.id, TicketStatus::Closed, "")
+        .await
+        .unwrap_err();
+    assert_eq!(state_reason(&closed_early), "TICKET_STATUS");
+    expect_invalid(
+        move_to(&desk.agent1, &ticket.id, TicketStatus::Unspecified, "").await,
+        "status",
+    );
+    let open = move_to(&desk.agent1, &ticket.id, TicketStatus::Open, "")
+        .await
+        .unwrap();
+    assert!(open.first_response_time.is_some());
+    let stale = change_ticket_status(
+        &desk.agent1,
+        (&ticket.id, &ticket.etag),
+        TicketStatus::Pending,
+        ("", ""),
+    )
+    .await;
+    expect_code(stale, Code::Aborted);
+    let pending = change_ticket_status(
+        &desk.agent1,
+        (&ticket.id, &open.etag),
+        TicketStatus::Pending,
+        ("waiting for photos of the leak", "pend-1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(pending.status_comment, "waiting for photos of the leak");
+    let replayed = change_ticket_status(
+        &desk.agent1,
+        (&ticket.id, &open.etag),
+        TicketStatus::Pending,
+        ("waiting for photos of the leak", "pend-1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replayed, pending, "a replay answers the first result");
+    expect_invalid(
+        move_to(&desk.agent1, &ticket.id, TicketStatus::Resolved, "").await,
+        "comment",
+    );
+    let resolved = move_to(
+        &desk.agent1,
+        &ticket.id,
+        TicketStatus::Resolved,
+        "seal replaced on site",
+    )
+    .await
+    .unwrap();
+    assert_eq!(resolved.resolution, "seal replaced on site");
+    assert!(resolved.resolve_time.is_some());
+
+    // Reopened within the window (with a reason), resolved again; a week and a day later it
+    // can no longer be reopened, only closed; closed, nothing changes.
+    expect_invalid(
+        move_to(&desk.agent1, &ticket.id, TicketStatus::Open, "").await,
+        "comment",
+    );
+    let reopened = move_to(&desk.agent1, &ticket.id, TicketStatus::Open, "leaks again")
+        .await
+        .unwrap();
+    assert_eq!(
+        (reopened.reopen_count, reopened.resolution.as_str()),
+        (1, "")
+    );
+    move_to(
+        &desk.agent1,
+        &ticket.id,
+        TicketStatus::Resolved,
+        "pump replaced",
+    )
+    .await
+    .unwrap();
+    suite.advance_clock(Duration::from_secs(8 * 86_400)).await;
+    let agent1 = Session::login(&suite, "agent1@desk.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let late = move_to(&agent1, &ticket.id, TicketStatus::Open, "again")
+        .await
+        .unwrap_err();
+    assert_eq!(state_reason(&late), "TICKET_REOPEN_WINDOW");
+    let closed = move_to(&agent1, &ticket.id, TicketStatus::Closed, "")
+        .await
+        .unwrap();
+    assert!(closed.close_time.is_some());
+    let frozen = agent1
+        .servicedesk()
+        .update_ticket(UpdateTicketRequest {
+            ticket: Some(Ticket {
+                id: ticket.id.clone(),
+                priority: TicketPriority::High as i32,
+                ..Default::default()
+            }),
+            update_mask: None,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(state_reason(&frozen), "TICKET_CLOSED");
+    let after_close = move_to(&agent1, &ticket.id, TicketStatus::Open, "no")
+        .await
+        .unwrap_err();
+    assert_eq!(state_reason(&after_close), "TICKET_STATUS");
+
+    // The history keeps every move, newest first.
+    let history = agent1
+        .servicedesk()
+        .list_audit_entries(ListAuditEntriesRequest {
+            resource_type: "ticket".into(),
+            resource_id: ticket.id.clone(),
+            page_size: 50,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let statuses: Vec<String> = history
+        .iter()
+        .filter_map(|e| e.changes.iter().find(|c| c.field == "status"))
+        .map(|c| c.after.clone())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "Closed", "Resolved", "Open", "Resolved", "Pending", "Open", "New"
+        ]
+    );
+    let events = suite.outbox::<ServicedeskEvent>("servicedesk").await;
+    let count =
+        |kind: ServicedeskEventType| events.iter().filter(|e| e.r#type == kind as i32).count();
+    assert_eq!(
+        (
+            count(ServicedeskEventType::TicketCreated),
+            count(ServicedeskEventType::TicketUpdated)
+        ),
+        (1, 6)
+    );
+
+    // Another agent and another tenant get what an unknown id gets; the lead sees the team's.
+    let agent2 = Session::login(&suite, "agent2@desk.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let lead = Session::login(&suite, "lead@desk.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let other = Session::login(&suite, "admin@desk-other.example", support::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    for stranger in [&agent2, &other] {
+        let missing = expect_code(get_ticket(stranger, &ticket.id).await, Code::NotFound);
+        assert_eq!(reason(&missing), "NOT_FOUND");
+        expect_code(
+            move_to(stranger, &ticket.id, TicketStatus::Open, "x").await,
+            Code::NotFound,
+        );
+        assert!(list_ticket_ids(stranger, "").await.is_empty());
+    }
+    let mine = std::slice::from_ref(&ticket.id);
+    assert_eq!(list_ticket_ids(&lead, "").await, mine);
+    let admin = suite.admin().await;
+    assert_eq!(
+        list_ticket_ids(&admin, "status = TICKET_STATUS_CLOSED").await,
+        mine
+    );
+    assert!(
+        list_ticket_ids(&admin, "status = TICKET_STATUS_OPEN")
+            .await
+            .is_empty()
+    );
+}
+
+both_modes!(a_ticket_lives_from_new_to_closed);
