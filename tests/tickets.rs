@@ -347,4 +347,191 @@ async fn a_ticket_lives_from_new_to_closed(mode: Mode) {
     );
 }
 
-both_modes!(a_ticket_lives_from_new_to_closed);
+fn photo(name: &str) -> Attachment {
+    Attachment {
+        url: format!("https://files.example.cn/tickets/{name}"),
+        file_name: name.into(),
+        content_type: "image/jpeg".into(),
+        size_bytes: 1_482_113,
+        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+    }
+}
+
+async fn add_message(
+    session: &Session,
+    message: TicketMessage,
+    request_id: &str,
+) -> Result<TicketMessage, tonic::Status> {
+    Ok(session
+        .servicedesk()
+        .add_ticket_message(AddTicketMessageRequest {
+            message: Some(message),
+            request_id: request_id.into(),
+        })
+        .await?
+        .into_inner()
+        .message
+        .unwrap())
+}
+
+async fn thread(session: &Session, ticket_id: &str, public_only: bool) -> Vec<TicketMessage> {
+    session
+        .servicedesk()
+        .list_ticket_messages(ListTicketMessagesRequest {
+            ticket_id: ticket_id.into(),
+            page_size: 0,
+            page_token: String::new(),
+            public_only,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .messages
+}
+
+/// A ticket's thread: an internal note, then the first public reply with photos (the first
+/// response), oldest first; the customer's view holds the reply only; bad files are named;
+/// a replay adds nothing; a closed ticket takes no more; strangers see nothing.
+async fn a_ticket_thread_keeps_replies_and_notes(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "thread").await;
+    let other = org::other_tenant(&suite, &admin, "thread-other").await;
+    let caller = desk.agent1.create_contact("李娜").await;
+    let ticket = create_ticket(&desk.agent1, repair(&caller.id))
+        .await
+        .unwrap();
+    let note = TicketMessage {
+        ticket_id: ticket.id.clone(),
+        kind: TicketMessageKind::InternalNote as i32,
+        body: "Same model failed at two other sites this month.".into(),
+        ..Default::default()
+    };
+    let noted = add_message(&desk.agent1, note.clone(), "").await.unwrap();
+    assert_eq!(noted.author_id, desk.agent1.user_id);
+    assert!(
+        get_ticket(&desk.agent1, &ticket.id)
+            .await
+            .unwrap()
+            .first_response_time
+            .is_none(),
+        "a note is no response"
+    );
+    let reply = TicketMessage {
+        kind: TicketMessageKind::PublicReply as i32,
+        body: "您好，请按附件图示检查密封圈。".into(),
+        attachments: vec![photo("seal.jpg"), photo("valve.jpg")],
+        ..note.clone()
+    };
+    let replied = add_message(&desk.agent1, reply.clone(), "reply-1")
+        .await
+        .unwrap();
+    let again = add_message(&desk.agent1, reply.clone(), "reply-1")
+        .await
+        .unwrap();
+    assert_eq!(again, replied, "a replay answers the first result");
+    assert_eq!(replied.attachments, reply.attachments);
+    let stamped = get_ticket(&desk.agent1, &ticket.id).await.unwrap();
+    assert!(stamped.first_response_time.is_some());
+    assert_eq!(
+        stamped.status(),
+        TicketStatus::New,
+        "a reply does not move the status"
+    );
+    let ids = |messages: Vec<TicketMessage>| messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(thread(&desk.agent1, &ticket.id, false).await),
+        [noted.id.clone(), replied.id.clone()]
+    );
+    assert_eq!(
+        ids(thread(&desk.lead, &ticket.id, true).await),
+        std::slice::from_ref(&replied.id)
+    );
+
+    // Bad messages name their field.
+    let with = |change: fn(&mut TicketMessage)| {
+        let mut m = reply.clone();
+        change(&mut m);
+        m
+    };
+    for (message, field) in [
+        (with(|m| m.kind = 0), "message.kind"),
+        (
+            with(|m| {
+                m.body.clear();
+                m.attachments.clear();
+            }),
+            "message.body",
+        ),
+        (with(|m| m.ticket_id.clear()), "message.ticket_id"),
+        (
+            with(|m| m.attachments[0].url = "http://files.example.cn/a.jpg".into()),
+            "message.attachments[0].url",
+        ),
+        (
+            with(|m| m.attachments[1].content_type = "application/x-msdownload".into()),
+            "message.attachments[1].content_type",
+        ),
+        (
+            with(|m| m.attachments[0].size_bytes = 26 * 1024 * 1024),
+            "message.attachments[0].size_bytes",
+        ),
+        (
+            with(|m| m.attachments[0].sha256 = "abc".into()),
+            "message.attachments[0].sha256",
+        ),
+        (
+            with(|m| m.attachments = vec![photo("x.jpg"); 11]),
+            "message.attachments",
+        ),
+    ] {
+        expect_invalid(add_message(&desk.agent1, message, "").await, field);
+    }
+
+    // Strangers get what an unknown ticket gets.
+    for stranger in [&desk.agent2, &other] {
+        expect_code(
+            add_message(stranger, note.clone(), "").await,
+            Code::NotFound,
+        );
+        expect_code(
+            stranger
+                .servicedesk()
+                .list_ticket_messages(ListTicketMessagesRequest {
+                    ticket_id: ticket.id.clone(),
+                    ..Default::default()
+                })
+                .await,
+            Code::NotFound,
+        );
+    }
+
+    // Closed, the ticket takes no more; the thread and its events stay.
+    move_to(
+        &desk.agent1,
+        &ticket.id,
+        TicketStatus::Resolved,
+        "advice given",
+    )
+    .await
+    .unwrap();
+    move_to(&desk.agent1, &ticket.id, TicketStatus::Closed, "")
+        .await
+        .unwrap();
+    let late = add_message(&desk.agent1, note.clone(), "")
+        .await
+        .unwrap_err();
+    assert_eq!(state_reason(&late), "TICKET_CLOSED");
+    let added = suite
+        .outbox::<ServicedeskEvent>("servicedesk")
+        .await
+        .into_iter()
+        .filter(|e| e.r#type == ServicedeskEventType::TicketMessageAdded as i32)
+        .count();
+    assert_eq!(added, 2);
+}
+
+both_modes!(
+    a_ticket_lives_from_new_to_closed,
+    a_ticket_thread_keeps_replies_and_notes
+);

@@ -1,3 +1,4 @@
 //! The service desk's tables.
 
 pub mod ticket;
+pub mod ticket_message;

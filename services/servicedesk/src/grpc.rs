@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 
 use crate::ticket::Tickets;
 use crate::ticket_flow;
+use crate::ticket_message;
 use crm_platform::auth::{Principal, principal};
 use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
@@ -149,6 +150,37 @@ impl ServicedeskService for ServicedeskGrpc {
         let ticket = ticket_flow::change_status(&self.records, p, asked).await?;
         Ok(Response::new(ChangeTicketStatusResponse {
             ticket: Some(ticket),
+        }))
+    }
+
+    async fn add_ticket_message(
+        &self,
+        request: Request<AddTicketMessageRequest>,
+    ) -> Result<Response<AddTicketMessageResponse>, Status> {
+        let p = principal(&request)?;
+        let asked = (method!("AddTicketMessage"), request.get_ref());
+        let message = ticket_message::add(&self.records, p, asked).await?;
+        Ok(Response::new(AddTicketMessageResponse {
+            message: Some(message),
+        }))
+    }
+
+    async fn list_ticket_messages(
+        &self,
+        request: Request<ListTicketMessagesRequest>,
+    ) -> Result<Response<ListTicketMessagesResponse>, Status> {
+        let p = principal(&request)?;
+        let r = request.get_ref();
+        let page = (
+            r.ticket_id.as_str(),
+            r.page_size,
+            r.page_token.as_str(),
+            r.public_only,
+        );
+        let (messages, next_page_token) = ticket_message::list(&self.records, p, page).await?;
+        Ok(Response::new(ListTicketMessagesResponse {
+            messages,
+            next_page_token,
         }))
     }
 

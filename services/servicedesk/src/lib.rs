@@ -1,6 +1,6 @@
 //! The service desk: tickets filed for customers (checked with contacts), assigned to
-//! agents, moved through their statuses with a reopen window, each change audited and
-//! announced. Built on the shared record machinery ([`crm_records`]); this crate holds the
+//! agents, moved through their statuses with a reopen window, with a thread of replies and
+//! internal notes, each change audited and announced. Built on the shared record machinery ([`crm_records`]); this crate holds the
 //! service desk's domain only.
 
 pub mod entity;
@@ -9,6 +9,7 @@ pub mod migration;
 pub mod module;
 pub(crate) mod ticket;
 pub(crate) mod ticket_flow;
+pub(crate) mod ticket_message;
 
 use sea_orm::DatabaseConnection;
 use tonic::service::{Routes, RoutesBuilder};

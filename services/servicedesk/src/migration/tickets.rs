@@ -13,8 +13,8 @@ impl MigrationName for CreateTickets {
     }
 }
 
-/// Keyset pages of the tenant's and of an agent's tickets, an agent's queue by status, and a
-/// customer's tickets.
+/// Keyset pages of the tenant's and of an agent's tickets, an agent's queue by status, a
+/// customer's tickets, and a ticket's thread.
 const INDEXES: &[crm_records::schema::IndexSpec] = &[
     (
         "tickets_by_tenant_created",
@@ -40,6 +40,11 @@ const INDEXES: &[crm_records::schema::IndexSpec] = &[
         "tickets_by_account",
         "tickets",
         &["tenant_id", "account_id"],
+    ),
+    (
+        "ticket_messages_by_ticket",
+        "ticket_messages",
+        &["tenant_id", "ticket_id", "id"],
     ),
 ];
 
@@ -77,10 +82,24 @@ impl MigrationTrait for CreateTickets {
             tickets.col(big_integer_null(column));
         }
         manager.create_table(tickets).await?;
+        let mut messages = Table::create();
+        messages
+            .table("ticket_messages")
+            .if_not_exists()
+            .col(string("id").primary_key());
+        for column in ["tenant_id", "ticket_id", "author_id"] {
+            messages.col(string(column));
+        }
+        messages
+            .col(integer("kind"))
+            .col(text("body"))
+            .col(text("attachments"))
+            .col(big_integer("create_time"));
+        manager.create_table(messages).await?;
         crm_records::schema::create_indexes(manager, INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crm_records::schema::drop_tables(manager, &["tickets"]).await
+        crm_records::schema::drop_tables(manager, &["ticket_messages", "tickets"]).await
     }
 }
