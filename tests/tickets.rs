@@ -531,7 +531,231 @@ async fn a_ticket_thread_keeps_replies_and_notes(mode: Mode) {
     assert_eq!(added, 2);
 }
 
+/// An email as a mail gateway receives it.
+fn email(from: &str, message_id: &str, in_reply_to: &str, subject: &str, body: &str) -> Vec<u8> {
+    let mut raw =
+        format!("From: {from}\r\nTo: service@desk.example\r\nMessage-ID: <{message_id}>\r\n");
+    if !in_reply_to.is_empty() {
+        raw.push_str(&format!(
+            "In-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n"
+        ));
+    }
+    raw.push_str(&format!(
+        "Subject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ));
+    raw.into_bytes()
+}
+
+async fn ingest(session: &Session, raw: Vec<u8>) -> Result<IngestEmailResponse, tonic::Status> {
+    Ok(session
+        .servicedesk()
+        .ingest_email(IngestEmailRequest { raw, r#type: 0 })
+        .await?
+        .into_inner())
+}
+
+async fn mail_key(suite: &Suite, admin: &Session) -> Session {
+    let key = admin
+        .identity()
+        .create_api_key(crm_proto::identity::CreateApiKeyRequest {
+            display_name: "Mail gateway".into(),
+            user_id: String::new(),
+            permissions: vec![
+                "servicedesk.mail.ingest".into(),
+                "contacts.contacts.read".into(),
+                "contacts.contacts.write".into(),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    Session::api_key(suite, &key.secret).await
+}
+
+/// Email to ticket: the first email opens a ticket for the contact its sender is; the same
+/// email again changes nothing; the customer's answer (by In-Reply-To, or by the ticket
+/// number in the subject) joins the thread and reopens a ticket waiting on them; an unknown
+/// sender is filed as a contact; a closed ticket's thread opens a new ticket; bad mail is
+/// refused; another tenant's mail never reaches ours.
+async fn email_opens_tickets_and_threads_replies(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "mail").await;
+    let other = org::other_tenant(&suite, &admin, "mail-other").await;
+    let gateway = mail_key(&suite, &admin).await;
+    let wang = admin
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: "王小明".into(),
+                email: "wang.xm@example.cn".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+            allow_duplicates: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    let first = email(
+        "=?UTF-8?B?546L5bCP5piO?= <Wang.XM@Example.CN>",
+        "first@example.cn",
+        "",
+        "=?UTF-8?B?5rC05rO15ryP5rC0?=",
+        "The pump leaks since Monday.",
+    );
+    let opened = ingest(&gateway, first.clone()).await.unwrap();
+    assert_eq!(opened.outcome(), EmailOutcome::NewTicket);
+    let ticket = opened.ticket.unwrap();
+    assert_eq!(
+        (
+            ticket.subject.as_str(),
+            ticket.description.as_str(),
+            ticket.contact_id.as_str(),
+            ticket.channel(),
+            ticket.r#type()
+        ),
+        (
+            "水泵漏水",
+            "The pump leaks since Monday.",
+            wang.id.as_str(),
+            TicketChannel::Email,
+            TicketType::Question
+        )
+    );
+    let replayed = ingest(&gateway, first).await.unwrap();
+    assert_eq!(replayed.outcome(), EmailOutcome::Unchanged);
+    assert_eq!(replayed.ticket.unwrap().id, ticket.id);
+    assert_eq!(
+        list_ticket_ids(&admin, "").await,
+        std::slice::from_ref(&ticket.id)
+    );
+
+    // Waiting on the customer; their answer joins the thread and opens the ticket again.
+    move_to(
+        &admin,
+        &ticket.id,
+        TicketStatus::Pending,
+        "asked for photos",
+    )
+    .await
+    .unwrap();
+    let answer = ingest(
+        &gateway,
+        email(
+            "wang.xm@example.cn",
+            "reply-1@example.cn",
+            "first@example.cn",
+            "Re: 水泵漏水",
+            "Photos attached in the next mail.",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.outcome(), EmailOutcome::Reply);
+    assert_eq!(answer.ticket.as_ref().unwrap().status(), TicketStatus::Open);
+    let message = answer.message.unwrap();
+    assert_eq!(
+        (
+            message.kind(),
+            message.body.as_str(),
+            message.ticket_id.as_str()
+        ),
+        (
+            TicketMessageKind::CustomerMessage,
+            "Photos attached in the next mail.",
+            ticket.id.as_str()
+        )
+    );
+    // A colleague writes by the number in the subject: filed as a contact, joins the thread.
+    let colleague = ingest(
+        &gateway,
+        email(
+            "Li Na <li.na@example.cn>",
+            "cc-1@example.cn",
+            "",
+            "[T-000001] also leaking in hall B",
+            "Same here.",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(colleague.outcome(), EmailOutcome::Reply);
+    let filed = admin
+        .contacts()
+        .list_contacts(crm_proto::contacts::ListContactsRequest {
+            filter: "email = \"li.na@example.cn\"".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contacts;
+    assert_eq!(filed.len(), 1);
+    assert_eq!(filed[0].display_name, "Li Na");
+    assert_eq!(thread(&admin, &ticket.id, false).await.len(), 2);
+
+    // Closed, its thread opens a new ticket.
+    move_to(&admin, &ticket.id, TicketStatus::Resolved, "seal replaced")
+        .await
+        .unwrap();
+    move_to(&admin, &ticket.id, TicketStatus::Closed, "")
+        .await
+        .unwrap();
+    let after = ingest(
+        &gateway,
+        email(
+            "wang.xm@example.cn",
+            "reply-2@example.cn",
+            "first@example.cn",
+            "Re: 水泵漏水",
+            "It leaks again.",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(after.outcome(), EmailOutcome::NewTicket);
+    assert_eq!(after.ticket.unwrap().number, "T-000002");
+
+    // Bad mail names `raw`; a caller without the gateway's permission is refused; another
+    // tenant's gateway files its own ticket even when the mail answers ours.
+    for raw in [
+        Vec::new(),
+        b"this is not an email".to_vec(),
+        b"From: a@b.example\r\nSubject: no id\r\n\r\nbody\r\n".to_vec(),
+    ] {
+        expect_invalid(ingest(&gateway, raw).await, "raw");
+    }
+    expect_code(
+        ingest(
+            &desk.agent1,
+            email("x@example.cn", "denied@example.cn", "", "hi", "hi"),
+        )
+        .await,
+        Code::PermissionDenied,
+    );
+    let their_gateway = mail_key(&suite, &other).await;
+    let theirs = ingest(
+        &their_gateway,
+        email(
+            "wang.xm@example.cn",
+            "foreign@example.cn",
+            "first@example.cn",
+            "Re: [T-000001]",
+            "wrong desk",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(theirs.outcome(), EmailOutcome::NewTicket);
+    expect_code(get_ticket(&other, &ticket.id).await, Code::NotFound);
+    assert_eq!(thread(&admin, &ticket.id, false).await.len(), 2);
+}
+
 both_modes!(
     a_ticket_lives_from_new_to_closed,
-    a_ticket_thread_keeps_replies_and_notes
+    a_ticket_thread_keeps_replies_and_notes,
+    email_opens_tickets_and_threads_replies
 );

@@ -92,6 +92,7 @@ pub const TENANT_ADMIN: &[&str] = &[
     "servicedesk.tickets.read",
     "servicedesk.tickets.write",
     "servicedesk.audit.read",
+    "servicedesk.mail.ingest",
 ];
 
 const SALES: &[&str] = &[

@@ -73,6 +73,14 @@ pub fn resolve_fields<F: Field>(
     Ok(resolved.into_iter().filter_map(field_of).collect())
 }
 
+/// Whether a write with `mask` changes `field`; without a mask, whether it is `sent`.
+pub fn writes(mask: Option<&prost_types::FieldMask>, field: &str, sent: bool) -> bool {
+    match mask {
+        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().any(|p| p == field || p == "*"),
+        _ => sent,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,13 +128,5 @@ mod tests {
         let all = resolve_fields(&["*".into()], &["id"], set).unwrap();
         assert_eq!(all, [Person::Name, Person::Email]);
         assert!(resolve_fields::<Person>(&["id".into()], &["id"], set).is_err());
-    }
-}
-
-/// Whether a write with `mask` changes `field`; without a mask, whether it is `sent`.
-pub fn writes(mask: Option<&prost_types::FieldMask>, field: &str, sent: bool) -> bool {
-    match mask {
-        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().any(|p| p == field || p == "*"),
-        _ => sent,
     }
 }

@@ -3,6 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
+use crate::mail_in;
 use crate::ticket::Tickets;
 use crate::ticket_flow;
 use crate::ticket_message;
@@ -182,6 +183,16 @@ impl ServicedeskService for ServicedeskGrpc {
             messages,
             next_page_token,
         }))
+    }
+
+    async fn ingest_email(
+        &self,
+        request: Request<IngestEmailRequest>,
+    ) -> Result<Response<IngestEmailResponse>, Status> {
+        let p = principal(&request)?;
+        let answer =
+            mail_in::ingest(&self.records, self.contacts.as_ref(), p, request.get_ref()).await?;
+        Ok(Response::new(answer))
     }
 
     async fn list_audit_entries(

@@ -5,6 +5,7 @@
 
 pub mod entity;
 pub(crate) mod grpc;
+pub(crate) mod mail_in;
 pub mod migration;
 pub mod module;
 pub(crate) mod ticket;

@@ -304,6 +304,7 @@ impl Resource for Tickets {
             account_id: String::new(),
             order_id: String::new(),
             product_id: String::new(),
+            mail_message_id: String::new(),
             status: TicketStatus::New as i32,
             resolution: String::new(),
             status_comment: String::new(),

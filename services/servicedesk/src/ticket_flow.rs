@@ -101,8 +101,7 @@ fn step(current: &Model, to: TicketStatus, comment: &str, now: i64) -> Result<Mo
                     "is required: why is it reopened?",
                 ));
             }
-            let resolved = current.resolve_time.unwrap_or(now);
-            if now > resolved + REOPEN_WINDOW_DAYS * DAY_MICROS {
+            if !reopens(current, now) {
                 return Err(Error::wrong_state(
                     "TICKET_REOPEN_WINDOW",
                     "ticket.status",
@@ -121,6 +120,32 @@ fn step(current: &Model, to: TicketStatus, comment: &str, now: i64) -> Result<Mo
     next.status = to as i32;
     next.status_comment = comment.to_owned();
     Ok(next)
+}
+
+/// Whether `ticket` may still be reopened at `now`: any ticket not resolved, or one resolved
+/// within the reopen window.
+pub(crate) fn reopens(ticket: &Model, now: i64) -> bool {
+    ticket.status != TicketStatus::Resolved as i32
+        || ticket
+            .resolve_time
+            .is_none_or(|resolved| now <= resolved + REOPEN_WINDOW_DAYS * DAY_MICROS)
+}
+
+/// The ticket after its customer wrote in at `now`: one waiting on them is open again, and a
+/// resolved one (within the window) is reopened; `None` when its status stays.
+pub(crate) fn answered_by_customer(current: &Model, now: i64) -> Option<Model> {
+    let mut next = current.clone();
+    match TicketStatus::try_from(current.status) {
+        Ok(TicketStatus::Pending) => {}
+        Ok(TicketStatus::Resolved) if reopens(current, now) => {
+            next.reopen_count += 1;
+            next.resolution.clear();
+        }
+        _ => return None,
+    }
+    next.status = TicketStatus::Open as i32;
+    next.status_comment = "the customer wrote in".to_owned();
+    Some(next)
 }
 
 #[cfg(test)]

@@ -2,11 +2,15 @@
 //! is visible to whoever sees its ticket and is never changed; adding one is a change of the
 //! ticket (audited on it, announced), and the first public reply stamps its first response.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use sea_orm::{QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use crate::entity::ticket_message::{Column, Entity, Model};
+use crate::entity::ticket::Model as TicketModel;
+pub(crate) use crate::entity::ticket_message::Model;
+use crate::entity::ticket_message::{Column, Entity};
 use crate::ticket::Tickets;
 use crm_platform::audit::{self, Change};
 use crm_platform::auth::Principal;
@@ -101,7 +105,7 @@ fn check_attachment(v: &mut Violations, field: &str, a: &Attachment) -> StoredAt
     }
 }
 
-fn to_proto(m: &Model) -> TicketMessage {
+pub(crate) fn to_proto(m: &Model) -> TicketMessage {
     let attachments: Vec<StoredAttachment> = json::from_json(&m.attachments);
     TicketMessage {
         id: m.id.clone(),
@@ -135,6 +139,12 @@ pub(crate) async fn add(
     let ticket_id = input.ticket_id.trim().to_owned();
     v.required("message.ticket_id", &ticket_id);
     let kind = v.required_enumeration::<TicketMessageKind>("message.kind", input.kind);
+    if kind == TicketMessageKind::CustomerMessage as i32 {
+        v.add(
+            "message.kind",
+            "is the server's: a customer's email comes in by IngestEmail",
+        );
+    }
     let body = input.body.trim().to_owned();
     v.max_chars("message.body", &body, 20_000);
     if body.is_empty() && input.attachments.is_empty() {
@@ -166,7 +176,6 @@ pub(crate) async fn add(
                 ),
             ));
         }
-        let now = clock::now_micros();
         let message = Model {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: principal.tenant_id.clone(),
@@ -175,46 +184,10 @@ pub(crate) async fn add(
             body,
             attachments: json::to_json(&attachments),
             author_id: principal.user_id.clone(),
-            create_time: now,
+            mail_message_id: String::new(),
+            create_time: clock::now_micros(),
         };
-        message.clone().into_active_model().insert(&txn).await?;
-        let reply = kind == TicketMessageKind::PublicReply as i32;
-        if reply && ticket.first_response_time.is_none() {
-            let mut next = ticket.clone();
-            next.first_response_time = Some(now);
-            records
-                .save_change::<Tickets>(&txn, principal, &ticket, next, Action::Update, &[])
-                .await?;
-        }
-        let action = if reply { "reply" } else { "note" };
-        let change = Change {
-            field: "message".to_owned(),
-            before: String::new(),
-            after: message.id.clone(),
-        };
-        audit::record(
-            &txn,
-            principal,
-            Tickets::KIND,
-            &ticket_id,
-            action,
-            &[change],
-        )
-        .await?;
-        let proto = to_proto(&message);
-        let event = ServicedeskEvent {
-            r#type: ServicedeskEventType::TicketMessageAdded as i32,
-            subject: Some(Subject::TicketMessage(proto.clone())),
-            ..Default::default()
-        };
-        announce(
-            &txn,
-            &principal.tenant_id,
-            &principal.user_id,
-            event,
-            &ticket_id,
-        )
-        .await?;
+        let proto = append(records, &txn, principal, &ticket, message).await?;
         Ok((
             txn,
             AddTicketMessageResponse {
@@ -230,6 +203,52 @@ pub(crate) async fn add(
         .after_write::<Tickets>(principal, &message.ticket_id)
         .await;
     Ok(message)
+}
+
+/// Adds `message` to `ticket`'s thread in `txn`: the row, the first response when it is the
+/// first public reply, the ticket's audit entry and the event.
+pub(crate) async fn append(
+    records: &Records,
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    ticket: &TicketModel,
+    message: Model,
+) -> Result<TicketMessage, Error> {
+    message.clone().into_active_model().insert(txn).await?;
+    let reply = message.kind == TicketMessageKind::PublicReply as i32;
+    if reply && ticket.first_response_time.is_none() {
+        let mut next = ticket.clone();
+        next.first_response_time = Some(message.create_time);
+        records
+            .save_change::<Tickets>(txn, principal, ticket, next, Action::Update, &[])
+            .await?;
+    }
+    let action = match TicketMessageKind::try_from(message.kind) {
+        Ok(TicketMessageKind::PublicReply) => "reply",
+        Ok(TicketMessageKind::CustomerMessage) => "customer_message",
+        _ => "note",
+    };
+    let change = Change {
+        field: "message".to_owned(),
+        before: String::new(),
+        after: message.id.clone(),
+    };
+    audit::record(txn, principal, Tickets::KIND, &ticket.id, action, &[change]).await?;
+    let proto = to_proto(&message);
+    let event = ServicedeskEvent {
+        r#type: ServicedeskEventType::TicketMessageAdded as i32,
+        subject: Some(Subject::TicketMessage(proto.clone())),
+        ..Default::default()
+    };
+    announce(
+        txn,
+        &principal.tenant_id,
+        &principal.user_id,
+        event,
+        &ticket.id,
+    )
+    .await?;
+    Ok(proto)
 }
 
 /// One page of the thread of a ticket the caller sees, oldest first, and the next token (the

@@ -37,6 +37,8 @@ pub struct Model {
     pub order_id: String,
     /// The product it is about.
     pub product_id: String,
+    /// The Message-ID of the email it was filed from; empty otherwise.
+    pub mail_message_id: String,
     /// `TicketStatus` number.
     pub status: i32,
     /// How it was resolved.

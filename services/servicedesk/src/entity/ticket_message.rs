@@ -21,6 +21,8 @@ pub struct Model {
     pub attachments: String,
     /// Who wrote it.
     pub author_id: String,
+    /// The Message-ID of the email it came in as; empty otherwise.
+    pub mail_message_id: String,
     /// Microseconds since the epoch.
     pub create_time: i64,
 }

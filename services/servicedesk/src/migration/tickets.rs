@@ -42,6 +42,17 @@ const INDEXES: &[crm_records::schema::IndexSpec] = &[
         &["tenant_id", "account_id"],
     ),
     (
+        "tickets_by_mail",
+        "tickets",
+        &["tenant_id", "mail_message_id"],
+    ),
+    (
+        "ticket_messages_by_mail",
+        "ticket_messages",
+        &["tenant_id", "mail_message_id"],
+    ),
+    ("tickets_by_number", "tickets", &["tenant_id", "number"]),
+    (
         "ticket_messages_by_ticket",
         "ticket_messages",
         &["tenant_id", "ticket_id", "id"],
@@ -62,6 +73,7 @@ impl MigrationTrait for CreateTickets {
                 "account_id",
                 "order_id",
                 "product_id",
+                "mail_message_id",
             ],
             &[
                 "ticket_type",
@@ -87,7 +99,7 @@ impl MigrationTrait for CreateTickets {
             .table("ticket_messages")
             .if_not_exists()
             .col(string("id").primary_key());
-        for column in ["tenant_id", "ticket_id", "author_id"] {
+        for column in ["tenant_id", "ticket_id", "author_id", "mail_message_id"] {
             messages.col(string(column));
         }
         messages
