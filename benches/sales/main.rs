@@ -23,11 +23,12 @@
 // A benchmark panics on a broken setup: there is nothing to measure then.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common.rs"]
+mod common;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
@@ -36,27 +37,13 @@ use sea_orm::{
     IntoActiveModel as _, Statement,
 };
 
+use common::{CALLERS, row_copy, scale, smoke, throughput};
 use crm_proto::common::{Date, Money};
 use crm_proto::identity::CreateApiKeyRequest;
 use crm_proto::sales::*;
 use crm_sales::entity::{lead, opportunity};
 use support::clients::Session;
 use support::{Mode, Suite, org};
-
-fn smoke() -> bool {
-    !std::env::args().any(|a| a == "--bench")
-}
-
-fn scale(name: &str, bench: u64, smoke_size: u64) -> u64 {
-    let default = if smoke() { smoke_size } else { bench };
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Concurrent callers of the write workloads.
-const CALLERS: usize = 8;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -96,35 +83,6 @@ impl Latency {
             self.ms(0.95),
         );
     }
-}
-
-/// Runs `work(i)` for `0..count` on `CALLERS` concurrent tasks; returns per second. Any
-/// error voids the figure: the bench stops.
-async fn throughput<F, Fut>(count: u64, work: F) -> f64
-where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send,
-{
-    let next = Arc::new(AtomicU64::new(0));
-    let work = Arc::new(work);
-    let started = Instant::now();
-    let mut callers = tokio::task::JoinSet::new();
-    for _ in 0..CALLERS {
-        let (next, work) = (next.clone(), work.clone());
-        callers.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    return Ok::<(), String>(());
-                }
-                work(i).await?;
-            }
-        });
-    }
-    for result in callers.join_all().await {
-        result.unwrap_or_else(|e| panic!("a workload failed, so its figure is void: {e}"));
-    }
-    count as f64 / started.elapsed().as_secs_f64()
 }
 
 fn money(code: &str, amount: &str) -> Option<Money> {
@@ -781,24 +739,4 @@ async fn one_flow(
         })
         .await?;
     Ok(())
-}
-
-/// An INSERT that copies one existing row of `table` under the id put for `{id}`: a plain
-/// write of a row exactly as wide as the service writes.
-async fn row_copy(db: &DatabaseConnection, table: &str) -> String {
-    let columns: Vec<String> = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
-                 AND column_name <> 'id' ORDER BY ordinal_position"
-            ),
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get::<String>("", "column_name").unwrap())
-        .collect();
-    let list = columns.join(", ");
-    format!("INSERT INTO {table} (id, {list}) SELECT '{{id}}', {list} FROM {table} LIMIT 1")
 }
