@@ -15,7 +15,7 @@
 // A benchmark panics on a broken setup: there is nothing to measure then.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../common.rs"]
+#[path = "../shared/mod.rs"]
 mod common;
 #[path = "../../tests/support/mod.rs"]
 mod support;

@@ -2,8 +2,9 @@
 //! environment, closed-loop throughput with concurrent callers (a failed call voids the
 //! figure), and the plain-SQL baseline of writing a row as wide as a service writes.
 
-// Included by each bench with `#[path]`; a bench uses what it needs.
-#![allow(dead_code, unreachable_pub)]
+// Included by each bench with `#[path]`; a bench uses what it needs, and panics on a broken
+// setup (there is nothing to measure then).
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
