@@ -754,7 +754,187 @@ async fn email_opens_tickets_and_threads_replies(mode: Mode) {
     assert_eq!(thread(&admin, &ticket.id, false).await.len(), 2);
 }
 
+async fn update_ticket(
+    session: &Session,
+    ticket: Ticket,
+    paths: &[&str],
+) -> Result<Ticket, tonic::Status> {
+    Ok(session
+        .servicedesk()
+        .update_ticket(UpdateTicketRequest {
+            ticket: Some(ticket),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .ticket
+        .unwrap())
+}
+
+/// A ticket's fields change under its etag, each refused value named; a reassignment stays
+/// within the writer's scope; another agent or tenant can neither change, delete nor restore
+/// it; deleted, it takes no moves until restored.
+async fn a_ticket_changes_and_is_deleted_within_reach(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "edit").await;
+    let other = org::other_tenant(&suite, &admin, "edit-other").await;
+    let caller = desk.agent1.create_contact("赵磊").await;
+    let ticket = create_ticket(&desk.agent1, repair(&caller.id))
+        .await
+        .unwrap();
+    let urgent = update_ticket(
+        &desk.agent1,
+        Ticket {
+            id: ticket.id.clone(),
+            etag: ticket.etag.clone(),
+            priority: TicketPriority::Urgent as i32,
+            category: "warranty".into(),
+            tags: vec!["vip".into()],
+            ..Default::default()
+        },
+        &["priority", "category", "tags"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            urgent.priority(),
+            urgent.category.as_str(),
+            urgent.tags.as_slice()
+        ),
+        (TicketPriority::Urgent, "warranty", &["vip".to_owned()][..])
+    );
+    let by_priority = list_ticket_ids(&desk.agent1, "priority = TICKET_PRIORITY_URGENT").await;
+    assert_eq!(by_priority, std::slice::from_ref(&ticket.id));
+    // A stale etag, a bad value, an output-only field, a hidden contact are refused.
+    let stale = update_ticket(
+        &desk.agent1,
+        Ticket {
+            id: ticket.id.clone(),
+            etag: ticket.etag.clone(),
+            priority: TicketPriority::Low as i32,
+            ..Default::default()
+        },
+        &["priority"],
+    )
+    .await;
+    expect_code(stale, Code::Aborted);
+    expect_invalid(
+        update_ticket(
+            &desk.agent1,
+            Ticket {
+                id: ticket.id.clone(),
+                subject: String::new(),
+                ..Default::default()
+            },
+            &["subject"],
+        )
+        .await,
+        "ticket.subject",
+    );
+    expect_invalid(
+        update_ticket(
+            &desk.agent1,
+            Ticket {
+                id: ticket.id.clone(),
+                ..Default::default()
+            },
+            &["status"],
+        )
+        .await,
+        "update_mask",
+    );
+    let hidden = admin.create_contact("Admin's customer").await;
+    expect_invalid(
+        update_ticket(
+            &desk.agent1,
+            Ticket {
+                id: ticket.id.clone(),
+                contact_id: hidden.id,
+                ..Default::default()
+            },
+            &["contact_id"],
+        )
+        .await,
+        "ticket.contact_id",
+    );
+    // The agent cannot hand the ticket to someone outside their reach.
+    expect_invalid(
+        update_ticket(
+            &desk.agent1,
+            Ticket {
+                id: ticket.id.clone(),
+                owner_id: desk.agent2.user_id.clone(),
+                ..Default::default()
+            },
+            &["owner_id"],
+        )
+        .await,
+        "ticket.owner_id",
+    );
+    // Strangers change nothing.
+    for stranger in [&desk.agent2, &other] {
+        let change = Ticket {
+            id: ticket.id.clone(),
+            priority: TicketPriority::Low as i32,
+            ..Default::default()
+        };
+        expect_code(
+            update_ticket(stranger, change, &["priority"]).await,
+            Code::NotFound,
+        );
+        expect_code(
+            stranger
+                .servicedesk()
+                .delete_ticket(DeleteTicketRequest {
+                    id: ticket.id.clone(),
+                    ..Default::default()
+                })
+                .await,
+            Code::NotFound,
+        );
+    }
+    // Deleted, it takes no moves and is found only with show_deleted; restored, it moves.
+    desk.agent1
+        .servicedesk()
+        .delete_ticket(DeleteTicketRequest {
+            id: ticket.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let gone = move_to(&desk.agent1, &ticket.id, TicketStatus::Open, "")
+        .await
+        .unwrap_err();
+    assert_eq!(state_reason(&gone), "RESOURCE_DELETED");
+    assert!(list_ticket_ids(&desk.agent1, "").await.is_empty());
+    let undelete = |session: &Session| {
+        let (sales, id) = (session.servicedesk(), ticket.id.clone());
+        async move {
+            sales
+                .clone()
+                .undelete_ticket(UndeleteTicketRequest {
+                    id,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    for stranger in [&desk.agent2, &other] {
+        expect_code(undelete(stranger).await, Code::NotFound);
+    }
+    undelete(&desk.agent1).await.unwrap();
+    move_to(&desk.agent1, &ticket.id, TicketStatus::Open, "")
+        .await
+        .unwrap();
+}
+
 both_modes!(
+    a_ticket_changes_and_is_deleted_within_reach,
     a_ticket_lives_from_new_to_closed,
     a_ticket_thread_keeps_replies_and_notes,
     email_opens_tickets_and_threads_replies
