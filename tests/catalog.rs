@@ -1142,12 +1142,25 @@ async fn price_lists_follow_the_standard_methods(mode: Mode) {
         admin
             .sales()
             .list_audit_entries(ListAuditEntriesRequest {
-                resource_type: "quote".into(),
+                resource_type: "invoice".into(),
                 resource_id: created.id.clone(),
                 ..Default::default()
             })
             .await,
         "resource_type",
+    );
+    // The history of another kind of record asks for that record: a price list's id is no
+    // quote.
+    expect_code(
+        admin
+            .sales()
+            .list_audit_entries(ListAuditEntriesRequest {
+                resource_type: "quote".into(),
+                resource_id: created.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
     );
     let events: Vec<i32> = suite
         .outbox::<SalesEvent>("sales")
