@@ -99,12 +99,12 @@ pub async fn create<C: ConnectionTrait>(
     Ok((tenant, admin))
 }
 
-/// Brings every tenant's built-in roles (admin, sales manager, sales rep) up to the
+/// Brings every tenant's built-in roles (admin, the sales and service roles) up to the
 /// permissions this release gives them, so a new capability reaches tenants created by an
 /// older one. Built-in roles cannot be edited, so nothing a tenant chose is overwritten.
 /// Returns how many roles changed.
 pub async fn sync_built_in_roles<C: ConnectionTrait>(db: &C) -> Result<u64, Error> {
-    let mut changed = 0;
+    let mut changed = add_missing_built_in_roles(db).await?;
     for built_in in built_in_roles() {
         let permissions = built_in.permissions.join(",");
         let result = role::Entity::update_many()
@@ -116,6 +116,38 @@ pub async fn sync_built_in_roles<C: ConnectionTrait>(db: &C) -> Result<u64, Erro
         changed += result.rows_affected;
     }
     Ok(changed)
+}
+
+/// Gives every tenant the built-in roles a later release added (the service desk's), so they
+/// can be granted there as in a new tenant. Returns how many were added.
+async fn add_missing_built_in_roles<C: ConnectionTrait>(db: &C) -> Result<u64, Error> {
+    let tenants = tenant::Entity::find().all(db).await?;
+    let roles = role::Entity::find().all(db).await?;
+    let now = clock::now_micros();
+    let mut added = 0;
+    for tenant in &tenants {
+        for built_in in built_in_roles() {
+            let held = roles
+                .iter()
+                .any(|r| r.tenant_id == tenant.id && r.display_name == built_in.name);
+            if held {
+                continue;
+            }
+            role::Entity::insert(role::ActiveModel {
+                id: Set(uuid::Uuid::now_v7().to_string()),
+                tenant_id: Set(tenant.id.clone()),
+                display_name: Set(built_in.name.to_owned()),
+                permissions: Set(built_in.permissions.join(",")),
+                data_scope: Set(scope_name(built_in.scope).to_owned()),
+                version: Set(1),
+                create_time: Set(now),
+            })
+            .exec(db)
+            .await?;
+            added += 1;
+        }
+    }
+    Ok(added)
 }
 
 #[cfg(test)]
@@ -154,7 +186,25 @@ mod tests {
             .exec(&db)
             .await
             .unwrap();
-        assert_eq!(sync_built_in_roles(&db).await.unwrap(), 3);
+        // ... and before the service desk's roles existed.
+        role::Entity::delete_many()
+            .filter(role::Column::DisplayName.is_in(["service_agent", "service_manager"]))
+            .exec(&db)
+            .await
+            .unwrap();
+        // Three built-in roles brought up to date, two added.
+        assert_eq!(sync_built_in_roles(&db).await.unwrap(), 5);
+        let names: Vec<String> = role::Entity::find()
+            .filter(role::Column::TenantId.eq(tenant.id.as_str()))
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.display_name)
+            .collect();
+        for built_in in built_in_roles() {
+            assert!(names.iter().any(|n| n == built_in.name), "{names:?}");
+        }
         assert_eq!(
             sync_built_in_roles(&db).await.unwrap(),
             0,
