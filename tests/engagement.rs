@@ -7,7 +7,7 @@
 // Helpers panic on purpose: a failed step is a failed test with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -6,7 +6,7 @@
 // Helpers panic on purpose: a failed step is a failed test with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use prost_types::{FieldMask, Timestamp};
 use tonic::Code;
