@@ -1,6 +1,6 @@
 //! A database outage: calls that need the database fail with UNAVAILABLE (safe to retry) and
 //! a generic message, never INTERNAL and never a leak of SQL or driver details; calls served
-//! from the cache keep working. (Its own test binary: it kills that binary's PostgreSQL.)
+//! from the cache keep working. (The suite has a PostgreSQL server of its own, which it kills.)
 
 // Helpers panic on purpose: a failed step is a failed test with a clear message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,7 +15,10 @@ use support::{Mode, Suite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_is_unavailable_not_internal() {
-    let suite = Suite::start(Mode::Distributed).await;
+    let suite = Suite::builder(Mode::Distributed)
+        .own_postgres()
+        .start()
+        .await;
     let admin = suite.admin().await;
     let cached = admin.create_contact("Cached before the outage").await;
     let mut api = admin.contacts();
@@ -25,7 +28,7 @@ async fn a_database_outage_is_unavailable_not_internal() {
     .await
     .unwrap();
 
-    support::postgres().kill();
+    suite.postgres().kill();
 
     // A cached record is still served.
     let read = api

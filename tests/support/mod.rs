@@ -59,7 +59,12 @@ pub fn find_pg_bin(name: &str) -> PathBuf {
 /// Starts (once) and returns the shared PostgreSQL server.
 pub fn postgres() -> &'static Postgres {
     static PG: OnceLock<Postgres> = OnceLock::new();
-    PG.get_or_init(|| {
+    PG.get_or_init(Postgres::start)
+}
+
+impl Postgres {
+    /// Starts a server of its own on a free port.
+    pub fn start() -> Postgres {
         let dir = scratch_dir("pg");
         let as_postgres = process::running_as_root().then(process::postgres_user);
         if let Some((uid, gid)) = as_postgres {
@@ -116,10 +121,8 @@ pub fn postgres() -> &'static Postgres {
             port,
             _server: server,
         }
-    })
-}
+    }
 
-impl Postgres {
     /// The URL of one of its databases.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
@@ -250,6 +253,8 @@ pub struct Suite {
     databases: BTreeMap<String, String>,
     /// Distributed suites: each service's own address.
     addrs: BTreeMap<String, String>,
+    /// Distributed suites: the server holding their databases.
+    pg: Option<&'static Postgres>,
 }
 
 static SUITE_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -261,9 +266,17 @@ pub struct SuiteBuilder {
     env: Vec<(String, String)>,
     services: Vec<&'static dyn crm_platform::service::ServiceModule>,
     target_keys: bool,
+    own_postgres: bool,
 }
 
 impl SuiteBuilder {
+    /// A PostgreSQL server of the suite's own rather than the shared one, for a test that
+    /// stops it.
+    pub fn own_postgres(mut self) -> Self {
+        self.own_postgres = true;
+        self
+    }
+
     /// Extra environment for every process.
     pub fn env(mut self, env: &[(&str, &str)]) -> Self {
         self.env
@@ -323,6 +336,7 @@ impl SuiteBuilder {
             keep_data: false,
             databases: BTreeMap::new(),
             addrs: BTreeMap::new(),
+            pg: None,
         }
     }
 
@@ -337,7 +351,12 @@ impl SuiteBuilder {
                     .env("CRM_TARGET_KEYS", target_keys_of(target));
             }
         };
-        let pg = postgres();
+        // A suite's own server lives as long as the test process, like the shared one.
+        let pg: &'static Postgres = if self.own_postgres {
+            Box::leak(Box::new(Postgres::start()))
+        } else {
+            postgres()
+        };
         let redis = Redis::start();
         let n = SUITE_COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}_{n}", std::process::id());
@@ -405,6 +424,7 @@ impl SuiteBuilder {
             keep_data: false,
             databases,
             addrs,
+            pg: Some(pg),
         }
     }
 }
@@ -417,7 +437,13 @@ impl Suite {
             env: Vec::new(),
             services: crm::registry::services().to_vec(),
             target_keys: false,
+            own_postgres: false,
         }
+    }
+
+    /// The PostgreSQL server of a distributed suite.
+    pub fn postgres(&self) -> &'static Postgres {
+        self.pg.expect("a distributed suite has PostgreSQL")
     }
 
     pub async fn start(mode: Mode) -> Suite {
@@ -569,7 +595,7 @@ impl Suite {
     /// reading the outbox.
     pub async fn db(&self, target: &str) -> sea_orm::DatabaseConnection {
         let url = match self.databases.get(target) {
-            Some(name) => postgres().url(name),
+            Some(name) => self.postgres().url(name),
             None => format!(
                 "sqlite://{}?mode=rw",
                 self.data_dir.join(format!("{target}.db")).display()
