@@ -6,3 +6,4 @@ pub mod directory_user;
 pub mod document_number;
 pub mod record_index;
 pub mod search_gram;
+pub mod tenant_setting;

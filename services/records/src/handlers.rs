@@ -438,7 +438,8 @@ impl Records {
         let response = mutate(&self.db, key.as_ref(), |txn| async move {
             let (current, stamps) = current::<R>(&txn, principal, asked.id, expected).await?;
             refuse_deleted::<R>(&stamps)?;
-            let next = step(&current)?;
+            let mut next = step(&current)?;
+            R::before_write(&txn, principal, Some(&current), &mut next).await?;
             let proto = self
                 .save_change::<R>(&txn, principal, &current, next, Action::Update, &[])
                 .await?;

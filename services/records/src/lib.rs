@@ -24,6 +24,7 @@ pub mod resource;
 pub mod rpc;
 pub mod schema;
 pub mod search;
+pub mod settings;
 pub mod store;
 pub mod tabular;
 

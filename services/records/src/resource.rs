@@ -111,6 +111,17 @@ impl Action {
             Action::Merge => "merge",
         }
     }
+
+    /// The event type of this step, from a resource's created, updated, deleted and
+    /// undeleted types (a merge announces an update).
+    pub fn event_type<T>(self, [created, updated, deleted, undeleted]: [T; 4]) -> T {
+        match self {
+            Action::Create => created,
+            Action::Update | Action::Merge => updated,
+            Action::Delete => deleted,
+            Action::Undelete => undeleted,
+        }
+    }
 }
 
 /// The columns every resource has, for generic queries.

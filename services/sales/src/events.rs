@@ -7,13 +7,7 @@ use crm_records::resource::Action;
 /// The event of `action` on a record, given the record's created, updated, deleted and
 /// undeleted types (a merge announces an update).
 pub(crate) fn of_write(action: Action, types: [SalesEventType; 4], subject: Subject) -> SalesEvent {
-    let [created, updated, deleted, undeleted] = types;
-    let kind = match action {
-        Action::Create => created,
-        Action::Update | Action::Merge => updated,
-        Action::Delete => deleted,
-        Action::Undelete => undeleted,
-    };
+    let kind = action.event_type(types);
     SalesEvent {
         r#type: kind as i32,
         subject: Some(subject),
