@@ -35,6 +35,7 @@ mod registry;
 mod retries;
 mod search;
 mod security;
+mod sla;
 mod teams;
 mod tenants;
 mod tickets;

@@ -17,31 +17,9 @@ use tonic::Code;
 use crm_proto::contacts::{Contact, CreateContactRequest};
 use crm_proto::servicedesk::*;
 use support::clients::{Session, expect_code, expect_invalid, reason};
+use support::desk::*;
 use support::quoting::state_reason;
 use support::{Mode, Suite, org};
-
-async fn create_ticket(session: &Session, ticket: Ticket) -> Result<Ticket, tonic::Status> {
-    Ok(session
-        .servicedesk()
-        .create_ticket(CreateTicketRequest {
-            ticket: Some(ticket),
-            request_id: String::new(),
-        })
-        .await?
-        .into_inner()
-        .ticket
-        .unwrap())
-}
-
-async fn get_ticket(session: &Session, id: &str) -> Result<Ticket, tonic::Status> {
-    Ok(session
-        .servicedesk()
-        .get_ticket(GetTicketRequest { id: id.into() })
-        .await?
-        .into_inner()
-        .ticket
-        .unwrap())
-}
 
 async fn change_ticket_status(
     session: &Session,
@@ -64,16 +42,6 @@ async fn change_ticket_status(
         .unwrap())
 }
 
-/// Moves a ticket with no etag and no request id.
-async fn move_to(
-    session: &Session,
-    id: &str,
-    status: TicketStatus,
-    comment: &str,
-) -> Result<Ticket, tonic::Status> {
-    change_ticket_status(session, (id, ""), status, (comment, "")).await
-}
-
 async fn list_ticket_ids(session: &Session, filter: &str) -> Vec<String> {
     session
         .servicedesk()
@@ -89,17 +57,6 @@ async fn list_ticket_ids(session: &Session, filter: &str) -> Vec<String> {
         .into_iter()
         .map(|t| t.id)
         .collect()
-}
-
-fn repair(contact_id: &str) -> Ticket {
-    Ticket {
-        r#type: TicketType::Repair as i32,
-        channel: TicketChannel::Phone as i32,
-        subject: "水泵漏水 / the pump leaks".into(),
-        description: "Bought in March; water under the pump since Monday.".into(),
-        contact_id: contact_id.into(),
-        ..Default::default()
-    }
 }
 
 async fn a_ticket_lives_from_new_to_closed(mode: Mode) {
@@ -931,6 +888,74 @@ async fn a_ticket_changes_and_is_deleted_within_reach(mode: Mode) {
     move_to(&desk.agent1, &ticket.id, TicketStatus::Open, "")
         .await
         .unwrap();
+
+    // A retried delete or restore (same request id) answers the first result again.
+    let mut api = desk.agent1.servicedesk();
+    let delete = DeleteTicketRequest {
+        id: ticket.id.clone(),
+        etag: String::new(),
+        request_id: "delete-once".into(),
+    };
+    let first = api
+        .delete_ticket(delete.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = api.delete_ticket(delete).await.unwrap().into_inner();
+    assert_eq!(again, first);
+    let restore = UndeleteTicketRequest {
+        id: ticket.id.clone(),
+        etag: String::new(),
+        request_id: "restore-once".into(),
+    };
+    let restored = api
+        .undelete_ticket(restore.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = api.undelete_ticket(restore).await.unwrap().into_inner();
+    assert_eq!(again, restored);
+    assert!(restored.ticket.unwrap().delete_time.is_none());
+
+    // Lists refuse a bad filter by name; the history is the ticket's, for whoever sees it.
+    expect_invalid(
+        desk.agent1
+            .servicedesk()
+            .list_tickets(ListTicketsRequest {
+                filter: "colour = \"red\"".into(),
+                ..Default::default()
+            })
+            .await,
+        "filter",
+    );
+    let history = |session: &Session, resource_type: &str| {
+        let (api, id, resource_type) = (
+            session.servicedesk(),
+            ticket.id.clone(),
+            resource_type.to_owned(),
+        );
+        async move {
+            api.clone()
+                .list_audit_entries(ListAuditEntriesRequest {
+                    resource_type,
+                    resource_id: id,
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().entries)
+        }
+    };
+    let actions: Vec<String> = history(&desk.agent1, "ticket")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(&actions[..3], ["undelete", "delete", "update"]);
+    expect_invalid(history(&desk.agent1, "contact").await, "resource_type");
+    for stranger in [&desk.agent2, &other] {
+        expect_code(history(stranger, "ticket").await, Code::NotFound);
+    }
 }
 
 both_modes!(

@@ -93,6 +93,10 @@ pub const TENANT_ADMIN: &[&str] = &[
     "servicedesk.tickets.write",
     "servicedesk.audit.read",
     "servicedesk.mail.ingest",
+    "servicedesk.settings.read",
+    "servicedesk.settings.write",
+    "servicedesk.entitlements.read",
+    "servicedesk.entitlements.write",
 ];
 
 const SALES: &[&str] = &[
@@ -150,10 +154,19 @@ const SERVICE: &[&str] = &[
     "servicedesk.tickets.read",
     "servicedesk.tickets.write",
     "servicedesk.audit.read",
+    // Agents see the calendar, service levels and entitlements their tickets are held to.
+    "servicedesk.settings.read",
+    "servicedesk.entitlements.read",
 ];
 
-/// Service managers also see who is on their teams.
-const SERVICE_MANAGER_EXTRA: &[&str] = &["identity.users.read", "identity.teams.read"];
+/// Service managers also see who is on their teams, and set the desk's calendar and service
+/// levels.
+const SERVICE_MANAGER_EXTRA: &[&str] = &[
+    "identity.users.read",
+    "identity.teams.read",
+    "servicedesk.settings.write",
+    "servicedesk.entitlements.write",
+];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what
 /// refers to them, a data-quality decision above a rep's.

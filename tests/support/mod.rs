@@ -9,6 +9,7 @@
 
 pub mod cash;
 pub mod clients;
+pub mod desk;
 pub mod existence;
 pub mod org;
 pub mod process;

@@ -1,4 +1,5 @@
 //! The service desk's tables.
 
+pub mod entitlement;
 pub mod ticket;
 pub mod ticket_message;

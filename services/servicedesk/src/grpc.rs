@@ -3,7 +3,10 @@
 
 use tonic::{Request, Response, Status};
 
+use crate::business_calendar::{self, StoredCalendar};
+use crate::entitlement::Entitlements;
 use crate::mail_in;
+use crate::sla_policy::{self, StoredPolicy};
 use crate::ticket::Tickets;
 use crate::ticket_flow;
 use crate::ticket_message;
@@ -11,11 +14,13 @@ use crm_platform::auth::{Principal, principal};
 use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
 use crm_platform::field_mask::writes;
+use crm_proto::servicedesk::servicedesk_event::Subject;
 use crm_proto::servicedesk::servicedesk_service_server::ServicedeskService;
 use crm_proto::servicedesk::*;
 use crm_records::customers::{self, CustomerKind, Customers};
-use crm_records::handlers::Records;
+use crm_records::handlers::{Idempotency, Records};
 use crm_records::rpc::{Call, Change, NewRecord};
+use crm_records::settings;
 
 /// Permission to read a ticket's change history.
 const AUDIT_READ: &str = "servicedesk.audit.read";
@@ -25,6 +30,19 @@ macro_rules! method {
     ($name:literal) => {
         concat!("/crm.servicedesk.v1.ServicedeskService/", $name)
     };
+}
+
+/// The event announcing a tenant's replaced settings.
+fn settings_event(subject: Subject) -> ServicedeskEvent {
+    let kind = match subject {
+        Subject::BusinessCalendar(_) => ServicedeskEventType::BusinessCalendarUpdated,
+        _ => ServicedeskEventType::SlaPolicyUpdated,
+    };
+    ServicedeskEvent {
+        r#type: kind as i32,
+        subject: Some(subject),
+        ..Default::default()
+    }
 }
 
 /// Implements `crm.servicedesk.v1.ServicedeskService`.
@@ -74,8 +92,95 @@ impl ServicedeskGrpc {
     }
 }
 
+impl ServicedeskGrpc {
+    /// Checks, as the caller, the account an entitlement write names (when `mask` writes
+    /// it), before its transaction.
+    async fn check_entitled_account(
+        &self,
+        p: &Principal,
+        entitlement: &Entitlement,
+        mask: Option<&prost_types::FieldMask>,
+    ) -> Result<(), Status> {
+        let account_id = entitlement.account_id.trim();
+        if writes(mask, "account_id", !account_id.is_empty()) && !account_id.is_empty() {
+            let asked = Customers {
+                contacts: self.contacts.as_ref(),
+                owners: None,
+            };
+            let field = ("entitlement.account_id", account_id);
+            customers::check_visible(asked, p, CustomerKind::Account, field).await?;
+        }
+        Ok(())
+    }
+}
+
 #[tonic::async_trait]
 impl ServicedeskService for ServicedeskGrpc {
+    async fn create_entitlement(
+        &self,
+        request: Request<CreateEntitlementRequest>,
+    ) -> Result<Response<CreateEntitlementResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(entitlement) = &r.entitlement {
+            self.check_entitled_account(principal(&request)?, entitlement, None)
+                .await?;
+        }
+        let call = Call {
+            method: method!("CreateEntitlement"),
+            request_id: &r.request_id,
+        };
+        let new = NewRecord {
+            record: r.entitlement.clone(),
+            allow_duplicates: true,
+        };
+        self.records
+            .create_rpc::<Entitlements, _, _>(&request, call, new, |entitlement| {
+                CreateEntitlementResponse {
+                    entitlement: Some(entitlement),
+                }
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(get
+        get_entitlement(GetEntitlementRequest) -> GetEntitlementResponse
+        { Entitlements => entitlement } in records);
+    crm_records::standard_rpc!(list
+        list_entitlements(ListEntitlementsRequest) -> ListEntitlementsResponse
+        { Entitlements => entitlements } in records);
+
+    async fn update_entitlement(
+        &self,
+        request: Request<UpdateEntitlementRequest>,
+    ) -> Result<Response<UpdateEntitlementResponse>, Status> {
+        let r = request.get_ref();
+        if let Some(entitlement) = &r.entitlement {
+            let mask = r.update_mask.as_ref();
+            self.check_entitled_account(principal(&request)?, entitlement, mask)
+                .await?;
+        }
+        let call = Call {
+            method: method!("UpdateEntitlement"),
+            request_id: &r.request_id,
+        };
+        let change = Change {
+            record: r.entitlement.clone(),
+            update_mask: r.update_mask.clone(),
+            allow_duplicates: true,
+        };
+        self.records
+            .update_rpc::<Entitlements, _, _>(&request, call, change, |entitlement| {
+                UpdateEntitlementResponse {
+                    entitlement: Some(entitlement),
+                }
+            })
+            .await
+    }
+
+    crm_records::standard_rpc!(delete "/crm.servicedesk.v1.ServicedeskService/DeleteEntitlement"
+        delete_entitlement(DeleteEntitlementRequest) -> DeleteEntitlementResponse
+        { Entitlements => entitlement } in records);
+
     async fn create_ticket(
         &self,
         request: Request<CreateTicketRequest>,
@@ -193,6 +298,90 @@ impl ServicedeskService for ServicedeskGrpc {
         let answer =
             mail_in::ingest(&self.records, self.contacts.as_ref(), p, request.get_ref()).await?;
         Ok(Response::new(answer))
+    }
+
+    async fn get_business_calendar(
+        &self,
+        request: Request<GetBusinessCalendarRequest>,
+    ) -> Result<Response<GetBusinessCalendarResponse>, Status> {
+        let p = principal(&request)?;
+        p.require(sla_policy::SETTINGS_READ)?;
+        let stored = settings::load::<StoredCalendar, _>(&self.records.db, &p.tenant_id).await?;
+        Ok(Response::new(GetBusinessCalendarResponse {
+            calendar: Some(business_calendar::to_proto(&stored)),
+        }))
+    }
+
+    async fn update_business_calendar(
+        &self,
+        request: Request<UpdateBusinessCalendarRequest>,
+    ) -> Result<Response<UpdateBusinessCalendarResponse>, Status> {
+        let p = principal(&request)?;
+        p.require(sla_policy::SETTINGS_WRITE)?;
+        let r = request.get_ref();
+        let input = r.calendar.clone().unwrap_or_default();
+        let value = business_calendar::check(&input)?;
+        let idem = Idempotency {
+            method: method!("UpdateBusinessCalendar"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let calendar = settings::put(
+            &self.records,
+            (p, sla_policy::SETTINGS_WRITE),
+            idem,
+            ("calendar.etag", &input.etag, value),
+            settings::Shown {
+                wire: business_calendar::to_proto,
+                event: |c| settings_event(Subject::BusinessCalendar(c)),
+            },
+        )
+        .await?;
+        Ok(Response::new(UpdateBusinessCalendarResponse {
+            calendar: Some(calendar),
+        }))
+    }
+
+    async fn get_sla_policy(
+        &self,
+        request: Request<GetSlaPolicyRequest>,
+    ) -> Result<Response<GetSlaPolicyResponse>, Status> {
+        let p = principal(&request)?;
+        p.require(sla_policy::SETTINGS_READ)?;
+        let stored = settings::load::<StoredPolicy, _>(&self.records.db, &p.tenant_id).await?;
+        Ok(Response::new(GetSlaPolicyResponse {
+            policy: Some(sla_policy::to_proto(&stored)),
+        }))
+    }
+
+    async fn update_sla_policy(
+        &self,
+        request: Request<UpdateSlaPolicyRequest>,
+    ) -> Result<Response<UpdateSlaPolicyResponse>, Status> {
+        let p = principal(&request)?;
+        p.require(sla_policy::SETTINGS_WRITE)?;
+        let r = request.get_ref();
+        let input = r.policy.clone().unwrap_or_default();
+        let value = sla_policy::check(&input)?;
+        let idem = Idempotency {
+            method: method!("UpdateSlaPolicy"),
+            request_id: &r.request_id,
+            request: r,
+        };
+        let policy = settings::put(
+            &self.records,
+            (p, sla_policy::SETTINGS_WRITE),
+            idem,
+            ("policy.etag", &input.etag, value),
+            settings::Shown {
+                wire: sla_policy::to_proto,
+                event: |p| settings_event(Subject::SlaPolicy(p)),
+            },
+        )
+        .await?;
+        Ok(Response::new(UpdateSlaPolicyResponse {
+            policy: Some(policy),
+        }))
     }
 
     async fn list_audit_entries(

@@ -251,7 +251,8 @@ async fn file(
             let message = thread::append(records, &txn, principal, &current, message).await?;
             // The customer answered: a ticket waiting on them, or resolved, is open again.
             let saved = match crate::ticket_flow::answered_by_customer(&current, now) {
-                Some(next) => {
+                Some(mut next) => {
+                    Tickets::before_write(&txn, principal, Some(&current), &mut next).await?;
                     records
                         .save_change::<Tickets>(
                             &txn,

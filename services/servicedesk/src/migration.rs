@@ -2,6 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 
+mod entitlements;
 mod tickets;
 
 /// Applies the platform tables, the record machinery's and the document numbers, then the
@@ -14,7 +15,9 @@ impl MigratorTrait for Migrator {
         let mut migrations = crm_platform::migration::migrations();
         migrations.push(Box::new(crm_records::schema::RecordTables));
         migrations.push(Box::new(crm_records::numbers::NumberTables));
+        migrations.push(Box::new(crm_records::settings::SettingsTables));
         migrations.push(Box::new(tickets::CreateTickets));
+        migrations.push(Box::new(entitlements::CreateEntitlements));
         migrations
     }
 }

@@ -3,8 +3,11 @@
 use sea_orm::DatabaseConnection;
 use tonic::service::RoutesBuilder;
 
-use crate::{SERVICE_NAME, add_to, migration};
+use std::time::Duration;
+
+use crate::{SERVICE_NAME, add_to, jobs, migration};
 use crm_platform::client::ServiceClient;
+use crm_platform::config;
 use crm_platform::config::ConfigError;
 use crm_platform::error::Error;
 use crm_platform::service::{BoxFuture, Running, ServiceModule, StartContext};
@@ -48,7 +51,9 @@ impl ServiceModule for Servicedesk {
             .get("contacts")
             .map(|channel| ServiceClient::delegated(channel.clone(), "contacts"));
         let (records, in_process) = add_to(routes, context.db, context.infra, contacts)?;
-        tokio::spawn(records.relay.clone().run(context.shutdown.wait()));
+        tokio::spawn(records.relay.clone().run(context.shutdown.clone().wait()));
+        let interval = Duration::from_secs(config::number("CRM_JOBS_INTERVAL_SECS", 60)?);
+        tokio::spawn(jobs::run(records, interval, context.shutdown.wait()));
         Ok(Running { in_process })
     }
 }

@@ -2,11 +2,13 @@
 //! to. Its customer is checked with contacts before the write (see `grpc`); its status moves
 //! only through `ticket_flow`; a closed ticket no longer changes.
 
+use chrono::Datelike;
 use sea_orm::DatabaseTransaction;
 
 use crate::entity::ticket::{Column, Entity, Model};
 use crm_platform::audit::enum_name;
 use crm_platform::auth::Principal;
+use crm_platform::clock;
 use crm_platform::error::Error;
 use crm_platform::field_mask::{self, Field};
 use crm_platform::time::{to_timestamp, to_timestamp_opt};
@@ -84,6 +86,7 @@ const OUTPUT_ONLY: &[&str] = &[
     "resolution",
     "status_comment",
     "reopen_count",
+    "sla",
     "first_response_time",
     "resolve_time",
     "close_time",
@@ -235,6 +238,7 @@ impl Resource for Tickets {
             status: m.status,
             resolution: m.resolution.clone(),
             status_comment: m.status_comment.clone(),
+            sla: Some(crate::sla_clock::to_proto(m)),
             reopen_count: m.reopen_count,
             tags: json::from_json(&m.tags),
             first_response_time: to_timestamp_opt(m.first_response_time),
@@ -263,17 +267,19 @@ impl Resource for Tickets {
             ("resolution", m.resolution.clone()),
             ("status_comment", m.status_comment.clone()),
             ("reopen_count", m.reopen_count.to_string()),
+            ("first_response_breached", m.response_breached.to_string()),
+            ("resolution_breached", m.resolution_breached.to_string()),
             ("tags", m.tags.clone()),
         ]
     }
 
     fn event(action: Action, proto: Ticket, _merged_ids: &[String]) -> ServicedeskEvent {
-        let kind = match action {
-            Action::Create => ServicedeskEventType::TicketCreated,
-            Action::Update | Action::Merge => ServicedeskEventType::TicketUpdated,
-            Action::Delete => ServicedeskEventType::TicketDeleted,
-            Action::Undelete => ServicedeskEventType::TicketUndeleted,
-        };
+        let kind = action.event_type([
+            ServicedeskEventType::TicketCreated,
+            ServicedeskEventType::TicketUpdated,
+            ServicedeskEventType::TicketDeleted,
+            ServicedeskEventType::TicketUndeleted,
+        ]);
         ServicedeskEvent {
             r#type: kind as i32,
             subject: Some(Subject::Ticket(proto)),
@@ -309,6 +315,18 @@ impl Resource for Tickets {
             resolution: String::new(),
             status_comment: String::new(),
             reopen_count: 0,
+            support_level: String::new(),
+            response_due: None,
+            response_warn_at: None,
+            response_warned: false,
+            response_breached: false,
+            resolution_target: 0,
+            resolution_used: 0,
+            resolution_since: None,
+            resolution_due: None,
+            resolution_warn_at: None,
+            resolution_warned: false,
+            resolution_breached: false,
             first_response_time: None,
             resolve_time: None,
             close_time: None,
@@ -360,17 +378,27 @@ impl Resource for Tickets {
         (&input.id, &input.owner_id, &input.etag)
     }
 
-    /// A new ticket takes the tenant's next number.
+    /// A new ticket takes the tenant's next number; every write recomputes its service-level
+    /// clocks. Every path that writes a ticket runs this.
     async fn before_write(
         txn: &DatabaseTransaction,
         principal: &Principal,
-        _current: Option<&Model>,
+        current: Option<&Model>,
         next: &mut Model,
     ) -> Result<(), Error> {
         if next.number.is_empty() {
             let number = crm_records::numbers::next(txn, &principal.tenant_id, Self::KIND).await?;
             next.number = crm_records::numbers::format(NUMBER_PREFIX, number);
         }
+        let now = clock::now_micros();
+        let rules = crate::sla_clock::rules(txn, &principal.tenant_id).await?;
+        if current.is_none_or(|c| c.account_id != next.account_id) {
+            let today = rules.calendar.local_day(now);
+            let today = today.year() * 10_000 + today.month() as i32 * 100 + today.day() as i32;
+            let account = (principal.tenant_id.as_str(), next.account_id.as_str());
+            next.support_level = crate::entitlement::level_on(txn, account, today).await?;
+        }
+        crate::sla_clock::recompute(current, next, &rules, now);
         Ok(())
     }
 }

@@ -219,6 +219,7 @@ pub(crate) async fn append(
     if reply && ticket.first_response_time.is_none() {
         let mut next = ticket.clone();
         next.first_response_time = Some(message.create_time);
+        Tickets::before_write(txn, principal, Some(ticket), &mut next).await?;
         records
             .save_change::<Tickets>(txn, principal, ticket, next, Action::Update, &[])
             .await?;

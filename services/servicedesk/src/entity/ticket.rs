@@ -53,6 +53,30 @@ pub struct Model {
     pub resolve_time: Option<i64>,
     /// When it was closed, microseconds.
     pub close_time: Option<i64>,
+    /// The customer's support level its service levels were taken for.
+    pub support_level: String,
+    /// When the first response is due, microseconds; `None` without a target.
+    pub response_due: Option<i64>,
+    /// When the first-response warning goes out.
+    pub response_warn_at: Option<i64>,
+    /// The first-response warning went out.
+    pub response_warned: bool,
+    /// The first response came, or had not come, after its due time.
+    pub response_breached: bool,
+    /// The resolution target in business microseconds; 0 for none.
+    pub resolution_target: i64,
+    /// Business microseconds counted towards it before the clock last stopped.
+    pub resolution_used: i64,
+    /// Since when the resolution clock runs; `None` while it is stopped.
+    pub resolution_since: Option<i64>,
+    /// When the resolution is due (as of the clock's last run).
+    pub resolution_due: Option<i64>,
+    /// When the resolution warning goes out.
+    pub resolution_warn_at: Option<i64>,
+    /// The resolution warning went out.
+    pub resolution_warned: bool,
+    /// The resolution came, or had not come, after its due time.
+    pub resolution_breached: bool,
     /// Tags, a JSON array of strings.
     pub tags: String,
     /// Custom values, a JSON object by field name.

@@ -52,6 +52,15 @@ const INDEXES: &[crm_records::schema::IndexSpec] = &[
         &["tenant_id", "mail_message_id"],
     ),
     ("tickets_by_number", "tickets", &["tenant_id", "number"]),
+    // The SLA sweep's four questions: whose warning or breach is due, across tenants.
+    ("tickets_by_response_warn", "tickets", &["response_warn_at"]),
+    ("tickets_by_response_due", "tickets", &["response_due"]),
+    (
+        "tickets_by_resolution_warn",
+        "tickets",
+        &["resolution_warn_at"],
+    ),
+    ("tickets_by_resolution_due", "tickets", &["resolution_due"]),
     (
         "ticket_messages_by_ticket",
         "ticket_messages",
@@ -90,8 +99,29 @@ impl MigrationTrait for CreateTickets {
                 "custom_fields",
             ],
         );
-        for column in ["first_response_time", "resolve_time", "close_time"] {
+        tickets.col(string("support_level"));
+        for column in [
+            "first_response_time",
+            "resolve_time",
+            "close_time",
+            "response_due",
+            "response_warn_at",
+            "resolution_since",
+            "resolution_due",
+            "resolution_warn_at",
+        ] {
             tickets.col(big_integer_null(column));
+        }
+        for column in ["resolution_target", "resolution_used"] {
+            tickets.col(big_integer(column));
+        }
+        for column in [
+            "response_warned",
+            "response_breached",
+            "resolution_warned",
+            "resolution_breached",
+        ] {
+            tickets.col(boolean(column));
         }
         manager.create_table(tickets).await?;
         let mut messages = Table::create();
