@@ -28,6 +28,7 @@ mod orders;
 mod outages;
 mod pipeline;
 mod privacy;
+mod queues;
 mod quote_to_cash;
 mod quotes;
 mod records;

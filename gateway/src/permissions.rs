@@ -97,6 +97,8 @@ pub const TENANT_ADMIN: &[&str] = &[
     "servicedesk.settings.write",
     "servicedesk.entitlements.read",
     "servicedesk.entitlements.write",
+    "servicedesk.queues.read",
+    "servicedesk.queues.write",
 ];
 
 const SALES: &[&str] = &[
@@ -157,6 +159,7 @@ const SERVICE: &[&str] = &[
     // Agents see the calendar, service levels and entitlements their tickets are held to.
     "servicedesk.settings.read",
     "servicedesk.entitlements.read",
+    "servicedesk.queues.read",
 ];
 
 /// Service managers also see who is on their teams, and set the desk's calendar and service
@@ -166,6 +169,7 @@ const SERVICE_MANAGER_EXTRA: &[&str] = &[
     "identity.teams.read",
     "servicedesk.settings.write",
     "servicedesk.entitlements.write",
+    "servicedesk.queues.write",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what

@@ -67,12 +67,32 @@ pub async fn replace<S: Settings>(
     value: S,
 ) -> Result<Stored<S>, Error> {
     let expected = etag::parse(etag_field, sent_etag)?;
+    write(txn, principal, expected, |_| value).await
+}
+
+/// Changes the caller's tenant's settings of kind `S` in `txn` by `change` of the current
+/// ones, read under the lock (so concurrent changes all land); audits the change.
+pub async fn modify<S: Settings>(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    change: impl FnOnce(&S) -> S,
+) -> Result<Stored<S>, Error> {
+    write(txn, principal, None, change).await
+}
+
+async fn write<S: Settings>(
+    txn: &DatabaseTransaction,
+    principal: &Principal,
+    expected: Option<i64>,
+    next: impl FnOnce(&S) -> S,
+) -> Result<Stored<S>, Error> {
     let tenant_id = principal.tenant_id.as_str();
     crm_platform::db::lock_keys(txn, &[format!("{tenant_id}/settings/{}", S::KIND)]).await?;
     let current = load::<S, _>(txn, tenant_id).await?;
     if expected.is_some_and(|e| e != current.version) {
         return Err(Error::StaleEtag { resource: S::KIND });
     }
+    let value = next(&current.value);
     let row = Model {
         tenant_id: tenant_id.to_owned(),
         kind: S::KIND.to_owned(),

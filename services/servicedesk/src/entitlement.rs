@@ -138,17 +138,13 @@ impl Resource for Entitlements {
     }
 
     fn event(action: Action, proto: Entitlement, _merged_ids: &[String]) -> ServicedeskEvent {
-        let kind = action.event_type([
+        let types = [
             ServicedeskEventType::EntitlementCreated,
             ServicedeskEventType::EntitlementUpdated,
             ServicedeskEventType::EntitlementDeleted,
             ServicedeskEventType::EntitlementUndeleted,
-        ]);
-        ServicedeskEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Entitlement(proto)),
-            ..Default::default()
-        }
+        ];
+        crate::events::of_write(action, types, Subject::Entitlement(proto))
     }
 
     fn create(

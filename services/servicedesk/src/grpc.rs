@@ -6,6 +6,8 @@ use tonic::{Request, Response, Status};
 use crate::business_calendar::{self, StoredCalendar};
 use crate::entitlement::Entitlements;
 use crate::mail_in;
+use crate::presence;
+use crate::queue::Queues;
 use crate::sla_policy::{self, StoredPolicy};
 use crate::ticket::Tickets;
 use crate::ticket_flow;
@@ -256,6 +258,46 @@ impl ServicedeskService for ServicedeskGrpc {
         let ticket = ticket_flow::change_status(&self.records, p, asked).await?;
         Ok(Response::new(ChangeTicketStatusResponse {
             ticket: Some(ticket),
+        }))
+    }
+
+    async fn reassign_ticket(
+        &self,
+        request: Request<ReassignTicketRequest>,
+    ) -> Result<Response<ReassignTicketResponse>, Status> {
+        let p = principal(&request)?;
+        let asked = (method!("ReassignTicket"), request.get_ref());
+        let ticket = ticket_flow::reassign(&self.records, p, asked).await?;
+        Ok(Response::new(ReassignTicketResponse {
+            ticket: Some(ticket),
+        }))
+    }
+
+    crm_records::standard_rpc!(create "/crm.servicedesk.v1.ServicedeskService/CreateQueue"
+        create_queue(CreateQueueRequest) -> CreateQueueResponse
+        { Queues => queue, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_queue(GetQueueRequest) -> GetQueueResponse
+        { Queues => queue } in records);
+    crm_records::standard_rpc!(list
+        list_queues(ListQueuesRequest) -> ListQueuesResponse
+        { Queues => queues } in records);
+    crm_records::standard_rpc!(update "/crm.servicedesk.v1.ServicedeskService/UpdateQueue"
+        update_queue(UpdateQueueRequest) -> UpdateQueueResponse
+        { Queues => queue, duplicates: never } in records);
+    crm_records::standard_rpc!(delete "/crm.servicedesk.v1.ServicedeskService/DeleteQueue"
+        delete_queue(DeleteQueueRequest) -> DeleteQueueResponse
+        { Queues => queue } in records);
+
+    async fn set_agent_away(
+        &self,
+        request: Request<SetAgentAwayRequest>,
+    ) -> Result<Response<SetAgentAwayResponse>, Status> {
+        let p = principal(&request)?;
+        let asked = (method!("SetAgentAway"), request.get_ref());
+        let presence = presence::set_away(&self.records, p, asked).await?;
+        Ok(Response::new(SetAgentAwayResponse {
+            presence: Some(presence),
         }))
     }
 

@@ -3,14 +3,18 @@
 //! internal notes, each change audited and announced. Built on the shared record machinery ([`crm_records`]); this crate holds the
 //! service desk's domain only.
 
+pub(crate) mod assignment;
 pub(crate) mod business_calendar;
 pub(crate) mod entitlement;
 pub mod entity;
+pub(crate) mod events;
 pub(crate) mod grpc;
 pub(crate) mod jobs;
 pub(crate) mod mail_in;
 pub mod migration;
 pub mod module;
+pub(crate) mod presence;
+pub(crate) mod queue;
 pub(crate) mod sla_clock;
 pub(crate) mod sla_policy;
 pub(crate) mod ticket;

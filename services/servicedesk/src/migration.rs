@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod entitlements;
+mod queues;
 mod tickets;
 
 /// Applies the platform tables, the record machinery's and the document numbers, then the
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(crm_records::settings::SettingsTables));
         migrations.push(Box::new(tickets::CreateTickets));
         migrations.push(Box::new(entitlements::CreateEntitlements));
+        migrations.push(Box::new(queues::CreateQueues));
         migrations
     }
 }

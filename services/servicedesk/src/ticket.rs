@@ -87,6 +87,8 @@ const OUTPUT_ONLY: &[&str] = &[
     "status_comment",
     "reopen_count",
     "sla",
+    "queue_id",
+    "assignment_reason",
     "first_response_time",
     "resolve_time",
     "close_time",
@@ -206,6 +208,7 @@ impl Resource for Tickets {
             "account_id" => (Column::AccountId, FieldKind::Id),
             "order_id" => (Column::OrderId, FieldKind::Id),
             "product_id" => (Column::ProductId, FieldKind::Id),
+            "queue_id" => (Column::QueueId, FieldKind::Id),
             "number" => (Column::Number, FieldKind::Text),
             "category" => (Column::Category, FieldKind::Text),
             "tags" => (Column::Id, FieldKind::Label("tag")),
@@ -239,6 +242,8 @@ impl Resource for Tickets {
             resolution: m.resolution.clone(),
             status_comment: m.status_comment.clone(),
             sla: Some(crate::sla_clock::to_proto(m)),
+            queue_id: m.queue_id.clone(),
+            assignment_reason: m.assignment_reason.clone(),
             reopen_count: m.reopen_count,
             tags: json::from_json(&m.tags),
             first_response_time: to_timestamp_opt(m.first_response_time),
@@ -263,6 +268,8 @@ impl Resource for Tickets {
             ("order_id", m.order_id.clone()),
             ("product_id", m.product_id.clone()),
             ("owner_id", m.owner_id.clone()),
+            ("queue_id", m.queue_id.clone()),
+            ("assignment_reason", m.assignment_reason.clone()),
             ("status", enum_name::<TicketStatus>(m.status)),
             ("resolution", m.resolution.clone()),
             ("status_comment", m.status_comment.clone()),
@@ -274,17 +281,13 @@ impl Resource for Tickets {
     }
 
     fn event(action: Action, proto: Ticket, _merged_ids: &[String]) -> ServicedeskEvent {
-        let kind = action.event_type([
+        let types = [
             ServicedeskEventType::TicketCreated,
             ServicedeskEventType::TicketUpdated,
             ServicedeskEventType::TicketDeleted,
             ServicedeskEventType::TicketUndeleted,
-        ]);
-        ServicedeskEvent {
-            r#type: kind as i32,
-            subject: Some(Subject::Ticket(proto)),
-            ..Default::default()
-        }
+        ];
+        crate::events::of_write(action, types, Subject::Ticket(proto))
     }
 
     fn create(
@@ -315,6 +318,8 @@ impl Resource for Tickets {
             resolution: String::new(),
             status_comment: String::new(),
             reopen_count: 0,
+            queue_id: String::new(),
+            assignment_reason: String::new(),
             support_level: String::new(),
             response_due: None,
             response_warn_at: None,
@@ -338,7 +343,12 @@ impl Resource for Tickets {
             delete_time: None,
         };
         apply(&mut model, &input, TicketField::ALL)?;
-        model.owner_id = owner_id;
+        // Named or not: a ticket naming no agent is assigned by its queue (`before_write`).
+        model.owner_id = if input.owner_id.trim().is_empty() {
+            String::new()
+        } else {
+            owner_id
+        };
         Ok(model)
     }
 
@@ -362,6 +372,12 @@ impl Resource for Tickets {
             TicketField::OwnerId => !input.owner_id.is_empty(),
             TicketField::Tags => !input.tags.is_empty(),
         })?;
+        if fields.contains(&TicketField::OwnerId) && input.owner_id != current.owner_id {
+            return Err(Error::invalid(
+                "ticket.owner_id",
+                "changes through ReassignTicket, with a reason",
+            ));
+        }
         if current.status == TicketStatus::Closed as i32 {
             return Err(Error::wrong_state(
                 "TICKET_CLOSED",
@@ -386,6 +402,10 @@ impl Resource for Tickets {
         current: Option<&Model>,
         next: &mut Model,
     ) -> Result<(), Error> {
+        if current.is_none() && next.owner_id.is_empty() {
+            let creator = principal.user_id.as_str();
+            crate::assignment::assign(txn, &principal.tenant_id, next, creator).await?;
+        }
         if next.number.is_empty() {
             let number = crm_records::numbers::next(txn, &principal.tenant_id, Self::KIND).await?;
             next.number = crm_records::numbers::format(NUMBER_PREFIX, number);

@@ -10,8 +10,11 @@ use crm_platform::auth::Principal;
 use crm_platform::clock;
 use crm_platform::error::Error;
 use crm_platform::validate::Violations;
-use crm_proto::servicedesk::{ChangeTicketStatusRequest, Ticket, TicketStatus};
+use crm_proto::servicedesk::{
+    ChangeTicketStatusRequest, ReassignTicketRequest, ReassignTicketResponse, Ticket, TicketStatus,
+};
 use crm_records::handlers::{Records, StateChange};
+use crm_records::resource::reaches;
 
 /// How long after its resolution a customer may still reopen a ticket.
 pub(crate) const REOPEN_WINDOW_DAYS: i64 = 7;
@@ -50,6 +53,59 @@ pub(crate) async fn change_status(
     answer
         .ticket
         .ok_or_else(|| Error::internal("a status change answered no ticket"))
+}
+
+/// Hands the ticket `request` names to another agent in the caller's scope, with a reason.
+pub(crate) async fn reassign(
+    records: &Records,
+    principal: &Principal,
+    (method, request): (&'static str, &ReassignTicketRequest),
+) -> Result<Ticket, Error> {
+    let mut v = Violations::new();
+    let owner_id = request.owner_id.trim().to_owned();
+    let reason = request.reason.trim().to_owned();
+    v.required("owner_id", &owner_id);
+    v.required("reason", &reason);
+    v.max_chars("reason", &reason, 2000);
+    v.finish()?;
+    // The same rule as every write of an owner: only to someone the caller reaches.
+    if !reaches::<Tickets>(principal, &owner_id) {
+        return Err(Error::invalid(
+            "owner_id",
+            "is not an agent you can assign to",
+        ));
+    }
+    let asked = StateChange {
+        method,
+        id: &request.id,
+        etag: &request.etag,
+        request_id: &request.request_id,
+    };
+    let answer = records
+        .change_state::<Tickets, _, _>(
+            principal,
+            (asked, request),
+            |current| {
+                if current.status == TicketStatus::Closed as i32 {
+                    return Err(Error::wrong_state(
+                        "TICKET_CLOSED",
+                        "ticket.status",
+                        format!("ticket {} is closed and no longer changes", current.number),
+                    ));
+                }
+                let mut next = current.clone();
+                next.owner_id = owner_id;
+                next.assignment_reason = reason;
+                Ok(next)
+            },
+            |ticket| ReassignTicketResponse {
+                ticket: Some(ticket),
+            },
+        )
+        .await?;
+    answer
+        .ticket
+        .ok_or_else(|| Error::internal("a reassignment answered no ticket"))
 }
 
 /// Whether the status `from` may move to `to`.

@@ -53,6 +53,10 @@ pub struct Model {
     pub resolve_time: Option<i64>,
     /// When it was closed, microseconds.
     pub close_time: Option<i64>,
+    /// The queue that assigned it; empty if none did.
+    pub queue_id: String,
+    /// Why it was last reassigned.
+    pub assignment_reason: String,
     /// The customer's support level its service levels were taken for.
     pub support_level: String,
     /// When the first response is due, microseconds; `None` without a target.

@@ -99,7 +99,10 @@ impl MigrationTrait for CreateTickets {
                 "custom_fields",
             ],
         );
-        tickets.col(string("support_level"));
+        for column in ["support_level", "queue_id"] {
+            tickets.col(string(column));
+        }
+        tickets.col(text("assignment_reason"));
         for column in [
             "first_response_time",
             "resolve_time",
