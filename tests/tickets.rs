@@ -958,7 +958,102 @@ async fn a_ticket_changes_and_is_deleted_within_reach(mode: Mode) {
     }
 }
 
+async fn context_of(
+    session: &Session,
+    id: &str,
+) -> Result<GetTicketContextResponse, tonic::Status> {
+    Ok(session
+        .servicedesk()
+        .get_ticket_context(GetTicketContextRequest { id: id.into() })
+        .await?
+        .into_inner())
+}
+
+async fn a_ticket_shows_its_customer(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "context").await;
+    let other = org::other_tenant(&suite, &admin, "context-other").await;
+    let account = desk.agent1.create_account("宁波海天机械").await;
+    let caller = desk
+        .agent1
+        .contacts()
+        .create_contact(CreateContactRequest {
+            contact: Some(Contact {
+                display_name: "陈工".into(),
+                account_id: account.id.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+            allow_duplicates: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact
+        .unwrap();
+    let first = create_ticket(&desk.agent1, repair(&caller.id))
+        .await
+        .unwrap();
+    move_to(
+        &desk.agent1,
+        &first.id,
+        TicketStatus::Resolved,
+        "fixed on site",
+    )
+    .await
+    .unwrap();
+    let second = create_ticket(&desk.agent1, repair(&caller.id))
+        .await
+        .unwrap();
+    let third = create_ticket(&desk.agent1, repair(&caller.id))
+        .await
+        .unwrap();
+    // The admin's own ticket for the account is outside agent1's reach.
+    let admins = create_ticket(
+        &admin,
+        Ticket {
+            account_id: account.id.clone(),
+            ..repair("")
+        },
+    )
+    .await
+    .unwrap();
+
+    let context = context_of(&desk.agent1, &third.id).await.unwrap();
+    assert_eq!(context.ticket.unwrap().id, third.id);
+    assert_eq!(context.contact.unwrap().display_name, "陈工");
+    assert_eq!(context.account.unwrap().id, account.id);
+    let previous: Vec<&str> = context
+        .previous_tickets
+        .iter()
+        .map(|t| t.id.as_str())
+        .collect();
+    assert_eq!(previous, [second.id.as_str(), first.id.as_str()]);
+    assert_eq!(context.open_ticket_count, 2);
+
+    // The admin sees all four; their ticket names no contact.
+    let theirs = context_of(&admin, &admins.id).await.unwrap();
+    assert!(theirs.contact.is_none());
+    assert_eq!(theirs.previous_tickets.len(), 3);
+    assert_eq!(theirs.open_ticket_count, 3);
+
+    // The lead sees the team's; another agent and another tenant are told what an unknown
+    // id gets.
+    let lead = context_of(&desk.lead, &third.id).await.unwrap();
+    assert_eq!(lead.previous_tickets.len(), 2);
+    for stranger in [&desk.agent2, &other] {
+        expect_code(context_of(stranger, &third.id).await, Code::NotFound);
+    }
+    expect_code(
+        context_of(&desk.agent1, "no-such-ticket").await,
+        Code::NotFound,
+    );
+    expect_invalid(context_of(&desk.agent1, "").await, "id");
+}
+
 both_modes!(
+    a_ticket_shows_its_customer,
     a_ticket_changes_and_is_deleted_within_reach,
     a_ticket_lives_from_new_to_closed,
     a_ticket_thread_keeps_replies_and_notes,

@@ -4,6 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use crate::business_calendar::{self, StoredCalendar};
+use crate::customer_context;
 use crate::entitlement::Entitlements;
 use crate::mail_in;
 use crate::presence;
@@ -259,6 +260,17 @@ impl ServicedeskService for ServicedeskGrpc {
         Ok(Response::new(ChangeTicketStatusResponse {
             ticket: Some(ticket),
         }))
+    }
+
+    async fn get_ticket_context(
+        &self,
+        request: Request<GetTicketContextRequest>,
+    ) -> Result<Response<GetTicketContextResponse>, Status> {
+        let p = principal(&request)?;
+        let id = request.get_ref().id.as_str();
+        let context =
+            customer_context::of_ticket(&self.records, self.contacts.as_ref(), p, id).await?;
+        Ok(Response::new(context))
     }
 
     async fn reassign_ticket(
