@@ -18,7 +18,7 @@ use crm_proto::contacts::{Contact, CreateContactRequest};
 use crm_proto::servicedesk::*;
 use support::clients::{Session, expect_code, expect_invalid, reason};
 use support::desk::*;
-use support::quoting::state_reason;
+use support::quoting::{eventually, state_reason};
 use support::{Mode, Suite, org};
 
 async fn change_ticket_status(
@@ -1052,7 +1052,126 @@ async fn a_ticket_shows_its_customer(mode: Mode) {
     expect_invalid(context_of(&desk.agent1, "").await, "id");
 }
 
+/// Contacts' merges and erasures reach the tickets through the desk's inbox: a ticket of a
+/// merged contact names the survivor, and an erased contact's words leave their tickets
+/// (the description and their messages); each event changes each ticket once.
+async fn contacts_merges_and_erasures_reach_tickets(mode: Mode) {
+    use crm_proto::contacts::{ErasePersonalDataRequest, MergeContactsRequest};
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let gateway = mail_key(&suite, &admin).await;
+    let person = |name: &str, address: &str| Contact {
+        display_name: name.into(),
+        email: address.into(),
+        ..Default::default()
+    };
+    let mut contacts = Vec::new();
+    for (name, address) in [
+        ("刘洋", "liu.yang@example.cn"),
+        ("刘洋 (old)", "ly@example.cn"),
+    ] {
+        contacts.push(
+            admin
+                .contacts()
+                .create_contact(CreateContactRequest {
+                    contact: Some(person(name, address)),
+                    request_id: String::new(),
+                    allow_duplicates: true,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .contact
+                .unwrap(),
+        );
+    }
+    let (survivor, merged) = (&contacts[0], &contacts[1]);
+    let opened = ingest(
+        &gateway,
+        email(
+            "ly@example.cn",
+            "m1@example.cn",
+            "",
+            "发票开错了",
+            "我的身份证号码是 110101199003071234",
+        ),
+    )
+    .await
+    .unwrap();
+    let ticket = opened.ticket.unwrap();
+    assert_eq!(ticket.contact_id, merged.id);
+    ingest(
+        &gateway,
+        email(
+            "ly@example.cn",
+            "m2@example.cn",
+            "m1@example.cn",
+            "Re: 发票开错了",
+            "电话 13800138000",
+        ),
+    )
+    .await
+    .unwrap();
+
+    admin
+        .contacts()
+        .merge_contacts(MergeContactsRequest {
+            survivor_id: survivor.id.clone(),
+            survivor_etag: String::new(),
+            merged_ids: vec![merged.id.clone()],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    eventually("the ticket names the surviving contact", || async {
+        let found = get_ticket(&admin, &ticket.id).await.unwrap();
+        (found.contact_id == survivor.id).then_some(())
+    })
+    .await;
+
+    admin
+        .contacts()
+        .erase_personal_data(ErasePersonalDataRequest {
+            contact_id: survivor.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    eventually("the ticket loses the customer's words", || async {
+        let found = get_ticket(&admin, &ticket.id).await.unwrap();
+        (found.description == "(erased)").then_some(())
+    })
+    .await;
+    let thread = admin
+        .servicedesk()
+        .list_ticket_messages(ListTicketMessagesRequest {
+            ticket_id: ticket.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .messages;
+    let customers: Vec<&str> = thread
+        .iter()
+        .filter(|m| m.kind() == TicketMessageKind::CustomerMessage)
+        .map(|m| m.body.as_str())
+        .collect();
+    assert_eq!(customers, ["(erased)"]);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let by_system = suite
+        .outbox::<ServicedeskEvent>("servicedesk")
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.r#type == ServicedeskEventType::TicketUpdated as i32 && e.actor_id == "system"
+        })
+        .count();
+    assert_eq!(by_system, 2, "one repoint, one erasure");
+}
+
 both_modes!(
+    contacts_merges_and_erasures_reach_tickets,
     a_ticket_shows_its_customer,
     a_ticket_changes_and_is_deleted_within_reach,
     a_ticket_lives_from_new_to_closed,

@@ -24,6 +24,16 @@ use crate::events::{Envelope, Inbox};
 pub const MAX_DELIVERIES: usize = 5;
 /// Idle time after which another consumer's pending entry is taken over.
 pub const RECLAIM_IDLE: Duration = Duration::from_secs(30);
+
+/// This process's name in a consumer group: the pod's host name where there is one (a
+/// restarted container keeps it and finishes its own pending events first; a replaced pod's
+/// pending events are reclaimed by the others), else the service and the process id.
+pub fn consumer_name(service: &str) -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("{service}-{}", std::process::id()))
+}
 /// Entries read per round.
 const BATCH: usize = 100;
 /// How long a read waits for new entries.

@@ -4,6 +4,7 @@
 //! record index of labels and duplicate keys. A service crate keeps only its domain.
 
 pub mod bulk;
+pub mod contacts_events;
 pub mod custom_fields;
 pub mod custom_values;
 pub mod customers;

@@ -9,7 +9,6 @@
 //! Identity's events keep sales' directory of teams (`crm_records::directory`), and a team's
 //! new manager takes over the team's targets.
 
-use prost::Message as _;
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::customers::{self, CustomerKind};
@@ -19,7 +18,7 @@ use crate::opportunity::Opportunities;
 use crate::target::Targets;
 use crm_platform::error::Error;
 use crm_platform::events::Envelope;
-use crm_proto::contacts::{ContactsEvent, ContactsEventType, contacts_event::Subject};
+use crm_records::contacts_events::{self, Followed};
 use crm_records::directory::{self, Change};
 use crm_records::handlers::Records;
 use crm_records::jobs::system_principal;
@@ -27,7 +26,7 @@ use crm_records::json;
 use crm_records::resource::{Action, Resource};
 
 /// The stream contacts publishes on.
-pub(crate) const CONTACTS_STREAM: &str = "crm.contacts.v1";
+pub(crate) const CONTACTS_STREAM: &str = contacts_events::STREAM;
 /// The consumer group (and inbox name) of sales.
 pub(crate) const SUBSCRIBER: &str = "sales";
 
@@ -38,81 +37,27 @@ pub(crate) struct ContactsEvents {
     pub(crate) records: Records,
 }
 
-/// What an event asks of sales.
-enum Follow {
-    /// Records named by `merged` now live on as `survivor`.
-    Merged {
-        kind: MergedKind,
-        survivor: String,
-        merged: Vec<String>,
-    },
-    /// The contact was erased.
-    Erased { contact_id: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MergedKind {
-    Account,
-    Contact,
-}
-
-fn follow(event: &ContactsEvent) -> Option<Follow> {
-    let kind = ContactsEventType::try_from(event.r#type).ok()?;
-    match (kind, event.subject.as_ref()?) {
-        (ContactsEventType::AccountMerged, Subject::Account(survivor)) => Some(Follow::Merged {
-            kind: MergedKind::Account,
-            survivor: survivor.id.clone(),
-            merged: event.merged_ids.clone(),
-        }),
-        (ContactsEventType::ContactMerged, Subject::Contact(survivor)) => Some(Follow::Merged {
-            kind: MergedKind::Contact,
-            survivor: survivor.id.clone(),
-            merged: event.merged_ids.clone(),
-        }),
-        (ContactsEventType::ContactErased, Subject::Contact(erased)) => Some(Follow::Erased {
-            contact_id: erased.id.clone(),
-        }),
-        _ => None,
-    }
-}
-
-/// The customer records an event says changed (owner, deletion, merge, erasure): what
-/// sales cached about them is dropped.
-fn changed_customers(event: &ContactsEvent) -> Vec<(CustomerKind, String)> {
-    let (kind, id) = match event.subject.as_ref() {
-        Some(Subject::Account(a)) => (CustomerKind::Account, a.id.clone()),
-        Some(Subject::Contact(c)) => (CustomerKind::Contact, c.id.clone()),
-        _ => return Vec::new(),
-    };
-    std::iter::once(id)
-        .chain(event.merged_ids.iter().cloned())
-        .map(|id| (kind, id))
-        .collect()
-}
-
 impl crm_platform::consumer::Handler for ContactsEvents {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Envelope) -> Result<(), Error> {
-        if event.stream != CONTACTS_STREAM {
+        let Some(decoded) = contacts_events::decode(event)? else {
             return Ok(());
-        }
-        let decoded = ContactsEvent::decode(event.payload.as_slice())
-            .map_err(|e| Error::internal(format!("a contacts event does not decode: {e}")))?;
+        };
         let tenant_id = event.tenant_id.as_str();
-        for (kind, id) in changed_customers(&decoded) {
+        for (kind, id) in contacts_events::changed_customers(&decoded) {
             let key = customers::owner_key(kind, tenant_id, &id);
             self.records.cache.invalidate(&key).await;
         }
-        let Some(follow) = follow(&decoded) else {
+        let Some(follow) = contacts_events::followed(&decoded) else {
             return Ok(());
         };
         let changed = match follow {
-            Follow::Merged {
+            Followed::Merged {
                 kind,
                 survivor,
                 merged,
             } => {
                 let mut changed = Vec::new();
-                if kind == MergedKind::Account {
+                if kind == CustomerKind::Account {
                     changed.extend(
                         repoint_opportunities(self, txn, tenant_id, (&survivor, &merged)).await?,
                     );
@@ -122,7 +67,9 @@ impl crm_platform::consumer::Handler for ContactsEvents {
                 );
                 changed
             }
-            Follow::Erased { contact_id } => erase_leads(self, txn, tenant_id, &contact_id).await?,
+            Followed::Erased { contact_id } => {
+                erase_leads(self, txn, tenant_id, &contact_id).await?
+            }
         };
         for (kind, id) in changed {
             self.records.forget(tenant_id, kind, &id).await;
@@ -233,15 +180,15 @@ async fn repoint_conversions(
     events: &ContactsEvents,
     txn: &DatabaseTransaction,
     tenant_id: &str,
-    kind: MergedKind,
+    kind: CustomerKind,
     (survivor, merged): (&str, &[String]),
 ) -> Result<Vec<(&'static str, String)>, Error> {
     let principal = system_principal(tenant_id);
     let mut changed = Vec::new();
     for (current, mut conversion) in converted_leads(txn, tenant_id, merged).await? {
         let named = match kind {
-            MergedKind::Account => &mut conversion.account_id,
-            MergedKind::Contact => &mut conversion.contact_id,
+            CustomerKind::Account => &mut conversion.account_id,
+            CustomerKind::Contact => &mut conversion.contact_id,
         };
         if !merged.contains(named) {
             continue;

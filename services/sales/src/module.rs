@@ -66,7 +66,7 @@ impl ServiceModule for Sales {
             interval,
             context.shutdown.clone().wait(),
         ));
-        let consumer = consumer_name();
+        let consumer = crm_platform::consumer::consumer_name("sales");
         tokio::spawn(subscriber.clone().consume(
             context.infra,
             (crm_records::directory::STREAM, &consumer),
@@ -83,14 +83,4 @@ impl ServiceModule for Sales {
         ));
         Ok(Running { in_process })
     }
-}
-
-/// This process's name in the consumer group: the pod's host name where there is one (a
-/// restarted container keeps it and finishes its own pending events first; a replaced pod's
-/// pending events are reclaimed by the others), else the process id.
-fn consumer_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| format!("sales-{}", std::process::id()))
 }

@@ -5,6 +5,7 @@
 
 pub(crate) mod assignment;
 pub(crate) mod business_calendar;
+pub(crate) mod consumers;
 pub(crate) mod customer_context;
 pub(crate) mod entitlement;
 pub mod entity;
