@@ -67,23 +67,7 @@ async fn a_ticket_lives_from_new_to_closed(mode: Mode) {
 
     // The caller is filed in contacts with their company; the ticket takes the company.
     let account = desk.agent1.create_account("深圳华强电子有限公司").await;
-    let caller = desk
-        .agent1
-        .contacts()
-        .create_contact(CreateContactRequest {
-            contact: Some(Contact {
-                display_name: "王小明".into(),
-                account_id: account.id.clone(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-            allow_duplicates: false,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let caller = desk.agent1.create_contact_of("王小明", &account.id).await;
     let ticket = create_ticket(&desk.agent1, repair(&caller.id))
         .await
         .unwrap();
@@ -975,23 +959,7 @@ async fn a_ticket_shows_its_customer(mode: Mode) {
     let desk = org::service_desk(&suite, &admin, "context").await;
     let other = org::other_tenant(&suite, &admin, "context-other").await;
     let account = desk.agent1.create_account("宁波海天机械").await;
-    let caller = desk
-        .agent1
-        .contacts()
-        .create_contact(CreateContactRequest {
-            contact: Some(Contact {
-                display_name: "陈工".into(),
-                account_id: account.id.clone(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-            allow_duplicates: false,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .contact
-        .unwrap();
+    let caller = desk.agent1.create_contact_of("陈工", &account.id).await;
     let first = create_ticket(&desk.agent1, repair(&caller.id))
         .await
         .unwrap();

@@ -105,6 +105,30 @@ impl Session {
             .unwrap()
     }
 
+    /// Creates a contact of an account, with just a display name.
+    pub async fn create_contact_of(
+        &self,
+        name: &str,
+        account_id: &str,
+    ) -> crm_proto::contacts::Contact {
+        use crm_proto::contacts::{Contact, CreateContactRequest};
+        self.contacts()
+            .create_contact(CreateContactRequest {
+                allow_duplicates: false,
+                contact: Some(Contact {
+                    display_name: name.into(),
+                    account_id: account_id.into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .contact
+            .unwrap()
+    }
+
     /// Creates an account with just a display name.
     pub async fn create_account(&self, name: &str) -> crm_proto::contacts::Account {
         use crm_proto::contacts::{Account, CreateAccountRequest};
