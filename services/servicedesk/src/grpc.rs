@@ -63,8 +63,8 @@ impl ServicedeskGrpc {
 
     /// Checks, as the caller, the contact and account a ticket write names (only those
     /// `mask` writes), before its transaction; a new ticket (`creating`) naming only its
-    /// contact takes the contact's account. The service does not follow contacts' events yet, so it keeps no
-    /// owners and asks every time.
+    /// contact takes the contact's account. The desk caches no owners (it follows contacts'
+    /// merges and erasures, not owner changes), so it asks every time.
     async fn check_customer(
         &self,
         p: &Principal,
