@@ -328,6 +328,33 @@ async fn queues_and_reassignment_are_checked(mode: Mode) {
             },
         );
     }
+    expect_invalid(
+        desk.lead
+            .servicedesk()
+            .update_queue(UpdateQueueRequest {
+                queue: Some(Queue {
+                    id: front.id.clone(),
+                    rule: 9,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["rule".into()],
+                }),
+                request_id: String::new(),
+            })
+            .await,
+        "queue.rule",
+    );
+    expect_code(
+        other
+            .servicedesk()
+            .delete_queue(DeleteQueueRequest {
+                id: front.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+    );
     assert!(
         other
             .servicedesk()

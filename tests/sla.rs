@@ -794,6 +794,27 @@ async fn entitlements_set_support_levels(mode: Mode) {
         .entitlement
         .unwrap();
     assert_eq!(replay, raised, "a retry answers the first result");
+    // Bad changes name their field; another tenant changes nothing.
+    let mut backwards = update(&raised.etag);
+    backwards.request_id = "backwards".into();
+    backwards.entitlement.as_mut().unwrap().end_date = Some(Date {
+        year: 2000,
+        month: 1,
+        day: 1,
+    });
+    backwards.update_mask = Some(prost_types::FieldMask {
+        paths: vec!["end_date".into()],
+    });
+    expect_invalid(
+        lead.servicedesk()
+            .update_entitlement(backwards.clone())
+            .await,
+        "entitlement.end_date",
+    );
+    expect_code(
+        other.servicedesk().update_entitlement(backwards).await,
+        Code::NotFound,
+    );
     let mut stale = update(&gold.etag);
     stale.request_id = "another".into();
     expect_code(
