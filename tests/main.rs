@@ -22,6 +22,7 @@ mod documents_hidden;
 mod engagement;
 mod existence;
 mod forecast;
+mod knowledge;
 mod leads;
 mod operations;
 mod orders;

@@ -99,6 +99,9 @@ pub const TENANT_ADMIN: &[&str] = &[
     "servicedesk.entitlements.write",
     "servicedesk.queues.read",
     "servicedesk.queues.write",
+    "servicedesk.kb.read",
+    "servicedesk.kb.write",
+    "servicedesk.kb.publish",
 ];
 
 const SALES: &[&str] = &[
@@ -160,6 +163,9 @@ const SERVICE: &[&str] = &[
     "servicedesk.settings.read",
     "servicedesk.entitlements.read",
     "servicedesk.queues.read",
+    // Agents read the knowledge base and draft articles; publishing is the managers'.
+    "servicedesk.kb.read",
+    "servicedesk.kb.write",
 ];
 
 /// Service managers also see who is on their teams, and set the desk's calendar and service
@@ -170,6 +176,7 @@ const SERVICE_MANAGER_EXTRA: &[&str] = &[
     "servicedesk.settings.write",
     "servicedesk.entitlements.write",
     "servicedesk.queues.write",
+    "servicedesk.kb.publish",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what

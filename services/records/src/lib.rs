@@ -21,6 +21,7 @@ pub mod json;
 pub mod labels;
 pub mod numbers;
 pub mod ranked;
+pub mod relevance;
 pub mod resource;
 pub mod rpc;
 pub mod schema;

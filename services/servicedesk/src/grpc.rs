@@ -3,9 +3,12 @@
 
 use tonic::{Request, Response, Status};
 
+use crate::article::{self, Articles};
+use crate::article_link;
 use crate::business_calendar::{self, StoredCalendar};
 use crate::customer_context;
 use crate::entitlement::Entitlements;
+use crate::knowledge;
 use crate::mail_in;
 use crate::presence;
 use crate::queue::Queues;
@@ -22,7 +25,7 @@ use crm_proto::servicedesk::servicedesk_service_server::ServicedeskService;
 use crm_proto::servicedesk::*;
 use crm_records::customers::{self, CustomerKind, Customers};
 use crm_records::handlers::{Idempotency, Records};
-use crm_records::rpc::{Call, Change, NewRecord};
+use crm_records::rpc::{Call, Change, NewRecord, RecordRef};
 use crm_records::settings;
 
 /// Permission to read a ticket's change history.
@@ -96,6 +99,25 @@ impl ServicedeskGrpc {
 }
 
 impl ServicedeskGrpc {
+    /// Deleting or restoring a published article is for publishers: it takes the article
+    /// from (or gives it back to) search and suggestions.
+    async fn set_article_deleted(
+        &self,
+        request: &Request<impl prost::Message>,
+        call: Call<'_>,
+        (record, deleted): (RecordRef<'_>, bool),
+    ) -> Result<Article, Status> {
+        let p = principal(request)?;
+        let found = self.records.get::<Articles>(p, record.id).await?;
+        if found.status == ArticleStatus::Published as i32 {
+            p.require(article::PUBLISH)?;
+        }
+        self.records
+            .set_deleted_rpc::<Articles, _, _>(request, call, (record, deleted), |a| a)
+            .await
+            .map(Response::into_inner)
+    }
+
     /// Checks, as the caller, the account an entitlement write names (when `mask` writes
     /// it), before its transaction.
     async fn check_entitled_account(
@@ -183,6 +205,110 @@ impl ServicedeskService for ServicedeskGrpc {
     crm_records::standard_rpc!(delete "/crm.servicedesk.v1.ServicedeskService/DeleteEntitlement"
         delete_entitlement(DeleteEntitlementRequest) -> DeleteEntitlementResponse
         { Entitlements => entitlement } in records);
+
+    crm_records::standard_rpc!(create "/crm.servicedesk.v1.ServicedeskService/CreateArticle"
+        create_article(CreateArticleRequest) -> CreateArticleResponse
+        { Articles => article, duplicates: never } in records);
+    crm_records::standard_rpc!(get
+        get_article(GetArticleRequest) -> GetArticleResponse
+        { Articles => article } in records);
+    crm_records::standard_rpc!(list
+        list_articles(ListArticlesRequest) -> ListArticlesResponse
+        { Articles => articles } in records);
+    crm_records::standard_rpc!(update "/crm.servicedesk.v1.ServicedeskService/UpdateArticle"
+        update_article(UpdateArticleRequest) -> UpdateArticleResponse
+        { Articles => article, duplicates: never } in records);
+
+    async fn delete_article(
+        &self,
+        request: Request<DeleteArticleRequest>,
+    ) -> Result<Response<DeleteArticleResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("DeleteArticle"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        let article = self
+            .set_article_deleted(&request, call, (record, true))
+            .await?;
+        Ok(Response::new(DeleteArticleResponse {
+            article: Some(article),
+        }))
+    }
+
+    async fn undelete_article(
+        &self,
+        request: Request<UndeleteArticleRequest>,
+    ) -> Result<Response<UndeleteArticleResponse>, Status> {
+        let r = request.get_ref();
+        let call = Call {
+            method: method!("UndeleteArticle"),
+            request_id: &r.request_id,
+        };
+        let record = RecordRef {
+            id: &r.id,
+            etag: &r.etag,
+        };
+        let article = self
+            .set_article_deleted(&request, call, (record, false))
+            .await?;
+        Ok(Response::new(UndeleteArticleResponse {
+            article: Some(article),
+        }))
+    }
+
+    async fn list_article_revisions(
+        &self,
+        request: Request<ListArticleRevisionsRequest>,
+    ) -> Result<Response<ListArticleRevisionsResponse>, Status> {
+        let p = principal(&request)?;
+        let revisions = article::revisions(&self.records, p, &request.get_ref().article_id).await?;
+        Ok(Response::new(ListArticleRevisionsResponse { revisions }))
+    }
+
+    async fn search_articles(
+        &self,
+        request: Request<SearchArticlesRequest>,
+    ) -> Result<Response<SearchArticlesResponse>, Status> {
+        let results =
+            knowledge::search(&self.records, principal(&request)?, request.get_ref()).await?;
+        Ok(Response::new(SearchArticlesResponse { results }))
+    }
+
+    async fn suggest_articles(
+        &self,
+        request: Request<SuggestArticlesRequest>,
+    ) -> Result<Response<SuggestArticlesResponse>, Status> {
+        let results =
+            knowledge::suggest(&self.records, principal(&request)?, request.get_ref()).await?;
+        Ok(Response::new(SuggestArticlesResponse { results }))
+    }
+
+    async fn link_ticket_article(
+        &self,
+        request: Request<LinkTicketArticleRequest>,
+    ) -> Result<Response<LinkTicketArticleResponse>, Status> {
+        let p = principal(&request)?;
+        let asked = (method!("LinkTicketArticle"), request.get_ref());
+        let article = article_link::link(&self.records, p, asked).await?;
+        Ok(Response::new(LinkTicketArticleResponse {
+            article: Some(article),
+        }))
+    }
+
+    async fn list_ticket_articles(
+        &self,
+        request: Request<ListTicketArticlesRequest>,
+    ) -> Result<Response<ListTicketArticlesResponse>, Status> {
+        let p = principal(&request)?;
+        let articles =
+            article_link::of_ticket(&self.records, p, &request.get_ref().ticket_id).await?;
+        Ok(Response::new(ListTicketArticlesResponse { articles }))
+    }
 
     async fn create_ticket(
         &self,

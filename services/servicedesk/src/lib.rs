@@ -3,6 +3,8 @@
 //! internal notes, each change audited and announced. Built on the shared record machinery ([`crm_records`]); this crate holds the
 //! service desk's domain only.
 
+pub(crate) mod article;
+pub(crate) mod article_link;
 pub(crate) mod assignment;
 pub(crate) mod business_calendar;
 pub(crate) mod consumers;
@@ -12,6 +14,7 @@ pub mod entity;
 pub(crate) mod events;
 pub(crate) mod grpc;
 pub(crate) mod jobs;
+pub(crate) mod knowledge;
 pub(crate) mod mail_in;
 pub mod migration;
 pub mod module;

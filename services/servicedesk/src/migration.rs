@@ -3,11 +3,12 @@
 use sea_orm_migration::prelude::*;
 
 mod entitlements;
+mod knowledge;
 mod queues;
 mod tickets;
 
 /// Applies the platform tables, the record machinery's and the document numbers, then the
-/// tickets.
+/// tickets, entitlements, queues and the knowledge base.
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(tickets::CreateTickets));
         migrations.push(Box::new(entitlements::CreateEntitlements));
         migrations.push(Box::new(queues::CreateQueues));
+        migrations.push(Box::new(knowledge::CreateKnowledge));
         migrations
     }
 }
