@@ -698,12 +698,21 @@ async fn articles_solve_tickets(mode: Mode) {
     let caller = agent.create_contact("赵敏").await;
     let ticket = create_ticket(agent, repair(&caller.id)).await.unwrap();
 
-    // Linked once: the article counts a use, its version (etag) stays; a retry with the
-    // same request id answers the same and counts nothing more.
+    // Linked once: the article counts a use, and its etag moves, so an edit read before
+    // the link cannot put the old count back; a retry with the same request id answers the
+    // same and counts nothing more.
     let used = link(agent, &ticket.id, &refund.id, "link-1").await.unwrap();
-    assert_eq!(
-        (used.use_count, used.etag.clone()),
-        (1, refund.etag.clone())
+    assert_eq!(used.use_count, 1);
+    assert_ne!(used.etag, refund.etag);
+    let stale = Article {
+        id: refund.id.clone(),
+        etag: refund.etag.clone(),
+        title: "退货与退款流程".into(),
+        ..Default::default()
+    };
+    expect_code(
+        update_article(&desk.lead, stale, &["title"]).await,
+        Code::Aborted,
     );
     let again = link(agent, &ticket.id, &refund.id, "link-1").await.unwrap();
     assert_eq!(again, used);

@@ -1,6 +1,7 @@
 //! The articles that solved a ticket: linked once per pair by whoever may change the ticket,
-//! each link counted on the article (its use count, which is not an edit: the article's
-//! version stays), audited on the ticket and announced.
+//! each link counted on the article, audited on the ticket and announced. The count moves
+//! the article's version too: a write of the article read before the link would otherwise
+//! put the old count back, and now gets `ABORTED` instead.
 
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
@@ -80,12 +81,17 @@ pub(crate) async fn link(
                 article::Column::UseCount,
                 Expr::col(article::Column::UseCount).add(1),
             )
+            .col_expr(
+                article::Column::Version,
+                Expr::col(article::Column::Version).add(1),
+            )
             .filter(article::Column::TenantId.eq(principal.tenant_id.as_str()))
             .filter(article::Column::Id.eq(found.id.as_str()))
             .exec(&txn)
             .await?;
         let counted = Articles::to_proto(&article::Model {
             use_count: found.use_count + 1,
+            version: found.version + 1,
             ..found
         });
         let change = Change {

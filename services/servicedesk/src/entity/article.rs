@@ -39,7 +39,7 @@ pub struct Model {
     pub update_time: i64,
     /// Set while soft-deleted.
     pub delete_time: Option<i64>,
-    /// Tickets it solved; counted apart from the version, as a link is not an edit.
+    /// Tickets it solved (see `article_link`).
     pub use_count: i64,
     /// When it was first published.
     pub publish_time: Option<i64>,
