@@ -35,6 +35,7 @@ mod quotes;
 mod records;
 mod registry;
 mod retries;
+mod satisfaction;
 mod search;
 mod security;
 mod sla;

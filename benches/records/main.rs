@@ -16,6 +16,8 @@
 // A benchmark panics on a broken setup: there is nothing to measure then.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../shared/mod.rs"]
+mod common;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
@@ -24,70 +26,14 @@ mod seed;
 
 use std::time::Instant;
 
-use hdrhistogram::Histogram;
-
+use common::{Latency, Rng};
 use crm_proto::contacts::{GetContactRequest, SearchCustomersRequest};
-use seed::{Rng, Seeded};
+use seed::Seeded;
 use support::clients::Session;
 use support::{Mode, Suite, org};
 
-fn smoke() -> bool {
-    !std::env::args().any(|a| a == "--bench")
-}
-
-fn contacts_to_seed() -> u64 {
-    let default = if smoke() { 2_000 } else { 1_000_000 };
-    std::env::var("CRM_BENCH_CONTACTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
-fn rows_to_import() -> u64 {
-    let default = if smoke() { 1_000 } else { 100_000 };
-    std::env::var("CRM_BENCH_IMPORT_ROWS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 fn queries_per_kind() -> usize {
-    if smoke() { 5 } else { 100 }
-}
-
-struct Latency {
-    name: String,
-    histogram: Histogram<u64>,
-    found: u64,
-}
-
-impl Latency {
-    fn new(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            histogram: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap(),
-            found: 0,
-        }
-    }
-
-    fn ms(&self, quantile: f64) -> f64 {
-        self.histogram.value_at_quantile(quantile) as f64 / 1000.0
-    }
-
-    fn print(&self, baseline: Option<&Latency>) {
-        let ratio = baseline
-            .map(|b| format!("  p95 {:>5.1}x GetContact", self.ms(0.95) / b.ms(0.95)))
-            .unwrap_or_default();
-        println!(
-            "  {:<44} n {:>4}  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  hits/query {:>6.1}{ratio}",
-            self.name,
-            self.histogram.len(),
-            self.ms(0.50),
-            self.ms(0.95),
-            self.ms(0.99),
-            self.found as f64 / self.histogram.len().max(1) as f64,
-        );
-    }
+    if common::smoke() { 5 } else { 100 }
 }
 
 async fn time_searches(session: &Session, name: &str, queries: &[String]) -> Latency {
@@ -107,10 +53,7 @@ async fn time_searches(session: &Session, name: &str, queries: &[String]) -> Lat
             .into_inner()
             .results
             .len();
-        latency
-            .histogram
-            .record(started.elapsed().as_micros() as u64)
-            .unwrap();
+        latency.record(started);
         latency.found += found as u64;
         assert!(
             found > 0,
@@ -129,10 +72,7 @@ async fn time_gets(session: &Session, ids: &[String]) -> Latency {
             .get_contact(GetContactRequest { id: id.clone() })
             .await
             .unwrap();
-        latency
-            .histogram
-            .record(started.elapsed().as_micros() as u64)
-            .unwrap();
+        latency.record(started);
         latency.found += 1;
     }
     latency
@@ -158,7 +98,7 @@ async fn run() {
     let suite = Suite::start_with(Mode::Distributed, &env).await;
     let admin = suite.admin().await;
     let o = org::build(&suite, admin.clone(), "bench").await;
-    let total = contacts_to_seed();
+    let total = common::scale("CRM_BENCH_CONTACTS", 1_000_000, 2_000);
     println!("records bench: seeding {total} contacts");
     let started = Instant::now();
     let seeded: Seeded = seed::contacts(
@@ -198,7 +138,7 @@ async fn run() {
             .print(Some(&baseline));
     }
 
-    let rows = rows_to_import();
+    let rows = common::scale("CRM_BENCH_IMPORT_ROWS", 100_000, 1_000);
     println!("import of {rows} rows (CSV, 64 KiB messages):");
     let through_gateway = import::through_gateway(&admin, rows).await;
     let bulk = import::bulk_insert(&suite, rows).await;

@@ -1,30 +1,8 @@
-//! Seeds contacts straight into the contacts database with `COPY` (through psql's stdin), with
+//! Seeds contacts straight into the contacts database with `COPY` ([`Copy`]), with
 //! the search grams the service itself would write, and draws queries from what it seeded.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
-use crate::support::{Suite, find_pg_bin, postgres};
-
-/// A small deterministic generator (xorshift64*): the same data on every run.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+use crate::common::{Copy, Rng};
+use crate::support::Suite;
 
 const FAMILY: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
@@ -132,48 +110,6 @@ pub(crate) struct Seeded {
     pub(crate) contacts: u64,
     pub(crate) grams: u64,
     people: Vec<Person>,
-}
-
-/// `COPY`s rows into one table of the contacts database.
-struct Copy {
-    child: std::process::Child,
-}
-
-impl Copy {
-    fn start(database: &str, table: &str, columns: &[&str]) -> Copy {
-        let command = format!("\\copy {table} ({}) from stdin csv", columns.join(", "));
-        let child = Command::new(find_pg_bin("psql"))
-            .args(["-h", "127.0.0.1", "-p", &postgres().port.to_string()])
-            .args([
-                "-U",
-                "postgres",
-                "-d",
-                database,
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-            ])
-            .args(["-c", &command])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("psql starts");
-        Copy { child }
-    }
-
-    fn row(&mut self, fields: &[&str]) {
-        let stdin = self.child.stdin.as_mut().unwrap();
-        let line: Vec<String> = fields
-            .iter()
-            .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
-            .collect();
-        writeln!(stdin, "{}", line.join(",")).unwrap();
-    }
-
-    fn finish(mut self) {
-        drop(self.child.stdin.take());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "COPY failed");
-    }
 }
 
 const CONTACT_COLUMNS: &[&str] = &[

@@ -6,7 +6,10 @@
 //!   next number, the row, its audit entry and its event in one transaction) against plain
 //!   single-row INSERTs of the same ticket rows, at the same concurrency;
 //! - IngestEmail of new emails by the mail gateway's key (parsed, the sender matched in
-//!   contacts, a new ticket filed) against the same plain INSERTs.
+//!   contacts, a new ticket filed) against the same plain INSERTs;
+//! - SuggestArticles for ticket texts over 100,000 published articles (p50/p95/p99, and how
+//!   often the article a ticket was drawn from is among the five suggested) against point
+//!   reads of articles by id through the same gateway.
 //!
 //! Every workload must finish with 0 errors, or its figure is void: the bench panics then.
 //! Figures are printed, never asserted. Without `--bench` (under `cargo test`) it runs small
@@ -19,6 +22,8 @@
 mod common;
 #[path = "../../tests/support/mod.rs"]
 mod support;
+
+mod knowledge;
 
 use std::sync::Arc;
 
@@ -166,5 +171,33 @@ async fn run() {
     println!(
         "  IngestEmail (new tickets) via gateway   {ingested:>8.0} mails/s    {:>5.1}% of the plain INSERTs above",
         100.0 * ingested / plain
+    );
+
+    // SuggestArticles over a large knowledge base, one caller.
+    let total = scale("CRM_BENCH_ARTICLES", 100_000, 300);
+    let started = std::time::Instant::now();
+    let kb = knowledge::seed(&suite, (&admin.tenant_id, &desk.lead.user_id), total);
+    db.execute_unprepared("ANALYZE").await.unwrap();
+    println!(
+        "knowledge base: seeded {total} articles and {} search grams in {:.1} s; one caller:",
+        kb.grams,
+        started.elapsed().as_secs_f64()
+    );
+    let queries = scale("CRM_BENCH_SUGGESTIONS", 400, 10) as usize;
+    // Warm the connections and the database's cache the same way for both.
+    knowledge::time_gets(&desk.agent1, &kb, queries / 10).await;
+    knowledge::time_suggestions(&desk.agent1, &kb, ("warm-up", queries / 10, 1)).await;
+    let baseline = knowledge::time_gets(&desk.agent1, &kb, queries).await;
+    baseline.print(None);
+    let suggested = knowledge::time_suggestions(
+        &desk.agent1,
+        &kb,
+        ("SuggestArticles, ticket texts", queries, 2),
+    )
+    .await;
+    suggested.print(Some(&baseline));
+    println!(
+        "  the ticket's own article among the 5 suggested: {:.1}% of {queries}",
+        100.0 * suggested.found as f64 / queries as f64
     );
 }

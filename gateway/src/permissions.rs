@@ -15,11 +15,12 @@ pub fn is_public(path: &str) -> bool {
         || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
 }
 
-/// The public RPCs that take credentials, which are rate-limited per client address so
-/// nobody can guess passwords or tokens at speed. (Health and reflection are not: probes
-/// must always get through.)
+/// The public RPCs of the contracts, which all take a credential of some kind (a password,
+/// a refresh token, a customer's survey token) and are rate-limited per client address so
+/// nobody can guess one at speed. (Health and reflection are not: probes must always get
+/// through.)
 pub fn is_sign_in(path: &str) -> bool {
-    path.starts_with("/crm.identity.v1.AuthService/")
+    required(path) == Some(Access::Public)
 }
 
 /// What calling the RPC at `path` takes, or `None` for an unknown RPC.
@@ -102,6 +103,7 @@ pub const TENANT_ADMIN: &[&str] = &[
     "servicedesk.kb.read",
     "servicedesk.kb.write",
     "servicedesk.kb.publish",
+    "servicedesk.quality.read",
 ];
 
 const SALES: &[&str] = &[
@@ -177,6 +179,7 @@ const SERVICE_MANAGER_EXTRA: &[&str] = &[
     "servicedesk.entitlements.write",
     "servicedesk.queues.write",
     "servicedesk.kb.publish",
+    "servicedesk.quality.read",
 ];
 
 /// Managers also merge their team's duplicates: a merge deletes records and moves what

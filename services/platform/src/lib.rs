@@ -34,6 +34,7 @@ pub mod sealing;
 pub mod secrets;
 pub mod server;
 pub mod service;
+pub mod signed_token;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

@@ -99,7 +99,9 @@ pub fn url_variable(module: &dyn ServiceModule) -> String {
 
 /// Adds a service's gRPC server to `routes` behind the check of the principals the gateway
 /// signs for `audience`, and returns the same server as the service's in-process routes
-/// (what other parts of this process call without a socket, through the same check).
+/// (what other parts of this process call without a socket, through the same check). The
+/// RPCs a contract declares public (a customer's survey answer) pass without a principal,
+/// and never see one.
 pub fn add_verified<S>(
     routes: &mut RoutesBuilder,
     server: S,
@@ -119,10 +121,73 @@ where
     S::Future: Send + 'static,
 {
     let codec = infra.secrets.principal_codec(audience)?;
-    let verified =
-        tonic::service::interceptor::InterceptedService::new(server, codec.interceptor());
+    let verified = Verified {
+        public: server.clone(),
+        checked: tonic::service::interceptor::InterceptedService::new(server, codec.interceptor()),
+    };
     routes.add_service(verified.clone());
     let mut in_process = RoutesBuilder::default();
     in_process.add_service(verified);
     Ok(in_process.routes())
+}
+
+/// A service's server behind the principal check, but for its public RPCs.
+#[derive(Clone)]
+struct Verified<S, C> {
+    public: S,
+    checked: C,
+}
+
+impl<S: tonic::server::NamedService, C> tonic::server::NamedService for Verified<S, C> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, C, B> tower::Service<http::Request<tonic::body::Body>> for Verified<S, C>
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    C: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    C::Future: Send + 'static,
+    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // Both are tonic servers, always ready; which one serves is known only per request.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
+        let public =
+            crm_proto::access::of(request.uri().path()) == Some(crm_proto::access::Access::Public);
+        if public {
+            request.headers_mut().remove(crate::auth::PRINCIPAL_HEADER);
+            let mut server = self.public.clone();
+            Box::pin(async move { server.call(request).await })
+        } else {
+            let mut server = self.checked.clone();
+            Box::pin(async move {
+                let response = server.call(request).await?;
+                Ok(response.map(tonic::body::Body::new))
+            })
+        }
+    }
 }

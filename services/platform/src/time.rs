@@ -24,6 +24,38 @@ pub fn to_timestamp_opt(micros: Option<i64>) -> Option<prost_types::Timestamp> {
     micros.map(to_timestamp)
 }
 
+/// A period `[start, end)` from two required timestamps (each named by its field), the end
+/// after the start and at most `max_days` later.
+pub fn period(
+    (start_field, start): (&str, Option<&prost_types::Timestamp>),
+    (end_field, end): (&str, Option<&prost_types::Timestamp>),
+    max_days: i64,
+) -> Result<(i64, i64), crate::error::Error> {
+    let mut v = crate::validate::Violations::new();
+    if start.is_none() {
+        v.add(start_field, "is required");
+    }
+    if end.is_none() {
+        v.add(end_field, "is required");
+    }
+    v.finish()?;
+    let mut v = crate::validate::Violations::new();
+    let (start, end) = (
+        start.map(micros_of).unwrap_or_default(),
+        end.map(micros_of).unwrap_or_default(),
+    );
+    if end <= start {
+        v.add(end_field, format!("must be after {start_field}"));
+    } else if end - start > max_days.saturating_mul(86_400_000_000) {
+        v.add(
+            end_field,
+            format!("must be at most {max_days} days after {start_field}"),
+        );
+    }
+    v.finish()?;
+    Ok((start, end))
+}
+
 /// Parses an RFC 3339 time, as filters write it, into microseconds since the epoch.
 pub fn parse_rfc3339_micros(text: &str) -> Option<i64> {
     let ts: prost_types::Timestamp = text.parse().ok()?;

@@ -42,6 +42,22 @@ pub struct Records {
     pub keys: DataKeys,
 }
 
+/// What a state change makes happen in its transaction (see [`Records::change_state_then`]).
+pub type FollowUp<'t> = std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 't>>;
+
+/// Gives a closure the signature [`Records::change_state_then`] takes (closures cannot say
+/// on their own that their future borrows their arguments).
+pub fn follow_up<M, F>(follow: F) -> F
+where
+    F: for<'t> FnOnce(&'t DatabaseTransaction, &'t M, &'t M) -> FollowUp<'t>,
+{
+    follow
+}
+
+fn no_follow_up<'t, M>(_: &'t DatabaseTransaction, _: &'t M, _: &'t M) -> FollowUp<'t> {
+    Box::pin(async { Ok(()) })
+}
+
 /// What a state change names: its method (which scopes the idempotency key), the record, the
 /// etag the caller holds and the request id.
 #[derive(Debug, Clone, Copy)]
@@ -429,6 +445,30 @@ impl Records {
         M: prost::Message,
         Resp: prost::Message + Default,
     {
+        let nothing = no_follow_up::<R::Model>;
+        self.change_state_then::<R, M, Resp>(principal, (asked, request), (step, nothing), wrap)
+            .await
+    }
+
+    /// [`Self::change_state`], then `follow` in the same transaction with the row before and
+    /// after the move (as `step` returned it): what else the move makes happen (a resolved
+    /// ticket's survey), kept or lost with it.
+    pub async fn change_state_then<R, M, Resp>(
+        &self,
+        principal: &Principal,
+        (asked, request): (StateChange<'_>, &M),
+        (step, follow): (
+            impl FnOnce(&R::Model) -> Result<R::Model, Error> + Send,
+            impl for<'t> FnOnce(&'t DatabaseTransaction, &'t R::Model, &'t R::Model) -> FollowUp<'t>
+            + Send,
+        ),
+        wrap: fn(R::Proto) -> Resp,
+    ) -> Result<Resp, Error>
+    where
+        R: Resource,
+        M: prost::Message,
+        Resp: prost::Message + Default,
+    {
         principal.require(R::WRITE)?;
         if asked.id.is_empty() {
             return Err(Error::invalid("id", "is required"));
@@ -440,9 +480,11 @@ impl Records {
             refuse_deleted::<R>(&stamps)?;
             let mut next = step(&current)?;
             R::before_write(&txn, principal, Some(&current), &mut next).await?;
+            let stepped = next.clone();
             let proto = self
                 .save_change::<R>(&txn, principal, &current, next, Action::Update, &[])
                 .await?;
+            follow(&txn, &current, &stepped).await?;
             Ok((txn, wrap(proto)))
         })
         .await?;

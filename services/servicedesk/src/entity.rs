@@ -7,3 +7,4 @@ pub mod queue;
 pub mod ticket;
 pub mod ticket_article;
 pub mod ticket_message;
+pub mod ticket_survey;

@@ -12,6 +12,7 @@ use crate::knowledge;
 use crate::mail_in;
 use crate::presence;
 use crate::queue::Queues;
+use crate::satisfaction::{self, Surveys};
 use crate::sla_policy::{self, StoredPolicy};
 use crate::ticket::Tickets;
 use crate::ticket_flow;
@@ -56,12 +57,17 @@ fn settings_event(subject: Subject) -> ServicedeskEvent {
 pub(crate) struct ServicedeskGrpc {
     records: Records,
     contacts: Option<ServiceClient>,
+    surveys: Surveys,
 }
 
 impl ServicedeskGrpc {
     /// Wraps the handlers; `contacts` is the way to the contacts service, if deployed.
-    pub(crate) fn new(records: Records, contacts: Option<ServiceClient>) -> Self {
-        Self { records, contacts }
+    pub(crate) fn new(records: Records, contacts: Option<ServiceClient>, surveys: Surveys) -> Self {
+        Self {
+            records,
+            contacts,
+            surveys,
+        }
     }
 
     /// Checks, as the caller, the contact and account a ticket write names (only those
@@ -310,6 +316,26 @@ impl ServicedeskService for ServicedeskGrpc {
         Ok(Response::new(ListTicketArticlesResponse { articles }))
     }
 
+    async fn submit_survey(
+        &self,
+        request: Request<SubmitSurveyRequest>,
+    ) -> Result<Response<SubmitSurveyResponse>, Status> {
+        let answer = self
+            .surveys
+            .submit(&self.records, request.get_ref())
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn get_satisfaction(
+        &self,
+        request: Request<GetSatisfactionRequest>,
+    ) -> Result<Response<GetSatisfactionResponse>, Status> {
+        let p = principal(&request)?;
+        let lines = satisfaction::summary(&self.records, p, request.get_ref()).await?;
+        Ok(Response::new(lines))
+    }
+
     async fn create_ticket(
         &self,
         request: Request<CreateTicketRequest>,
@@ -382,7 +408,7 @@ impl ServicedeskService for ServicedeskGrpc {
     ) -> Result<Response<ChangeTicketStatusResponse>, Status> {
         let p = principal(&request)?;
         let asked = (method!("ChangeTicketStatus"), request.get_ref());
-        let ticket = ticket_flow::change_status(&self.records, p, asked).await?;
+        let ticket = ticket_flow::change_status(&self.records, &self.surveys, p, asked).await?;
         Ok(Response::new(ChangeTicketStatusResponse {
             ticket: Some(ticket),
         }))

@@ -20,6 +20,7 @@ pub mod migration;
 pub mod module;
 pub(crate) mod presence;
 pub(crate) mod queue;
+pub(crate) mod satisfaction;
 pub(crate) mod sla_clock;
 pub(crate) mod sla_policy;
 pub(crate) mod ticket;
@@ -59,10 +60,13 @@ pub fn add_to(
         pages: PageTokens::new(&infra.secrets.page_key),
         keys: infra.secrets.data_keys()?,
     };
-    let server =
-        ServicedeskServiceServer::new(grpc::ServicedeskGrpc::new(records.clone(), contacts))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let server = ServicedeskServiceServer::new(grpc::ServicedeskGrpc::new(
+        records.clone(),
+        contacts,
+        satisfaction::Surveys::new(&infra.secrets.page_key),
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let in_process = crm_platform::service::add_verified(routes, server, infra, AUDIENCE)?;
     Ok((records, in_process))
 }

@@ -5,10 +5,11 @@ use sea_orm_migration::prelude::*;
 mod entitlements;
 mod knowledge;
 mod queues;
+mod surveys;
 mod tickets;
 
 /// Applies the platform tables, the record machinery's and the document numbers, then the
-/// tickets, entitlements, queues and the knowledge base.
+/// tickets, entitlements, queues, the knowledge base and the surveys.
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(entitlements::CreateEntitlements));
         migrations.push(Box::new(queues::CreateQueues));
         migrations.push(Box::new(knowledge::CreateKnowledge));
+        migrations.push(Box::new(surveys::CreateSurveys));
         migrations
     }
 }

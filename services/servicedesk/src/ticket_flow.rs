@@ -4,6 +4,7 @@
 //! audited and announced.
 
 use crate::entity::ticket::Model;
+use crate::satisfaction::Surveys;
 use crate::ticket::Tickets;
 use crm_platform::audit::enum_name;
 use crm_platform::auth::Principal;
@@ -13,7 +14,7 @@ use crm_platform::validate::Violations;
 use crm_proto::servicedesk::{
     ChangeTicketStatusRequest, ReassignTicketRequest, ReassignTicketResponse, Ticket, TicketStatus,
 };
-use crm_records::handlers::{Records, StateChange};
+use crm_records::handlers::{Records, StateChange, follow_up};
 use crm_records::resource::reaches;
 
 /// How long after its resolution a customer may still reopen a ticket.
@@ -24,6 +25,7 @@ const DAY_MICROS: i64 = 86_400_000_000;
 /// Moves the ticket `request` names to the status it asks for.
 pub(crate) async fn change_status(
     records: &Records,
+    surveys: &Surveys,
     principal: &Principal,
     (method, request): (&'static str, &ChangeTicketStatusRequest),
 ) -> Result<Ticket, Error> {
@@ -40,11 +42,20 @@ pub(crate) async fn change_status(
         request_id: &request.request_id,
     };
     let now = clock::now_micros();
+    // A resolution sends the customer's survey in the same transaction.
+    let (surveys, survey_principal) = (surveys.clone(), principal.clone());
+    let follow = follow_up::<Model, _>(move |txn, before, after| {
+        Box::pin(async move {
+            surveys
+                .on_status_change(txn, &survey_principal, (before, after))
+                .await
+        })
+    });
     let answer = records
-        .change_state::<Tickets, _, _>(
+        .change_state_then::<Tickets, _, _>(
             principal,
             (asked, request),
-            |current| step(current, to, &comment, now),
+            (|current: &Model| step(current, to, &comment, now), follow),
             |ticket| crm_proto::servicedesk::ChangeTicketStatusResponse {
                 ticket: Some(ticket),
             },
