@@ -7,8 +7,9 @@
 //! The text's grams (those of its lead, a subject, first) are counted in the index, each up
 //! to [`COMMON_CAP`] postings: a gram held by that many records says little (the "the" and
 //! "您好" of a tenant's texts) and is left out, which also bounds what is read. The rest weigh
-//! by rarity, `ln(1 + cap / holders)`; a record scores the weights of the grams it holds,
-//! twice in its name. Two statements read the index whatever the text's length.
+//! by rarity, `ln(1 + cap / holders)`. The holders of the rarest [`MAX_LOOKUP_GRAMS`] are
+//! the candidates; each is then ranked by the weights of all the grams it holds, twice in its
+//! name. Two statements read the index whatever the text's length.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -29,6 +30,8 @@ use crm_platform::error::Error;
 pub const MAX_TEXT_GRAMS: usize = 48;
 /// Holders counted per gram; a gram with this many is common and carries no weight.
 pub const COMMON_CAP: u64 = 1000;
+/// Most grams whose holders are read: the rarest, which say most and cost least.
+pub const MAX_LOOKUP_GRAMS: usize = 16;
 /// Most records ranked in full (their rows read) per text.
 pub const MAX_RANKED: usize = 200;
 /// The field whose grams count twice.
@@ -181,7 +184,14 @@ impl Records {
         if weights.is_empty() {
             return Ok(Vec::new());
         }
-        let informative: Vec<String> = weights.keys().cloned().collect();
+        // The candidates come from the rarest grams; their rank then counts every gram.
+        let mut by_weight: Vec<(&String, f64)> = weights.iter().map(|(g, w)| (g, *w)).collect();
+        by_weight.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let informative: Vec<String> = by_weight
+            .into_iter()
+            .take(MAX_LOOKUP_GRAMS)
+            .map(|(g, _)| g.clone())
+            .collect();
         let held: Vec<(String, String)> = postings::<R>(principal, informative)
             .column(Column::RecordId)
             .column(Column::Gram)
