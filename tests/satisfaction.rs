@@ -1,9 +1,10 @@
 //! Satisfaction surveys end to end through the gateway, in both modes: resolving a ticket
 //! announces an invitation with a signed token; the customer answers with the token alone,
 //! over a connection with no credentials, once; a forged token is UNAUTHENTICATED, an expired
-//! one FAILED_PRECONDITION, a bad score names its field and writes nothing. CSAT is summed
-//! per agent and queue, within the manager's reach; agents and other tenants are refused or
-//! see nothing of it.
+//! one FAILED_PRECONDITION, a bad score names its field and writes nothing. The service's
+//! figures (tickets filed and resolved, business times, reopen rate, SLA shares, CSAT, the
+//! backlog by age) are summed per agent and queue within the manager's reach; agents and
+//! other tenants are refused or see nothing of it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,7 +16,7 @@ use crm_proto::servicedesk::servicedesk_service_client::ServicedeskServiceClient
 use crm_proto::servicedesk::*;
 use support::clients::{Session, expect_code, expect_invalid};
 use support::desk::*;
-use support::{Mode, Suite, org};
+use support::{ADMIN_PASSWORD, Mode, Suite, org};
 
 use crate::support;
 
@@ -62,25 +63,25 @@ async fn answer(
         .ticket_number)
 }
 
-fn around_now() -> GetSatisfactionRequest {
+fn around_now() -> GetServiceQualityRequest {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
     let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
-    GetSatisfactionRequest {
+    GetServiceQualityRequest {
         start_time: Some(at(now - 86_400)),
         end_time: Some(at(now + 86_400)),
     }
 }
 
-async fn satisfaction(
+async fn quality(
     session: &Session,
-    request: GetSatisfactionRequest,
-) -> Result<GetSatisfactionResponse, tonic::Status> {
+    request: GetServiceQualityRequest,
+) -> Result<GetServiceQualityResponse, tonic::Status> {
     Ok(session
         .servicedesk()
-        .get_satisfaction(request)
+        .get_service_quality(request)
         .await?
         .into_inner())
 }
@@ -171,70 +172,88 @@ async fn customers_answer_surveys_once(mode: Mode) {
         .unwrap();
     assert_eq!(invitations(&suite, &first.id).await.len(), 1);
 
-    // CSAT: the manager sees their team's agent and the queue; the admin everyone.
-    let team = satisfaction(&desk.lead, around_now()).await.unwrap();
-    let line = |l: &SatisfactionLine| {
+    // A ticket still open counts in the backlog by its age.
+    let waiting = create_ticket(&desk.agent1, repair(&caller.id))
+        .await
+        .unwrap();
+    assert_eq!(waiting.queue_id, front.id);
+
+    // The figures: the manager sees their team's agent and the queue; the admin everyone.
+    // No policy sets targets here, so no share is within one; the tickets were answered and
+    // resolved at once, in no business time.
+    let team = quality(&desk.lead, around_now()).await.unwrap();
+    type Figures = (String, String, [i64; 3], [String; 4], [String; 4], Vec<i64>);
+    let line = |l: &QualityLine| -> Figures {
         (
             l.agent_id.clone(),
             l.queue_id.clone(),
-            l.sent,
-            l.answered,
-            l.average_score.clone(),
-            l.csat_percent.clone(),
+            [l.created, l.resolved, l.first_responses],
+            [
+                l.first_response_minutes.clone(),
+                l.resolution_minutes.clone(),
+                l.reopen_percent.clone(),
+                l.first_response_sla_percent.clone() + &l.resolution_sla_percent,
+            ],
+            [
+                l.surveys_sent.to_string(),
+                l.surveys_answered.to_string(),
+                l.average_score.clone(),
+                l.csat_percent.clone(),
+            ],
+            l.backlog_by_age.clone(),
         )
     };
     let a1 = desk.agent1.user_id.clone();
     let a2 = desk.agent2.user_id.clone();
-    let agent1_line = (
-        a1.clone(),
-        String::new(),
-        2,
-        2,
-        "4.00".into(),
-        "50.00".into(),
-    );
+    let s = |v: &str| v.to_owned();
+    let agent1_figures = |agent: &str, queue: &str| -> Figures {
+        (
+            s(agent),
+            s(queue),
+            [3, 2, 2],
+            [s("0.00"), s("0.00"), s("50.00"), s("")],
+            [s("2"), s("2"), s("4.00"), s("50.00")],
+            vec![1, 0, 0, 0],
+        )
+    };
     assert_eq!(
         team.agents.iter().map(line).collect::<Vec<_>>(),
-        std::slice::from_ref(&agent1_line)
+        [agent1_figures(&a1, "")]
     );
     assert_eq!(
         team.queues.iter().map(line).collect::<Vec<_>>(),
-        [(
-            String::new(),
-            front.id.clone(),
-            2,
-            2,
-            "4.00".into(),
-            "50.00".into()
-        )]
+        [agent1_figures("", &front.id)]
     );
-    let whole = satisfaction(&admin, around_now()).await.unwrap();
-    let mut agents: Vec<_> = whole.agents.iter().map(line).collect();
+    let whole = quality(&admin, around_now()).await.unwrap();
+    let mut agents: Vec<Figures> = whole.agents.iter().map(line).collect();
     agents.sort();
     let mut expected = vec![
-        agent1_line,
+        agent1_figures(&a1, ""),
         (
             a2.clone(),
             String::new(),
-            1,
-            0,
-            String::new(),
-            String::new(),
+            [1, 1, 1],
+            [s("0.00"), s("0.00"), s("0.00"), s("")],
+            [s("1"), s("0"), s(""), s("")],
+            vec![0, 0, 0, 0],
         ),
     ];
     expected.sort();
     assert_eq!(agents, expected);
     let total = whole.total.unwrap();
-    assert_eq!((total.sent, total.answered), (3, 2));
+    assert_eq!(
+        (total.created, total.surveys_sent, total.surveys_answered),
+        (4, 3, 2)
+    );
     // Refused: an agent, bad periods; another tenant has no surveys.
     expect_code(
-        satisfaction(&desk.agent1, around_now()).await,
+        quality(&desk.agent1, around_now()).await,
         Code::PermissionDenied,
     );
     expect_invalid(
-        satisfaction(
+        quality(
             &desk.lead,
-            GetSatisfactionRequest {
+            GetServiceQualityRequest {
                 start_time: None,
                 ..around_now()
             },
@@ -242,14 +261,14 @@ async fn customers_answer_surveys_once(mode: Mode) {
         .await,
         "start_time",
     );
-    let backwards = GetSatisfactionRequest {
+    let backwards = GetServiceQualityRequest {
         start_time: around_now().end_time,
         end_time: around_now().start_time,
     };
-    expect_invalid(satisfaction(&desk.lead, backwards).await, "end_time");
-    let theirs = satisfaction(&other, around_now()).await.unwrap();
+    expect_invalid(quality(&desk.lead, backwards).await, "end_time");
+    let theirs = quality(&other, around_now()).await.unwrap();
     assert!(theirs.agents.is_empty() && theirs.queues.is_empty());
-    assert_eq!(theirs.total.unwrap().sent, 0);
+    assert_eq!(theirs.total.unwrap().surveys_sent, 0);
 
     // The answers are in the tickets' history and announced, by the customer.
     let history = desk
@@ -284,13 +303,28 @@ async fn customers_answer_surveys_once(mode: Mode) {
         .collect();
     assert_eq!(answered, [(first.id.clone(), 5), (second.id.clone(), 3)]);
 
-    // Past its 14 days the token is refused, and says why.
+    // Past its 14 days the token is refused, and says why; the open ticket has aged.
     suite.advance_clock(Duration::from_secs(15 * 86_400)).await;
     let status = expect_code(
         answer(&mut customer, &token3, (4, "")).await,
         Code::FailedPrecondition,
     );
     assert_eq!(support::clients::reason(&status), "SURVEY_EXPIRED");
+    let lead = Session::login(&suite, &format!("lead@{}.example", "csat"), ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let later = GetServiceQualityRequest {
+        start_time: Some(prost_types::Timestamp {
+            seconds: 0,
+            nanos: 0,
+        }),
+        end_time: Some(prost_types::Timestamp {
+            seconds: 86_400 * 365,
+            nanos: 0,
+        }),
+    };
+    let aged = quality(&lead, later).await.unwrap();
+    assert_eq!(aged.total.unwrap().backlog_by_age, [0, 0, 0, 1]);
 }
 
 both_modes!(customers_answer_surveys_once);

@@ -11,8 +11,9 @@ use crate::entitlement::Entitlements;
 use crate::knowledge;
 use crate::mail_in;
 use crate::presence;
+use crate::quality;
 use crate::queue::Queues;
-use crate::satisfaction::{self, Surveys};
+use crate::satisfaction::Surveys;
 use crate::sla_policy::{self, StoredPolicy};
 use crate::ticket::Tickets;
 use crate::ticket_flow;
@@ -327,12 +328,12 @@ impl ServicedeskService for ServicedeskGrpc {
         Ok(Response::new(answer))
     }
 
-    async fn get_satisfaction(
+    async fn get_service_quality(
         &self,
-        request: Request<GetSatisfactionRequest>,
-    ) -> Result<Response<GetSatisfactionResponse>, Status> {
+        request: Request<GetServiceQualityRequest>,
+    ) -> Result<Response<GetServiceQualityResponse>, Status> {
         let p = principal(&request)?;
-        let lines = satisfaction::summary(&self.records, p, request.get_ref()).await?;
+        let lines = quality::figures(&self.records, p, request.get_ref()).await?;
         Ok(Response::new(lines))
     }
 

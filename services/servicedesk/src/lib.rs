@@ -19,6 +19,7 @@ pub(crate) mod mail_in;
 pub mod migration;
 pub mod module;
 pub(crate) mod presence;
+pub(crate) mod quality;
 pub(crate) mod queue;
 pub(crate) mod satisfaction;
 pub(crate) mod sla_clock;

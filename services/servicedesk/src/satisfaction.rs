@@ -3,9 +3,7 @@
 //! names the ticket and expires (a mailer sends it as a link). The customer answers with the
 //! token alone, through a public RPC, once per ticket: a second answer is refused in the
 //! database (the answer is written only while none is). A ticket resolved again after a
-//! reopening is surveyed again unless it was answered. CSAT is summed per agent and queue.
-
-use std::collections::BTreeMap;
+//! reopening is surveyed again unless it was answered. CSAT is summed in `quality`.
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
@@ -21,17 +19,14 @@ use crm_platform::signed_token::{Refused, SignedTokens};
 use crm_platform::time::{to_timestamp, to_timestamp_opt};
 use crm_platform::validate::Violations;
 use crm_proto::servicedesk::{
-    GetSatisfactionRequest, GetSatisfactionResponse, SatisfactionLine, SatisfactionSurvey,
-    ServicedeskEvent, ServicedeskEventType, SubmitSurveyRequest, SubmitSurveyResponse,
-    SurveyInvitation, TicketStatus, servicedesk_event::Subject,
+    SatisfactionSurvey, ServicedeskEvent, ServicedeskEventType, SubmitSurveyRequest,
+    SubmitSurveyResponse, SurveyInvitation, TicketStatus, servicedesk_event::Subject,
 };
 use crm_records::handlers::{Records, announce};
 use crm_records::resource::Resource;
 
 /// How long a customer may answer.
 pub(crate) const ANSWER_DAYS: i64 = 14;
-/// Who reads the figures.
-const QUALITY_READ: &str = "servicedesk.quality.read";
 /// The actor of an answer in the ticket's history and the event.
 const CUSTOMER_ACTOR: &str = "customer";
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -226,105 +221,5 @@ fn to_proto(m: &Model) -> SatisfactionSurvey {
         comment: m.comment.clone(),
         send_time: Some(to_timestamp(m.send_time)),
         answer_time: to_timestamp_opt(m.answer_time),
-    }
-}
-
-/// Sums of surveys, kept exact: scores are whole numbers, so means and shares are ratios
-/// of integers, rounded half up to two places when written.
-#[derive(Debug, Default, Clone, Copy)]
-struct Sums {
-    sent: i64,
-    answered: i64,
-    score_total: i64,
-    satisfied: i64,
-}
-
-impl Sums {
-    fn add(&mut self, s: &Model) {
-        self.sent += 1;
-        if s.answer_time.is_some() {
-            self.answered += 1;
-            self.score_total += i64::from(s.score);
-            if s.score >= 4 {
-                self.satisfied += 1;
-            }
-        }
-    }
-
-    fn line(&self, agent_id: &str, queue_id: &str) -> SatisfactionLine {
-        SatisfactionLine {
-            agent_id: agent_id.to_owned(),
-            queue_id: queue_id.to_owned(),
-            sent: self.sent,
-            answered: self.answered,
-            average_score: hundredths(self.score_total, self.answered),
-            csat_percent: hundredths(100 * self.satisfied, self.answered),
-        }
-    }
-}
-
-/// `numerator / denominator` to two places, rounded half up; empty when nothing is counted.
-fn hundredths(numerator: i64, denominator: i64) -> String {
-    if denominator == 0 {
-        return String::new();
-    }
-    let scaled = (numerator * 100 * 2 + denominator) / (2 * denominator);
-    format!("{}.{:02}", scaled / 100, scaled % 100)
-}
-
-/// CSAT of the surveys sent in the period, per agent the caller reaches, per queue and in all
-/// (queue and total lines count the same surveys as the agent lines).
-pub(crate) async fn summary(
-    records: &Records,
-    principal: &Principal,
-    request: &GetSatisfactionRequest,
-) -> Result<GetSatisfactionResponse, Error> {
-    principal.require(QUALITY_READ)?;
-    let (start, end) = crm_platform::time::period(
-        ("start_time", request.start_time.as_ref()),
-        ("end_time", request.end_time.as_ref()),
-        366,
-    )?;
-    let surveys = Entity::find()
-        .filter(Column::TenantId.eq(principal.tenant_id.as_str()))
-        .filter(Column::SendTime.gte(start))
-        .filter(Column::SendTime.lt(end))
-        .all(&records.db)
-        .await?;
-    let mut agents: BTreeMap<String, Sums> = BTreeMap::new();
-    let mut queues: BTreeMap<String, Sums> = BTreeMap::new();
-    let mut total = Sums::default();
-    for survey in surveys.iter().filter(|s| principal.reaches(&s.agent_id)) {
-        agents
-            .entry(survey.agent_id.clone())
-            .or_default()
-            .add(survey);
-        if !survey.queue_id.is_empty() {
-            queues
-                .entry(survey.queue_id.clone())
-                .or_default()
-                .add(survey);
-        }
-        total.add(survey);
-    }
-    Ok(GetSatisfactionResponse {
-        agents: agents.iter().map(|(a, s)| s.line(a, "")).collect(),
-        queues: queues.iter().map(|(q, s)| s.line("", q)).collect(),
-        total: Some(total.line("", "")),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn means_and_shares_round_half_up_to_two_places() {
-        assert_eq!(hundredths(13, 3), "4.33");
-        assert_eq!(hundredths(14, 3), "4.67");
-        assert_eq!(hundredths(100 * 7, 8), "87.50");
-        assert_eq!(hundredths(100 * 2, 3), "66.67");
-        assert_eq!(hundredths(5, 1), "5.00");
-        assert_eq!(hundredths(0, 0), "");
     }
 }
