@@ -506,7 +506,114 @@ async fn queues_and_reassignment_are_checked(mode: Mode) {
     );
 }
 
+async fn key_accounts_go_to_their_owner(mode: Mode) {
+    use crm_proto::contacts::{Account, AccountTier, CreateAccountRequest};
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "key-account").await;
+    let (a1, a2) = (desk.agent1.user_id.clone(), desk.agent2.user_id.clone());
+    let both = vec![member(&a1, &[]), member(&a2, &[])];
+    let front = Queue {
+        key_account_owner_first: true,
+        ..queue("Front line", AssignmentRule::RoundRobin, both)
+    };
+    let front = create_queue(&desk.lead, front).await.unwrap();
+    assert!(front.key_account_owner_first);
+    // agent2 holds a key account in contacts, and an ordinary one.
+    let account = |name: &str, tier: AccountTier| {
+        let mut client = desk.agent2.contacts();
+        let name = name.to_owned();
+        async move {
+            client
+                .create_account(CreateAccountRequest {
+                    account: Some(Account {
+                        display_name: name,
+                        tier: tier as i32,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .account
+                .unwrap()
+        }
+    };
+    let key = account("华强电子", AccountTier::Key).await;
+    let plain = account("小卖部", AccountTier::Standard).await;
+    let key_caller = desk.agent2.create_contact_of("王经理", &key.id).await;
+    let plain_caller = desk.agent2.create_contact_of("李老板", &plain.id).await;
+
+    // A key account's tickets all go to its owner; others take turns. What the caller says
+    // of the key account's owner is not taken.
+    let mut owners = Vec::new();
+    for caller in [
+        &key_caller,
+        &plain_caller,
+        &key_caller,
+        &plain_caller,
+        &key_caller,
+    ] {
+        let ticket = Ticket {
+            key_account_owner_id: a1.clone(),
+            ..repair(&caller.id)
+        };
+        let filed = create_ticket(&desk.agent2, ticket).await.unwrap();
+        let expected_owner = if caller.id == key_caller.id { &a2 } else { "" };
+        assert_eq!(filed.key_account_owner_id, expected_owner);
+        owners.push((caller.id == key_caller.id, filed.owner_id == a2));
+    }
+    assert_eq!(owners.iter().filter(|(key, _)| *key).count(), 3);
+    assert!(
+        owners
+            .iter()
+            .filter(|(key, _)| *key)
+            .all(|(_, to_owner)| *to_owner)
+    );
+    let plain_owners: Vec<bool> = owners
+        .iter()
+        .filter(|(key, _)| !*key)
+        .map(|(_, to_a2)| *to_a2)
+        .collect();
+    assert_eq!(plain_owners.len(), 2);
+    assert_ne!(plain_owners[0], plain_owners[1], "turns: {owners:?}");
+
+    // Away, the owner is skipped like anyone; a queue without the flag ignores owners.
+    set_agent_away(&desk.agent2, &a2, true).await.unwrap();
+    let filed = create_ticket(&desk.agent2, repair(&key_caller.id))
+        .await
+        .unwrap();
+    assert_eq!(filed.owner_id, a1);
+    set_agent_away(&desk.agent2, &a2, false).await.unwrap();
+    let off = Queue {
+        id: front.id.clone(),
+        key_account_owner_first: false,
+        ..Default::default()
+    };
+    desk.lead
+        .servicedesk()
+        .update_queue(UpdateQueueRequest {
+            queue: Some(off),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["key_account_owner_first".into()],
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut to_a2 = 0;
+    for _ in 0..4 {
+        let filed = create_ticket(&desk.agent2, repair(&key_caller.id))
+            .await
+            .unwrap();
+        to_a2 += usize::from(filed.owner_id == a2);
+    }
+    assert_eq!(to_a2, 2, "turns again");
+}
+
 both_modes!(
     queues_assign_new_tickets_fairly,
-    queues_and_reassignment_are_checked
+    queues_and_reassignment_are_checked,
+    key_accounts_go_to_their_owner
 );

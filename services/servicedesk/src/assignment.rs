@@ -1,7 +1,8 @@
 //! Who a new ticket goes to: the first queue (by position) that covers its type and category
 //! picks one of its agents who are not away (all of them when every one is), by its rule:
 //! each in turn, the fewest open tickets, or the fewest open among those skilled in the
-//! ticket's category. The queue's row is bumped first, which locks it: concurrent tickets
+//! ticket's category. A queue may give a key account's ticket to the account's owner first,
+//! when they are one of its agents not away. The queue's row is bumped first, which locks it: concurrent tickets
 //! of one queue are assigned one after the other, each seeing the ones before, so turns and
 //! counts stay fair.
 
@@ -46,7 +47,6 @@ pub(crate) async fn assign(
         ticket.owner_id = creator.to_owned();
         return Ok(());
     };
-    let turn = take_turn(txn, &found.id).await?;
     let away = settings::load::<StoredPresence, _>(txn, tenant_id)
         .await?
         .value
@@ -57,6 +57,17 @@ pub(crate) async fn assign(
     if candidates.is_empty() {
         candidates = all.iter().collect();
     }
+    let owner = &ticket.key_account_owner_id;
+    let key_account_owner = (found.key_account_owner_first && !owner.is_empty())
+        .then(|| candidates.iter().find(|m| &m.user_id == owner))
+        .flatten();
+    if let Some(owner) = key_account_owner {
+        // Not the rule's pick: it takes no turn from the others.
+        ticket.owner_id = owner.user_id.clone();
+        ticket.queue_id = found.id;
+        return Ok(());
+    }
+    let turn = take_turn(txn, &found.id).await?;
     let rule = AssignmentRule::try_from(found.rule).unwrap_or(AssignmentRule::RoundRobin);
     let chosen = match rule {
         AssignmentRule::LeastOpen => least_open(txn, tenant_id, &candidates).await?,

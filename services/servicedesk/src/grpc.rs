@@ -22,6 +22,7 @@ use crm_platform::auth::{Principal, principal};
 use crm_platform::client::ServiceClient;
 use crm_platform::error::Error;
 use crm_platform::field_mask::writes;
+use crm_proto::contacts::AccountTier;
 use crm_proto::servicedesk::servicedesk_event::Subject;
 use crm_proto::servicedesk::servicedesk_service_server::ServicedeskService;
 use crm_proto::servicedesk::*;
@@ -97,7 +98,21 @@ impl ServicedeskGrpc {
             }
         }
         let account_id = ticket.account_id.trim().to_owned();
-        if writes(mask, "account_id", !account_id.is_empty()) && !account_id.is_empty() {
+        if creating {
+            // What contacts says, never what the caller sent.
+            ticket.key_account_owner_id.clear();
+        }
+        if creating && !account_id.is_empty() {
+            let account = customers::fetch_account(asked.contacts, p, &account_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid("ticket.account_id", "is not a live account you can see")
+                })?;
+            let key = [AccountTier::Key as i32, AccountTier::Strategic as i32];
+            if key.contains(&account.tier) {
+                ticket.key_account_owner_id = account.owner_id;
+            }
+        } else if writes(mask, "account_id", !account_id.is_empty()) && !account_id.is_empty() {
             let field = ("ticket.account_id", account_id.as_str());
             customers::check_visible(asked, p, CustomerKind::Account, field).await?;
         }

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod entitlements;
+mod key_accounts;
 mod knowledge;
 mod queues;
 mod surveys;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
         migrations.push(Box::new(queues::CreateQueues));
         migrations.push(Box::new(knowledge::CreateKnowledge));
         migrations.push(Box::new(surveys::CreateSurveys));
+        migrations.push(Box::new(key_accounts::AddKeyAccounts));
         migrations
     }
 }

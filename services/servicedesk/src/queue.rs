@@ -50,6 +50,7 @@ enum QueueField {
     Rule,
     Members,
     Position,
+    KeyAccountOwnerFirst,
 }
 
 impl Field for QueueField {
@@ -60,6 +61,7 @@ impl Field for QueueField {
         QueueField::Rule,
         QueueField::Members,
         QueueField::Position,
+        QueueField::KeyAccountOwnerFirst,
     ];
 
     fn name(self) -> &'static str {
@@ -70,6 +72,7 @@ impl Field for QueueField {
             QueueField::Rule => "rule",
             QueueField::Members => "members",
             QueueField::Position => "position",
+            QueueField::KeyAccountOwnerFirst => "key_account_owner_first",
         }
     }
 }
@@ -156,6 +159,9 @@ fn apply(model: &mut Model, input: &Queue, fields: &[QueueField]) -> Result<(), 
                 }
                 model.position = input.position;
             }
+            QueueField::KeyAccountOwnerFirst => {
+                model.key_account_owner_first = input.key_account_owner_first;
+            }
         }
     }
     v.finish()
@@ -207,6 +213,7 @@ impl Resource for Queues {
                 })
                 .collect(),
             position: m.position,
+            key_account_owner_first: m.key_account_owner_first,
             create_time: Some(to_timestamp(m.create_time)),
             update_time: Some(to_timestamp(m.update_time)),
             delete_time: to_timestamp_opt(m.delete_time),
@@ -224,6 +231,10 @@ impl Resource for Queues {
             ),
             ("members", m.members.clone()),
             ("position", m.position.to_string()),
+            (
+                "key_account_owner_first",
+                m.key_account_owner_first.to_string(),
+            ),
         ]
     }
 
@@ -266,6 +277,7 @@ impl Resource for Queues {
             create_time: now,
             update_time: now,
             delete_time: None,
+            key_account_owner_first: false,
         };
         apply(&mut model, &input, QueueField::ALL)?;
         Ok(model)
@@ -284,6 +296,7 @@ impl Resource for Queues {
             QueueField::Rule => input.rule != 0,
             QueueField::Members => !input.members.is_empty(),
             QueueField::Position => input.position != 0,
+            QueueField::KeyAccountOwnerFirst => input.key_account_owner_first,
         })?;
         let mut next = current.clone();
         apply(&mut next, &input, &fields)?;

@@ -42,6 +42,8 @@ pub struct Model {
     pub update_time: i64,
     /// Set while soft-deleted.
     pub delete_time: Option<i64>,
+    /// Whether a key account's ticket goes to the account's owner first.
+    pub key_account_owner_first: bool,
 }
 
 /// No relations are navigated through sea-orm.

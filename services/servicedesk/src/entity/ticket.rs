@@ -93,6 +93,8 @@ pub struct Model {
     pub update_time: i64,
     /// Set while soft-deleted.
     pub delete_time: Option<i64>,
+    /// The owner of its key account when it was filed; empty for other accounts.
+    pub key_account_owner_id: String,
 }
 
 /// No relations are navigated through sea-orm.
