@@ -280,6 +280,13 @@ async fn articles_are_written_revised_and_published(mode: Mode) {
         ]
     );
     assert!(revisions.iter().all(|r| r.editor_id == agent.user_id));
+    expect_invalid(
+        agent
+            .servicedesk()
+            .list_article_revisions(ListArticleRevisionsRequest::default())
+            .await,
+        "article_id",
+    );
 
     // Publishing is the manager's; then a published article is theirs to change.
     let publish = |etag: &str| Article {
@@ -751,6 +758,13 @@ async fn articles_solve_tickets(mode: Mode) {
         .articles;
     let ids: Vec<&str> = linked.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, [refund.id.as_str(), invoice.id.as_str()]);
+    expect_invalid(
+        agent
+            .servicedesk()
+            .list_ticket_articles(ListTicketArticlesRequest::default())
+            .await,
+        "ticket_id",
+    );
 
     // The ticket's history says so.
     let history = agent

@@ -612,8 +612,87 @@ async fn key_accounts_go_to_their_owner(mode: Mode) {
     assert_eq!(to_a2, 2, "turns again");
 }
 
+/// Agents marking themselves away at once are all away; a retried mark or queue deletion
+/// replays its first answer; bad marks name their field.
+async fn presence_and_queue_deletes_replay(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "presence").await;
+    let away = |session: &Session, request_id: &str| {
+        let mut client = session.servicedesk();
+        let request_id = request_id.to_owned();
+        async move {
+            client
+                .set_agent_away(SetAgentAwayRequest {
+                    user_id: String::new(),
+                    away: true,
+                    request_id,
+                })
+                .await
+                .map(|r| r.into_inner().presence.unwrap())
+        }
+    };
+    let (one, two) = tokio::join!(away(&desk.agent1, "away-1"), away(&desk.agent2, "away-2"));
+    let (one, _two) = (one.unwrap(), two.unwrap());
+    assert_eq!(away(&desk.agent1, "away-1").await.unwrap(), one, "replayed");
+    let now = away(&desk.lead, "").await.unwrap();
+    for agent in [&desk.agent1, &desk.agent2, &desk.lead] {
+        assert!(now.away_user_ids.contains(&agent.user_id), "{now:?}");
+    }
+    let long = SetAgentAwayRequest {
+        user_id: "u".repeat(101),
+        away: true,
+        request_id: String::new(),
+    };
+    expect_invalid(
+        desk.lead.servicedesk().set_agent_away(long).await,
+        "user_id",
+    );
+    let bad_key = SetAgentAwayRequest {
+        user_id: String::new(),
+        away: false,
+        request_id: "k".repeat(65),
+    };
+    expect_invalid(
+        desk.agent1.servicedesk().set_agent_away(bad_key).await,
+        "request_id",
+    );
+
+    let front = create_queue(
+        &desk.lead,
+        queue(
+            "Front line",
+            AssignmentRule::RoundRobin,
+            vec![member(&desk.agent1.user_id, &[])],
+        ),
+    )
+    .await
+    .unwrap();
+    let delete = || {
+        let mut client = desk.lead.servicedesk();
+        let id = front.id.clone();
+        async move {
+            client
+                .delete_queue(DeleteQueueRequest {
+                    id,
+                    etag: String::new(),
+                    request_id: "queue-delete-1".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .queue
+                .unwrap()
+        }
+    };
+    let (first, second) = tokio::join!(delete(), delete());
+    assert_eq!(first, second);
+    assert!(first.delete_time.is_some());
+}
+
 both_modes!(
     queues_assign_new_tickets_fairly,
     queues_and_reassignment_are_checked,
-    key_accounts_go_to_their_owner
+    key_accounts_go_to_their_owner,
+    presence_and_queue_deletes_replay
 );

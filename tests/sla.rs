@@ -832,8 +832,70 @@ async fn entitlements_set_support_levels(mode: Mode) {
     assert_eq!(after.sla.unwrap().support_level, "");
 }
 
+/// Entitlement writes replay their first answer on a retry, also when the retries race.
+async fn entitlement_writes_replay(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "ent-retry").await;
+    let account = desk.lead.create_account("重试客户").await;
+    let now = suite.now_micros();
+    let create = || {
+        let mut client = desk.lead.servicedesk();
+        let entitlement = Entitlement {
+            account_id: account.id.clone(),
+            support_level: "silver".into(),
+            start_date: Some(day_from(now, 0)),
+            ..Default::default()
+        };
+        async move {
+            client
+                .create_entitlement(CreateEntitlementRequest {
+                    entitlement: Some(entitlement),
+                    request_id: "ent-create-1".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .entitlement
+                .unwrap()
+        }
+    };
+    let (first, second) = tokio::join!(create(), create());
+    assert_eq!(first, second);
+    let listed = desk
+        .lead
+        .servicedesk()
+        .list_entitlements(ListEntitlementsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .entitlements;
+    assert_eq!(listed.len(), 1, "one entitlement for two racing retries");
+    let delete = || {
+        let mut client = desk.lead.servicedesk();
+        let id = first.id.clone();
+        async move {
+            client
+                .delete_entitlement(DeleteEntitlementRequest {
+                    id,
+                    etag: String::new(),
+                    request_id: "ent-delete-1".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .entitlement
+                .unwrap()
+        }
+    };
+    let deleted = delete().await;
+    assert!(deleted.delete_time.is_some());
+    assert_eq!(delete().await, deleted, "the retry replays the deletion");
+}
+
 both_modes!(
     settings_are_the_tenants,
     due_times_count_business_time,
-    entitlements_set_support_levels
+    entitlements_set_support_levels,
+    entitlement_writes_replay
 );

@@ -1138,7 +1138,62 @@ async fn contacts_merges_and_erasures_reach_tickets(mode: Mode) {
     assert_eq!(by_system, 2, "one repoint, one erasure");
 }
 
+/// Racing retries of one filing give one ticket; a thread's page names its bad input.
+async fn ticket_filings_replay_and_threads_check_input(mode: Mode) {
+    let suite = Suite::start(mode).await;
+    let admin = suite.admin().await;
+    let desk = org::service_desk(&suite, &admin, "ticket-retry").await;
+    let caller = desk.agent1.create_contact("重试张").await;
+    let file = || {
+        let mut client = desk.agent1.servicedesk();
+        let ticket = repair(&caller.id);
+        async move {
+            client
+                .create_ticket(CreateTicketRequest {
+                    ticket: Some(ticket),
+                    request_id: "ticket-create-1".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .ticket
+                .unwrap()
+        }
+    };
+    let (first, second) = tokio::join!(file(), file());
+    assert_eq!(first, second);
+    let listed = desk
+        .agent1
+        .servicedesk()
+        .list_tickets(ListTicketsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .tickets;
+    assert_eq!(listed.len(), 1, "one ticket for two racing retries");
+    for (request, field) in [
+        (
+            ListTicketMessagesRequest {
+                ticket_id: first.id.clone(),
+                page_size: -1,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+        (ListTicketMessagesRequest::default(), "ticket_id"),
+    ] {
+        expect_invalid(
+            desk.agent1
+                .servicedesk()
+                .list_ticket_messages(request)
+                .await,
+            field,
+        );
+    }
+}
+
 both_modes!(
+    ticket_filings_replay_and_threads_check_input,
     contacts_merges_and_erasures_reach_tickets,
     a_ticket_shows_its_customer,
     a_ticket_changes_and_is_deleted_within_reach,

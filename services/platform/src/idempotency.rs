@@ -122,7 +122,8 @@ pub async fn purge<C: ConnectionTrait>(
 
 /// Runs a mutation in one transaction with its idempotency key: a known key replays the
 /// stored response without running `work`; a new key stores the response in the same
-/// transaction; a concurrent duplicate that loses the insert race replays the winner's.
+/// transaction; a concurrent duplicate that loses the insert race, or fails on what the
+/// winner did, replays the winner's.
 pub async fn mutate<R, F, Fut>(
     db: &DatabaseConnection,
     key: Option<&RequestKey>,
@@ -139,7 +140,19 @@ where
         return Ok(response);
     }
     let txn = begin_write(db).await?;
-    let (txn, response) = work(txn).await?;
+    let (txn, response) = match work(txn).await {
+        Ok(done) => done,
+        Err(err) => {
+            // A racing duplicate may have committed while this one worked, which then saw
+            // its effects (a row already deleted) and failed: the retry answers the first.
+            if let Some(key) = key
+                && let Some(response) = key.replay(db).await?
+            {
+                return Ok(response);
+            }
+            return Err(err);
+        }
+    };
     if let Some(key) = key
         && let Err(err) = key.remember(&txn, &response).await
     {

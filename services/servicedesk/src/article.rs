@@ -316,6 +316,9 @@ pub(crate) async fn revisions(
     article_id: &str,
 ) -> Result<Vec<crm_proto::servicedesk::ArticleRevision>, Error> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let mut v = Violations::new();
+    v.required("article_id", article_id.trim());
+    v.finish()?;
     let article = records
         .get::<Articles>(principal, article_id.trim())
         .await?;

@@ -148,6 +148,9 @@ pub(crate) async fn of_ticket(
     ticket_id: &str,
 ) -> Result<Vec<Article>, Error> {
     principal.require(Articles::READ)?;
+    let mut v = Violations::new();
+    v.required("ticket_id", ticket_id.trim());
+    v.finish()?;
     let ticket = records.get::<Tickets>(principal, ticket_id.trim()).await?;
     let links = ticket_article::Entity::find()
         .filter(ticket_article::Column::TenantId.eq(principal.tenant_id.as_str()))

@@ -259,10 +259,13 @@ pub(crate) async fn list(
     principal: &Principal,
     (ticket_id, page_size, page_token, public_only): (&str, i32, &str, bool),
 ) -> Result<(Vec<TicketMessage>, String), Error> {
-    let ticket = records.get::<Tickets>(principal, ticket_id).await?;
+    let mut v = Violations::new();
+    v.required("ticket_id", ticket_id.trim());
     if page_size < 0 {
-        return Err(Error::invalid("page_size", "must not be negative"));
+        v.add("page_size", "must not be negative");
     }
+    v.finish()?;
+    let ticket = records.get::<Tickets>(principal, ticket_id.trim()).await?;
     let limit = match page_size {
         0 => 100,
         n => u64::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE),
